@@ -1,0 +1,48 @@
+# The README's commands. Each one sets up what it needs on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+WEB_CONCURRENCY ?= 2
+export SPROUT_DATA_DIR ?= ./var
+
+.PHONY: run test seed worker lint bench synth install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Reinstall whenever the dependency list changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/flask --app app init
+	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WEB_CONCURRENCY) --threads 4 \
+		--access-logfile - app.wsgi:app
+
+test: install
+	$(BIN)/python -m pytest
+
+seed: install
+	$(BIN)/flask --app app init
+	$(BIN)/flask --app app seed
+
+worker: install
+	$(BIN)/flask --app app worker
+
+synth: install
+	$(BIN)/flask --app app init
+	$(BIN)/flask --app app synth
+
+lint: install
+	$(BIN)/ruff check .
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,122 @@
+"""The Sprout service. `create_app(settings)` is the one place where things are wired."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from app.config import Settings, load_settings
+from app.errors import AppError
+from app.extensions import RateLimiter, db, init_redis
+
+log = logging.getLogger(__name__)
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable",
+    429: "rate_limited",
+    503: "service_unavailable",
+}
+
+
+def _error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    response = jsonify({"error": {"code": code, "message": message, "details": details or {}}})
+    response.status_code = status
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(AppError)
+    def _app_error(exc: AppError) -> Response:
+        from app.extensions import db as database
+
+        database.session.rollback()
+        return _error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc: RequestEntityTooLarge) -> Response:
+        limit = app.config.get("MAX_CONTENT_LENGTH")
+        return _error_response(
+            413, "payload_too_large", "The request body is too large.", {"max_bytes": limit}
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        return _error_response(
+            status, HTTP_CODES.get(status, "http_error"), exc.description or exc.name
+        )
+
+    @app.errorhandler(ValidationError)
+    def _validation(exc: ValidationError) -> Response:
+        return _error_response(
+            400,
+            "validation_error",
+            "The request is not valid.",
+            {"errors": exc.errors(include_url=False, include_input=False)},
+        )
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        from app.extensions import db as database
+
+        database.session.rollback()
+        return _error_response(500, "internal_error", "Something went wrong on our side.")
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.api import accounts, health, media_files, openapi
+
+    for module in (health, openapi, accounts, media_files):
+        app.register_blueprint(module.bp)
+    # Areas built in their own modules register themselves here as they land.
+    from app.api import BLUEPRINT_MODULES
+
+    for module in BLUEPRINT_MODULES():
+        app.register_blueprint(module.bp)
+
+
+def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
+    settings = settings or load_settings()
+    if overrides:
+        settings = settings.with_overrides(**overrides)
+    app = Flask(__name__)
+    app.config["SPROUT"] = settings
+    app.config["SECRET_KEY"] = settings.secret_key
+    # Multipart overhead on top of the largest accepted image.
+    app.config["MAX_CONTENT_LENGTH"] = settings.upload_max_bytes + 64 * 1024
+    app.config["JSON_AS_ASCII"] = False
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.url_map.strict_slashes = False
+
+    db.init_app(app, settings)
+    init_redis(app, settings)
+    app.extensions["sprout.limiter"] = RateLimiter(settings)
+    register_error_handlers(app)
+    register_blueprints(app)
+    from app import cli
+
+    cli.init_app(app)
+    return app

@@ -1,0 +1,120 @@
+"""Models → the JSON representations of API.md. Pure functions over loaded objects."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from app.extensions import get_storage
+from app.models import Image, Note, User
+
+
+def image_view(image: Image | None) -> dict[str, Any] | None:
+    if image is None:
+        return None
+    storage = get_storage()
+    variants = {
+        name: {"url": storage.url(v["key"]), "width": v["width"], "height": v["height"]}
+        for name, v in (image.variants or {}).items()
+    }
+    best = variants.get("large") or {"url": storage.url(image.storage_key)}
+    return {
+        "id": image.id,
+        "status": image.status,
+        "url": best["url"],
+        "width": image.width,
+        "height": image.height,
+        "dominant_color": image.dominant_color,
+        "variants": variants,
+    }
+
+
+def user_view(user: User, avatar: Image | None = None) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "nickname": user.nickname,
+        "avatar": image_view(avatar) if avatar is not None else None,
+        "level": user.level,
+        "badges": list(user.badges or []),
+        "official": user.official,
+        "verified": user.verified,
+    }
+
+
+def profile_view(
+    user: User, *, avatar: Image | None = None, followed: bool = False
+) -> dict[str, Any]:
+    return {
+        **user_view(user, avatar),
+        "bio": user.bio,
+        "follower_count": user.follower_count,
+        "following_count": user.following_count,
+        "note_count": user.note_count,
+        "like_received_count": user.like_received_count,
+        "collect_received_count": user.collect_received_count,
+        "followed": followed,
+        "created_at": iso(user.created_at),
+    }
+
+
+def me_view(user: User, avatar: Image | None = None) -> dict[str, Any]:
+    return {
+        **profile_view(user, avatar=avatar),
+        "roles": sorted(user.roles),
+        "points": user.points,
+    }
+
+
+def iso(value: Any) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def note_view(
+    note: Note,
+    *,
+    liked: bool = False,
+    collected: bool = False,
+    avatars: dict[int, Image] | None = None,
+) -> dict[str, Any]:
+    images = [image_view(image) for image in note.images]
+    cover = images[0] if images else image_view(note.cover_image)
+    return {
+        "id": note.id,
+        "title": note.title,
+        "body": note.body,
+        "status": note.status,
+        "type": "image" if images else "text",
+        "channel": (
+            {"code": note.channel.code, "name": note.channel.name} if note.channel else None
+        ),
+        "tags": [tag.name for tag in note.tags],
+        "topics": [{"id": topic.id, "name": topic.name} for topic in note.topics],
+        "images": images,
+        "cover": cover,
+        "author": user_view(note.author, (avatars or {}).get(note.author.avatar_image_id or 0)),
+        "like_count": note.like_count,
+        "collect_count": note.collect_count,
+        "comment_count": note.comment_count,
+        "share_count": note.share_count,
+        "liked": liked,
+        "collected": collected,
+        "created_at": iso(note.created_at),
+        "updated_at": iso(note.updated_at),
+        "published_at": iso(note.published_at),
+    }
+
+
+def notes_view(
+    notes: Iterable[Note], viewer_id: int | None, **extra: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Many notes at once: viewer flags and author avatars in two queries, not 2·N."""
+    from app.services.viewer import avatars_for, viewer_flags
+
+    notes = list(notes)
+    liked, collected = viewer_flags(viewer_id, [note.id for note in notes])
+    avatars = avatars_for([note.author for note in notes])
+    return [
+        note_view(note, liked=note.id in liked, collected=note.id in collected, avatars=avatars)
+        for note in notes
+    ]

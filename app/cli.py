@@ -1,0 +1,113 @@
+"""`flask` commands: init (migrate, bootstrap admin, seed), seed, worker, synth."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+
+from app.config import Settings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(database_url: str):  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def migrate(database_url: str) -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(database_url), "head")
+
+
+def init_app(app: Flask) -> None:
+    @app.cli.command("init")
+    def init_command() -> None:
+        """Migrate the database, ensure the bootstrap admin, seed an empty database."""
+        settings: Settings = current_app.config["SPROUT"]
+        click.echo(f"migrating {settings.database_url.split('@')[-1]} …")
+        migrate(settings.database_url)
+        ensure_bootstrap_admin()
+        from seed_content.loader import database_is_empty, load_seed_content
+
+        if settings.seed_on_empty and database_is_empty():
+            load_seed_content(progress=_echo_progress)
+
+    @app.cli.command("migrate")
+    def migrate_command() -> None:
+        """Apply every pending migration."""
+        migrate(current_app.config["SPROUT"].database_url)
+
+    @app.cli.command("seed")
+    def seed_command() -> None:
+        """Load the cold-start content again (idempotent)."""
+        from seed_content.loader import load_seed_content
+
+        load_seed_content(progress=_echo_progress)
+
+    @app.cli.command("worker")
+    @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+    def worker_command(burst: bool) -> None:
+        """Run an RQ worker on every Sprout queue (needs REDIS_URL)."""
+        from rq import SimpleWorker
+
+        from app.extensions import get_redis
+        from app.jobs import QUEUES
+
+        connection = get_redis()
+        if connection is None:
+            click.echo("REDIS_URL is not set: jobs run inline, no worker is needed.", err=True)
+            sys.exit(2)
+        # SimpleWorker: no fork per job, so the app's connection pools are never shared
+        # across processes; run more worker processes to scale out.
+        SimpleWorker(list(QUEUES), connection=connection).work(burst=burst)
+
+    @app.cli.command("synth")
+    @click.option("--users", default=20_000, show_default=True)
+    @click.option("--notes", default=100_000, show_default=True)
+    @click.option("--interactions", default=1_000_000, show_default=True)
+    @click.option("--seed", default=42, show_default=True)
+    @click.option("--append", is_flag=True, help="Add to earlier synthetic data.")
+    def synth_command(users: int, notes: int, interactions: int, seed: int, append: bool) -> None:
+        """Generate skewed synthetic users, notes and interactions for benchmarks."""
+        from app.extensions import db
+        from app.synthetic import generate
+
+        report = generate(
+            db.engine,
+            users=users,
+            notes=notes,
+            interactions=interactions,
+            seed=seed,
+            append=append,
+            progress=_echo_progress,
+        )
+        click.echo(report)
+
+
+def ensure_bootstrap_admin() -> None:
+    settings: Settings = current_app.config["SPROUT"]
+    if settings.admin_username and settings.admin_password:
+        from app.services.accounts import ensure_admin
+
+        ensure_admin(settings.admin_username, settings.admin_password)
+        click.echo(f"admin account {settings.admin_username!r} ensured")
+
+
+def _echo_progress(phase: str, done: int, total: int) -> None:
+    width = 30
+    filled = int(width * done / total) if total else width
+    end = "\n" if done >= total else ""
+    click.echo(
+        f"\r{phase:<14} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", nl=False, err=True
+    )
+    if end:
+        click.echo("", err=True)

@@ -1,0 +1,147 @@
+"""Process-wide resources bound to an app: database, Redis, rate limiter, job queues."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from flask import Flask, current_app
+from limits import parse as parse_limit
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
+
+from app.config import Settings
+from app.errors import RateLimited
+
+
+@dataclass
+class DatabaseState:
+    engine: Engine
+    session: scoped_session[Session]
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL for concurrent readers; BEGIN IMMEDIATE so concurrent writers queue instead of failing.
+
+    pysqlite's own transaction handling is switched off (the SQLAlchemy recipe) so that the
+    write lock is taken at BEGIN: a deferred transaction that upgrades later fails with
+    SQLITE_BUSY at once under contention, which would lose likes.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """`db.session` is the scoped session of the current app (one per thread)."""
+
+    def init_app(self, app: Flask, settings: Settings) -> None:
+        engine = make_engine(settings.database_url)
+        factory = sessionmaker(bind=engine, expire_on_commit=False)
+        app.extensions["sprout.db"] = DatabaseState(engine=engine, session=scoped_session(factory))
+
+        @app.teardown_appcontext
+        def _remove_session(_exc: BaseException | None) -> None:
+            app.extensions["sprout.db"].session.remove()
+
+    @property
+    def state(self) -> DatabaseState:
+        return current_app.extensions["sprout.db"]
+
+    @property
+    def session(self) -> Session:
+        return self.state.session()
+
+    @property
+    def engine(self) -> Engine:
+        return self.state.engine
+
+
+db = Database()
+
+
+def get_redis() -> redis.Redis | None:
+    return current_app.extensions.get("sprout.redis")
+
+
+def init_redis(app: Flask, settings: Settings) -> None:
+    if settings.redis_url:
+        app.extensions["sprout.redis"] = redis.Redis.from_url(settings.redis_url)
+
+
+class RateLimiter:
+    """Named limits from settings (`register`, `login`, `write`, `report`), moving window.
+
+    Counters live in Redis when it is configured, so every app process shares them.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.limits = settings.rate_limits
+        self.storage = storage_from_string(settings.redis_url or "memory://")
+        self.strategy = MovingWindowRateLimiter(self.storage)
+
+    def hit(self, name: str, *identity: str) -> None:
+        if self.limits is None or name not in self.limits:
+            return
+        item = parse_limit(self.limits[name])
+        if self.strategy.hit(item, "sprout", name, *identity):
+            return
+        stats = self.strategy.get_window_stats(item, "sprout", name, *identity)
+        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        raise RateLimited(
+            f"Too many {name} requests; try again in {retry_after} s.",
+            details={"limit": name, "retry_after": retry_after},
+            headers={"Retry-After": str(retry_after)},
+        )
+
+    def reset(self) -> None:
+        self.storage.reset()
+
+
+def rate_limiter() -> RateLimiter:
+    return current_app.extensions["sprout.limiter"]
+
+
+def get_storage() -> Any:
+    """The media storage of the current app (local folder, or S3 when a bucket is set)."""
+    storage = current_app.extensions.get("sprout.storage")
+    if storage is None:
+        from app.media.storage import LocalStorage, S3Storage
+
+        settings: Settings = current_app.config["SPROUT"]
+        if settings.s3_bucket:
+            storage = S3Storage(
+                settings.s3_bucket,
+                endpoint_url=settings.s3_endpoint_url,
+                public_url=settings.s3_public_url,
+            )
+        else:
+            root = settings.media_dir or settings.data_dir / "media"
+            storage = LocalStorage(root, settings.public_base_url + settings.media_url_prefix)
+        current_app.extensions["sprout.storage"] = storage
+    return storage

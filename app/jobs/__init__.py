@@ -1,0 +1,72 @@
+"""Side effects after a commit, as jobs: RQ when `REDIS_URL` is set, inline otherwise.
+
+A job is a plain function taking ids, declared with `@job("queue")`, idempotent and safe to
+retry. It finds the app it needs itself, so it runs the same in a request, a CLI command or
+an RQ worker.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+from flask import Flask, current_app, has_app_context
+from rq import Queue
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+log = logging.getLogger(__name__)
+
+# Every queue the workers listen on, most urgent first.
+QUEUES = ("default", "media", "notifications", "low")
+
+_worker_app: Flask | None = None
+
+
+def _app_for_worker() -> Flask:
+    """An app built from the environment, once per worker process."""
+    global _worker_app
+    if _worker_app is None:
+        from app import create_app
+
+        _worker_app = create_app()
+    return _worker_app
+
+
+def job(queue: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    if queue not in QUEUES:
+        raise ValueError(f"unknown queue {queue!r}")
+
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            if has_app_context():
+                return fn(*args, **kwargs)
+            with _app_for_worker().app_context():
+                return fn(*args, **kwargs)
+
+        run.queue_name = queue  # type: ignore[attr-defined]
+        return run
+
+    return decorate
+
+
+def enqueue(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """Call after the commit. Inline failures are logged, not raised: the request succeeded."""
+    queue_name = getattr(fn, "queue_name", "default")
+    connection = current_app.extensions.get("sprout.redis")
+    if connection is not None:
+        Queue(queue_name, connection=connection).enqueue(
+            fn, *args, **kwargs, retry=None, job_timeout=300
+        )
+        return
+    try:
+        fn(*args, **kwargs)
+    except Exception:
+        log.exception("inline job %s failed", getattr(fn, "__name__", fn))
+        from app.extensions import db
+
+        db.session.rollback()

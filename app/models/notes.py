@@ -1,0 +1,146 @@
+"""Notes and what classifies them: images, tags, topics, channels and @mentions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.base import Base, utcnow
+from app.models.media import Image
+from app.models.users import User
+
+NOTE_STATUSES = ("draft", "pending_review", "published", "hidden", "removed")
+
+# The categories every deployment starts with (the migration inserts them).
+DEFAULT_CHANNELS: tuple[tuple[str, str], ...] = (
+    ("beauty", "美妆"),
+    ("food", "美食"),
+    ("travel", "旅行"),
+    ("fashion", "穿搭"),
+    ("home", "家居"),
+    ("tech", "数码"),
+    ("fitness", "健身"),
+    ("reading", "读书"),
+    ("parenting", "母婴"),
+    ("pets", "宠物"),
+)
+
+
+class Channel(Base):
+    __tablename__ = "channels"
+
+    code: Mapped[str] = mapped_column(String(24), primary_key=True)
+    name: Mapped[str] = mapped_column(String(24))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Topic(Base):
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    guide: Mapped[str] = mapped_column(Text, default="")
+    channel_code: Mapped[str | None] = mapped_column(ForeignKey("channels.code"), nullable=True)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    note_count: Mapped[int] = mapped_column(Integer, default=0)
+    follower_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+
+
+class Note(Base):
+    __tablename__ = "notes"
+    __table_args__ = (
+        Index("ix_notes_status_published_at", "status", "published_at"),
+        Index("ix_notes_author_id_created_at", "author_id", "created_at"),
+        Index("ix_notes_channel_code_published_at", "channel_code", "published_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    channel_code: Mapped[str | None] = mapped_column(ForeignKey("channels.code"), nullable=True)
+    cover_image_id: Mapped[int | None] = mapped_column(
+        ForeignKey("images.id", ondelete="SET NULL"), nullable=True
+    )
+    like_count: Mapped[int] = mapped_column(Integer, default=0)
+    collect_count: Mapped[int] = mapped_column(Integer, default=0)
+    comment_count: Mapped[int] = mapped_column(Integer, default=0)
+    share_count: Mapped[int] = mapped_column(Integer, default=0)
+    view_count: Mapped[int] = mapped_column(Integer, default=0)
+    hot_score: Mapped[float] = mapped_column(Float, default=0.0)
+    published_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    author: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+    cover_image: Mapped[Image | None] = relationship(lazy="joined")
+    image_links: Mapped[list[NoteImage]] = relationship(
+        lazy="selectin", order_by="NoteImage.position", cascade="all, delete-orphan"
+    )
+    tags: Mapped[list[Tag]] = relationship(secondary="note_tags", lazy="selectin")
+    topics: Mapped[list[Topic]] = relationship(secondary="note_topics", lazy="selectin")
+    channel: Mapped[Channel | None] = relationship(lazy="joined")
+
+    @property
+    def images(self) -> list[Image]:
+        return [link.image for link in self.image_links]
+
+
+class NoteImage(Base):
+    __tablename__ = "note_images"
+
+    note_id: Mapped[int] = mapped_column(
+        ForeignKey("notes.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+
+    image: Mapped[Image] = relationship(lazy="joined", innerjoin=True)
+
+
+class NoteTag(Base):
+    __tablename__ = "note_tags"
+
+    note_id: Mapped[int] = mapped_column(
+        ForeignKey("notes.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag_id: Mapped[int] = mapped_column(
+        ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class NoteTopic(Base):
+    __tablename__ = "note_topics"
+
+    note_id: Mapped[int] = mapped_column(
+        ForeignKey("notes.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic_id: Mapped[int] = mapped_column(
+        ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class NoteMention(Base):
+    __tablename__ = "note_mentions"
+
+    note_id: Mapped[int] = mapped_column(
+        ForeignKey("notes.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

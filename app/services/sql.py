@@ -1,0 +1,34 @@
+"""Dialect-aware statements the services share (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Insert, case, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import DeclarativeBase
+
+from app.extensions import db
+
+
+def insert_ignore(model: type[DeclarativeBase], values: dict[str, Any]) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING: the row count tells whether this call created it."""
+    dialect = db.engine.dialect.name
+    builder = pg_insert if dialect == "postgresql" else sqlite_insert
+    return builder(model).values(**values).on_conflict_do_nothing()
+
+
+def bump(model: type[DeclarativeBase], row_id: Any, **deltas: int) -> None:
+    """Atomic `col = col + delta` in SQL; never read-modify-write in Python.
+
+    Counters never go below zero, even if a decrement races a concurrent delete.
+    """
+
+    table = model.__table__  # type: ignore[attr-defined]
+    values = {}
+    for column, delta in deltas.items():
+        col = table.c[column]
+        values[column] = case((col + delta < 0, 0), else_=col + delta) if delta < 0 else col + delta
+    pk = next(iter(table.primary_key.columns))
+    db.session.execute(update(table).where(pk == row_id).values(**values))

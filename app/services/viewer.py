@@ -1,0 +1,37 @@
+"""Per-viewer facts batched for lists: which notes the viewer liked or collected, avatars."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Collect, Image, NoteLike, User
+
+
+def viewer_flags(viewer_id: int | None, note_ids: list[int]) -> tuple[set[int], set[int]]:
+    if viewer_id is None or not note_ids:
+        return set(), set()
+    liked = set(
+        db.session.scalars(
+            select(NoteLike.note_id).where(
+                NoteLike.user_id == viewer_id, NoteLike.note_id.in_(note_ids)
+            )
+        )
+    )
+    collected = set(
+        db.session.scalars(
+            select(Collect.note_id).where(
+                Collect.user_id == viewer_id, Collect.note_id.in_(note_ids)
+            )
+        )
+    )
+    return liked, collected
+
+
+def avatars_for(users: Iterable[User]) -> dict[int, Image]:
+    ids = {user.avatar_image_id for user in users if user.avatar_image_id}
+    if not ids:
+        return {}
+    return {image.id: image for image in db.session.scalars(select(Image).where(Image.id.in_(ids)))}

@@ -1,0 +1,1 @@
+"""Cold-start content (PGC packs) and the idempotent loader."""

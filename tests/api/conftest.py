@@ -1,0 +1,1 @@
+"""API tests drive the app through Flask's test client, as a mobile client would."""

@@ -1,0 +1,204 @@
+"""Fixtures shared by every test folder.
+
+Database tests run on SQLite and on the real PostgreSQL server; a missing server is a
+failure, never a skip. Each test gets a fresh app from the factory on a clean database.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import redis as redis_lib
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from app import create_app
+from app.cli import migrate
+from app.config import load_settings
+
+PG_ADMIN_URL = os.environ.get(
+    "SPROUT_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+TEST_REDIS_URL = os.environ.get("SPROUT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+KEEP_TABLES = {"alembic_version", "channels"}
+
+
+def _pg_url(dbname: str) -> str:
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    return base.replace("postgresql://", "postgresql+psycopg://") + "/" + dbname
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """One migrated PostgreSQL database per test session (per xdist worker)."""
+    name = f"sprout_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is required for the tests and is not reachable: {exc}")
+    admin.execute(f'CREATE DATABASE "{name}"')
+    url = _pg_url(name)
+    migrate(url)
+    yield url
+    create_engine(url).dispose()
+    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Migrate once; each test copies the file, which is far faster than migrating again."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    try:
+        redis_lib.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=3).ping()
+    except redis_lib.RedisError as exc:
+        pytest.fail(f"Redis is required for the tests and is not reachable: {exc}")
+    return TEST_REDIS_URL
+
+
+def _clean_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            )
+            if row[0] not in KEEP_TABLES
+        ]
+        if tables:
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+_counter = itertools.count()
+
+
+def make_app(
+    database_url: str, data_dir: Path, *, redis_url: str | None = None, **overrides: Any
+) -> Flask:
+    os.environ.pop("REDIS_URL", None)
+    defaults: dict[str, Any] = {
+        "database_url": database_url,
+        "redis_url": redis_url,
+        "elasticsearch_url": None,
+        "rate_limits": None,
+        "admin_username": None,
+        "admin_password": None,
+        "s3_bucket": None,
+        "media_dir": data_dir / "media",
+        "testing": True,
+    }
+    settings = load_settings(data_dir=data_dir).with_overrides(**{**defaults, **overrides})
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / f"sprout-{next(_counter)}.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("pg_database")
+    _clean_postgres(url)
+    return url
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    application = make_app(database_url, tmp_path)
+    with application.app_context():
+        yield application
+    from app.extensions import db
+
+    with application.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+class Api:
+    """A mobile client in a few lines: register users, call with their tokens."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+        self.tokens: dict[str, str] = {}
+        self.users: dict[str, dict[str, Any]] = {}
+
+    def register(self, username: str, password: str = "correct horse 1", **extra: Any) -> dict:
+        response = self.client.post(
+            "/api/v1/auth/register", json={"username": username, "password": password, **extra}
+        )
+        assert response.status_code == 201, response.get_json()
+        body = response.get_json()
+        self.tokens[username] = body["token"]
+        self.users[username] = body["user"]
+        return body["user"]
+
+    def headers(self, username: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[username]}"} if username else {}
+
+    def call(self, method: str, path: str, as_user: str | None = None, **kwargs: Any) -> Any:
+        headers = {**self.headers(as_user), **kwargs.pop("headers", {})}
+        return self.client.open(f"/api/v1{path}", method=method, headers=headers, **kwargs)
+
+    def get(self, path: str, as_user: str | None = None, **kwargs: Any) -> Any:
+        return self.call("GET", path, as_user, **kwargs)
+
+    def post(self, path: str, as_user: str | None = None, **kwargs: Any) -> Any:
+        return self.call("POST", path, as_user, **kwargs)
+
+    def patch(self, path: str, as_user: str | None = None, **kwargs: Any) -> Any:
+        return self.call("PATCH", path, as_user, **kwargs)
+
+    def put(self, path: str, as_user: str | None = None, **kwargs: Any) -> Any:
+        return self.call("PUT", path, as_user, **kwargs)
+
+    def delete(self, path: str, as_user: str | None = None, **kwargs: Any) -> Any:
+        return self.call("DELETE", path, as_user, **kwargs)
+
+    def grant(self, username: str, *roles: str) -> None:
+        """Give roles directly in the database (the admin route is tested on its own)."""
+        from app.extensions import db
+        from app.models import UserRole
+
+        for role in roles:
+            db.session.add(UserRole(user_id=self.users[username]["id"], role=role))
+        db.session.commit()
+        db.session.expire_all()
+
+
+@pytest.fixture
+def api(client: FlaskClient) -> Api:
+    return Api(client)
+
+
+def assert_error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
+    """Every failure uses the envelope of API.md."""
+    assert response.status_code == status, (response.status_code, response.get_data(as_text=True))
+    body = response.get_json()
+    assert body is not None and set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message", "details"}, body
+    if code is not None:
+        assert body["error"]["code"] == code, body
+    return body["error"]
