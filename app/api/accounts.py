@@ -15,6 +15,7 @@ from app.schemas.accounts import (
     InterestsIn,
     LoginIn,
     MeOut,
+    PasswordChangeIn,
     ProfilePatch,
     RegisterIn,
     RolesIn,
@@ -83,6 +84,14 @@ def login(body: LoginIn) -> Any:
 )
 def logout() -> Any:
     accounts.logout(bearer_token() or "")
+    return None
+
+
+@endpoint(bp, "/me/password", "POST", summary="Change password; signs out other sessions",
+          body=PasswordChangeIn, auth="required", status=204, rate_limit="login", errors=[403])
+def change_password(body: PasswordChangeIn) -> Any:
+    accounts.change_password(current_actor(), body.current_password, body.new_password,
+                             bearer_token() or "")
     return None
 
 

@@ -29,6 +29,11 @@ class LoginIn(Schema):
     password: Annotated[str, Field(min_length=1, max_length=128)]
 
 
+class PasswordChangeIn(Schema):
+    current_password: Annotated[str, Field(min_length=1, max_length=128)]
+    new_password: Password
+
+
 class ProfilePatch(Schema):
     nickname: Nickname | None = None
     bio: Annotated[CleanText, Field(max_length=200)] | None = None

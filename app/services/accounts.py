@@ -105,6 +105,25 @@ def logout(token: str) -> None:
     db.session.commit()
 
 
+def change_password(actor: User, current_password: str, new_password: str, token: str) -> None:
+    """A new password signs out every other session: a stolen token stops working."""
+    try:
+        _hasher.verify(actor.password_hash, current_password)
+    except (VerificationError, InvalidHashError) as exc:
+        raise Forbidden("The current password is wrong.", code="invalid_credentials") from exc
+    if new_password.lower() == actor.username:
+        raise ValidationFailed("The password must not be the username.",
+                               details={"field": "new_password"})
+    actor.password_hash = hash_password(new_password)
+    db.session.execute(
+        update(AuthToken)
+        .where(AuthToken.user_id == actor.id, AuthToken.revoked_at.is_(None),
+               AuthToken.token_hash != _token_digest(token))
+        .values(revoked_at=utcnow())
+    )
+    db.session.commit()
+
+
 def revoke_all_tokens(user_id: int) -> None:
     """Used when an account is banned or its password changes."""
     db.session.execute(

@@ -146,3 +146,33 @@ def test_health_and_openapi(client):
     assert "/auth/register" in spec["paths"]
     assert "RegisterIn" in spec["components"]["schemas"]
     assert client.get("/api/v1/docs").status_code == 200
+
+
+def test_password_change_signs_out_other_sessions(api):
+    api.register("gina", password="first-password")
+    other = api.post("/auth/login", json={"username": "gina", "password": "first-password"})
+    other_token = other.get_json()["token"]
+    assert_error(api.post("/me/password", "gina", json={"current_password": "wrong-one",
+                                                        "new_password": "second-password"}), 403)
+    ok = api.post("/me/password", "gina", json={"current_password": "first-password",
+                                                "new_password": "second-password"})
+    assert ok.status_code == 204
+    assert api.get("/me", "gina").status_code == 200  # this session stays
+    revoked = api.client.get("/api/v1/me", headers={"Authorization": f"Bearer {other_token}"})
+    assert_error(revoked, 401, "invalid_token")
+    assert api.post("/auth/login", json={"username": "gina",
+                                         "password": "second-password"}).status_code == 200
+
+
+def test_banned_user_cannot_log_in_and_token_stops(api, app):
+    from app.extensions import db
+    from app.models import User
+
+    api.register("henry")
+    user = db.session.query(User).filter_by(username="henry").one()
+    user.status = "banned"
+    db.session.commit()
+    assert_error(api.get("/me", "henry"), 403, "account_banned")
+    assert_error(api.post("/auth/login", json={"username": "henry",
+                                               "password": "correct horse 1"}), 403,
+                 "account_banned")

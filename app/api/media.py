@@ -1,0 +1,34 @@
+"""Image uploads (multipart field `file`) and image records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from app.api.presenters import image_view
+from app.api.routing import current_actor, endpoint
+from app.errors import UnsupportedMedia, ValidationFailed
+from app.schemas.media import ImageOut
+from app.services import media
+
+bp = Blueprint("media", __name__, url_prefix="/api/v1")
+
+
+@endpoint(bp, "/media/images", "POST", summary="Upload an image (JPEG, PNG, WebP, GIF, HEIC…)",
+          response=ImageOut, status=201, auth="required", content_type="multipart/form-data",
+          errors=[413, 415, 422, 429])
+def upload_image() -> Any:
+    if request.mimetype != "multipart/form-data":
+        raise UnsupportedMedia("Send the image as multipart/form-data in the field `file`.")
+    upload = request.files.get("file")
+    if upload is None:
+        raise ValidationFailed("The multipart field `file` is missing.", code="file_required")
+    image = media.upload_image(current_actor(), upload.read())
+    return image_view(image)
+
+
+@endpoint(bp, "/media/images/<int:image_id>", "GET", summary="An image record", response=ImageOut,
+          errors=[404])
+def get_image(image_id: int) -> Any:
+    return image_view(media.get_image(image_id))

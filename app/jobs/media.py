@@ -1,0 +1,42 @@
+"""Image jobs: responsive WebP variants of an uploaded original."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+from PIL import Image as PILImage
+
+from app.extensions import db, get_storage
+from app.jobs import job
+from app.media.pipeline import make_variants
+from app.media.storage import image_key
+from app.models import Image
+
+log = logging.getLogger(__name__)
+
+
+@job("media")
+def make_image_variants(image_id: int) -> None:
+    """Idempotent: a retried job rewrites the same keys and finds the record already ready."""
+    image = db.session.get(Image, image_id)
+    if image is None or image.status == "ready":
+        return
+    storage = get_storage()
+    prefix = image.storage_key.rsplit("/", 1)[0]
+    try:
+        with PILImage.open(io.BytesIO(storage.open(image.storage_key))) as original:
+            original.load()
+            variants = make_variants(original)
+        stored = {}
+        for name, variant in variants.items():
+            key = image_key(prefix, name, variant.extension)
+            storage.save(key, variant.data, variant.content_type)
+            stored[name] = {"key": key, "width": variant.width, "height": variant.height}
+    except Exception as exc:
+        log.exception("variants failed for image %s", image_id)
+        image.status, image.error = "failed", f"{type(exc).__name__}: {exc}"[:500]
+        db.session.commit()
+        raise
+    image.variants, image.status, image.error = stored, "ready", None
+    db.session.commit()

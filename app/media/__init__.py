@@ -1,0 +1,1 @@
+"""Image pipeline (pure Pillow) and storage backends (local disk, S3)."""

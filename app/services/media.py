@@ -1,0 +1,57 @@
+"""Image uploads: validate and sanitise now (no GPS ever reaches storage), variants later."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from app.config import Settings
+from app.errors import AppError, NotFound
+from app.extensions import db, get_storage
+from app.jobs import enqueue
+from app.jobs.media import make_image_variants
+from app.media.pipeline import ImageRejected, sanitize_upload
+from app.media.storage import image_key, new_image_prefix
+from app.models import Image, User
+
+
+def upload_image(actor: User, data: bytes) -> Image:
+    settings: Settings = current_app.config["SPROUT"]
+    try:
+        clean = sanitize_upload(
+            data,
+            max_bytes=settings.upload_max_bytes,
+            max_pixels=settings.upload_max_pixels,
+            min_side=settings.upload_min_side,
+        )
+    except ImageRejected as exc:
+        raise AppError(exc.message, code=exc.code, status=exc.status,
+                       details={"max_bytes": settings.upload_max_bytes,
+                                "max_pixels": settings.upload_max_pixels}) from exc
+    key = image_key(new_image_prefix(), "original", clean.extension)
+    get_storage().save(key, clean.encoded, clean.content_type)
+    image = Image(
+        owner_id=actor.id,
+        kind="upload",
+        status="processing",
+        source_format=clean.source_format,
+        width=clean.width,
+        height=clean.height,
+        dominant_color=clean.dominant_color,
+        byte_size=len(clean.encoded),
+        storage_key=key,
+        content_type=clean.content_type,
+        variants={},
+    )
+    db.session.add(image)
+    db.session.commit()
+    clean.image.close()
+    enqueue(make_image_variants, image.id)
+    db.session.refresh(image)
+    return image
+
+
+def get_image(image_id: int) -> Image:
+    image = db.session.get(Image, image_id)
+    if image is None:
+        raise NotFound("No such image.", code="image_not_found")
+    return image

@@ -1,0 +1,67 @@
+"""Side effects through Redis and a real RQ worker (services mode)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import redis as redis_lib
+from PIL import Image
+from rq import SimpleWorker
+
+from app.jobs import QUEUES
+from tests.conftest import Api, make_app
+
+
+@pytest.fixture
+def services_app(database_url, tmp_path, redis_url):
+    redis_lib.Redis.from_url(redis_url).flushdb()
+    app = make_app(database_url, tmp_path, redis_url=redis_url)
+    with app.app_context():
+        yield app
+    redis_lib.Redis.from_url(redis_url).flushdb()
+
+
+def run_worker(app) -> None:
+    """A real RQ worker drains the queues; it runs jobs inside this app's context."""
+    connection = app.extensions["sprout.redis"]
+    worker = SimpleWorker(list(QUEUES), connection=connection)
+    assert worker.work(burst=True) is not None
+
+
+def test_upload_is_processing_until_the_worker_makes_variants(services_app):
+    api = Api(services_app.test_client())
+    api.register("worker_user")
+    buffer = io.BytesIO()
+    Image.new("RGB", (640, 480), (10, 120, 200)).save(buffer, "JPEG")
+    response = api.post("/media/images", "worker_user",
+                        data={"file": (io.BytesIO(buffer.getvalue()), "a.jpg")},
+                        content_type="multipart/form-data")
+    assert response.status_code == 201
+    image = response.get_json()
+    assert image["status"] == "processing" and image["variants"] == {}
+
+    run_worker(services_app)
+
+    from app.extensions import db
+
+    db.session.expire_all()
+    ready = api.get(f"/media/images/{image['id']}").get_json()
+    assert ready["status"] == "ready"
+    assert ready["variants"]["large"]["width"] == 640
+
+
+def test_notification_job_runs_on_the_worker_and_is_idempotent(services_app):
+    from app.extensions import db
+    from app.jobs import enqueue
+    from app.jobs.notifications import deliver_notification
+    from app.models import Notification
+
+    api = Api(services_app.test_client())
+    alice, bob = api.register("alice_q"), api.register("bob_q")
+    for _ in range(3):  # a retried or repeated follow notification is delivered once
+        enqueue(deliver_notification, "follow", alice["id"], bob["id"])
+    assert db.session.query(Notification).count() == 0
+    run_worker(services_app)
+    db.session.expire_all()
+    assert db.session.query(Notification).filter_by(kind="follow").count() == 1
