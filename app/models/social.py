@@ -62,6 +62,9 @@ class Comment(Base):
     __tablename__ = "comments"
     __table_args__ = (
         Index("ix_comments_note_id_root_id_created_at", "note_id", "root_id", "created_at"),
+        # Cascading deletes and reply counts look comments up by these on their own.
+        Index("ix_comments_root_id", "root_id"),
+        Index("ix_comments_parent_id", "parent_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
