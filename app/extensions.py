@@ -65,6 +65,9 @@ class Database:
         factory = sessionmaker(bind=engine, expire_on_commit=False)
         app.extensions["sprout.db"] = DatabaseState(engine=engine, session=scoped_session(factory))
 
+        # Per request as well as per app context: a test client reuses the test's app context,
+        # and each request must still start with a clean session, as it does in production.
+        @app.teardown_request
         @app.teardown_appcontext
         def _remove_session(_exc: BaseException | None) -> None:
             app.extensions["sprout.db"].session.remove()

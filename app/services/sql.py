@@ -16,7 +16,13 @@ def insert_ignore(model: type[DeclarativeBase], values: dict[str, Any]) -> Inser
     """INSERT … ON CONFLICT DO NOTHING: the row count tells whether this call created it."""
     dialect = db.engine.dialect.name
     builder = pg_insert if dialect == "postgresql" else sqlite_insert
-    return builder(model).values(**values).on_conflict_do_nothing()
+    # SQLAlchemy 2.1 reports an INSERT's rowcount on psycopg only when asked to.
+    return (
+        builder(model)
+        .values(**values)
+        .on_conflict_do_nothing()
+        .execution_options(preserve_rowcount=True)
+    )
 
 
 def bump(model: type[DeclarativeBase], row_id: Any, **deltas: int) -> None:
