@@ -1,0 +1,25 @@
+"""Administration: platform statistics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from app.api.routing import current_actor, endpoint
+from app.services import admin_stats
+
+bp = Blueprint("admin", __name__, url_prefix="/api/v1")
+
+
+@endpoint(
+    bp,
+    "/admin/stats",
+    "GET",
+    summary="Counts, community health (DAU, WAU, weekly active rate) and signup sources (admin)",
+    auth="required",
+    role="admin",
+    errors=[401, 403],
+)
+def stats() -> Any:
+    return admin_stats.platform_stats(current_actor())

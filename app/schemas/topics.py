@@ -1,0 +1,89 @@
+"""Topic and channel requests, and the cursors of topic lists."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from app.schemas.common import CleanText, Page, PageOut, Schema, SingleLine, decode_cursor
+from app.schemas.social import cursor_count, cursor_id, cursor_number
+
+TopicName = Annotated[SingleLine, Field(min_length=1, max_length=20)]
+ChannelCode = Annotated[str, Field(min_length=1, max_length=24)]
+Description = Annotated[CleanText, Field(max_length=1000)]
+Guide = Annotated[CleanText, Field(max_length=2000)]
+
+
+class TopicIn(Schema):
+    name: TopicName
+    description: Description = ""
+    guide: Guide = ""
+    channel: ChannelCode | None = None
+
+
+class TopicPatch(Schema):
+    name: TopicName | None = None
+    description: Description | None = None
+    guide: Guide | None = None
+    channel: ChannelCode | None = None
+
+
+class TopicsQuery(Page):
+    q: Annotated[SingleLine, Field(max_length=20)] | None = None
+
+
+class TopicNotesQuery(Page):
+    sort: Literal["hot", "new"] = "hot"
+
+
+def decode_popularity_cursor(cursor: str | None) -> tuple[int, int] | None:
+    """Topic lists are ordered by (follower_count, id)."""
+    values = decode_cursor(cursor, 2)
+    if values is None:
+        return None
+    return cursor_count(values[0]), cursor_id(values[1])
+
+
+def decode_hot_cursor(cursor: str | None) -> tuple[float, int, int] | None:
+    """Hot topic notes are ordered by (hot_score, engagement, id)."""
+    values = decode_cursor(cursor, 3)
+    if values is None:
+        return None
+    return float(cursor_number(values[0])), cursor_count(values[1]), cursor_id(values[2])
+
+
+class ChannelOut(BaseModel):
+    code: str
+    name: str
+
+
+class ChannelList(BaseModel):
+    items: list[ChannelOut]
+
+
+class TopicOut(BaseModel):
+    id: int
+    name: str
+    description: str
+    guide: str
+    channel: ChannelOut | None
+    note_count: int
+    follower_count: int
+    followed: bool
+    created_at: datetime
+
+
+class TopicPage(PageOut):
+    items: list[TopicOut]
+
+
+class TopicFollowOut(BaseModel):
+    followed: bool
+    follower_count: int
+
+
+class InterestsOut(BaseModel):
+    channels: list[ChannelOut]
+    topics: list[TopicOut]
