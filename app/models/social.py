@@ -106,6 +106,11 @@ class CommentLike(Base):
 
 class UserFollow(Base):
     __tablename__ = "user_follows"
+    __table_args__ = (
+        # Follower and following lists page newest first on these.
+        Index("ix_user_follows_followee_id_created_at", "followee_id", "created_at"),
+        Index("ix_user_follows_follower_id_created_at", "follower_id", "created_at"),
+    )
 
     follower_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
