@@ -36,7 +36,7 @@ from app.models import (
 from app.schemas.common import MAX_ID
 from app.services.notes_access import get_interactable_note, get_note_for
 from app.services.policies import can_delete_note, can_edit_note, require
-from app.services.sql import bump, insert_ignore
+from app.services.sql import bump, insert_ignore, inserted
 
 AUTHOR_STATUSES = ("draft", "published")
 MAX_TAGS = 10
@@ -495,13 +495,7 @@ def like_note(actor: User, note_id: int) -> dict[str, Any]:
     """Idempotent: counters move only when this call created the like."""
     db.session.get(Note, _note_id(note_id), populate_existing=True)
     note = get_interactable_note(actor, note_id)
-    # preserve_rowcount: SQLAlchemy 2.1 reports an INSERT's rowcount only when asked.
-    inserted = db.session.execute(
-        insert_ignore(NoteLike, {"user_id": actor.id, "note_id": note.id}).execution_options(
-            preserve_rowcount=True
-        )
-    )
-    created = inserted.rowcount == 1  # type: ignore[attr-defined]
+    created = inserted(NoteLike, {"user_id": actor.id, "note_id": note.id})
     if created:
         bump(Note, note.id, like_count=1)
         bump(User, note.author_id, like_received_count=1)

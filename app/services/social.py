@@ -16,20 +16,10 @@ from app.errors import NotFound, Unprocessable
 from app.extensions import db
 from app.jobs import enqueue
 from app.jobs.notifications import deliver_notification
-from app.models import Base, Image, User, UserFollow
+from app.models import Image, User, UserFollow
 from app.schemas.common import MAX_ID
-from app.services.sql import bump, insert_ignore
+from app.services.sql import bump, inserted
 from app.services.viewer import avatars_for
-
-
-def inserted(model: type[Base], values: dict[str, Any]) -> bool:
-    """`insert_ignore` that reports whether a row was created, on SQLite and PostgreSQL.
-
-    SQLAlchemy 2.1 only keeps an INSERT's rowcount (psycopg resets it once the cursor closes)
-    when asked with `preserve_rowcount`; without it PostgreSQL reports -1 and counters never move.
-    """
-    stmt = insert_ignore(model, values).execution_options(preserve_rowcount=True)
-    return db.session.execute(stmt).rowcount == 1
 
 
 def id_in_range(value: int) -> bool:

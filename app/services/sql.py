@@ -38,3 +38,8 @@ def bump(model: type[DeclarativeBase], row_id: Any, **deltas: int) -> None:
         values[column] = case((col + delta < 0, 0), else_=col + delta) if delta < 0 else col + delta
     pk = next(iter(table.primary_key.columns))
     db.session.execute(update(table).where(pk == row_id).values(**values))
+
+
+def inserted(model: type[DeclarativeBase], values: dict[str, Any]) -> bool:
+    """Insert unless the row exists; True when this call created it (the counter may move)."""
+    return db.session.execute(insert_ignore(model, values)).rowcount == 1
