@@ -1,0 +1,158 @@
+"""HTTP load on a real server: read a note, read the following feed, like concurrently.
+
+Starts gunicorn against the database given (SQLite file by default), creates users and notes
+through the API, then runs each scenario with N client threads for a fixed number of requests
+and prints a Markdown table (requests/s, p50/p95/p99 latency, errors). Bounded in count and
+time; talks to 127.0.0.1 only.
+
+    python benchmarks/api_load.py --database-url postgresql+psycopg://postgres@127.0.0.1/bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def call(base: str, method: str, path: str, token: str | None = None, body: Any = None) -> int:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(base + path, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            response.read()
+            return response.status
+    except urllib.error.HTTPError as exc:
+        exc.read()
+        return exc.code
+
+
+def call_json(base: str, method: str, path: str, token: str | None = None,
+              body: Any = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(base + path, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_scenario(name: str, requests: int, clients: int,
+                 action: Callable[[int], int]) -> dict[str, Any]:
+    latencies: list[float] = []
+    errors = 0
+
+    def one(index: int) -> tuple[float, int]:
+        started = time.perf_counter()
+        status = action(index)
+        return time.perf_counter() - started, status
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        for latency, status in pool.map(one, range(requests)):
+            latencies.append(latency)
+            errors += status >= 400
+    elapsed = time.perf_counter() - started
+    quantiles = statistics.quantiles(latencies, n=100)
+    return {
+        "scenario": name, "requests": requests, "clients": clients,
+        "rps": requests / elapsed, "p50": quantiles[49] * 1000, "p95": quantiles[94] * 1000,
+        "p99": quantiles[98] * 1000, "errors": errors,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    data_dir = Path(tempfile.mkdtemp(prefix="sprout-bench-"))
+    env = {**os.environ, "SPROUT_DATA_DIR": str(data_dir), "SPROUT_RATE_LIMITS": "off",
+           "SPROUT_SEED_ON_EMPTY": "0"}
+    if args.database_url:
+        env["DATABASE_URL"] = args.database_url
+    env.pop("REDIS_URL", None)
+    bin_dir = Path(sys.executable).parent
+    subprocess.run([str(bin_dir / "flask"), "--app", "app", "init"], cwd=ROOT, env=env,
+                   check=True, capture_output=True)
+    port = free_port()
+    server = subprocess.Popen(
+        [str(bin_dir / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers",
+         str(args.workers), "--threads", "8", "app.wsgi:app"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        for _ in range(100):
+            try:
+                if call(f"http://127.0.0.1:{port}", "GET", "/healthz") == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        suffix = str(int(time.time()))
+        tokens = []
+        for index in range(args.clients):
+            body = call_json(base, "POST", "/auth/register",
+                             body={"username": f"b{suffix}_{index}", "password": "bench-pass-1"})
+            tokens.append(body["token"])
+        note_ids = []
+        for index in range(50):
+            note = call_json(base, "POST", "/notes", tokens[index % len(tokens)],
+                             body={"title": f"压测笔记{index}", "body": "内容",
+                                   "status": "published"})
+            note_ids.append(note["id"])
+        for index, token in enumerate(tokens):
+            call(base, "POST", f"/users/{index + 1}/follow", token)
+        results = [
+            run_scenario("GET /notes/{id}", args.requests, args.clients,
+                         lambda i: call(base, "GET", f"/notes/{note_ids[i % 50]}")),
+            run_scenario("GET /feeds/following", args.requests, args.clients,
+                         lambda i: call(base, "GET", "/feeds/following",
+                                        tokens[i % len(tokens)])),
+            run_scenario("POST /notes/{id}/like", args.requests, args.clients,
+                         lambda i: call(base, "POST", f"/notes/{note_ids[i % 50]}/like",
+                                        tokens[i % len(tokens)])),
+        ]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    backend = "PostgreSQL" if args.database_url else "SQLite (embedded)"
+    print(f"\nMachine: {platform.machine()}, {os.cpu_count()} cores; database: {backend}; "
+          f"gunicorn {args.workers} workers x 8 threads; client threads on the same machine.\n")
+    print("| scenario | requests | clients | req/s | p50 ms | p95 ms | p99 ms | errors |")
+    print("|---|---|---|---|---|---|---|---|")
+    for row in results:
+        print(f"| {row['scenario']} | {row['requests']} | {row['clients']} | {row['rps']:.0f} | "
+              f"{row['p50']:.1f} | {row['p95']:.1f} | {row['p99']:.1f} | {row['errors']} |")
+
+
+if __name__ == "__main__":
+    main()
