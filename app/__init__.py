@@ -86,14 +86,9 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.api import accounts, health, media_files, openapi
+    from app.api import blueprint_modules
 
-    for module in (health, openapi, accounts, media_files):
-        app.register_blueprint(module.bp)
-    # Areas built in their own modules register themselves here as they land.
-    from app.api import BLUEPRINT_MODULES
-
-    for module in BLUEPRINT_MODULES():
+    for module in blueprint_modules():
         app.register_blueprint(module.bp)
 
 

@@ -149,7 +149,10 @@ def build_document() -> dict[str, Any]:
                 "description": ERROR_TEXT.get(code, "Error"),
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
             }
-        paths.setdefault(_path(spec), {})[spec.methods[0].lower()] = operation
+        path_item = paths.setdefault(_path(spec), {})
+        path_item[spec.methods[0].lower()] = operation
+        if not (spec.blueprint_prefix + spec.rule).startswith("/api/v1"):
+            path_item["servers"] = [{"url": "/"}]  # e.g. share links live at the root
     return {
         "openapi": "3.0.3",
         "info": {

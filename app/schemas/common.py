@@ -26,7 +26,7 @@ def _parse_id(value: Any) -> Any:
     raise ValueError("an id is an integer")
 
 
-Id = Annotated[int, BeforeValidator(_parse_id), Field(ge=1, le=MAX_ID)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_parse_id)]
 
 # Control characters (except newline and tab) are never meaningful in user text.
 _ALLOWED_CONTROL = {"\n", "\t"}
