@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_RATE_LIMITS: dict[str, str] = {
-    "register": "10/hour",
+    "register": "30/hour",
     "login": "20/minute",
     "write": "120/minute",
     "report": "30/hour",

@@ -5,8 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from flask import has_request_context, request
+
 from app.extensions import get_storage
 from app.models import Image, Note, User
+
+
+def absolute_url(url: str) -> str:
+    """Clients load images from anywhere: a host-relative media URL gets this request's host."""
+    if url.startswith("/") and has_request_context():
+        return request.host_url.rstrip("/") + url
+    return url
 
 
 def image_view(image: Image | None) -> dict[str, Any] | None:
@@ -14,10 +23,11 @@ def image_view(image: Image | None) -> dict[str, Any] | None:
         return None
     storage = get_storage()
     variants = {
-        name: {"url": storage.url(v["key"]), "width": v["width"], "height": v["height"]}
+        name: {"url": absolute_url(storage.url(v["key"])), "width": v["width"],
+               "height": v["height"]}
         for name, v in (image.variants or {}).items()
     }
-    best = variants.get("large") or {"url": storage.url(image.storage_key)}
+    best = variants.get("large") or {"url": absolute_url(storage.url(image.storage_key))}
     return {
         "id": image.id,
         "status": image.status,
