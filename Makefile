@@ -41,8 +41,12 @@ synth: install
 lint: install
 	$(BIN)/ruff check .
 
+# Benchmarks write nothing to the repo; copy their tables into docs/benchmarks.md.
 bench: install
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/api_load.py
+	rm -f $(SPROUT_DATA_DIR)/bench-synthetic.db
+	$(BIN)/python benchmarks/synthetic_data.py --database-url sqlite:///$(SPROUT_DATA_DIR)/bench-synthetic.db \
+		--users 2000 --notes 10000 --interactions 100000
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

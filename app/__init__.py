@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.routing import IntegerConverter, Map
 
 from app.config import Settings, load_settings
 from app.errors import AppError
@@ -85,6 +86,16 @@ def register_error_handlers(app: Flask) -> None:
         return _error_response(500, "internal_error", "Something went wrong on our side.")
 
 
+class IdConverter(IntegerConverter):
+    """`<int:…>` in our routes only matches ids that can exist (1 … 2**63 - 1): anything else
+    is a 404 from routing, so no service ever hands the database an out-of-range integer."""
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def register_blueprints(app: Flask) -> None:
     from app.api import blueprint_modules
 
@@ -105,6 +116,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.strict_slashes = False
+    app.url_map.converters["int"] = IdConverter
 
     db.init_app(app, settings)
     init_redis(app, settings)

@@ -176,3 +176,10 @@ def test_banned_user_cannot_log_in_and_token_stops(api, app):
     assert_error(api.post("/auth/login", json={"username": "henry",
                                                "password": "correct horse 1"}), 403,
                  "account_banned")
+
+
+def test_out_of_range_ids_are_404_everywhere(api):
+    api.register("ivan")
+    for path in ("/media/images/6734866958946801048092672", "/users/0", "/notes/9223372036854775808",
+                 "/topics/-1", "/albums/99999999999999999999999"):
+        assert_error(api.get(path, "ivan"), 404)
