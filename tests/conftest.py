@@ -202,3 +202,39 @@ def assert_error(response: Any, status: int, code: str | None = None) -> dict[st
     if code is not None:
         assert body["error"]["code"] == code, body
     return body["error"]
+
+
+def insert_note(
+    author_id: int,
+    title: str = "笔记",
+    *,
+    topics: tuple[int, ...] | list[int] = (),
+    status: str = "published",
+    ago: int = 0,
+    deleted: bool = False,
+    **columns: Any,
+) -> int:
+    """A note row straight into the database, for tests of areas that only need one to exist.
+
+    `ago` is minutes before now for `published_at`, to order feeds.
+    """
+    from datetime import timedelta
+
+    from app.extensions import db
+    from app.models import Note, NoteTopic, utcnow
+
+    now = utcnow()
+    note = Note(
+        author_id=author_id,
+        title=title,
+        status=status,
+        published_at=now - timedelta(minutes=ago) if status == "published" else None,
+        deleted_at=now if deleted else None,
+        **columns,
+    )
+    db.session.add(note)
+    db.session.flush()
+    for topic_id in topics:
+        db.session.add(NoteTopic(note_id=note.id, topic_id=topic_id))
+    db.session.commit()
+    return note.id

@@ -180,6 +180,8 @@ def test_banned_user_cannot_log_in_and_token_stops(api, app):
 
 def test_out_of_range_ids_are_404_everywhere(api):
     api.register("ivan")
-    for path in ("/media/images/6734866958946801048092672", "/users/0", "/notes/9223372036854775808",
-                 "/topics/-1", "/albums/99999999999999999999999"):
+    paths = ("/media/images/6734866958946801048092672", "/users/0", "/notes/9223372036854775808",
+             "/topics/-1", "/albums/99999999999999999999999", "/users/007")
+    for path in paths:
         assert_error(api.get(path, "ivan"), 404)
+        assert_error(api.delete(path + "/follow", "ivan"), 404)

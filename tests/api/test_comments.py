@@ -6,22 +6,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from tests.conftest import assert_error
+from tests.conftest import assert_error, insert_note
 
 
 def make_note(api: Any, username: str, title: str = "笔记", status: str = "published") -> int:
-    from app.extensions import db
-    from app.models import Note, utcnow
-
-    note = Note(
-        author_id=api.users[username]["id"],
-        title=title,
-        status=status,
-        published_at=utcnow() if status == "published" else None,
-    )
-    db.session.add(note)
-    db.session.commit()
-    return note.id
+    return insert_note(api.users[username]["id"], title, status=status)
 
 
 def note_counts(note_id: int) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import assert_error
+from tests.conftest import insert_note as make_note
 
 
 def deliver(kind, recipient, actor=None, note=None, comment=None, payload=None):
@@ -12,14 +13,6 @@ def deliver(kind, recipient, actor=None, note=None, comment=None, payload=None):
     deliver_notification(kind, recipient, actor, note, comment, payload)
 
 
-def make_note(author_id, title, status="published"):
-    from app.extensions import db
-    from app.models import Note, utcnow
-
-    note = Note(author_id=author_id, title=title, status=status, published_at=utcnow())
-    db.session.add(note)
-    db.session.commit()
-    return note.id
 
 
 def test_list_shows_actor_note_and_unread_count(api):

@@ -2,34 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import assert_error
-
-
-def make_note(author_id, title, *, topics=(), status="published", ago=0, deleted=False, **cols):
-    """Notes are inserted directly: the notes API belongs to another area."""
-    from app.extensions import db
-    from app.models import Note, NoteTopic, utcnow
-
-    now = utcnow()
-    note = Note(
-        author_id=author_id,
-        title=title,
-        status=status,
-        published_at=now - timedelta(minutes=ago) if status == "published" else None,
-        deleted_at=now if deleted else None,
-        **cols,
-    )
-    db.session.add(note)
-    db.session.flush()
-    for topic_id in topics:
-        db.session.add(NoteTopic(note_id=note.id, topic_id=topic_id))
-    db.session.commit()
-    return note.id
+from tests.conftest import insert_note as make_note
 
 
 def make_topic(api, name, editor="editor", **extra):
