@@ -11,9 +11,16 @@ from app.api.routing import current_actor, endpoint
 from app.errors import ValidationFailed
 from app.models import Album
 from app.schemas.albums import AlbumIn, AlbumOut, AlbumPage, AlbumPatch, CollectIn, CollectOut
-from app.schemas.common import Page, decode_cursor, encode_cursor, page_of
+from app.schemas.common import (
+    Page,
+    cursor_id,
+    decode_cursor,
+    decode_time_cursor,
+    encode_cursor,
+    encode_time_cursor,
+    page_of,
+)
 from app.schemas.notes import NotePage
-from app.schemas.social import cursor_id, decode_time_cursor, encode_time_cursor
 from app.services import albums
 from app.services.viewer import avatars_for
 

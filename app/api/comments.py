@@ -17,8 +17,16 @@ from app.schemas.comments import (
     CommentsQuery,
     ThreadPage,
 )
-from app.schemas.common import Page, decode_cursor, encode_cursor, page_of
-from app.schemas.social import cursor_count, cursor_id, decode_time_cursor, encode_time_cursor
+from app.schemas.common import (
+    Page,
+    cursor_count,
+    cursor_id,
+    decode_cursor,
+    decode_time_cursor,
+    encode_cursor,
+    encode_time_cursor,
+    page_of,
+)
 from app.services import comments
 from app.services.comments import CommentList, CommentRow
 

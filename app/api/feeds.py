@@ -8,8 +8,7 @@ from flask import Blueprint
 
 from app.api.presenters import notes_view
 from app.api.routing import current_actor, endpoint
-from app.schemas.common import Page, page_of
-from app.schemas.social import decode_time_cursor, encode_time_cursor
+from app.schemas.common import Page, decode_time_cursor, encode_time_cursor, page_of
 from app.services import feeds
 
 bp = Blueprint("feeds", __name__, url_prefix="/api/v1")

@@ -9,7 +9,7 @@ from flask import Blueprint
 from app.api.presenters import notes_view
 from app.api.routing import current_actor, endpoint
 from app.models import Note, User
-from app.schemas.common import Page, decode_cursor, encode_cursor, page_of
+from app.schemas.common import Page, decode_time_cursor, encode_time_cursor, page_of
 from app.schemas.notes import LikeOut, NoteIn, NoteOut, NotePage, NotePatch, UserNotesQuery
 from app.services import notes
 
@@ -26,7 +26,7 @@ def _one(note: Note) -> dict[str, Any]:
 
 
 def _page(items: list[Note], limit: int) -> dict[str, Any]:
-    page = page_of(items, limit, lambda note: encode_cursor(*notes.note_cursor(note)))
+    page = page_of(items, limit, lambda note: encode_time_cursor(*notes.note_cursor(note)))
     page["items"] = notes_view(page["items"], _viewer_id())
     return page
 
@@ -98,7 +98,7 @@ def delete_note(note_id: int) -> Any:
     errors=[400, 403, 404],
 )
 def user_notes(user_id: int, query: UserNotesQuery) -> Any:
-    after = decode_cursor(query.cursor, 2)
+    after = decode_time_cursor(query.cursor)
     items = notes.list_user_notes(current_actor(), user_id, query.status, query.limit, after)
     return _page(items, query.limit)
 
@@ -115,7 +115,7 @@ def user_notes(user_id: int, query: UserNotesQuery) -> Any:
 )
 def my_drafts(query: Page) -> Any:
     actor = current_actor()
-    after = decode_cursor(query.cursor, 2)
+    after = decode_time_cursor(query.cursor)
     items = notes.list_user_notes(actor, actor.id, "draft", query.limit, after)
     return _page(items, query.limit)
 

@@ -2,78 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from flask import Blueprint
-from pydantic import BaseModel, Field, model_validator
 
 from app.api.presenters import image_view, iso, user_view
 from app.api.routing import current_actor, endpoint
 from app.models import Note, Notification
-from app.schemas.common import Id, Page, PageOut, Schema, encode_cursor, page_of
-from app.schemas.social import decode_id_cursor
+from app.schemas.common import decode_id_cursor, encode_cursor, page_of
+from app.schemas.notifications import (
+    NotificationPage,
+    NotificationsQuery,
+    ReadIn,
+    ReadOut,
+    UnreadOut,
+)
 from app.services import notifications
 from app.services.notifications import NotificationList
 
 bp = Blueprint("notifications", __name__, url_prefix="/api/v1")
-
-Kind = Literal["like", "collect", "comment", "reply", "follow", "mention", "comment_like", "system"]
-
-
-class NotificationsQuery(Page):
-    kind: Kind | None = None
-    unread: bool = Field(default=False, description="true: only unread ones")
-
-
-class ReadIn(Schema):
-    ids: list[Id] = Field(default_factory=list, max_length=500)
-    all: bool = False
-
-    @model_validator(mode="after")
-    def _something(self) -> ReadIn:
-        if not self.all and not self.ids:
-            raise ValueError("send `ids` or `all: true`")
-        return self
-
-
-class ReadOut(BaseModel):
-    updated: int
-
-
-class UnreadOut(BaseModel):
-    unread_count: int
-
-
-class NotificationPage(PageOut):
-    items: list[dict[str, Any]]
-    unread_count: int
-
-
-def _note_summary(note: Note | None) -> dict[str, Any] | None:
-    if note is None:
-        return None
-    images = note.images
-    return {
-        "id": note.id,
-        "title": note.title,
-        "cover": image_view(images[0] if images else note.cover_image),
-    }
-
-
-def notification_view(item: Notification, result: NotificationList) -> dict[str, Any]:
-    actor = item.actor
-    return {
-        "id": item.id,
-        "kind": item.kind,
-        "actor": (
-            user_view(actor, result.avatars.get(actor.avatar_image_id or 0)) if actor else None
-        ),
-        "note": _note_summary(result.notes.get(item.note_id or 0)),
-        "comment_id": item.comment_id,
-        "payload": item.payload or {},
-        "read": item.read_at is not None,
-        "created_at": iso(item.created_at),
-    }
 
 
 @endpoint(
@@ -125,3 +72,30 @@ def mark_read(body: ReadIn) -> Any:
 )
 def unread_count() -> Any:
     return {"unread_count": notifications.unread_count(current_actor())}
+
+
+def _note_summary(note: Note | None) -> dict[str, Any] | None:
+    if note is None:
+        return None
+    images = note.images
+    return {
+        "id": note.id,
+        "title": note.title,
+        "cover": image_view(images[0] if images else note.cover_image),
+    }
+
+
+def notification_view(item: Notification, result: NotificationList) -> dict[str, Any]:
+    actor = item.actor
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "actor": (
+            user_view(actor, result.avatars.get(actor.avatar_image_id or 0)) if actor else None
+        ),
+        "note": _note_summary(result.notes.get(item.note_id or 0)),
+        "comment_id": item.comment_id,
+        "payload": item.payload or {},
+        "read": item.read_at is not None,
+        "created_at": iso(item.created_at),
+    }

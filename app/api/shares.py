@@ -14,7 +14,7 @@ from flask import Blueprint, current_app, redirect, request
 from app.api.presenters import user_view
 from app.api.routing import current_actor, endpoint
 from app.errors import NotFound
-from app.schemas.albums import (
+from app.schemas.shares import (
     ShareIn,
     ShareOut,
     ShareResolved,

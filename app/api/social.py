@@ -9,8 +9,8 @@ from flask import Blueprint
 from app.api.presenters import iso, profile_view, user_view
 from app.api.routing import current_actor, endpoint
 from app.schemas.accounts import ProfileOut
-from app.schemas.common import Page, page_of
-from app.schemas.social import FollowOut, FollowPage, decode_time_cursor, encode_time_cursor
+from app.schemas.common import Page, decode_time_cursor, encode_time_cursor, page_of
+from app.schemas.social import FollowOut, FollowPage
 from app.services import social
 from app.services.social import FollowList
 

@@ -9,8 +9,7 @@ from flask import Blueprint
 from app.api.presenters import iso, notes_view
 from app.api.routing import current_actor, endpoint
 from app.models import Channel, Topic
-from app.schemas.common import encode_cursor, page_of
-from app.schemas.social import decode_time_cursor, encode_time_cursor
+from app.schemas.common import decode_time_cursor, encode_cursor, encode_time_cursor, page_of
 from app.schemas.topics import (
     ChannelList,
     InterestsOut,

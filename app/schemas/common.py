@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import unicodedata
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
@@ -93,3 +94,59 @@ def page_of(items: list[Any], limit: int, cursor_of: Any) -> dict[str, Any]:
 
 class PageOut(BaseModel):
     next_cursor: str | None
+
+
+# Typed keyset positions shared by every list (a tampered value is a 400, never a 500).
+
+
+def _bad_cursor() -> ValidationFailed:
+    return ValidationFailed("The cursor is not valid.", code="invalid_cursor")
+
+
+def cursor_id(value: Any) -> int:
+    """An id taken from a cursor: a positive integer in range, or the cursor is refused."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+        raise _bad_cursor()
+    return value
+
+
+def cursor_count(value: Any) -> int:
+    """A counter value taken from a cursor: a non-negative integer the database can hold."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
+        raise _bad_cursor()
+    return value
+
+
+def cursor_time(value: Any) -> datetime:
+    if not isinstance(value, str) or len(value) > 40:
+        raise _bad_cursor()
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise _bad_cursor() from exc
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def cursor_number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _bad_cursor()
+    if value != value or value in (float("inf"), float("-inf")):  # NaN or infinity
+        raise _bad_cursor()
+    return value
+
+
+def decode_time_cursor(cursor: str | None) -> tuple[datetime, int] | None:
+    """A `(timestamp, id)` keyset position, e.g. for newest-first lists."""
+    values = decode_cursor(cursor, 2)
+    if values is None:
+        return None
+    return cursor_time(values[0]), cursor_id(values[1])
+
+
+def encode_time_cursor(moment: datetime, row_id: int) -> str:
+    return encode_cursor(moment.astimezone(UTC).isoformat(), row_id)
+
+
+def decode_id_cursor(cursor: str | None) -> int | None:
+    values = decode_cursor(cursor, 1)
+    return None if values is None else cursor_id(values[0])

@@ -7,8 +7,17 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from app.schemas.common import CleanText, Page, PageOut, Schema, SingleLine, decode_cursor
-from app.schemas.social import cursor_count, cursor_id, cursor_number
+from app.schemas.common import (
+    CleanText,
+    Page,
+    PageOut,
+    Schema,
+    SingleLine,
+    cursor_count,
+    cursor_id,
+    cursor_number,
+    decode_cursor,
+)
 
 TopicName = Annotated[SingleLine, Field(min_length=1, max_length=20)]
 ChannelCode = Annotated[str, Field(min_length=1, max_length=24)]

@@ -438,7 +438,11 @@ def view_note(actor: User | None, note_id: int) -> Note:
 
 
 def list_user_notes(
-    actor: User | None, user_id: int, status: str, limit: int, after: list[Any] | None
+    actor: User | None,
+    user_id: int,
+    status: str,
+    limit: int,
+    after: tuple[datetime, int] | None,
 ) -> list[Note]:
     """A user's notes, newest first: published for everyone, drafts for the author only.
 
@@ -454,7 +458,7 @@ def list_user_notes(
         Note.author_id == user_id, Note.status == status, Note.deleted_at.is_(None)
     )
     if after is not None:
-        stamp, last_id = _cursor_values(after)
+        stamp, last_id = after
         stmt = stmt.where(or_(key < stamp, and_(key == stamp, Note.id < last_id)))
     stmt = (
         stmt.order_by(key.desc(), Note.id.desc())
@@ -464,22 +468,9 @@ def list_user_notes(
     return list(db.session.scalars(stmt).unique())
 
 
-def note_cursor(note: Note) -> tuple[str, int]:
+def note_cursor(note: Note) -> tuple[datetime, int]:
     stamp = note.published_at if note.status == "published" else note.created_at
-    return (stamp or note.created_at).isoformat(), note.id
-
-
-def _cursor_values(values: list[Any]) -> tuple[datetime, int]:
-    stamp, last_id = values
-    try:
-        if not isinstance(stamp, str) or isinstance(last_id, bool) or not isinstance(last_id, int):
-            raise ValueError("bad cursor")
-        parsed = datetime.fromisoformat(stamp)
-        if parsed.tzinfo is None:
-            raise ValueError("naive cursor")
-    except ValueError as exc:
-        raise ValidationFailed("The cursor is not valid.", code="invalid_cursor") from exc
-    return parsed, last_id
+    return stamp or note.created_at, note.id
 
 
 # --- likes -----------------------------------------------------------------------------------
