@@ -40,8 +40,10 @@ class User(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     last_active_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
+    # Loaded on first use: only the acting user's roles are ever asked for, never those of
+    # the authors in a feed page.
     role_rows: Mapped[list[UserRole]] = relationship(
-        lazy="selectin", cascade="all, delete-orphan", back_populates="user"
+        lazy="select", cascade="all, delete-orphan", back_populates="user"
     )
 
     @property
