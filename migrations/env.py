@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy import create_engine, pool
 
 from app.models import Base
+from app.models.base import UTCDateTime
 
 config = context.config
+
+
+def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+    """Migrations name plain SQLAlchemy types, never the app's own (they must not change)."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 target_metadata = Base.metadata
 
 

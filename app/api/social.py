@@ -10,7 +10,7 @@ from app.api.presenters import iso, profile_view, user_view
 from app.api.routing import current_actor, endpoint
 from app.schemas.accounts import ProfileOut
 from app.schemas.common import Page, decode_time_cursor, encode_time_cursor, page_of
-from app.schemas.social import FollowOut, FollowPage
+from app.schemas.social import FollowIn, FollowOut, FollowPage
 from app.services import social
 from app.services.social import FollowList
 
@@ -34,13 +34,14 @@ def get_user_profile(user_id: int) -> Any:
     bp,
     "/users/<int:user_id>/follow",
     "POST",
-    summary="Follow a user (idempotent)",
+    summary="Follow a user (idempotent); `note_id` names the note it was made from",
+    body=FollowIn,
     response=FollowOut,
     auth="required",
     errors=[401, 404, 422],
 )
-def follow(user_id: int) -> Any:
-    return social.follow_user(current_actor(), user_id)
+def follow(user_id: int, body: FollowIn) -> Any:
+    return social.follow_user(current_actor(), user_id, body.note_id)
 
 
 @endpoint(

@@ -4,6 +4,7 @@ from app.models.base import Base, utcnow
 from app.models.media import Image
 from app.models.notes import Channel, Note, NoteImage, NoteMention, NoteTag, NoteTopic, Tag, Topic
 from app.models.notifications import Notification
+from app.models.ranking import HotListEntry, NegativeFeedback, NoteEvent, RankingModel
 from app.models.social import (
     Album,
     Collect,
@@ -25,14 +26,18 @@ __all__ = [
     "Collect",
     "Comment",
     "CommentLike",
+    "HotListEntry",
     "Image",
+    "NegativeFeedback",
     "Note",
+    "NoteEvent",
     "NoteImage",
     "NoteLike",
     "NoteMention",
     "NoteTag",
     "NoteTopic",
     "Notification",
+    "RankingModel",
     "Share",
     "ShareVisit",
     "Tag",

@@ -81,6 +81,9 @@ class Note(Base):
     comment_count: Mapped[int] = mapped_column(Integer, default=0)
     share_count: Mapped[int] = mapped_column(Integer, default=0)
     view_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Server defaults too: bulk loaders (COPY) name only the columns they know.
+    impression_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    follow_gain_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     hot_score: Mapped[float] = mapped_column(Float, default=0.0)
     published_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,7 +7,11 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from app.schemas.accounts import ProfileOut, UserOut
-from app.schemas.common import PageOut
+from app.schemas.common import Id, PageOut, Schema
+
+
+class FollowIn(Schema):
+    note_id: Id | None = None
 
 
 class FollowOut(BaseModel):

@@ -16,7 +16,7 @@ from app.errors import NotFound, Unprocessable
 from app.extensions import db
 from app.jobs import enqueue
 from app.jobs.notifications import deliver_notification
-from app.models import Image, User, UserFollow
+from app.models import Image, Note, User, UserFollow
 from app.schemas.common import MAX_ID
 from app.services.sql import bump, inserted
 from app.services.viewer import avatars_for
@@ -67,14 +67,25 @@ def _follow_state(user_id: int, followed: bool) -> dict[str, Any]:
     return {"followed": followed, "follower_count": count or 0}
 
 
-def follow_user(actor: User, user_id: int) -> dict[str, Any]:
+def follow_user(actor: User, user_id: int, source_note_id: int | None = None) -> dict[str, Any]:
+    """`source_note_id`: the author's note the follow was made from; it counts towards that
+    note's hot score (a follow gained weighs 8 in CES)."""
     target = get_visible_user(user_id)
     if target.id == actor.id:
         raise Unprocessable("You cannot follow yourself.", code="cannot_follow_self")
-    created = inserted(UserFollow, {"follower_id": actor.id, "followee_id": target.id})
+    if source_note_id is not None:
+        note = db.session.get(Note, source_note_id)
+        if note is None or note.author_id != target.id or note.status != "published":
+            raise Unprocessable("That note is not one of this user's.", code="unknown_note")
+    created = inserted(
+        UserFollow,
+        {"follower_id": actor.id, "followee_id": target.id, "source_note_id": source_note_id},
+    )
     if created:
         bump(User, target.id, follower_count=1)
         bump(User, actor.id, following_count=1)
+        if source_note_id is not None:
+            bump(Note, source_note_id, follow_gain_count=1)
     db.session.commit()
     if created:
         enqueue(deliver_notification, "follow", target.id, actor.id)

@@ -208,3 +208,21 @@ def test_follow_lists_reject_bad_paging(api):
     ]:
         assert_error(api.get(path, query_string={"cursor": forged}), 400, "invalid_cursor")
     assert_error(api.get(path, query_string={"cursor": "A" * 201}), 400)
+
+
+def test_follow_from_a_note_counts_as_a_follow_gained(api):
+    from app.extensions import db
+    from app.models import Note
+    from tests.conftest import insert_note
+
+    author = api.register("creator_fg")
+    api.register("fan_fg")
+    other = api.register("other_fg")
+    note_id = insert_note(author["id"])
+    others_note = insert_note(other["id"])
+    assert_error(api.post(f"/users/{author['id']}/follow", "fan_fg", json={"note_id": others_note}),
+                 422, "unknown_note")
+    for _ in range(2):
+        ok = api.post(f"/users/{author['id']}/follow", "fan_fg", json={"note_id": note_id})
+        assert ok.status_code == 200
+    assert db.session.get(Note, note_id, populate_existing=True).follow_gain_count == 1
