@@ -68,7 +68,22 @@ def init_app(app: Flask) -> None:
             sys.exit(2)
         # SimpleWorker: no fork per job, so the app's connection pools are never shared
         # across processes; run more worker processes to scale out.
+        if not burst:
+            from app.jobs.schedule import start_scheduler_thread, tick
+
+            tick(connection)
+            start_scheduler_thread(current_app._get_current_object(), connection)
         SimpleWorker(list(QUEUES), connection=connection).work(burst=burst)
+
+    @app.cli.command("rebuild")
+    def rebuild_command() -> None:
+        """Run the periodic ranking jobs now: impressions, hot scores and lists, item-CF."""
+        from app.jobs.schedule import periodic_job_definitions
+
+        for definition in periodic_job_definitions():
+            click.echo(f"{definition.name} …", err=True)
+            result = definition.function()
+            click.echo(f"{definition.name}: {result}", err=True)
 
     @app.cli.command("synth")
     @click.option("--users", default=20_000, show_default=True)

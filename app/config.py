@@ -86,6 +86,10 @@ class Settings:
     upload_max_pixels: int = 40_000_000
     upload_min_side: int = 16
     token_ttl_days: int = 60
+    # How long a process reuses the ranked feeds' candidate catalogue and built models.
+    ranking_cache_seconds: float = 30.0
+    ranking_catalogue_hot: int = 3000  # hottest notes kept as candidates
+    ranking_catalogue_new: int = 1000  # newest notes kept for the traffic pool
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

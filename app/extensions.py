@@ -148,3 +148,20 @@ def get_storage() -> Any:
             storage = LocalStorage(root, settings.public_base_url + settings.media_url_prefix)
         current_app.extensions["sprout.storage"] = storage
     return storage
+
+
+def get_feed_store() -> Any:
+    """Seen sets, recently served notes and the impression buffer: Redis when configured
+    (shared by every process), else kept in this process."""
+    store = current_app.extensions.get("sprout.feed_store")
+    if store is None:
+        from ranking.store import MemoryFeedStore, RedisFeedStore
+
+        connection = current_app.extensions.get("sprout.redis")
+        store = (
+            RedisFeedStore(connection, prefix="sprout:feed")
+            if connection is not None
+            else MemoryFeedStore()
+        )
+        current_app.extensions["sprout.feed_store"] = store
+    return store

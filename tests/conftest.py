@@ -103,6 +103,7 @@ def make_app(
         "s3_bucket": None,
         "media_dir": data_dir / "media",
         "testing": True,
+        "ranking_cache_seconds": 0.0,  # every request sees the notes the test just made
     }
     settings = load_settings(data_dir=data_dir).with_overrides(**{**defaults, **overrides})
     app = create_app(settings)

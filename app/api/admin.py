@@ -1,4 +1,4 @@
-"""Administration: platform statistics."""
+"""Administration: platform statistics and running the ranking jobs on demand."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint
 
 from app.api.routing import current_actor, endpoint
-from app.services import admin_stats
+from app.services import admin_stats, discover
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1")
 
@@ -23,3 +23,16 @@ bp = Blueprint("admin", __name__, url_prefix="/api/v1")
 )
 def stats() -> Any:
     return admin_stats.platform_stats(current_actor())
+
+
+@endpoint(
+    bp,
+    "/admin/ranking/rebuild",
+    "POST",
+    summary="Run the periodic ranking jobs now: impressions, hot scores and lists, item-CF",
+    auth="required",
+    role="admin",
+    errors=[401, 403],
+)
+def rebuild_ranking() -> Any:
+    return discover.rebuild_ranking(current_actor())

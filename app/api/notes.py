@@ -10,7 +10,15 @@ from app.api.presenters import notes_view
 from app.api.routing import current_actor, endpoint
 from app.models import Note, User
 from app.schemas.common import Page, decode_time_cursor, encode_time_cursor, page_of
-from app.schemas.notes import LikeOut, NoteIn, NoteOut, NotePage, NotePatch, UserNotesQuery
+from app.schemas.notes import (
+    LikeOut,
+    NoteIn,
+    NoteOut,
+    NotePage,
+    NotePatch,
+    NotesByIdQuery,
+    UserNotesQuery,
+)
 from app.services import notes
 
 bp = Blueprint("notes", __name__, url_prefix="/api/v1")
@@ -29,6 +37,19 @@ def _page(items: list[Note], limit: int) -> dict[str, Any]:
     page = page_of(items, limit, lambda note: encode_time_cursor(*notes.note_cursor(note)))
     page["items"] = notes_view(page["items"], _viewer_id())
     return page
+
+
+@endpoint(
+    bp,
+    "/notes",
+    "GET",
+    summary="Notes by id (`ids=1,2,3`, at most 50), in that order; invisible ones left out",
+    query=NotesByIdQuery,
+    errors=[400],
+)
+def notes_by_id(query: NotesByIdQuery) -> Any:
+    return {"items": notes_view(notes.notes_by_id(current_actor(), query.id_list), _viewer_id()),
+            "next_cursor": None}
 
 
 @endpoint(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from app.schemas.accounts import ImageRef, UserOut
 from app.schemas.common import CleanText, Id, Page, PageOut, Schema, SingleLine
@@ -43,6 +43,14 @@ class NotePatch(Schema):
     def changes(self) -> dict[str, Any]:
         """The fields the client actually sent (so `channel: null` differs from no channel)."""
         return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class NotesByIdQuery(Schema):
+    ids: Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,17}(,[1-9][0-9]{0,17}){0,49}$")]
+
+    @property
+    def id_list(self) -> list[int]:
+        return list(dict.fromkeys(int(part) for part in self.ids.split(",")))
 
 
 class UserNotesQuery(Page):

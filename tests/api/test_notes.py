@@ -538,3 +538,17 @@ def test_at_most_twenty_mentions_are_kept(api):
     body = " ".join(f"@{name}" for name in names)
     note = image_note(api, "alice", body=body)
     assert count(NoteMention, NoteMention.note_id == note["id"]) == 20
+
+
+def test_notes_by_id_in_order_without_invisible_ones(api):
+    from tests.conftest import insert_note
+
+    author = api.register("batcher")
+    first, second = insert_note(author["id"], "一"), insert_note(author["id"], "二")
+    draft = insert_note(author["id"], "草稿", status="draft")
+    body = api.get(f"/notes?ids={second},{draft},{first},999999").get_json()
+    assert [item["id"] for item in body["items"]] == [second, first]
+    assert api.get(f"/notes?ids={draft}", "batcher").get_json()["items"][0]["id"] == draft
+    assert_error(api.get("/notes?ids=abc"), 400)
+    assert_error(api.get("/notes?ids=" + ",".join(["1"] * 51)), 400)
+    assert_error(api.get("/notes"), 400)

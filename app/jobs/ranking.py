@@ -1,0 +1,116 @@
+"""Periodic ranking jobs: hot scores and lists, the item-CF model, buffered impressions.
+
+Each is idempotent: it recomputes from the database and replaces what it built before.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, insert, update
+
+from app.extensions import db, get_feed_store
+from app.jobs import job
+from app.models import HotListEntry, Note, NoteEvent, RankingModel, utcnow
+from app.services.ranking_data import engagement_events, note_features
+from app.services.sql import bump
+from ranking.config import HOT, ITEMCF
+from ranking.signals.hot import hot_from_events, hot_score, top_hot
+from ranking.signals.itemcf import ItemCF
+
+HOT_LIST_SIZE = 100
+HOT_SCORE_HORIZON = timedelta(days=30)  # older notes' hot score decays to (about) nothing
+CF_HISTORY = timedelta(days=90)
+
+
+@job("low")
+def rebuild_hot() -> dict[str, Any]:
+    """notes.hot_score for recent notes, and the day/week hot lists per channel and topic."""
+    started = time.perf_counter()
+    now_dt = utcnow()
+    now = now_dt.timestamp()
+    features = note_features(where=(Note.published_at >= now_dt - HOT_SCORE_HORIZON,))
+    scores = [
+        {"id": note_id, "hot_score": hot_score(feature, now)}
+        for note_id, feature in features.items()
+    ]
+    # Notes that left the horizon drop to 0 so they stop ranking on stale scores.
+    db.session.execute(
+        update(Note)
+        .where(Note.hot_score > 0, Note.published_at < now_dt - HOT_SCORE_HORIZON)
+        .values(hot_score=0.0)
+    )
+    for start in range(0, len(scores), 5000):
+        db.session.execute(update(Note), scores[start:start + 5000])
+
+    events = engagement_events(since=now_dt - timedelta(seconds=HOT.week_window_seconds),
+                               include_opens=False)
+    event_notes = note_features({event.note_id for event in events})
+    rows = []
+    for window, seconds in (("day", HOT.day_window_seconds), ("week", HOT.week_window_seconds)):
+        window_scores = hot_from_events(
+            (event for event in events if event.note_id in event_notes), now,
+            window_seconds=seconds, half_life_seconds=HOT.half_life_seconds,
+        )
+        scopes: dict[str, dict[int, float]] = defaultdict(dict)
+        for note_id, score in window_scores.items():
+            feature = event_notes[note_id]
+            scopes["all"][note_id] = score
+            if feature.channel:
+                scopes[f"channel:{feature.channel}"][note_id] = score
+            for topic in feature.topics:
+                scopes[f"topic:{topic}"][note_id] = score
+        for scope, scoped in scopes.items():
+            for rank, (note_id, score) in enumerate(top_hot(scoped, HOT_LIST_SIZE), start=1):
+                rows.append({"window": window, "scope": scope, "rank": rank,
+                             "note_id": note_id, "score": score})
+    db.session.execute(delete(HotListEntry))
+    for start in range(0, len(rows), 5000):
+        db.session.execute(insert(HotListEntry), rows[start:start + 5000])
+    db.session.commit()
+    return {"notes_scored": len(scores), "events": len(events), "hot_list_rows": len(rows),
+            "seconds": round(time.perf_counter() - started, 3)}
+
+
+@job("low")
+def rebuild_itemcf() -> dict[str, Any]:
+    """Fit item-to-item CF on the last 90 days of engagement and store it for every process."""
+    started = time.perf_counter()
+    now_dt = utcnow()
+    events = engagement_events(since=now_dt - CF_HISTORY)
+    loaded = time.perf_counter() - started
+    model = ItemCF().fit(events, now=now_dt.timestamp(), max_neighbours=ITEMCF.max_neighbours,
+                         method=ITEMCF.method)
+    blob = model.to_bytes()
+    stats = {**model.stats(), "events": len(events), "load_seconds": round(loaded, 3),
+             "fit_seconds": round(time.perf_counter() - started - loaded, 3)}
+    existing = db.session.get(RankingModel, "itemcf")
+    if existing is None:
+        db.session.add(RankingModel(name="itemcf", blob=blob, stats=stats, built_at=now_dt))
+    else:
+        existing.blob, existing.stats, existing.built_at = blob, stats, now_dt
+    db.session.commit()
+    return {**stats, "seconds": round(time.perf_counter() - started, 3), "bytes": len(blob)}
+
+
+@job("default")
+def flush_impressions(max_items: int = 50_000) -> dict[str, Any]:
+    """Write buffered impressions in one batch and add them to the notes' exposure counts."""
+    batch = get_feed_store().drain_impressions(max_items)
+    if not batch:
+        return {"impressions": 0}
+    db.session.execute(
+        insert(NoteEvent),
+        [
+            {"user_id": item.user_id, "note_id": item.note_id, "kind": "impression",
+             "source": item.source[:16], "created_at": datetime.fromtimestamp(item.ts, UTC)}
+            for item in batch
+        ],
+    )
+    for note_id, count in Counter(item.note_id for item in batch).items():
+        bump(Note, note_id, impression_count=count)
+    db.session.commit()
+    return {"impressions": len(batch)}

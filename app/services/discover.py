@@ -1,0 +1,266 @@
+"""Ranked feeds: the discover waterfall (发现), channel feeds, hot lists, related notes and
+"not interested" feedback. Rows are turned into plain data and handed to `ranking/`."""
+
+from __future__ import annotations
+
+import random
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.config import Settings
+from app.errors import NotFound, Unprocessable
+from app.extensions import db, get_feed_store
+from app.jobs import enqueue
+from app.jobs.ranking import flush_impressions
+from app.models import HotListEntry, NegativeFeedback, Note, NoteTopic, User
+from app.services.notes_access import get_note_for
+from app.services.ranking_data import ModelCache, note_features, user_signals
+from app.services.sql import insert_ignore
+from ranking.config import RANKING
+from ranking.pipeline import RequestContext, build_pipeline
+from ranking.signals.hot import hot_score
+from ranking.signals.interest import InterestProfile
+from ranking.signals.itemcf import ItemCF
+from ranking.types import Impression, NoteFeatures, Scored
+
+IMPRESSION_FLUSH_EVERY = 200  # embedded mode: write impressions once this many are buffered
+
+
+@dataclass
+class Catalogue:
+    """The candidate notes of every ranked feed, shared by the requests of one process."""
+
+    notes: dict[int, NoteFeatures]
+    hot: dict[int, float]
+    built: float
+
+
+class _CatalogueCache:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._value: Catalogue | None = None
+
+    def get(self, settings: Settings) -> Catalogue:
+        value = self._value
+        now = time.monotonic()
+        if value is not None and now - value.built < settings.ranking_cache_seconds:
+            return value
+        with self._lock:
+            value = self._value
+            if value is not None and now - value.built < settings.ranking_cache_seconds:
+                return value
+            value = self._value = _build_catalogue(settings)
+            return value
+
+    def invalidate(self) -> None:
+        self._value = None
+
+
+def _build_catalogue(settings: Settings) -> Catalogue:
+    notes = note_features(order_by=(Note.hot_score.desc(), Note.id.desc()),
+                          limit=settings.ranking_catalogue_hot)
+    notes.update(note_features(order_by=(Note.published_at.desc(), Note.id.desc()),
+                               limit=settings.ranking_catalogue_new))
+    now = time.time()
+    return Catalogue(notes=notes, hot={i: hot_score(f, now) for i, f in notes.items()},
+                     built=time.monotonic())
+
+
+def _caches() -> dict[str, Any]:
+    caches = current_app.extensions.get("sprout.ranking_caches")
+    if caches is None:
+        caches = current_app.extensions["sprout.ranking_caches"] = {
+            "catalogue": _CatalogueCache(),
+            "itemcf": ModelCache("itemcf", ItemCF.from_bytes),
+        }
+    return caches
+
+
+@dataclass
+class FeedPage:
+    items: list[tuple[Note, Scored]]
+    session: str
+    tail: list[int]  # the last cards served, for the next page's diversity
+    dropped: dict[str, int]
+
+
+def _session_key(viewer: User | None, session: str) -> str:
+    return f"{viewer.id if viewer else 'anon'}:{session}"
+
+
+def ranked_feed(viewer: User | None, *, channel: str | None, session: str | None,
+                history: list[int], page_size: int) -> FeedPage:
+    """One page of the discover (or channel) waterfall for this viewer and feed session.
+
+    `history` is the last cards of the previous page (carried in the cursor), so diversity
+    holds across page boundaries too.
+    """
+    settings: Settings = current_app.config["SPROUT"]
+    caches = _caches()
+    catalogue: Catalogue = caches["catalogue"].get(settings)
+    cf: ItemCF | None = caches["itemcf"].get()
+    store = get_feed_store()
+    session = session or secrets.token_urlsafe(9)
+    session_key = _session_key(viewer, session)
+    now = time.time()
+    notes = catalogue.notes
+    if channel is not None:
+        notes = {i: f for i, f in notes.items() if f.channel == channel}
+
+    profile = None
+    recent: list[tuple[int, float]] = []
+    engaged: set[int] = set()
+    blocked_authors: set[int] = set()
+    blocked_topics: set[int] = set()
+    hidden: set[int] = set()
+    following: set[int] = set()
+    if viewer is not None:
+        signals = user_signals(viewer.id)
+        known = note_features({event.note_id for event in signals.events} - set(notes))
+        features = {**notes, **known}
+        profile = InterestProfile.build(signals.events, features, now,
+                                        seed_channels=signals.seed_channels,
+                                        seed_topics=signals.seed_topics)
+        for kind, ref in signals.not_interested:
+            profile.mark_not_interested(kind, ref)
+            {"note": hidden, "author": blocked_authors, "topic": blocked_topics}[kind].add(ref)
+        positive = [e for e in signals.events if e.kind != "impression"]
+        positive.sort(key=lambda event: event.ts, reverse=True)
+        engaged = {e.note_id for e in positive if e.kind != "open"}
+        weights = RANKING.interest.event_weights
+        recent = [(e.note_id, weights.get(e.kind, 1.0)) for e in positive[:50]]
+        following = signals.following
+
+    context = RequestContext(
+        user_id=viewer.id if viewer else None, now=now,
+        feed="channel" if channel else "discover", channel=channel, notes=notes,
+        profile=profile, cf=cf, recent=recent, hot=catalogue.hot, editorial=None,
+        seen=store.seen(session_key),
+        recently_served=store.recently_served(str(viewer.id)) if viewer else set(),
+        engaged=engaged, blocked_authors=blocked_authors, blocked_topics=blocked_topics,
+        hidden_notes=hidden, following=following, rng=random.Random(),
+        hydrate=note_features,  # CF neighbours outside the cached catalogue
+        history=history,
+    )
+    result = build_pipeline(context.feed).run(context, page_size)
+    rows = _load_notes([item.note_id for item in result.items])
+    items = [(rows[item.note_id], item) for item in result.items if item.note_id in rows]
+    served = [note.id for note, _ in items]
+    store.add_seen(session_key, served)
+    if viewer is not None:
+        store.mark_served(str(viewer.id), served, RANKING.recent_serve_ttl_seconds)
+    store.record_impressions([
+        Impression(viewer.id if viewer else None, note.id, scored.source, now)
+        for note, scored in items
+    ])
+    _maybe_flush(len(items))
+    tail = [*history, *served][-(RANKING.diversity.window - 1):]
+    return FeedPage(items=items, session=session, tail=tail, dropped=dict(result.dropped))
+
+
+def _maybe_flush(recorded: int) -> None:
+    """Services mode flushes on the worker's schedule; embedded mode flushes in batches here."""
+    if current_app.extensions.get("sprout.redis") is not None:
+        return
+    caches = _caches()
+    caches["unflushed"] = caches.get("unflushed", 0) + recorded
+    if caches["unflushed"] >= IMPRESSION_FLUSH_EVERY:
+        caches["unflushed"] = 0
+        enqueue(flush_impressions)
+
+
+def _load_notes(note_ids: list[int]) -> dict[int, Note]:
+    if not note_ids:
+        return {}
+    rows = db.session.scalars(
+        select(Note).where(Note.id.in_(note_ids), Note.status == "published",
+                           Note.deleted_at.is_(None))
+    ).unique()
+    return {note.id: note for note in rows}
+
+
+def hot_list(*, window: str, channel: str | None, limit: int, after_rank: int) -> list[
+    tuple[Note, float, int]
+]:
+    """The 榜单: ranks from the last rebuild; before the first one, live hot scores."""
+    scope = f"channel:{channel}" if channel else "all"
+    entries = db.session.execute(
+        select(HotListEntry.note_id, HotListEntry.score, HotListEntry.rank)
+        .where(HotListEntry.window == window, HotListEntry.scope == scope,
+               HotListEntry.rank > after_rank)
+        .order_by(HotListEntry.rank).limit(limit + 1)
+    ).all()
+    rows = _load_notes([entry.note_id for entry in entries])
+    return [(rows[e.note_id], e.score, e.rank) for e in entries if e.note_id in rows]
+
+
+def related_notes(viewer: User | None, note_id: int, limit: int) -> list[tuple[Note, Scored]]:
+    """相关推荐: item-CF neighbours, topped up with hot notes sharing the topic or channel."""
+    note = get_note_for(viewer, note_id)
+    cf: ItemCF | None = _caches()["itemcf"].get()
+    picked: list[Scored] = []
+    if cf is not None:
+        picked = [Scored(n, s, "cf", {"cf": s}) for n, s in cf.neighbours(note.id, limit * 2)]
+    if len(picked) < limit:
+        topic_ids = select(NoteTopic.topic_id).where(NoteTopic.note_id == note.id)
+        same = select(Note.id, Note.hot_score).where(
+            Note.status == "published", Note.deleted_at.is_(None), Note.id != note.id,
+            Note.id.in_(select(NoteTopic.note_id).where(NoteTopic.topic_id.in_(topic_ids)))
+            | (Note.channel_code == note.channel_code),
+        ).order_by(Note.hot_score.desc(), Note.id.desc()).limit(limit * 2)
+        have = {item.note_id for item in picked}
+        picked += [Scored(i, s, "hot", {"hot": s}) for i, s in db.session.execute(same)
+                   if i not in have]
+    rows = _load_notes([item.note_id for item in picked])
+    out = [(rows[i.note_id], i) for i in picked if i.note_id in rows and i.note_id != note.id]
+    return out[:limit]
+
+
+def not_interested(viewer: User, note_id: int, reason: str) -> dict[str, Any]:
+    """Filters at once (the next page already leaves it out) and teaches the profile."""
+    note = get_note_for(viewer, note_id)
+    if reason == "note":
+        refs = [note.id]
+    elif reason == "author":
+        if note.author_id == viewer.id:
+            raise Unprocessable("That is your own note.", code="own_note")
+        refs = [note.author_id]
+    else:
+        refs = list(db.session.scalars(
+            select(NoteTopic.topic_id).where(NoteTopic.note_id == note.id)))
+        if not refs:
+            raise Unprocessable("This note has no topic.", code="note_has_no_topic")
+    for ref in refs:
+        db.session.execute(insert_ignore(NegativeFeedback,
+                                         {"user_id": viewer.id, "kind": reason, "ref": ref}))
+    db.session.commit()
+    return {"note_id": note.id, "reason": reason, "refs": refs}
+
+
+def channel_exists(code: str) -> None:
+    from app.models import Channel
+
+    if db.session.get(Channel, code) is None:
+        raise NotFound("No such channel.", code="channel_not_found")
+
+
+
+def rebuild_ranking(actor: User) -> dict[str, Any]:
+    """Run the periodic ranking jobs now (admin), then drop this process's cached copies."""
+    from app.jobs.schedule import periodic_job_definitions
+    from app.services.policies import require
+
+    require(actor.has_role("admin"), "Only an admin may rebuild the ranking.")
+    results = {}
+    for definition in periodic_job_definitions():
+        results[definition.name] = definition.function()
+    caches = _caches()
+    caches["itemcf"].invalidate()
+    caches["catalogue"].invalidate()
+    return results

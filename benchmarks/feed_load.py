@@ -1,0 +1,216 @@
+"""Ranked feeds at scale: PostgreSQL + Redis, 100k notes, 20k users, 1M interactions.
+
+1. creates the database if needed, migrates it and fills it with synthetic data (once);
+2. times the periodic jobs (hot recompute, item-CF rebuild) in a child process, with its peak
+   memory;
+3. starts gunicorn in services mode and, from this separate process, sends N requests per
+   scenario: discover, following, hot, and a bare endpoint that reads 20 notes by primary key
+   with the same serialiser (`GET /notes?ids=`), to express discover's cost as a ratio.
+
+    .venv/bin/python benchmarks/feed_load.py --requests 2000 --clients 4
+
+Talks to 127.0.0.1 only; every loop is bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.api_load import free_port  # noqa: E402
+
+
+def call(base: str, path: str, token: str | None = None, body: Any = None) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(base + path, data=data,
+                                     method="POST" if body is not None else "GET")
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
+
+
+def ensure_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0].replace("postgresql+psycopg://", "postgresql://") + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def generate(url: str, users: int, notes: int, interactions: int) -> None:
+    from app.cli import migrate
+    from app.synthetic import generate as synth
+
+    migrate(url)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        have = conn.execute(text("SELECT COUNT(*) FROM notes")).scalar_one()
+    if have >= notes:
+        print(f"reusing {have} notes already in the database", file=sys.stderr)
+        return
+    report = synth(engine, users=users, notes=notes, interactions=interactions,
+                   progress=lambda phase, done, total: print(
+                       f"\r{phase:<10} {done}/{total}", end="", file=sys.stderr))
+    print(f"\ngenerated in {report.total_seconds:.1f} s", file=sys.stderr)
+
+
+def rebuild_in_child(env: dict[str, str]) -> dict[str, Any]:
+    """Time each periodic job in a fresh process so its peak memory is the jobs' own."""
+    code = (
+        "import json, resource, sys, time\n"
+        "from app import create_app\n"
+        "from app.jobs.ranking import rebuild_hot, rebuild_itemcf\n"
+        "app = create_app()\n"
+        "out = {}\n"
+        "with app.app_context():\n"
+        "    for name, job in (('hot', rebuild_hot), ('itemcf', rebuild_itemcf)):\n"
+        "        started = time.perf_counter(); result = job()\n"
+        "        out[name] = {'seconds': round(time.perf_counter() - started, 2), **result}\n"
+        "out['peak_rss_mib'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024)\n"
+        "print(json.dumps(out))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True,
+                          capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(name: str, requests: int, clients: int, action) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    latencies: list[float] = []
+    errors = 0
+
+    def one(index: int) -> tuple[float, int]:
+        started = time.perf_counter()
+        status = action(index)
+        return time.perf_counter() - started, status
+
+    for index in range(min(50, requests)):  # warm-up, not measured
+        action(index)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        for latency, status in pool.map(one, range(requests)):
+            latencies.append(latency * 1000)
+            errors += status >= 400
+    elapsed = time.perf_counter() - started
+    q = statistics.quantiles(latencies, n=100)
+    return {"scenario": name, "requests": requests, "rps": requests / elapsed,
+            "p50": q[49], "p95": q[94], "p99": q[98], "errors": errors}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url",
+                        default="postgresql+psycopg://postgres@127.0.0.1/sprout_feed_bench")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
+    parser.add_argument("--users", type=int, default=20_000)
+    parser.add_argument("--notes", type=int, default=100_000)
+    parser.add_argument("--interactions", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    ensure_database(args.database_url)
+    generate(args.database_url, args.users, args.notes, args.interactions)
+    env = {**os.environ, "DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url,
+           "SPROUT_DATA_DIR": tempfile.mkdtemp(prefix="sprout-feed-bench-"),
+           "SPROUT_RATE_LIMITS": "off", "SPROUT_SEED_ON_EMPTY": "0"}
+    jobs = rebuild_in_child(env)
+    print(json.dumps(jobs), file=sys.stderr)
+
+    engine = create_engine(args.database_url)
+    with engine.connect() as conn:
+        usernames = list(conn.execute(text(
+            "SELECT username FROM users WHERE signup_source = 'synthetic' AND following_count > 0 "
+            "ORDER BY id LIMIT 50")).scalars())
+        note_ids = list(conn.execute(text(
+            "SELECT id FROM notes WHERE status = 'published' ORDER BY random() LIMIT 2000"
+        )).scalars())
+    port = free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{port}",
+         "--workers", str(args.workers), "--threads", "4", "app.wsgi:app"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        for _ in range(150):
+            try:
+                if call(f"http://127.0.0.1:{port}", "/healthz")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        tokens = []
+        for name in usernames:
+            status, body = call(base, "/auth/login", body={"username": name,
+                                                           "password": "sprout-synthetic"})
+            assert status == 200, (status, name)
+            tokens.append(body["token"])
+        cursors: dict[int, str | None] = {}
+
+        def discover(index: int) -> int:
+            slot = index % len(tokens)
+            cursor = cursors.get(slot) if index % 5 else None  # sessions of five pages
+            path = "/feeds/discover?limit=20" + (f"&cursor={cursor}" if cursor else "")
+            status, body = call(base, path, tokens[slot])
+            cursors[slot] = body.get("next_cursor") if body else None
+            return status
+
+        rng = random.Random(7)
+
+        def bare(index: int) -> int:
+            ids = ",".join(map(str, rng.sample(note_ids, 20)))
+            return call(base, f"/notes?ids={ids}", tokens[index % len(tokens)])[0]
+
+        results = [
+            measure("GET /feeds/discover (signed in, 20 cards)", args.requests, args.clients,
+                    discover),
+            measure("GET /feeds/following", args.requests, args.clients,
+                    lambda i: call(base, "/feeds/following", tokens[i % len(tokens)])[0]),
+            measure("GET /feeds/hot", args.requests, args.clients,
+                    lambda i: call(base, "/feeds/hot?window=week")[0]),
+            measure("GET /notes?ids= (20 by primary key, bare)", args.requests, args.clients,
+                    bare),
+        ]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    print(f"\n{os.cpu_count()} cores; PostgreSQL + Redis; gunicorn {args.workers} workers x 4 "
+          f"threads; {args.clients} client threads in a separate process.\n")
+    print("| scenario | requests | req/s | p50 ms | p95 ms | p99 ms | errors |")
+    print("|---|---|---|---|---|---|---|")
+    for row in results:
+        print(f"| {row['scenario']} | {row['requests']} | {row['rps']:.0f} | {row['p50']:.1f} | "
+              f"{row['p95']:.1f} | {row['p99']:.1f} | {row['errors']} |")
+    ratio = results[0]["p50"] / results[3]["p50"]
+    print(f"\ndiscover p50 / bare p50 = {ratio:.2f}")
+    print(f"hot recompute {jobs['hot']['seconds']} s; item-CF rebuild {jobs['itemcf']['seconds']}"
+          f" s; peak memory of the jobs' process {jobs['peak_rss_mib']} MiB")
+
+
+if __name__ == "__main__":
+    main()

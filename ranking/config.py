@@ -1,0 +1,191 @@
+"""Every ranking tunable, with its default, in one place.
+
+All values are frozen dataclasses (or read-only mappings) so a service can override them by
+building a new object with `dataclasses.replace` rather than mutating shared state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+HOUR = 3600.0
+DAY = 24 * HOUR
+
+
+def _ro(d: dict[str, float]) -> Mapping[str, float]:
+    return MappingProxyType(dict(d))
+
+
+# Xiaohongshu-style CES: follows gained from a note weigh the most, opens/impressions nothing.
+CES_WEIGHTS: Mapping[str, float] = _ro(
+    {"like": 1.0, "collect": 1.0, "comment": 4.0, "share": 4.0, "follow": 8.0}
+)
+
+# How much one action says about a user's taste (interest profile and item-CF).
+INTEREST_EVENT_WEIGHTS: Mapping[str, float] = _ro(
+    {
+        "impression": 0.0,
+        "open": 0.3,
+        "like": 1.0,
+        "collect": 1.5,
+        "comment": 1.5,
+        "share": 2.0,
+        "follow": 2.5,
+    }
+)
+CF_EVENT_WEIGHTS: Mapping[str, float] = INTEREST_EVENT_WEIGHTS
+
+
+@dataclass(frozen=True, slots=True)
+class HotConfig:
+    """Hot list: hours-scale decay; day and week windows for the 榜单."""
+
+    half_life_seconds: float = 12 * HOUR
+    gravity: float = 0.5  # extra polynomial age damping on aggregate counts
+    gravity_offset_seconds: float = 2 * HOUR
+    day_window_seconds: float = DAY
+    week_window_seconds: float = 7 * DAY
+    weights: Mapping[str, float] = field(default_factory=lambda: CES_WEIGHTS)
+
+
+@dataclass(frozen=True, slots=True)
+class InterestConfig:
+    """Interest profile: days-scale decay, onboarding seeds, not-interested penalties."""
+
+    half_life_seconds: float = 14 * DAY
+    event_weights: Mapping[str, float] = field(default_factory=lambda: INTEREST_EVENT_WEIGHTS)
+    seed_weight: float = 2.0
+    negative_factor: float = 0.2  # affinity multiplied by this, then lowered by negative_penalty
+    negative_penalty: float = 1.0
+    max_keys: int = 200  # per dimension, so a stored profile stays small
+    dim_weights: Mapping[str, float] = field(
+        default_factory=lambda: _ro({"channel": 0.25, "topic": 0.3, "tag": 0.15, "author": 0.3})
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ItemCFConfig:
+    """Item-to-item CF trained by a periodic job."""
+
+    half_life_seconds: float = 30 * DAY
+    event_weights: Mapping[str, float] = field(default_factory=lambda: CF_EVENT_WEIGHTS)
+    max_neighbours: int = 50
+    method: str = "cosine"
+    chunk_flops: int = 8_000_000  # bound on the partial products per item chunk (memory)
+    swing_alpha: float = 1.0
+    swing_max_users: int = 40  # co-users per item considered by Swing (most engaged first)
+    swing_max_user_items: int = 300  # each user's strongest items considered by Swing
+    min_similarity: float = 1e-6
+
+
+@dataclass(frozen=True, slots=True)
+class ExplorationConfig:
+    """Traffic pool for new notes: bounded impressions, promote or retire by engagement rate."""
+
+    pool_budget: int = 500  # impressions a new note may receive from the pool
+    min_impressions: int = 50  # before judging its engagement rate
+    promote_rate: float = 0.08  # engagements per impression
+    retire_rate: float = 0.02
+    max_age_hours: float = 72.0
+    explore_share: float = 0.15  # share of a page reserved for pool notes
+    promote_boost: float = 1.0
+    boost_hours: float = 48.0  # promoted notes keep a (decaying) boost this long after the pool
+    jitter: float = 0.05  # random tie-breaking among equally starved notes
+
+
+@dataclass(frozen=True, slots=True)
+class DiversityConfig:
+    max_per_author: int = 2
+    window: int = 10
+    max_channel_run: int = 2  # no more than this many consecutive cards of one channel if avoidable
+    max_topic_run: int = 2
+    lookahead: int = 50  # how far down the ranked list the greedy re-ranker looks
+
+
+@dataclass(frozen=True, slots=True)
+class BlendConfig:
+    """Per-source weights for one feed and how many candidates each source may supply."""
+
+    weights: Mapping[str, float]
+    fetch: Mapping[str, int] = field(
+        default_factory=lambda: MappingProxyType(
+            {"interest": 300, "cf": 300, "hot": 200, "explore": 30, "pick": 20, "following": 100}
+        )
+    )
+    pool_factor: int = 5  # candidates kept for diversity = page_size * pool_factor
+
+
+FEEDS: Mapping[str, BlendConfig] = MappingProxyType(
+    {
+        "discover": BlendConfig(
+            weights=_ro(
+                {
+                    "interest": 1.0,
+                    "cf": 1.2,
+                    "hot": 0.5,
+                    "explore": 0.6,
+                    "pick": 0.8,
+                    "boost": 0.5,
+                    "following": 0.3,
+                }
+            )
+        ),
+        "channel": BlendConfig(
+            weights=_ro(
+                {
+                    "interest": 0.8,
+                    "cf": 0.8,
+                    "hot": 1.0,
+                    "explore": 0.6,
+                    "pick": 0.8,
+                    "boost": 0.5,
+                    "following": 0.2,
+                }
+            )
+        ),
+        "following": BlendConfig(
+            weights=_ro(
+                {
+                    "interest": 0.3,
+                    "cf": 0.2,
+                    "hot": 0.2,
+                    "explore": 0.0,
+                    "pick": 0.0,
+                    "boost": 0.1,
+                    "following": 1.0,
+                }
+            )
+        ),
+    }
+)
+
+# Anonymous or brand-new users: editorial picks first, then hot and the traffic pool.
+COLD_START = BlendConfig(
+    weights=_ro({"pick": 2.0, "hot": 1.0, "explore": 0.6, "boost": 0.5, "interest": 0.5})
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RankingConfig:
+    """The whole tunable surface, passed to `build_pipeline`."""
+
+    hot: HotConfig = field(default_factory=HotConfig)
+    interest: InterestConfig = field(default_factory=InterestConfig)
+    itemcf: ItemCFConfig = field(default_factory=ItemCFConfig)
+    exploration: ExplorationConfig = field(default_factory=ExplorationConfig)
+    diversity: DiversityConfig = field(default_factory=DiversityConfig)
+    feeds: Mapping[str, BlendConfig] = field(default_factory=lambda: FEEDS)
+    cold_start: BlendConfig = field(default_factory=lambda: COLD_START)
+    recent_serve_ttl_seconds: float = 3 * DAY
+    session_ttl_seconds: float = DAY
+
+
+HOT = HotConfig()
+INTEREST = InterestConfig()
+ITEMCF = ItemCFConfig()
+EXPLORATION = ExplorationConfig()
+DIVERSITY = DiversityConfig()
+RANKING = RankingConfig()
+RECENT_SERVE_TTL_SECONDS = RANKING.recent_serve_ttl_seconds

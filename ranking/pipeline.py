@@ -1,0 +1,626 @@
+"""The feed waterfall: candidate sources → filters → scorers → selector (blend, diversify, page).
+
+Modelled on twitter/the-algorithm's product-mixer without the framework: every stage is a
+small class with a stable `name` and one method; filters return (kept, removed) so drops can
+be counted per filter; a stage may switch itself off with `enabled(ctx)`; a pipeline is a list
+of stages assembled in `build_pipeline`. Everything is plain data and deterministic given
+`ctx.rng`.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from ranking.config import RANKING, BlendConfig, DiversityConfig, RankingConfig
+from ranking.signals.editorial import EditorialSource
+from ranking.signals.exploration import TrafficPool
+from ranking.signals.hot import top_hot
+from ranking.signals.interest import InterestProfile
+from ranking.signals.itemcf import ItemCF
+from ranking.types import NoteFeatures, Scored
+
+# Signals a blend weighs; anything else in `components` is explanation only.
+SIGNALS = ("interest", "cf", "hot", "explore", "pick", "boost", "following")
+# Cards from these sources keep them as `source` whatever else they score on: editors' picks
+# and pool traffic must stay attributable (impressions, explain).
+STICKY_SOURCES = frozenset({"pick", "explore"})
+
+
+@dataclass
+class RequestContext:
+    """Everything one request knows; the service fills it, the pipeline only reads it.
+
+    `notes` is the candidate catalogue (features of notes the sources may return: recent,
+    hot, pool and CF-neighbour notes — a few thousand, not the whole table). Candidates whose
+    features are missing are looked up once via `hydrate` if given, else dropped ("unknown").
+    `history` is the note ids of the previous cards in this session, newest last, so the
+    diversity rule also holds across page boundaries.
+    """
+
+    user_id: int | None
+    now: float
+    feed: str = "discover"
+    channel: str | None = None
+    notes: Mapping[int, NoteFeatures] = field(default_factory=dict)
+    profile: InterestProfile | None = None
+    cf: ItemCF | None = None
+    recent: list[tuple[int, float]] = field(default_factory=list)
+    hot: dict[int, float] = field(default_factory=dict)
+    editorial: EditorialSource | None = None
+    seen: set[int] = field(default_factory=set)
+    recently_served: set[int] = field(default_factory=set)
+    engaged: set[int] = field(default_factory=set)
+    blocked_authors: set[int] = field(default_factory=set)
+    blocked_topics: set[int] = field(default_factory=set)
+    hidden_notes: set[int] = field(default_factory=set)
+    following: set[int] = field(default_factory=set)
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+    hydrate: Callable[[Iterable[int]], Mapping[int, NoteFeatures]] | None = None
+    history: Sequence[int] = ()
+    _extra: dict[int, NoteFeatures] = field(default_factory=dict, repr=False)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def cold_start(self) -> bool:
+        """Anonymous, or nothing known about the user yet (no profile and no recent)."""
+        if self.user_id is None:
+            return True
+        no_profile = self.profile is None or self.profile.is_empty
+        return no_profile and not self.recent
+
+    def features(self, note_id: int) -> NoteFeatures | None:
+        f = self.notes.get(note_id)
+        return f if f is not None else self._extra.get(note_id)
+
+    def all_features(self) -> Mapping[int, NoteFeatures]:
+        if not self._extra:
+            return self.notes
+        return {**self.notes, **self._extra}
+
+    def hot_norm(self, note_id: int) -> float:
+        """Hot score on a log scale relative to the hottest known note, in [0, 1]."""
+        top = self._cache.get("hot_max")
+        if top is None:
+            top = self._cache["hot_max"] = max(self.hot.values(), default=0.0)
+        h = self.hot.get(note_id, 0.0)
+        if h <= 0 or top <= 0:
+            return 0.0
+        return math.log1p(h) / math.log1p(top)
+
+
+@dataclass
+class PageResult:
+    items: list[Scored]
+    dropped: dict[str, int]
+    cold_start: bool = False
+    candidates: int = 0
+    restored: int = 0  # recently-served notes let back in because the page would be short
+    sources: dict[str, int] = field(default_factory=dict)
+
+
+# -- stage protocols ----------------------------------------------------------------------
+@runtime_checkable
+class CandidateSource(Protocol):
+    name: str
+
+    def enabled(self, ctx: RequestContext) -> bool: ...
+
+    def fetch(self, ctx: RequestContext) -> list[Scored]: ...
+
+
+@runtime_checkable
+class Filter(Protocol):
+    name: str
+    soft: bool  # soft drops are restored when the page would otherwise be short
+
+    def apply(
+        self, ctx: RequestContext, items: list[Scored]
+    ) -> tuple[list[Scored], list[Scored]]: ...
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    name: str
+
+    def score(self, ctx: RequestContext, items: list[Scored]) -> list[Scored]: ...
+
+
+@runtime_checkable
+class Selector(Protocol):
+    name: str
+
+    def select(self, ctx: RequestContext, items: list[Scored], page_size: int) -> list[Scored]: ...
+
+
+# -- sources ------------------------------------------------------------------------------
+def _in_channel(ctx: RequestContext, f: NoteFeatures | None) -> bool:
+    return ctx.channel is None or (f is not None and f.channel == ctx.channel)
+
+
+@dataclass
+class InterestSource:
+    """Catalogue notes that match the user's channels, topics, tags and authors."""
+
+    limit: int = 300
+    name: str = "interest"
+
+    def enabled(self, ctx: RequestContext) -> bool:
+        return ctx.profile is not None and not ctx.profile.is_empty
+
+    def fetch(self, ctx: RequestContext) -> list[Scored]:
+        assert ctx.profile is not None
+        profile = ctx.profile
+        scored = []
+        for f in ctx.notes.values():
+            if not _in_channel(ctx, f):
+                continue
+            s = profile.score(f)
+            if s > 0:
+                scored.append((s, f.published_at, f.note_id))
+        scored.sort(reverse=True)
+        return [Scored(n, s, "interest", {"interest": s}) for s, _, n in scored[: self.limit]]
+
+
+@dataclass
+class CFSource:
+    """Item-CF neighbours of what the user engaged with recently."""
+
+    limit: int = 300
+    name: str = "cf"
+
+    def enabled(self, ctx: RequestContext) -> bool:
+        return ctx.cf is not None and bool(ctx.recent)
+
+    def fetch(self, ctx: RequestContext) -> list[Scored]:
+        assert ctx.cf is not None
+        recs = ctx.cf.recommend(ctx.recent, self.limit, exclude=ctx.engaged)
+        top = max((s for _, s in recs), default=0.0)
+        if top <= 0:
+            return []
+        return [Scored(n, s / top, "cf", {"cf": s / top}) for n, s in recs]
+
+
+@dataclass
+class HotSource:
+    """The hot list (restricted to the channel on channel feeds)."""
+
+    limit: int = 200
+    name: str = "hot"
+
+    def enabled(self, ctx: RequestContext) -> bool:
+        return bool(ctx.hot)
+
+    def fetch(self, ctx: RequestContext) -> list[Scored]:
+        allowed = None
+        if ctx.channel is not None:
+            allowed = lambda n: _in_channel(ctx, ctx.notes.get(n))  # noqa: E731
+        out = []
+        for n, _ in top_hot(ctx.hot, self.limit, allowed=allowed):
+            v = ctx.hot_norm(n)
+            out.append(Scored(n, v, "hot", {"hot": v}))
+        return out
+
+
+@dataclass
+class ExploreSource:
+    """New notes with traffic-pool budget left."""
+
+    pool: TrafficPool
+    limit: int = 30
+    name: str = "explore"
+
+    def enabled(self, ctx: RequestContext) -> bool:
+        return bool(ctx.notes)
+
+    def fetch(self, ctx: RequestContext) -> list[Scored]:
+        notes = (f for f in ctx.notes.values() if _in_channel(ctx, f))
+        return self.pool.candidates(notes, ctx.now, self.limit, ctx.rng)
+
+
+@dataclass
+class PickSource:
+    """Editors' picks for the feed's slot (`channel:<name>` on channel feeds)."""
+
+    limit: int = 20
+    name: str = "pick"
+
+    def enabled(self, ctx: RequestContext) -> bool:
+        return ctx.editorial is not None
+
+    def fetch(self, ctx: RequestContext) -> list[Scored]:
+        assert ctx.editorial is not None
+        slot = ctx.feed if ctx.channel is None else f"channel:{ctx.channel}"
+        out = []
+        for rank, (n, pos) in enumerate(ctx.editorial.picks(slot, ctx.now)[: self.limit]):
+            comps = {"pick": 1.0, "pick_rank": float(rank)}
+            if pos is not None:
+                comps["pick_position"] = float(pos)
+            out.append(Scored(int(n), 1.0, "pick", comps))
+        return out
+
+
+@dataclass
+class FollowingSource:
+    """Recent notes by followed authors."""
+
+    limit: int = 100
+    name: str = "following"
+
+    def enabled(self, ctx: RequestContext) -> bool:
+        return bool(ctx.following)
+
+    def fetch(self, ctx: RequestContext) -> list[Scored]:
+        fs = [f for f in ctx.notes.values() if f.author_id in ctx.following and _in_channel(ctx, f)]
+        fs.sort(key=lambda f: (f.published_at, f.note_id), reverse=True)
+        return [Scored(f.note_id, 1.0, "following", {"following": 1.0}) for f in fs[: self.limit]]
+
+
+# -- filters ------------------------------------------------------------------------------
+@dataclass
+class PredicateFilter:
+    """Removes items for which `drop(ctx, item, features)` is true."""
+
+    name: str
+    drop: Callable[[RequestContext, Scored, NoteFeatures | None], bool]
+    soft: bool = False
+
+    def apply(self, ctx: RequestContext, items: list[Scored]) -> tuple[list[Scored], list[Scored]]:
+        kept, removed = [], []
+        for it in items:
+            (removed if self.drop(ctx, it, ctx.features(it.note_id)) else kept).append(it)
+        return kept, removed
+
+
+def _neg(ctx: RequestContext, attr: str) -> set[int]:
+    return getattr(ctx.profile, attr) if ctx.profile is not None else set()
+
+
+def default_filters() -> list[Filter]:
+    """The feed's filters, in order (the first that drops an item gets the count)."""
+    return [
+        PredicateFilter("unknown", lambda c, i, f: f is None),
+        PredicateFilter("seen", lambda c, i, f: i.note_id in c.seen),
+        PredicateFilter("engaged", lambda c, i, f: i.note_id in c.engaged),
+        PredicateFilter(
+            "hidden",
+            lambda c, i, f: i.note_id in c.hidden_notes or i.note_id in _neg(c, "negative_notes"),
+        ),
+        PredicateFilter(
+            "blocked_author",
+            lambda c, i, f: (
+                f is not None
+                and (f.author_id in c.blocked_authors or f.author_id in _neg(c, "negative_authors"))
+            ),
+        ),
+        PredicateFilter(
+            "blocked_topic",
+            lambda c, i, f: (
+                f is not None
+                and any(t in c.blocked_topics or t in _neg(c, "negative_topics") for t in f.topics)
+            ),
+        ),
+        PredicateFilter("channel", lambda c, i, f: not _in_channel(c, f)),
+        PredicateFilter(
+            "recently_served", lambda c, i, f: i.note_id in c.recently_served, soft=True
+        ),
+    ]
+
+
+# -- scorers ------------------------------------------------------------------------------
+@dataclass
+class BlendScorer:
+    """Fills every signal for every candidate and sums them with the feed's weights.
+
+    The card's `source` becomes the signal that contributed most (picks stay picks).
+    """
+
+    blend: BlendConfig
+    pool: TrafficPool
+    name: str = "blend"
+
+    def score(self, ctx: RequestContext, items: list[Scored]) -> list[Scored]:
+        w = self.blend.weights
+        boosts: dict[int, float] = {}
+        author_boosts: dict[int, float] = {}
+        if ctx.editorial is not None:
+            boosts = ctx.editorial.boosts(ctx.now)
+            author_boosts = ctx.editorial.author_boosts(ctx.now)
+        profile = ctx.profile if ctx.profile is not None and not ctx.profile.is_empty else None
+        out = []
+        for it in items:
+            f = ctx.features(it.note_id)
+            comps = dict(it.components)
+            if profile is not None and f is not None and "interest" not in comps:
+                comps["interest"] = max(profile.score(f), 0.0)
+            if "hot" not in comps:
+                h = ctx.hot_norm(it.note_id)
+                if h > 0:
+                    comps["hot"] = h
+            boost = boosts.get(it.note_id, 0.0)
+            if f is not None:
+                boost += author_boosts.get(f.author_id, 0.0) + self.pool.boost(f, ctx.now)
+            if boost:
+                comps["boost"] = boost
+            if f is not None and f.author_id in ctx.following:
+                comps["following"] = 1.0
+            contrib = {k: w.get(k, 0.0) * comps[k] for k in SIGNALS if k in comps}
+            total = sum(contrib.values())
+            source = it.source
+            if source not in STICKY_SOURCES and contrib:
+                best = max(contrib.items(), key=lambda kv: (kv[1], kv[0] == it.source))
+                if best[1] > 0:
+                    source = best[0]
+            out.append(Scored(it.note_id, total, source, comps))
+        return out
+
+
+# -- selection ----------------------------------------------------------------------------
+def diversify(
+    items: list[Scored],
+    notes: Mapping[int, NoteFeatures],
+    *,
+    max_per_author: int = 2,
+    window: int = 10,
+    max_channel_run: int = 2,
+    max_topic_run: int = 2,
+    lookahead: int = 50,
+    history: Sequence[int] = (),
+    pinned: Mapping[int, Scored] | None = None,
+) -> list[Scored]:
+    """Greedy re-rank: the best next item that keeps the author rule, preferring a channel
+    and primary topic that do not extend a run.
+
+    Hard rule: no author more than `max_per_author` times in any `window` consecutive cards
+    (counting `history`, the cards shown just before). Items that cannot be placed without
+    breaking it are left out, so the result may be shorter than the input. Duplicates are
+    dropped. Runs of one channel/topic longer than the max are avoided when an alternative
+    exists within `lookahead`. `pinned` maps output positions to items (positioned editorial
+    picks) placed there when the author rule allows, else ranked with the rest.
+    """
+
+    def key(n: int) -> tuple[int | None, str | None, int | None]:
+        f = notes.get(n)
+        if f is None:
+            return None, None, None
+        return f.author_id, f.channel, (f.topics[0] if f.topics else None)
+
+    placed: list[tuple[int | None, str | None, int | None]] = [key(n) for n in history]
+    used: set[int] = set(history)
+    pending = [it for it in items if it.note_id not in used]
+    out: list[Scored] = []
+
+    def author_ok(a: int | None) -> bool:
+        if a is None:
+            return True
+        recent = placed[-(window - 1) :] if window > 1 else []
+        return sum(1 for p in recent if p[0] == a) < max_per_author
+
+    def run_ok(idx: int, value: Any, limit: int) -> bool:
+        if value is None or limit <= 0 or len(placed) < limit:
+            return True
+        return not all(p[idx] == value for p in placed[-limit:])
+
+    pins = dict(pinned or {})
+    pending += [p for p in pins.values() if p.note_id not in used]  # fallback slot if not placed
+    pinned_ids = {p.note_id for p in pins.values()}
+    while pending:
+        pin = pins.pop(len(out), None)
+        if pin is not None and pin.note_id not in used and author_ok(key(pin.note_id)[0]):
+            pending.remove(pin)
+            used.add(pin.note_id)
+            placed.append(key(pin.note_id))
+            out.append(pin)
+            continue
+        chosen = fallback = None
+        for i, it in enumerate(pending[:lookahead]):
+            if it.note_id in pinned_ids and any(p.note_id == it.note_id for p in pins.values()):
+                continue  # still waiting for its position
+            a, ch, tp = key(it.note_id)
+            if not author_ok(a):
+                continue
+            if fallback is None:
+                fallback = i
+            if run_ok(1, ch, max_channel_run) and run_ok(2, tp, max_topic_run):
+                chosen = i
+                break
+        if chosen is None:
+            chosen = fallback
+        if chosen is None:
+            chosen = next(
+                (
+                    i
+                    for i in range(lookahead, len(pending))
+                    if author_ok(key(pending[i].note_id)[0])
+                ),
+                None,
+            )
+            if chosen is None:
+                break
+        it = pending.pop(chosen)
+        if it.note_id in used:
+            continue
+        used.add(it.note_id)
+        placed.append(key(it.note_id))
+        out.append(it)
+    return out
+
+
+@dataclass
+class PageSelector:
+    """Order by score, reserve the exploration share, place positioned picks, diversify."""
+
+    diversity: DiversityConfig
+    explore_share: float
+    pool_factor: int = 5
+    name: str = "page"
+
+    def select(self, ctx: RequestContext, items: list[Scored], page_size: int) -> list[Scored]:
+        return self.select_after(ctx, items, page_size, history=list(ctx.history))
+
+    def select_after(
+        self, ctx: RequestContext, items: list[Scored], page_size: int, history: list[int]
+    ) -> list[Scored]:
+        if page_size <= 0 or not items:
+            return []
+        ranked = sorted(items, key=lambda s: (-s.score, -s.note_id))
+        picks = [s for s in ranked if s.source == "pick"]
+        rest = [s for s in ranked if s.source != "pick"]
+        # cold start: unpositioned picks lead the page; otherwise they blend by score
+        positioned = [p for p in picks if "pick_position" in p.components]
+        free_picks = [p for p in picks if "pick_position" not in p.components]
+        if ctx.cold_start:
+            free_picks.sort(key=lambda p: p.components.get("pick_rank", 0.0))
+            lead, rest = free_picks, rest
+        else:
+            lead, rest = [], sorted(rest + free_picks, key=lambda s: (-s.score, -s.note_id))
+        rest = self._reserve_explore(rest, page_size)
+        ordered = lead + rest[: page_size * self.pool_factor]
+        pinned: dict[int, Scored] = {}
+        for p in sorted(positioned, key=lambda p: p.components["pick_position"]):
+            pos = max(int(p.components["pick_position"]), 0)
+            while pos in pinned:
+                pos += 1
+            pinned[pos] = p
+        d = self.diversity
+        page = diversify(
+            ordered,
+            ctx.all_features(),
+            max_per_author=d.max_per_author,
+            window=d.window,
+            max_channel_run=d.max_channel_run,
+            max_topic_run=d.max_topic_run,
+            lookahead=d.lookahead,
+            history=history,
+            pinned=pinned,
+        )
+        return page[:page_size]
+
+    def _reserve_explore(self, ranked: list[Scored], page_size: int) -> list[Scored]:
+        """Pool notes get exactly the page's exploration share.
+
+        The best `explore_share × page_size` pool notes are interleaved at even intervals
+        whatever their score; further pool notes go after everything else, so they only fill
+        pages that would otherwise be short (pool traffic stays bounded per page).
+        """
+        n = round(self.explore_share * page_size)
+        explore = [s for s in ranked if s.source == "explore"]
+        if not explore:
+            return ranked
+        chosen, excess = explore[:n], explore[n:]
+        others = [s for s in ranked if s.source != "explore"]
+        out = list(others)
+        if chosen:
+            step = max(page_size // len(chosen), 1)
+            for j, s in enumerate(chosen):
+                out.insert(min((j + 1) * step - 1, len(out)), s)
+        return out + excess
+
+
+# -- the pipeline -------------------------------------------------------------------------
+@dataclass
+class Pipeline:
+    feed: str
+    sources: list[CandidateSource]
+    filters: list[Filter]
+    scorer: Scorer
+    cold_scorer: Scorer
+    selector: PageSelector
+    cold_sources: frozenset[str] = frozenset({"pick", "hot", "explore", "interest"})
+
+    @property
+    def stage_names(self) -> dict[str, list[str]]:
+        return {
+            "sources": [s.name for s in self.sources],
+            "filters": [f.name for f in self.filters],
+            "scorers": [self.scorer.name],
+            "selector": [self.selector.name],
+        }
+
+    def run(self, ctx: RequestContext, page_size: int) -> PageResult:
+        cold = ctx.cold_start
+        merged: dict[int, Scored] = {}
+        for src in self.sources:
+            if cold and src.name not in self.cold_sources:
+                continue
+            if not src.enabled(ctx):
+                continue
+            for it in src.fetch(ctx):
+                prev = merged.get(it.note_id)
+                if prev is None:
+                    merged[it.note_id] = it
+                else:
+                    comps = {**it.components, **prev.components}
+                    merged[it.note_id] = Scored(prev.note_id, prev.score, prev.source, comps)
+        items = list(merged.values())
+        self._hydrate(ctx, items)
+
+        dropped: dict[str, int] = {}
+        soft_removed: list[Scored] = []
+        for flt in self.filters:
+            items, removed = flt.apply(ctx, items)
+            if removed:
+                dropped[flt.name] = dropped.get(flt.name, 0) + len(removed)
+                if flt.soft:
+                    soft_removed.extend(removed)
+        scorer = self.cold_scorer if cold else self.scorer
+        scored = scorer.score(ctx, items)
+        page = self.selector.select(ctx, scored, page_size)
+        restored = 0
+        if len(page) < page_size and soft_removed:
+            # only when the page would be short: let recently served notes back in
+            back = scorer.score(ctx, soft_removed)
+            history = [*ctx.history, *(s.note_id for s in page)]
+            extra = self.selector.select_after(ctx, back, page_size - len(page), history)
+            page.extend(extra)
+            restored = len(extra)
+            dropped["recently_served"] -= restored
+            if not dropped["recently_served"]:
+                del dropped["recently_served"]
+        return PageResult(
+            items=page,
+            dropped=dropped,
+            cold_start=cold,
+            candidates=len(merged),
+            restored=restored,
+            sources=dict(Counter(s.source for s in page)),
+        )
+
+    @staticmethod
+    def _hydrate(ctx: RequestContext, items: list[Scored]) -> None:
+        if ctx.hydrate is None:
+            return
+        missing = [s.note_id for s in items if ctx.features(s.note_id) is None]
+        if missing:
+            ctx._extra.update(ctx.hydrate(missing))
+
+
+def build_pipeline(feed: str, config: RankingConfig = RANKING) -> Pipeline:
+    """The pipeline for a feed ("discover", "channel", "following", …); unknown feeds use
+    the discover blend."""
+    blend = config.feeds.get(feed) or config.feeds["discover"]
+    pool = TrafficPool(config.exploration)
+    fetch = blend.fetch
+    sources: list[CandidateSource] = [
+        PickSource(limit=fetch.get("pick", 20)),
+        FollowingSource(limit=fetch.get("following", 100)),
+        CFSource(limit=fetch.get("cf", 300)),
+        InterestSource(limit=fetch.get("interest", 300)),
+        ExploreSource(pool, limit=fetch.get("explore", 30)),
+        HotSource(limit=fetch.get("hot", 200)),
+    ]
+    explore_share = config.exploration.explore_share if blend.weights.get("explore", 0) > 0 else 0.0
+    return Pipeline(
+        feed=feed,
+        sources=[s for s in sources if blend.weights.get(s.name, 0) > 0 or s.name == "pick"],
+        filters=default_filters(),
+        scorer=BlendScorer(blend, pool),
+        cold_scorer=BlendScorer(config.cold_start, pool, name="blend_cold"),
+        selector=PageSelector(
+            config.diversity, explore_share=explore_share, pool_factor=blend.pool_factor
+        ),
+    )

@@ -1,0 +1,351 @@
+"""Item-to-item collaborative filtering from co-engagement, rebuilt by a periodic job.
+
+Fitting:
+1. events → a CSR user×item matrix of time-decayed, kind-weighted engagement (repeats summed,
+   then `log1p`-damped so a user opening a note ten times does not count ten times);
+2. IUF: each user's row is scaled by `1/log(1 + n_items_of_user)` so very active users (and
+   crawlers) do not make everything similar to everything;
+3. cosine: columns L2-normalised, similarity = Rᵀ·R computed one chunk of items at a time,
+   chunks sized by an estimate of the partial products so memory stays bounded; only the top
+   `max_neighbours` per row survive (argpartition);
+   swing: per item, the `swing_max_users` most engaged co-users (a bounded sample, which is
+   what keeps Swing tractable) and for every pair of them `w_u·w_v / (alpha + |I_u ∩ I_v|)`
+   added to each item both engaged with.
+The model is four numpy arrays (sorted item ids, CSR-style neighbour lists) so it serialises
+with `np.savez` and no pickle.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from ranking.config import ITEMCF, ItemCFConfig
+from ranking.types import Event
+
+Method = Literal["cosine", "swing"]
+
+
+class ItemCF:
+    def __init__(self, config: ItemCFConfig = ITEMCF) -> None:
+        self.config = config
+        self.item_ids = np.zeros(0, dtype=np.int64)  # sorted note ids
+        self.indptr = np.zeros(1, dtype=np.int64)
+        self.indices = np.zeros(0, dtype=np.int32)  # neighbour positions into item_ids
+        self.data = np.zeros(0, dtype=np.float32)  # similarities, descending per row
+        self.meta: dict[str, Any] = {"method": None, "n_users": 0, "n_events": 0}
+
+    # -- fitting ----------------------------------------------------------------------------
+    def fit(
+        self,
+        events: Iterable[Event],
+        *,
+        now: float | None = None,
+        max_neighbours: int | None = None,
+        method: Method | None = None,
+    ) -> ItemCF:
+        """Fit from events (impressions carry no weight; events after `now` are ignored)."""
+        weights = self.config.event_weights
+        users: list[int] = []
+        items: list[int] = []
+        ws: list[float] = []
+        ts: list[float] = []
+        for ev in events:
+            w = weights.get(ev.kind, 0.0) * ev.weight
+            if w > 0:
+                users.append(ev.user_id)
+                items.append(ev.note_id)
+                ws.append(w)
+                ts.append(ev.ts)
+        return self.fit_arrays(
+            np.asarray(users, dtype=np.int64),
+            np.asarray(items, dtype=np.int64),
+            np.asarray(ws, dtype=np.float64),
+            np.asarray(ts, dtype=np.float64),
+            now=now,
+            max_neighbours=max_neighbours,
+            method=method,
+        )
+
+    def fit_arrays(
+        self,
+        user_ids: np.ndarray,
+        note_ids: np.ndarray,
+        weights: np.ndarray,
+        ts: np.ndarray,
+        *,
+        now: float | None = None,
+        max_neighbours: int | None = None,
+        method: Method | None = None,
+    ) -> ItemCF:
+        """Fit from parallel arrays (weights already kind-weighted) — the fast path for jobs."""
+        started = time.perf_counter()
+        cfg = self.config
+        k = int(max_neighbours or cfg.max_neighbours)
+        method = method or cfg.method  # type: ignore[assignment]
+        if method not in ("cosine", "swing"):
+            raise ValueError(f"unknown item-CF method: {method!r}")
+        ts = np.asarray(ts, dtype=np.float64)
+        if now is None:
+            now = float(ts.max()) if len(ts) else 0.0
+        mask = (ts <= now) & (np.asarray(weights) > 0)
+        user_ids = np.asarray(user_ids)[mask]
+        note_ids = np.asarray(note_ids)[mask]
+        w = np.asarray(weights, dtype=np.float64)[mask] * np.exp2(
+            -(now - ts[mask]) / cfg.half_life_seconds
+        )
+        uniq_users, u_idx = np.unique(user_ids, return_inverse=True)
+        self.item_ids, i_idx = np.unique(note_ids, return_inverse=True)
+        n_users, n_items = len(uniq_users), len(self.item_ids)
+        r = sp.csr_matrix(
+            (w.astype(np.float32), (u_idx.astype(np.int32), i_idx.astype(np.int32))),
+            shape=(n_users, n_items),
+        )
+        r.sum_duplicates()
+        np.log1p(r.data, out=r.data)
+        user_deg = np.diff(r.indptr)
+        iuf = (1.0 / np.log1p(np.maximum(user_deg, 1))).astype(np.float32)
+        if n_items == 0 or n_users == 0:
+            rows: list[tuple[np.ndarray, np.ndarray]] = []
+        elif method == "cosine":
+            rows = self._cosine(r, iuf, user_deg, k)
+        else:
+            rows = self._swing(r, iuf, k)
+        self._store_rows(rows, n_items)
+        self.meta = {
+            "method": method,
+            "n_users": int(n_users),
+            "n_events": int(mask.sum()),
+            "max_neighbours": k,
+            "fitted_at": float(now),
+            "fit_seconds": round(time.perf_counter() - started, 3),
+        }
+        return self
+
+    def _cosine(
+        self, r: sp.csr_matrix, iuf: np.ndarray, user_deg: np.ndarray, k: int
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        rw = sp.diags(np.sqrt(iuf)) @ r  # IUF enters the dot product once per side
+        rw = sp.csc_matrix(rw)
+        norms = np.sqrt(np.asarray(rw.multiply(rw).sum(axis=0)).ravel())
+        norms[norms == 0] = 1.0
+        rn = sp.csr_matrix(rw @ sp.diags((1.0 / norms).astype(np.float32)))
+        rt = sp.csr_matrix(rn.T)  # items × users
+        # partial products for item i = Σ_{u ∈ users(i)} |items(u)|: size chunks by that.
+        binary = rt.copy()
+        binary.data = np.ones_like(binary.data)
+        cost = np.asarray(binary @ user_deg.astype(np.float64)).ravel()
+        out: list[tuple[np.ndarray, np.ndarray]] = []
+        n_items = rt.shape[0]
+        start = 0
+        budget = float(self.config.chunk_flops)
+        cum = np.cumsum(cost)
+        while start < n_items:
+            base = cum[start - 1] if start else 0.0
+            stop = int(np.searchsorted(cum, base + budget, side="right"))
+            stop = max(stop, start + 1)
+            block = sp.csr_matrix(rt[start:stop] @ rn)
+            out.extend(self._topk_rows(block, start, k))
+            start = stop
+        return out
+
+    def _topk_rows(
+        self, block: sp.csr_matrix, offset: int, k: int
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        rows = []
+        indptr, indices, data = block.indptr, block.indices, block.data
+        floor = self.config.min_similarity
+        for row in range(block.shape[0]):
+            a, b = indptr[row], indptr[row + 1]
+            idx = indices[a:b]
+            val = data[a:b]
+            keep = (idx != offset + row) & (val > floor)
+            idx, val = idx[keep], val[keep]
+            rows.append(_topk(idx, val, k))
+        return rows
+
+    def _swing(
+        self, r: sp.csr_matrix, iuf: np.ndarray, k: int
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        cfg = self.config
+        rt = sp.csr_matrix(r.T)  # items × users, values = engagement strength
+        rb = _truncate_rows(r, cfg.swing_max_user_items)
+        rb_indptr, rb_indices = rb.indptr, rb.indices
+        uw = np.sqrt(iuf).astype(np.float64)  # per-user weight, as in Alibaba's Swing
+        m = cfg.swing_max_users
+        out: list[tuple[np.ndarray, np.ndarray]] = []
+        empty = (np.zeros(0, np.int32), np.zeros(0, np.float32))
+        for i in range(rt.shape[0]):
+            a, b = rt.indptr[i], rt.indptr[i + 1]
+            if b - a < 2:
+                out.append(empty)
+                continue
+            us = rt.indices[a:b]
+            if len(us) > m:  # bounded sample: the users who engaged most strongly
+                top = np.argpartition(-rt.data[a:b], m - 1)[:m]
+                us = np.sort(us[top])
+            lens = rb_indptr[us + 1] - rb_indptr[us]
+            cols = np.concatenate([rb_indices[rb_indptr[u] : rb_indptr[u + 1]] for u in us])
+            local, inv, counts = np.unique(cols, return_inverse=True, return_counts=True)
+            # only items shared by two sampled users matter, both for the pair overlaps
+            # (the diagonal is discarded) and for the similarities themselves
+            shared = counts >= 2
+            if shared.sum() <= 1:
+                out.append(empty)
+                continue
+            remap = np.cumsum(shared) - 1
+            row_of = np.repeat(np.arange(len(us)), lens)
+            hit = shared[inv]
+            local = local[shared]
+            dense = np.zeros((len(us), len(local)), dtype=np.float64)
+            dense[row_of[hit], remap[inv[hit]]] = 1.0
+            overlap = dense @ dense.T
+            pair = np.outer(uw[us], uw[us]) / (cfg.swing_alpha + overlap)
+            np.fill_diagonal(pair, 0.0)
+            sims = 0.5 * np.einsum("uj,uj->j", pair @ dense, dense)
+            keep = (local != i) & (sims > cfg.min_similarity)
+            out.append(_topk(local[keep].astype(np.int32), sims[keep].astype(np.float32), k))
+        return out
+
+    def _store_rows(self, rows: list[tuple[np.ndarray, np.ndarray]], n_items: int) -> None:
+        lengths = np.array([len(ix) for ix, _ in rows], dtype=np.int64)
+        self.indptr = np.zeros(n_items + 1, dtype=np.int64)
+        if len(lengths):
+            np.cumsum(lengths, out=self.indptr[1:])
+        if rows:
+            self.indices = np.concatenate([ix for ix, _ in rows]).astype(np.int32)
+            self.data = np.concatenate([v for _, v in rows]).astype(np.float32)
+        else:
+            self.indices = np.zeros(0, dtype=np.int32)
+            self.data = np.zeros(0, dtype=np.float32)
+
+    # -- serving ----------------------------------------------------------------------------
+    def _pos(self, note_id: int) -> int:
+        p = int(np.searchsorted(self.item_ids, note_id))
+        if p < len(self.item_ids) and self.item_ids[p] == note_id:
+            return p
+        return -1
+
+    def neighbours(self, note_id: int, k: int = 20) -> list[tuple[int, float]]:
+        """Most similar notes to `note_id` (powers related notes), best first."""
+        p = self._pos(note_id)
+        if p < 0 or k <= 0:
+            return []
+        a, b = self.indptr[p], min(self.indptr[p + 1], self.indptr[p] + k)
+        ids = self.item_ids[self.indices[a:b]]
+        return list(zip(ids.tolist(), self.data[a:b].astype(float).tolist(), strict=True))
+
+    def recommend(
+        self,
+        recent: Sequence[tuple[int, float]],
+        k: int,
+        exclude: set[int] | frozenset[int] = frozenset(),
+    ) -> list[tuple[int, float]]:
+        """Σ weight × similarity over the neighbours of the user's recent notes.
+
+        The recent notes themselves and `exclude` (already engaged) never come back.
+        """
+        if k <= 0 or not recent or len(self.item_ids) == 0:
+            return []
+        idx_parts, val_parts = [], []
+        for note_id, weight in recent:
+            p = self._pos(note_id)
+            if p < 0 or weight == 0:
+                continue
+            a, b = self.indptr[p], self.indptr[p + 1]
+            idx_parts.append(self.indices[a:b])
+            val_parts.append(self.data[a:b].astype(np.float64) * weight)
+        if not idx_parts:
+            return []
+        idx = np.concatenate(idx_parts)
+        val = np.concatenate(val_parts)
+        uniq, inv = np.unique(idx, return_inverse=True)
+        sums = np.bincount(inv, weights=val, minlength=len(uniq))
+        ids = self.item_ids[uniq]
+        banned = set(exclude) | {n for n, _ in recent}
+        if banned:
+            ok = ~np.isin(ids, np.fromiter(banned, dtype=np.int64, count=len(banned)))
+            ids, sums = ids[ok], sums[ok]
+        ok = sums > 0
+        ids, sums = ids[ok], sums[ok]
+        if len(ids) > k:
+            top = np.argpartition(-sums, k - 1)[:k]
+            ids, sums = ids[top], sums[top]
+        order = np.lexsort((-ids, -sums))
+        return list(zip(ids[order].tolist(), sums[order].tolist(), strict=True))
+
+    def __contains__(self, note_id: int) -> bool:
+        return self._pos(note_id) >= 0
+
+    def __len__(self) -> int:
+        return len(self.item_ids)
+
+    # -- storage ----------------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        """Plain numpy arrays in an `.npz` (loadable with allow_pickle=False)."""
+        buf = io.BytesIO()
+        meta = np.frombuffer(json.dumps(self.meta).encode(), dtype=np.uint8)
+        np.savez_compressed(
+            buf,
+            item_ids=self.item_ids,
+            indptr=self.indptr,
+            indices=self.indices,
+            data=self.data,
+            meta=meta,
+        )
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes, config: ItemCFConfig = ITEMCF) -> ItemCF:
+        model = cls(config)
+        with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+            model.item_ids = z["item_ids"].astype(np.int64)
+            model.indptr = z["indptr"].astype(np.int64)
+            model.indices = z["indices"].astype(np.int32)
+            model.data = z["data"].astype(np.float32)
+            model.meta = json.loads(z["meta"].tobytes().decode())
+        return model
+
+    def stats(self) -> dict[str, Any]:
+        n_items = len(self.item_ids)
+        nnz = len(self.indices)
+        with_nb = int(np.count_nonzero(np.diff(self.indptr))) if n_items else 0
+        return {
+            **self.meta,
+            "n_items": n_items,
+            "n_pairs": nnz,
+            "items_with_neighbours": with_nb,
+            "mean_neighbours": (nnz / n_items) if n_items else 0.0,
+            "bytes": int(
+                self.item_ids.nbytes + self.indptr.nbytes + self.indices.nbytes + self.data.nbytes
+            ),
+        }
+
+
+def _truncate_rows(r: sp.csr_matrix, cap: int) -> sp.csr_matrix:
+    """Keep each user's `cap` strongest items (bounds Swing's per-item work)."""
+    deg = np.diff(r.indptr)
+    if cap <= 0 or deg.max(initial=0) <= cap:
+        return r
+    keep = np.ones(len(r.data), dtype=bool)
+    for u in np.flatnonzero(deg > cap):
+        a, b = r.indptr[u], r.indptr[u + 1]
+        drop = np.argpartition(-r.data[a:b], cap - 1)[cap:]
+        keep[a + drop] = False
+    rows = np.repeat(np.arange(r.shape[0]), deg)[keep]
+    return sp.csr_matrix((r.data[keep], (rows, r.indices[keep])), shape=r.shape)
+
+
+def _topk(idx: np.ndarray, val: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k by value, sorted descending (ties by position for determinism)."""
+    if len(val) > k:
+        part = np.argpartition(-val, k - 1)[:k]
+        idx, val = idx[part], val[part]
+    order = np.lexsort((idx, -val))
+    return idx[order].astype(np.int32), val[order].astype(np.float32)

@@ -1,0 +1,168 @@
+"""Feed state: what a session has seen, what a user was served recently, impression buffer.
+
+`MemoryFeedStore` serves tests and single-process runs; `RedisFeedStore` is the shared one.
+Recently-served notes expire individually (a sorted set scored by expiry time), so serving a
+note again renews only that note.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol, runtime_checkable
+
+from ranking.config import RANKING
+from ranking.types import Impression
+
+ImpressionLike = Impression | tuple[int | None, int, str, float]
+
+
+@runtime_checkable
+class FeedStore(Protocol):
+    def seen(self, session_id: str) -> set[int]: ...
+
+    def add_seen(self, session_id: str, ids: Iterable[int]) -> None: ...
+
+    def recently_served(self, user_key: str) -> set[int]: ...
+
+    def mark_served(self, user_key: str, ids: Iterable[int], ttl_seconds: float) -> None: ...
+
+    def record_impressions(self, items: Iterable[ImpressionLike]) -> None: ...
+
+    def drain_impressions(self, max_items: int) -> list[Impression]: ...
+
+
+class MemoryFeedStore:
+    """In-process store; `clock` is injectable so tests can move time."""
+
+    def __init__(
+        self,
+        *,
+        session_ttl_seconds: float = RANKING.session_ttl_seconds,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._clock = clock
+        self._session_ttl = session_ttl_seconds
+        self._seen: dict[str, tuple[float, set[int]]] = {}
+        self._served: dict[str, dict[int, float]] = {}
+        self._impressions: deque[Impression] = deque()
+
+    def seen(self, session_id: str) -> set[int]:
+        entry = self._seen.get(session_id)
+        if entry is None or entry[0] <= self._clock():
+            self._seen.pop(session_id, None)
+            return set()
+        return set(entry[1])
+
+    def add_seen(self, session_id: str, ids: Iterable[int]) -> None:
+        ids = [int(i) for i in ids]
+        current = self.seen(session_id)
+        current.update(ids)
+        self._seen[session_id] = (self._clock() + self._session_ttl, current)
+
+    def recently_served(self, user_key: str) -> set[int]:
+        now = self._clock()
+        served = self._served.get(user_key, {})
+        for n in [n for n, exp in served.items() if exp <= now]:
+            del served[n]
+        return set(served)
+
+    def mark_served(self, user_key: str, ids: Iterable[int], ttl_seconds: float) -> None:
+        exp = self._clock() + ttl_seconds
+        served = self._served.setdefault(user_key, {})
+        for n in ids:
+            served[int(n)] = exp
+
+    def record_impressions(self, items: Iterable[ImpressionLike]) -> None:
+        self._impressions.extend(Impression(*it) for it in items)
+
+    def drain_impressions(self, max_items: int) -> list[Impression]:
+        out = []
+        while self._impressions and len(out) < max_items:
+            out.append(self._impressions.popleft())
+        return out
+
+
+class RedisFeedStore:
+    """Redis-backed store: a set per session, a sorted set per user, one impression list.
+
+    Keys: `{prefix}seen:{session}`, `{prefix}served:{user_key}`, `{prefix}impressions`.
+    The client may use bytes or decoded responses.
+    """
+
+    def __init__(
+        self,
+        redis_client: Any,
+        prefix: str = "sprout:feed:",
+        *,
+        session_ttl_seconds: float = RANKING.session_ttl_seconds,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.r = redis_client
+        self.prefix = prefix
+        self._session_ttl = int(session_ttl_seconds)
+        self._clock = clock
+
+    def _k(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    @property
+    def impressions_key(self) -> str:
+        return self._k("impressions")
+
+    def seen(self, session_id: str) -> set[int]:
+        return {int(x) for x in self.r.smembers(self._k("seen", session_id))}
+
+    def add_seen(self, session_id: str, ids: Iterable[int]) -> None:
+        ids = [int(i) for i in ids]
+        if not ids:
+            return
+        key = self._k("seen", session_id)
+        pipe = self.r.pipeline(transaction=False)
+        pipe.sadd(key, *ids)
+        pipe.expire(key, self._session_ttl)
+        pipe.execute()
+
+    def recently_served(self, user_key: str) -> set[int]:
+        key = self._k("served", user_key)
+        now = self._clock()
+        pipe = self.r.pipeline(transaction=False)
+        pipe.zremrangebyscore(key, "-inf", now)
+        pipe.zrangebyscore(key, f"({now}", "+inf")
+        _, members = pipe.execute()
+        return {int(x) for x in members}
+
+    def mark_served(self, user_key: str, ids: Iterable[int], ttl_seconds: float) -> None:
+        ids = [int(i) for i in ids]
+        if not ids:
+            return
+        key = self._k("served", user_key)
+        exp = self._clock() + ttl_seconds
+        pipe = self.r.pipeline(transaction=False)
+        pipe.zadd(key, {str(n): exp for n in ids})
+        pipe.zrange(key, -1, -1, withscores=True)
+        _, last = pipe.execute()
+        # the key lives as long as its longest-lived member (a shorter TTL must not cut it)
+        latest = max(exp, last[0][1]) if last else exp
+        self.r.expire(key, max(int(latest - self._clock()) + 1, 1))
+
+    def record_impressions(self, items: Iterable[ImpressionLike]) -> None:
+        rows = [json.dumps(list(Impression(*it))) for it in items]
+        if rows:
+            self.r.rpush(self.impressions_key, *rows)
+
+    def drain_impressions(self, max_items: int) -> list[Impression]:
+        """Atomically take up to `max_items` from the head of the buffer."""
+        if max_items <= 0:
+            return []
+        pipe = self.r.pipeline(transaction=True)
+        pipe.lrange(self.impressions_key, 0, max_items - 1)
+        pipe.ltrim(self.impressions_key, max_items, -1)
+        raw, _ = pipe.execute()
+        out = []
+        for item in raw:
+            u, n, s, ts = json.loads(item)
+            out.append(Impression(None if u is None else int(u), int(n), str(s), float(ts)))
+        return out

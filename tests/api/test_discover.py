@@ -1,0 +1,124 @@
+"""The ranked feeds over HTTP: discover sessions, filters, diversity, hot lists, related."""
+
+from __future__ import annotations
+
+from tests.conftest import assert_error, insert_note
+
+
+def _authors(api, count: int) -> list[dict]:
+    return [api.register(f"creator{i}") for i in range(count)]
+
+
+def _page(api, path: str, user: str | None = None) -> dict:
+    response = api.get(path, user)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_anonymous_discover_pages_never_repeat_and_carry_card_fields(api):
+    authors = _authors(api, 6)
+    for index in range(60):
+        insert_note(authors[index % 6]["id"], f"笔记{index}", ago=index,
+                    channel_code=("food", "travel", "pets")[index % 3], like_count=index)
+    seen: list[int] = []
+    cursor = None
+    for _ in range(3):
+        path = "/feeds/discover?limit=10" + (f"&cursor={cursor}" if cursor else "")
+        page = _page(api, path)
+        assert len(page["items"]) == 10
+        for card in page["items"]:
+            assert {"id", "title", "cover", "author", "like_count", "liked", "source"} <= set(card)
+            assert card["source"] in {"hot", "explore", "pick", "interest", "cf", "boost"}
+        seen += [card["id"] for card in page["items"]]
+        cursor = page["next_cursor"]
+        assert cursor
+    assert len(seen) == len(set(seen)) == 30
+
+
+def test_an_author_appears_at_most_twice_in_any_ten_cards(api):
+    authors = _authors(api, 8)
+    # The two most popular authors wrote most of the notes.
+    for index in range(80):
+        author = authors[0] if index % 2 else authors[1] if index % 3 else authors[index % 8]
+        insert_note(author["id"], f"热门{index}", ago=index, like_count=200 - index)
+    cards = []
+    cursor = None
+    for _ in range(3):
+        page = _page(api, "/feeds/discover?limit=10" + (f"&cursor={cursor}" if cursor else ""))
+        cards += [card["author"]["id"] for card in page["items"]]
+        cursor = page["next_cursor"]
+    for start in range(len(cards) - 9):
+        window = cards[start:start + 10]
+        assert max(window.count(author) for author in set(window)) <= 2, window
+
+
+def test_not_interested_in_an_author_filters_them_at_once(api):
+    authors = _authors(api, 5)
+    api.register("reader")
+    note_ids = [insert_note(authors[i % 5]["id"], f"n{i}", ago=i, like_count=50 - i)
+                for i in range(40)]
+    target = authors[0]["id"]
+    target_note = next(n for i, n in enumerate(note_ids) if i % 5 == 0)
+    ok = api.post("/feeds/feedback", "reader",
+                  json={"note_id": target_note, "kind": "not_interested", "reason": "author"})
+    assert ok.status_code == 200
+    for _ in range(3):
+        page = _page(api, "/feeds/discover?limit=10", "reader")
+        assert all(card["author"]["id"] != target for card in page["items"])
+    assert_error(api.post("/feeds/feedback", "reader",
+                          json={"note_id": target_note, "kind": "not_interested",
+                                "reason": "mood"}), 400)
+    assert_error(api.post("/feeds/feedback", "reader",
+                          json={"note_id": 999999, "kind": "not_interested"}), 404)
+    assert_error(api.post("/feeds/feedback", json={"note_id": target_note,
+                                                   "kind": "not_interested"}), 401)
+
+
+def test_explain_is_for_editors_only(api):
+    author = api.register("writer")
+    api.register("plain")
+    api.register("editor1")
+    api.grant("editor1", "editor")
+    for index in range(12):
+        insert_note(author["id"], f"e{index}", ago=index)
+    assert_error(api.get("/feeds/discover?explain=1", "plain"), 403, "explain_forbidden")
+    page = _page(api, "/feeds/discover?explain=1", "editor1")
+    assert page["items"] and all("components" in card["explain"] for card in page["items"])
+    assert "explain" not in _page(api, "/feeds/discover", "plain")["items"][0]
+
+
+def test_channel_feed_only_holds_that_channel(api):
+    author = api.register("chan")
+    for index in range(20):
+        insert_note(author["id"], f"c{index}", ago=index,
+                    channel_code="food" if index % 2 else "pets")
+    page = _page(api, "/feeds/discover?channel=food&limit=20")
+    assert page["items"] and {card["channel"]["code"] for card in page["items"]} == {"food"}
+    assert_error(api.get("/feeds/discover?channel=nope"), 404)
+    assert_error(api.get("/feeds/discover?channel=Bad!"), 400)
+
+
+def test_rebuild_makes_hot_lists_and_related_notes(api):
+    api.register("boss")
+    api.grant("boss", "admin")
+    author = api.register("maker")
+    fans = [api.register(f"fan{i}") for i in range(6)]
+    first = insert_note(author["id"], "A", channel_code="food")
+    second = insert_note(author["id"], "B", channel_code="food")
+    third = insert_note(author["id"], "C", channel_code="pets")
+    for fan in fans:  # everyone who likes A also likes B: they are co-engaged
+        for note in (first, second):
+            assert api.post(f"/notes/{note}/like", fan["username"]).status_code == 200
+    api.post(f"/notes/{third}/like", fans[0]["username"])
+    assert_error(api.post("/admin/ranking/rebuild", "fan0"), 403)
+    rebuilt = api.post("/admin/ranking/rebuild", "boss")
+    assert rebuilt.status_code == 200, rebuilt.get_json()
+    hot = _page(api, "/feeds/hot?window=day")
+    assert [card["id"] for card in hot["items"]][:2] in ([first, second], [second, first])
+    assert hot["items"][0]["rank"] == 1
+    assert [card["id"] for card in _page(api, "/feeds/hot?window=week&channel=pets")["items"]] \
+        == [third]
+    related = _page(api, f"/notes/{first}/related")
+    assert related["items"][0]["id"] == second
+    assert_error(api.get("/feeds/hot?window=month"), 400)
+    assert_error(api.get("/notes/424242/related"), 404)

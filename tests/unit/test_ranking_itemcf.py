@@ -1,0 +1,149 @@
+"""Item-CF: co-engagement neighbours, IUF damping, recommend, chunking, serialisation."""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from ranking.config import ITEMCF
+from ranking.signals.itemcf import ItemCF
+from ranking.types import Event
+
+NOW = 1_700_000_000.0
+
+
+def co_engagement() -> list[Event]:
+    """Users 1-6 like A(1) and B(2); users 7-8 like A and C(3); user 9 likes C and D(4)."""
+    ev = []
+    for u in range(1, 7):
+        ev += [Event(u, 1, "like", NOW - 100), Event(u, 2, "like", NOW - 50)]
+    for u in (7, 8):
+        ev += [Event(u, 1, "like", NOW - 100), Event(u, 3, "collect", NOW - 50)]
+    ev += [Event(9, 3, "like", NOW - 10), Event(9, 4, "like", NOW - 10)]
+    return ev
+
+
+@pytest.mark.parametrize("method", ["cosine", "swing"])
+def test_co_engaged_item_is_top_neighbour(method: str) -> None:
+    cf = ItemCF().fit(co_engagement(), now=NOW, method=method)  # type: ignore[arg-type]
+    nb = cf.neighbours(1, 5)
+    assert nb[0][0] == 2
+    assert all(n != 1 for n, _ in nb)
+    assert [s for _, s in nb] == sorted((s for _, s in nb), reverse=True)
+    assert cf.neighbours(2, 1)[0][0] == 1
+    assert cf.neighbours(999, 5) == []
+
+
+def test_cosine_scores_are_bounded_and_symmetric() -> None:
+    cf = ItemCF().fit(co_engagement(), now=NOW)
+    s12 = dict(cf.neighbours(1, 10))[2]
+    s21 = dict(cf.neighbours(2, 10))[1]
+    assert 0 < s12 <= 1.0 + 1e-6
+    assert s12 == pytest.approx(s21, rel=1e-5)
+
+
+def test_very_active_user_is_damped_by_iuf() -> None:
+    # users 1-3 pair A with B; one crawler-like user touches A, C and 200 other notes
+    ev = []
+    for u in (1, 2, 3):
+        ev += [Event(u, 1, "like", NOW), Event(u, 2, "like", NOW)]
+    ev += [Event(99, n, "like", NOW) for n in [1, 3, *range(100, 300)]]
+    ev += [Event(4, 3, "like", NOW), Event(5, 3, "like", NOW)]
+    cf = ItemCF().fit(ev, now=NOW)
+    nb = dict(cf.neighbours(1, 10))
+    assert max(nb, key=nb.get) == 2
+    assert nb[2] > 3 * nb.get(3, 0.0)
+
+
+def test_recommend_sums_neighbours_and_excludes_engaged() -> None:
+    cf = ItemCF().fit(co_engagement(), now=NOW)
+    recs = cf.recommend([(1, 1.0)], 10)
+    assert recs[0][0] == 2
+    assert 1 not in dict(recs)  # the recent item itself never comes back
+    assert 2 not in dict(cf.recommend([(1, 1.0)], 10, exclude={2}))
+    # weighting: recent interest in 4 makes 3 (its only neighbour) outrank 2
+    recs = dict(cf.recommend([(1, 0.1), (4, 5.0)], 10))
+    assert recs[3] > recs[2]
+    assert cf.recommend([], 10) == [] and cf.recommend([(12345, 1.0)], 10) == []
+    assert len(cf.recommend([(1, 1.0)], 1)) == 1
+
+
+def test_impressions_and_future_events_are_ignored() -> None:
+    ev = [*co_engagement(), *[Event(u, 5, "impression", NOW) for u in range(1, 9)]]
+    ev += [Event(u, 6, "like", NOW + 10) for u in range(1, 7)]
+    cf = ItemCF().fit(ev, now=NOW)
+    assert 5 not in cf and 6 not in cf
+    assert cf.neighbours(1, 1)[0][0] == 2
+
+
+def test_time_decay_prefers_recent_co_engagement() -> None:
+    day = 86400.0
+    ev = []
+    for u in range(1, 4):  # old co-engagement A-B
+        ev += [Event(u, 1, "like", NOW - 200 * day), Event(u, 2, "like", NOW - 200 * day)]
+    for u in range(4, 7):  # recent co-engagement A-C, also A alone for balance
+        ev += [Event(u, 1, "like", NOW - day), Event(u, 3, "like", NOW - day)]
+    for u in range(7, 10):
+        ev += [Event(u, 2, "like", NOW - day), Event(u, 3, "like", NOW - 300 * day)]
+    cf = ItemCF(replace(ITEMCF, half_life_seconds=10 * day)).fit(ev, now=NOW)
+    assert cf.neighbours(1, 1)[0][0] == 3
+
+
+def random_events(n_users: int, n_items: int, n: int, seed: int) -> list[Event]:
+    rng = np.random.default_rng(seed)
+    users = rng.integers(0, n_users, n)
+    items = (rng.zipf(1.3, n) + users % 7 * 3) % n_items
+    kinds = rng.choice(["open", "like", "collect", "comment"], n)
+    ts = NOW - rng.uniform(0, 30 * 86400, n)
+    return [
+        Event(int(u), int(i), str(k), float(t))
+        for u, i, k, t in zip(users, items, kinds, ts, strict=True)
+    ]
+
+
+def test_chunked_product_matches_single_chunk() -> None:
+    ev = random_events(300, 400, 5000, seed=1)
+    small = ItemCF(replace(ITEMCF, chunk_flops=50)).fit(ev, now=NOW, max_neighbours=10)
+    big = ItemCF(replace(ITEMCF, chunk_flops=10**12)).fit(ev, now=NOW, max_neighbours=10)
+    assert np.array_equal(small.item_ids, big.item_ids)
+    assert np.array_equal(small.indptr, big.indptr)
+    np.testing.assert_allclose(small.data, big.data, rtol=1e-5)
+    assert max(np.diff(small.indptr)) <= 10
+
+
+def test_bytes_round_trip_without_pickle() -> None:
+    ev = random_events(200, 300, 3000, seed=2)
+    for method in ("cosine", "swing"):
+        cf = ItemCF().fit(ev, now=NOW, method=method)  # type: ignore[arg-type]
+        blob = cf.to_bytes()
+        with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+            assert set(z.files) == {"item_ids", "indptr", "indices", "data", "meta"}
+        back = ItemCF.from_bytes(blob)
+        for n in cf.item_ids[:50].tolist():
+            assert back.neighbours(n, 20) == cf.neighbours(n, 20)
+        assert back.stats()["method"] == method
+        assert back.stats()["n_pairs"] == cf.stats()["n_pairs"]
+
+
+def test_stats_and_empty_model() -> None:
+    cf = ItemCF().fit([], now=NOW)
+    assert cf.stats()["n_items"] == 0 and cf.neighbours(1, 5) == []
+    assert cf.recommend([(1, 1.0)], 5) == []
+    cf = ItemCF().fit(co_engagement(), now=NOW, max_neighbours=2)
+    st = cf.stats()
+    assert st["n_items"] == 4 and st["n_users"] == 9 and st["max_neighbours"] == 2
+    assert st["items_with_neighbours"] == 4
+    with pytest.raises(ValueError):
+        ItemCF().fit(co_engagement(), method="bogus")  # type: ignore[arg-type]
+
+
+def test_fit_is_fast_on_a_medium_set() -> None:
+    ev = random_events(2000, 5000, 60_000, seed=3)
+    t0 = time.perf_counter()
+    cf = ItemCF().fit(ev, now=NOW)
+    assert time.perf_counter() - t0 < 10
+    assert cf.stats()["items_with_neighbours"] > 0.5 * len(cf)

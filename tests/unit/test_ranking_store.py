@@ -1,0 +1,122 @@
+"""Feed stores: session seen sets, per-note recently-served expiry, impression buffer.
+
+The Redis tests use the real server (redis://127.0.0.1:6379/15 via the `redis_url` fixture,
+which fails when it is unreachable) with a unique key prefix per test.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis as redis_lib
+
+from ranking.store import FeedStore, MemoryFeedStore, RedisFeedStore
+from ranking.types import Impression
+
+
+class Clock:
+    def __init__(self, t: float = 1_700_000_000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[Any]:
+    client = redis_lib.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request: pytest.FixtureRequest) -> Iterator[tuple[FeedStore, Clock]]:
+    clock = Clock()
+    if request.param == "memory":
+        yield MemoryFeedStore(clock=clock, session_ttl_seconds=600), clock
+        return
+    client = request.getfixturevalue("redis_client")
+    prefix = f"test:ranking:{uuid.uuid4().hex}:"
+    yield RedisFeedStore(client, prefix, clock=clock, session_ttl_seconds=600), clock
+    keys = list(client.scan_iter(match=prefix + "*"))
+    if keys:
+        client.delete(*keys)
+
+
+def test_implementations_satisfy_the_protocol(redis_client: Any) -> None:
+    assert isinstance(MemoryFeedStore(), FeedStore)
+    assert isinstance(RedisFeedStore(redis_client, "x:"), FeedStore)
+
+
+def test_seen_accumulates_per_session(store: tuple[FeedStore, Clock]) -> None:
+    s, _ = store
+    assert s.seen("sess-a") == set()
+    s.add_seen("sess-a", [1, 2])
+    s.add_seen("sess-a", [2, 3])
+    s.add_seen("sess-b", [9])
+    s.add_seen("sess-b", [])
+    assert s.seen("sess-a") == {1, 2, 3}
+    assert s.seen("sess-b") == {9}
+
+
+def test_recently_served_expires_per_note(store: tuple[FeedStore, Clock]) -> None:
+    s, clock = store
+    s.mark_served("u:1", [1, 2], ttl_seconds=100)
+    clock.t += 60
+    s.mark_served("u:1", [2, 3], ttl_seconds=100)  # renews 2
+    assert s.recently_served("u:1") == {1, 2, 3}
+    assert s.recently_served("u:2") == set()
+    clock.t += 50
+    assert s.recently_served("u:1") == {2, 3}
+    clock.t += 100
+    assert s.recently_served("u:1") == set()
+
+
+def test_impressions_are_buffered_and_drained_in_order(store: tuple[FeedStore, Clock]) -> None:
+    s, _ = store
+    s.record_impressions([(1, 10, "cf", 1.5), (None, 11, "hot", 2.0)])
+    s.record_impressions([Impression(2, 12, "explore", 3.0)])
+    s.record_impressions([])
+    first = s.drain_impressions(2)
+    assert first == [Impression(1, 10, "cf", 1.5), Impression(None, 11, "hot", 2.0)]
+    assert first[1].user_id is None
+    assert s.drain_impressions(10) == [Impression(2, 12, "explore", 3.0)]
+    assert s.drain_impressions(10) == []
+    assert s.drain_impressions(0) == []
+
+
+def test_redis_keys_expire(redis_client: Any) -> None:
+    prefix = f"test:ranking:{uuid.uuid4().hex}:"
+    s = RedisFeedStore(redis_client, prefix, session_ttl_seconds=300)
+    try:
+        s.add_seen("sess", [1])
+        s.mark_served("u:1", [1], ttl_seconds=50)
+        assert 0 < redis_client.ttl(prefix + "seen:sess") <= 300
+        assert 0 < redis_client.ttl(prefix + "served:u:1") <= 51
+        s.mark_served("u:1", [2], ttl_seconds=500)
+        s.mark_served("u:1", [3], ttl_seconds=10)  # must not shorten the key's life
+        assert redis_client.ttl(prefix + "served:u:1") > 400
+    finally:
+        keys = list(redis_client.scan_iter(match=prefix + "*"))
+        if keys:
+            redis_client.delete(*keys)
+
+
+def test_redis_store_works_with_decoded_responses(redis_url: str) -> None:
+    client = redis_lib.Redis.from_url(redis_url, decode_responses=True)
+    prefix = f"test:ranking:{uuid.uuid4().hex}:"
+    s = RedisFeedStore(client, prefix)
+    try:
+        s.add_seen("sess", [5])
+        s.mark_served("u", [6], ttl_seconds=60)
+        s.record_impressions([(1, 7, "pick", 1.0)])
+        assert s.seen("sess") == {5} and s.recently_served("u") == {6}
+        assert s.drain_impressions(5) == [Impression(1, 7, "pick", 1.0)]
+    finally:
+        keys = list(client.scan_iter(match=prefix + "*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
