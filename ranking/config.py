@@ -69,10 +69,13 @@ class InterestConfig:
 class ItemCFConfig:
     """Item-to-item CF trained by a periodic job."""
 
+    # Decay relative to each user's own latest event (taste drift within the user's sequence),
+    # never below `decay_floor` of a fresh event.
     half_life_seconds: float = 30 * DAY
+    decay_floor: float = 0.1
     event_weights: Mapping[str, float] = field(default_factory=lambda: CF_EVENT_WEIGHTS)
     max_neighbours: int = 50
-    method: str = "cosine"
+    method: str = "swing"
     chunk_flops: int = 8_000_000  # bound on the partial products per item chunk (memory)
     swing_alpha: float = 1.0
     swing_max_users: int = 40  # co-users per item considered by Swing (most engaged first)

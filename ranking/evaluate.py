@@ -7,8 +7,9 @@ freshness) and `per_user` (each user's last 20% of rows: taste). Every model ran
 catalogue minus what the user already engaged with in train.
 
 The signal models call the same code the feed uses (`hot_from_events`, `InterestProfile`,
-`ItemCF`); `blend` fuses their rankings with the discover feed's weights from `ranking.config`
-by weighted reciprocal-rank fusion (`rrf_blend`), so the offline number is the feed's number.
+`ItemCF`); `blend` is the discover feed's own blend (`ranking.blend.blend` with the feed's
+weights from `ranking.config`, scaled per user by `ranking.blend.signal_weights`, over the
+candidates the feed's sources would fetch), so the offline number is the feed's number.
 Scoring is batched with numpy so 100k rows finish in well under the 10-minute budget.
 """
 
@@ -29,24 +30,29 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from ranking.blend import blend, cf_norm, hot_norm, signal_weights
 from ranking.config import FEEDS, HOT, ITEMCF
 from ranking.signals.hot import hot_from_events
-from ranking.signals.interest import InterestProfile
+from ranking.signals.interest import FeatureIndex, InterestProfile
 from ranking.signals.itemcf import ItemCF
 from ranking.types import Event, NoteFeatures
 
 # Fixed a priori (never tuned on the development set).
-DEPTH = 200  # how deep each source's ranking enters the fusion (the feed fetches 200-300)
-CF_FETCH = 300  # item-CF candidates per user, as the discover feed fetches (BlendConfig.fetch)
-RRF_C = 60.0  # the standard reciprocal-rank-fusion constant (Cormack et al., 2009)
+CF_FETCH = FEEDS["discover"].fetch.get("cf", 300)  # item-CF candidates, as the feed fetches
 RECENT_EVENTS = 50  # the user's latest engagements that seed item-CF candidates
 ALS_PARAMS: Mapping[str, float] = {"factors": 64, "regularization": 0.05, "iterations": 15}
 BATCH = 256  # users scored per numpy batch
 HOT_EVENT_VISITS = 20_000_000  # bound on events replayed through hot_from_events per split
 EVENT_KIND = "like"  # every row is an explicit engagement; its weight column scales it
+#: Item-CF method → offline model name; the feed's `cf` source is the configured method.
+CF_MODELS: Mapping[str, str] = {"cosine": "itemcf", "swing": "itemcf_swing"}
 #: Offline source name → the signal model that plays it. Feed sources with no offline
 #: counterpart (explore, pick, boost, following) have no data here and are left out.
-BLEND_SOURCES: Mapping[str, str] = {"interest": "interest", "cf": "itemcf", "hot": "hot"}
+BLEND_SOURCES: Mapping[str, str] = {
+    "interest": "interest",
+    "cf": CF_MODELS[ITEMCF.method],
+    "hot": "hot",
+}
 
 
 def log(msg: str) -> None:
@@ -446,12 +452,14 @@ def _hot_scorer(ctx: SignalContext) -> Scorer:
             ids = np.fromiter(hot.keys(), dtype=np.int64, count=len(hot))
             vectors[n, ids] = np.fromiter(hot.values(), dtype=np.float64, count=len(hot))
     user_slot = np.array([slot[float(t)] for t in user_time], dtype=np.int64)
+    top = vectors.max(axis=1, initial=0.0)
 
     def score(split: Split, seen: sp.csr_matrix, idx: np.ndarray) -> np.ndarray:
         scores = vectors[user_slot[idx]]
         scores = np.where(scores > 0, scores, -np.inf)
         return _mask_seen(scores, seen, split.users[idx])
 
+    score.top = lambda idx: top[user_slot[idx]]  # type: ignore[attr-defined]
     return score
 
 
@@ -475,7 +483,9 @@ def _interest_scorer(ctx: SignalContext) -> Scorer:
     """InterestProfile.build from the user's train events, scored over the whole catalogue.
 
     Without negatives and with identical counts, a profile's score depends only on a note's
-    channel, topics, tags and author, so each distinct signature is scored once and broadcast.
+    channel, topics, tags and author, so each distinct signature is scored once (vectorised,
+    `InterestProfile.score_index`) and broadcast. The profile's evidence and focus are kept
+    for the blend's per-user weights.
     """
     notes = note_features(ctx.ds)
     sig_of: dict[tuple[Any, ...], int] = {}
@@ -487,18 +497,25 @@ def _interest_scorer(ctx: SignalContext) -> Scorer:
             sig_of[key] = len(reps)
             reps.append(f)
         item_sig[i] = sig_of[key]
+    index = FeatureIndex.build(reps)
+    keys = FeatureIndex.build(list(notes.values())).key_counts()
     log(f"interest: {len(reps)} distinct note signatures")
+    evidence = np.zeros(len(ctx.split.users))
+    focus = np.zeros(len(ctx.split.users))
 
     def score(split: Split, seen: sp.csr_matrix, idx: np.ndarray) -> np.ndarray:
         scores = np.empty((len(idx), ctx.ds.n_items))
         for r, j in enumerate(idx):
             evs = [ctx.events[e] for e in ctx.user_rows[int(split.users[j])]]
             profile = InterestProfile.build(evs, notes, float(split.now[j]))
-            sig_scores = np.fromiter((profile.score(f) for f in reps), float, len(reps))
-            scores[r] = sig_scores[item_sig]
+            scores[r] = profile.score_index(index)[item_sig]
+            evidence[j] = profile.evidence
+            focus[j] = profile.focus(keys)
         scores[~np.isfinite(scores)] = -np.inf
         return _mask_seen(scores, seen, split.users[idx])
 
+    score.evidence = evidence  # type: ignore[attr-defined]
+    score.focus = focus  # type: ignore[attr-defined]
     return score
 
 
@@ -509,6 +526,8 @@ def _itemcf_scorer(ctx: SignalContext, method: str) -> Scorer:
     cf = ItemCF().fit(ctx.events, now=now, max_neighbours=ITEMCF.max_neighbours, method=method)
     log(f"itemcf[{method}]: fitted in {time.perf_counter() - t0:.1f}s: {cf.stats()}")
 
+    n_recent = np.zeros(len(ctx.split.users))
+
     def score(split: Split, seen: sp.csr_matrix, idx: np.ndarray) -> np.ndarray:
         scores = np.full((len(idx), ctx.ds.n_items), -np.inf)
         for r, j in enumerate(idx):
@@ -517,6 +536,7 @@ def _itemcf_scorer(ctx: SignalContext, method: str) -> Scorer:
                 (ctx.events[e].note_id, ctx.events[e].weight)
                 for e in ctx.user_rows[u][-RECENT_EVENTS:]
             ]
+            n_recent[j] = len(recent)
             mine = set(seen.indices[seen.indptr[u] : seen.indptr[u + 1]].tolist())
             recs = cf.recommend(recent, CF_FETCH, mine)
             if recs:
@@ -525,50 +545,55 @@ def _itemcf_scorer(ctx: SignalContext, method: str) -> Scorer:
         scores[scores <= 0] = -np.inf
         return _mask_seen(scores, seen, split.users[idx])
 
+    score.n_recent = n_recent  # type: ignore[attr-defined]
     return score
 
 
-def competition_ranks(scores: np.ndarray, depth: int) -> np.ndarray:
-    """1-based rank of each finite score (ties share the best rank); 0 if beyond `depth`.
-
-    Ties matter: interest scores a whole genre alike, and an arbitrary order inside the tie
-    would inject noise into the fusion.
-    """
-    ranks = np.zeros(scores.shape, dtype=np.int64)
-    neg = -scores
-    for r in range(scores.shape[0]):
-        row = neg[r]
-        finite = np.isfinite(row)
-        if not finite.any():
-            continue
-        ordered = np.sort(row[finite])
-        rank = np.searchsorted(ordered, row[finite], side="left") + 1
-        rank[rank > depth] = 0
-        ranks[r, finite] = rank
-    return ranks
+def _top_mask(scores: np.ndarray, n: int) -> np.ndarray:
+    """Per row, the `n` best finite positive scores (what a source with limit n fetches)."""
+    ok = np.isfinite(scores) & (scores > 0)
+    if n >= scores.shape[1]:
+        return ok
+    mask = np.zeros(scores.shape, dtype=bool)
+    part = np.argpartition(-np.where(ok, scores, -np.inf), n - 1, axis=1)[:, :n]
+    np.put_along_axis(mask, part, True, axis=1)
+    return mask & ok
 
 
-def rrf_blend(
-    scores: Mapping[str, np.ndarray], weights: Mapping[str, float], depth: int = DEPTH
+def feed_blend(
+    matrices: Mapping[str, np.ndarray],
+    weights: Mapping[str, np.ndarray | float],
+    hot_top: np.ndarray,
+    feed: str = "discover",
 ) -> np.ndarray:
-    """Weighted reciprocal-rank fusion: blend(i) = Σ_source w_source / (60 + rank_source(i)).
+    """The discover pipeline over a batch of users × the catalogue.
 
-    Why ranks and not raw scores: hot, interest and CF scores live on unrelated scales that
-    drift with traffic, while ranks are comparable by construction and need no calibration.
-    Each source contributes its top `depth` (tie-aware); unranked everywhere stays -inf.
+    Candidates are what the feed's sources fetch (`BlendConfig.fetch`: interest's best notes
+    with a positive score, CF's recommendations, the hot list); each candidate gets every
+    component the `BlendScorer` fills (interest score, CF score over the user's best, hot on a
+    log scale against the hottest note) and `ranking.blend.blend` with the user's weights
+    (`signal_weights`). Non-candidates are -inf. Diversity re-ranking needs authors, which
+    these files lack, and is not applied.
     """
-    fused: np.ndarray | None = None
-    for name, matrix in scores.items():
-        w = float(weights.get(name, 0.0))
-        if w <= 0:
+    fetch = FEEDS[feed].fetch
+    cand: np.ndarray | None = None
+    comps: dict[str, np.ndarray] = {}
+    for src, model in BLEND_SOURCES.items():
+        m = matrices.get(model)
+        if m is None:
             continue
-        ranks = competition_ranks(matrix, depth)
-        part = np.where(ranks > 0, w / (RRF_C + ranks), 0.0)
-        fused = part if fused is None else fused + part
-    if fused is None:
-        raise ValueError("no source with a positive weight")
-    fused[fused <= 0] = -np.inf
-    return fused
+        c = _top_mask(m, int(fetch.get(src, CF_FETCH)))
+        cand = c if cand is None else cand | c
+        if src == "interest":
+            comps[src] = np.where(np.isfinite(m), np.maximum(m, 0.0), 0.0)
+        elif src == "cf":
+            finite = np.where(np.isfinite(m), m, 0.0)
+            comps[src] = cf_norm(finite, finite.max(axis=1, keepdims=True))
+        elif src == "hot":
+            comps[src] = hot_norm(np.where(np.isfinite(m), m, 0.0), hot_top[:, None])
+    if cand is None:
+        raise ValueError("no blend source available")
+    return np.where(cand, blend(comps, weights), -np.inf)
 
 
 # --------------------------------------------------------------------------------------------
@@ -609,7 +634,9 @@ def evaluate_split(ds: Dataset, split: Split, k: int, seed: int) -> dict[str, An
                 matrices[name] = matrix
             timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
         t0 = time.perf_counter()
-        recs["blend"].append(top_k(rrf_blend(matrices, weights), k))
+        user_w = _user_weights(scorers, weights, idx)
+        hot_top = scorers["hot"].top(idx)  # type: ignore[attr-defined]
+        recs["blend"].append(top_k(feed_blend(matrices, user_w, hot_top), k))
         timings["blend"] = timings.get("blend", 0.0) + time.perf_counter() - t0
         log(f"{split.name}: scored {idx[-1] + 1}/{n} users")
     results = {}
@@ -619,8 +646,33 @@ def evaluate_split(ds: Dataset, split: Split, k: int, seed: int) -> dict[str, An
     info = dict(split.info)
     info["train_users"] = n_train_users
     info["seconds"] = {m: round(t, 2) for m, t in timings.items()}
-    info["blend"] = {"method": "weighted_rrf", "c": RRF_C, "depth": DEPTH, "weights": weights}
+    info["blend"] = {
+        "method": "ranking.blend (evidence-scaled weighted sum)",
+        "cf_method": ITEMCF.method,
+        "base_weights": weights,
+    }
     return {"info": info, "models": results}
+
+
+def _user_weights(
+    scorers: Mapping[str, Scorer], base: Mapping[str, float], idx: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Per-user blend weights (a column per signal) exactly as `RequestContext.blend_weights`
+    computes them: CF evidence = the recent events it is seeded with, interest evidence = the
+    events its profile was built from, scaled by the profile's focus."""
+    cf = scorers[BLEND_SOURCES["cf"]]
+    interest = scorers["interest"]
+    feed_base = {src: base[model] for src, model in BLEND_SOURCES.items() if model in base}
+    rows = [
+        signal_weights(
+            feed_base,
+            cf_events=float(cf.n_recent[j]),  # type: ignore[attr-defined]
+            interest_events=float(interest.evidence[j]),  # type: ignore[attr-defined]
+            interest_focus=float(interest.focus[j]),  # type: ignore[attr-defined]
+        )
+        for j in idx
+    ]
+    return {src: np.array([[r.get(src, 0.0)] for r in rows]) for src in feed_base}
 
 
 def blend_weights(feed: str = "discover") -> dict[str, float]:

@@ -9,23 +9,23 @@ of stages assembled in `build_pipeline`. Everything is plain data and determinis
 
 from __future__ import annotations
 
-import math
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+import numpy as np
+
+from ranking.blend import SIGNALS, blend, cf_norm, hot_norm, signal_weights
 from ranking.config import RANKING, BlendConfig, DiversityConfig, RankingConfig
 from ranking.signals.editorial import EditorialSource
 from ranking.signals.exploration import TrafficPool
 from ranking.signals.hot import top_hot
-from ranking.signals.interest import InterestProfile
+from ranking.signals.interest import InterestProfile, key_counts
 from ranking.signals.itemcf import ItemCF
 from ranking.types import NoteFeatures, Scored
 
-# Signals a blend weighs; anything else in `components` is explanation only.
-SIGNALS = ("interest", "cf", "hot", "explore", "pick", "boost", "following")
 # Cards from these sources keep them as `source` whatever else they score on: editors' picks
 # and pool traffic must stay attributable (impressions, explain).
 STICKY_SOURCES = frozenset({"pick", "explore"})
@@ -90,7 +90,23 @@ class RequestContext:
         h = self.hot.get(note_id, 0.0)
         if h <= 0 or top <= 0:
             return 0.0
-        return math.log1p(h) / math.log1p(top)
+        return float(hot_norm(np.float64(h), top))
+
+    def blend_weights(self, base: Mapping[str, float]) -> dict[str, float]:
+        """The feed's weights scaled by this user's evidence (`ranking.blend.signal_weights`)."""
+        profile = self.profile if self.profile is not None and not self.profile.is_empty else None
+        focus = 0.0
+        if profile is not None:
+            keys = self._cache.get("key_counts")
+            if keys is None:
+                keys = self._cache["key_counts"] = key_counts(self.all_features().values())
+            focus = profile.focus(keys)
+        return signal_weights(
+            base,
+            cf_events=len(self.recent),
+            interest_events=profile.evidence if profile is not None else 0.0,
+            interest_focus=focus,
+        )
 
 
 @dataclass
@@ -182,7 +198,8 @@ class CFSource:
         top = max((s for _, s in recs), default=0.0)
         if top <= 0:
             return []
-        return [Scored(n, s / top, "cf", {"cf": s / top}) for n, s in recs]
+        norm = cf_norm(np.array([s for _, s in recs], dtype=np.float64), top).tolist()
+        return [Scored(n, v, "cf", {"cf": v}) for (n, _), v in zip(recs, norm, strict=True)]
 
 
 @dataclass
@@ -314,7 +331,8 @@ def default_filters() -> list[Filter]:
 # -- scorers ------------------------------------------------------------------------------
 @dataclass
 class BlendScorer:
-    """Fills every signal for every candidate and sums them with the feed's weights.
+    """Fills every signal for every candidate and blends them with `ranking.blend.blend`:
+    the feed's weights, personal signals scaled by the user's evidence (`signal_weights`).
 
     The card's `source` becomes the signal that contributed most (picks stay picks).
     """
@@ -324,14 +342,14 @@ class BlendScorer:
     name: str = "blend"
 
     def score(self, ctx: RequestContext, items: list[Scored]) -> list[Scored]:
-        w = self.blend.weights
+        w = ctx.blend_weights(self.blend.weights)
         boosts: dict[int, float] = {}
         author_boosts: dict[int, float] = {}
         if ctx.editorial is not None:
             boosts = ctx.editorial.boosts(ctx.now)
             author_boosts = ctx.editorial.author_boosts(ctx.now)
         profile = ctx.profile if ctx.profile is not None and not ctx.profile.is_empty else None
-        out = []
+        filled: list[dict[str, float]] = []
         for it in items:
             f = ctx.features(it.note_id)
             comps = dict(it.components)
@@ -348,8 +366,12 @@ class BlendScorer:
                 comps["boost"] = boost
             if f is not None and f.author_id in ctx.following:
                 comps["following"] = 1.0
+            filled.append(comps)
+        arrays = {k: np.array([c.get(k, 0.0) for c in filled], dtype=np.float64) for k in SIGNALS}
+        totals = blend(arrays, w).tolist() if items else []
+        out = []
+        for it, comps, total in zip(items, filled, totals, strict=True):
             contrib = {k: w.get(k, 0.0) * comps[k] for k in SIGNALS if k in comps}
-            total = sum(contrib.values())
             source = it.source
             if source not in STICKY_SOURCES and contrib:
                 best = max(contrib.items(), key=lambda kv: (kv[1], kv[0] == it.source))

@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, insert, text, update
 
 from app.extensions import db, get_feed_store
 from app.jobs import job
@@ -43,12 +43,13 @@ def rebuild_hot() -> dict[str, Any]:
         .where(Note.hot_score > 0, Note.published_at < now_dt - HOT_SCORE_HORIZON)
         .values(hot_score=0.0)
     )
-    for start in range(0, len(scores), 5000):
-        db.session.execute(update(Note), scores[start:start + 5000])
+    _write_hot_scores(scores)
 
     events = engagement_events(since=now_dt - timedelta(seconds=HOT.week_window_seconds),
                                include_opens=False)
-    event_notes = note_features({event.note_id for event in events})
+    wanted = {event.note_id for event in events}
+    event_notes = {i: features[i] for i in wanted if i in features}
+    event_notes.update(note_features(wanted - set(event_notes)))
     rows = []
     for window, seconds in (("day", HOT.day_window_seconds), ("week", HOT.week_window_seconds)):
         window_scores = hot_from_events(
@@ -73,6 +74,24 @@ def rebuild_hot() -> dict[str, Any]:
     db.session.commit()
     return {"notes_scored": len(scores), "events": len(events), "hot_list_rows": len(rows),
             "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _write_hot_scores(scores: list[dict[str, Any]]) -> None:
+    """One statement on PostgreSQL (unnest of two arrays); batched executemany elsewhere."""
+    if not scores:
+        return
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(
+            text(
+                "UPDATE notes SET hot_score = v.score FROM "
+                "unnest(CAST(:ids AS bigint[]), CAST(:scores AS double precision[])) "
+                "AS v(id, score) WHERE notes.id = v.id"
+            ),
+            {"ids": [row["id"] for row in scores], "scores": [row["hot_score"] for row in scores]},
+        )
+        return
+    for start in range(0, len(scores), 5000):
+        db.session.execute(update(Note), scores[start:start + 5000])
 
 
 @job("low")

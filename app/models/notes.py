@@ -65,6 +65,9 @@ class Note(Base):
         Index("ix_notes_status_published_at", "status", "published_at"),
         Index("ix_notes_author_id_created_at", "author_id", "created_at"),
         Index("ix_notes_channel_code_published_at", "channel_code", "published_at"),
+        # The following feed reads each followee's newest notes; candidates load by hot score.
+        Index("ix_notes_author_id_published_at", "author_id", "published_at"),
+        Index("ix_notes_status_hot_score", "status", "hot_score"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -7,9 +7,11 @@ import random
 import secrets
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from cachetools import TTLCache
 from flask import current_app
 from sqlalchemy import select
 
@@ -72,12 +74,39 @@ def _build_catalogue(settings: Settings) -> Catalogue:
                      built=time.monotonic())
 
 
+class _FeatureCache:
+    """Features of notes outside the catalogue (CF neighbours, a user's history), kept for a
+    short while: most are asked for again by the next requests."""
+
+    def __init__(self, ttl_seconds: float, size: int = 50_000) -> None:
+        self._lock = threading.Lock()
+        self._cache: TTLCache[int, NoteFeatures | None] = TTLCache(size, max(ttl_seconds, 1e-3))
+
+    def __call__(self, note_ids: Iterable[int]) -> dict[int, NoteFeatures]:
+        wanted = set(note_ids)
+        with self._lock:
+            found = {i: self._cache.get(i, _MISSING) for i in wanted}
+        missing = [i for i, value in found.items() if value is _MISSING]
+        loaded = note_features(missing) if missing else {}
+        with self._lock:
+            for note_id in missing:  # remember invisible notes too, as None
+                self._cache[note_id] = loaded.get(note_id)
+        result = {i: f for i, f in found.items() if f is not _MISSING and f is not None}
+        result.update(loaded)
+        return result
+
+
+_MISSING = object()
+
+
 def _caches() -> dict[str, Any]:
     caches = current_app.extensions.get("sprout.ranking_caches")
     if caches is None:
+        settings: Settings = current_app.config["SPROUT"]
         caches = current_app.extensions["sprout.ranking_caches"] = {
             "catalogue": _CatalogueCache(),
             "itemcf": ModelCache("itemcf", ItemCF.from_bytes),
+            "features": _FeatureCache(settings.ranking_cache_seconds),
         }
     return caches
 
@@ -122,7 +151,7 @@ def ranked_feed(viewer: User | None, *, channel: str | None, session: str | None
     following: set[int] = set()
     if viewer is not None:
         signals = user_signals(viewer.id)
-        known = note_features({event.note_id for event in signals.events} - set(notes))
+        known = caches["features"]({event.note_id for event in signals.events} - set(notes))
         features = {**notes, **known}
         profile = InterestProfile.build(signals.events, features, now,
                                         seed_channels=signals.seed_channels,
@@ -145,7 +174,7 @@ def ranked_feed(viewer: User | None, *, channel: str | None, session: str | None
         recently_served=store.recently_served(str(viewer.id)) if viewer else set(),
         engaged=engaged, blocked_authors=blocked_authors, blocked_topics=blocked_topics,
         hidden_notes=hidden, following=following, rng=random.Random(),
-        hydrate=note_features,  # CF neighbours outside the cached catalogue
+        hydrate=caches["features"],  # CF neighbours outside the cached catalogue
         history=history,
     )
     result = build_pipeline(context.feed).run(context, page_size)

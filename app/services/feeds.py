@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, union
 
 from app.extensions import db
 from app.models import Note, NoteTopic, TopicFollow, User, UserFollow
 
 
 def following_feed(viewer: User, limit: int, after: tuple[datetime, int] | None) -> list[Note]:
-    """One indexed query: `author IN followees OR id IN notes of followed topics`.
+    """Newest first from followed authors and followed topics, each side read through its own
+    index and cut to the page before they are merged: one `OR` over both would make the
+    database walk every note by date looking for the few that match.
 
-    A note matched both ways appears once (it is one row of `notes`); own notes are left out.
+    A note matched both ways appears once; own notes are left out.
     """
     followees = select(UserFollow.followee_id).where(UserFollow.follower_id == viewer.id)
     topic_notes = (
@@ -21,25 +23,37 @@ def following_feed(viewer: User, limit: int, after: tuple[datetime, int] | None)
         .join(TopicFollow, TopicFollow.topic_id == NoteTopic.topic_id)
         .where(TopicFollow.user_id == viewer.id)
     )
-    stmt = (
-        select(Note)
-        .where(
-            Note.status == "published",
-            Note.deleted_at.is_(None),
-            Note.published_at.is_not(None),
-            Note.author_id != viewer.id,
-            or_(Note.author_id.in_(followees), Note.id.in_(topic_notes)),
-        )
-        .order_by(Note.published_at.desc(), Note.id.desc())
-        .limit(limit + 1)
-        .execution_options(populate_existing=True)
-    )
+    position = ()
     if after is not None:
         moment, last_id = after
-        stmt = stmt.where(
+        position = (
             or_(
                 Note.published_at < moment,
                 and_(Note.published_at == moment, Note.id < last_id),
-            )
+            ),
         )
+    newest = (Note.published_at.desc(), Note.id.desc())
+    visible = (
+        Note.status == "published",
+        Note.deleted_at.is_(None),
+        Note.published_at.is_not(None),
+        Note.author_id != viewer.id,
+        *position,
+    )
+    by_authors = (
+        select(Note.id).where(*visible, Note.author_id.in_(followees))
+        .order_by(*newest).limit(limit + 1).subquery()
+    )
+    by_topics = (
+        select(Note.id).where(*visible, Note.id.in_(topic_notes))
+        .order_by(*newest).limit(limit + 1).subquery()
+    )
+    ids = union(select(by_authors.c.id), select(by_topics.c.id)).subquery()
+    stmt = (
+        select(Note)
+        .where(Note.id.in_(select(ids.c.id)))
+        .order_by(*newest)
+        .limit(limit + 1)
+        .execution_options(populate_existing=True)
+    )
     return list(db.session.scalars(stmt).unique())

@@ -9,9 +9,11 @@ negative that `blocks()` (and the pipeline's filters) honour immediately.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import numpy as np
 
 from ranking.config import INTEREST, InterestConfig
 from ranking.types import Event, NoteFeatures
@@ -29,6 +31,98 @@ def _top(d: dict[Any, float], n: int) -> dict[Any, float]:
 
 
 @dataclass(slots=True)
+class FeatureIndex:
+    """A list of notes as arrays, so a profile can score all of them at once (`score_index`).
+
+    Built once per catalogue (the offline harness, or a service scoring thousands of notes);
+    each dimension's keys are interned into dense codes, multi-valued ones as CSR lists.
+    """
+
+    note_ids: np.ndarray  # int64, one per note, in the order given
+    channel: np.ndarray  # int64 code into channel_keys, -1 for none
+    author: np.ndarray  # int64 code into author_keys
+    topic_ptr: np.ndarray  # CSR over topic codes
+    topic_idx: np.ndarray
+    tag_ptr: np.ndarray  # CSR over tag codes
+    tag_idx: np.ndarray
+    channel_keys: list[str]
+    author_keys: list[int]
+    topic_keys: list[int]
+    tag_keys: list[str]
+
+    @classmethod
+    def build(cls, notes: Sequence[NoteFeatures]) -> FeatureIndex:
+        codes: dict[str, dict[Any, int]] = {"c": {}, "a": {}, "t": {}, "g": {}}
+
+        def code(dim: str, key: Any) -> int:
+            return codes[dim].setdefault(key, len(codes[dim]))
+
+        channel = [code("c", f.channel) if f.channel is not None else -1 for f in notes]
+        author = [code("a", f.author_id) for f in notes]
+        topics = [code("t", t) for f in notes for t in f.topics]
+        tags = [code("g", t) for f in notes for t in f.tags]
+        topic_ptr = np.zeros(len(notes) + 1, dtype=np.int64)
+        np.cumsum([len(f.topics) for f in notes], out=topic_ptr[1:])
+        tag_ptr = np.zeros(len(notes) + 1, dtype=np.int64)
+        np.cumsum([len(f.tags) for f in notes], out=tag_ptr[1:])
+        return cls(
+            note_ids=np.asarray([f.note_id for f in notes], dtype=np.int64),
+            channel=np.asarray(channel, dtype=np.int64),
+            author=np.asarray(author, dtype=np.int64),
+            topic_ptr=topic_ptr,
+            topic_idx=np.asarray(topics, dtype=np.int64),
+            tag_ptr=tag_ptr,
+            tag_idx=np.asarray(tags, dtype=np.int64),
+            channel_keys=list(codes["c"]),
+            author_keys=list(codes["a"]),
+            topic_keys=list(codes["t"]),
+            tag_keys=list(codes["g"]),
+        )
+
+    def __len__(self) -> int:
+        return len(self.note_ids)
+
+    def key_counts(self) -> dict[str, int]:
+        """Distinct keys per dimension, as `key_counts` gives for the same notes."""
+        return {
+            "channel": len(self.channel_keys),
+            "topic": len(self.topic_keys),
+            "tag": len(self.tag_keys),
+            "author": len(self.author_keys),
+        }
+
+
+def key_counts(notes: Iterable[NoteFeatures]) -> dict[str, int]:
+    """Distinct channels, topics, tags and authors in a catalogue (for `InterestProfile.focus`)."""
+    keys: dict[str, set[Any]] = {"channel": set(), "topic": set(), "tag": set(), "author": set()}
+    for f in notes:
+        if f.channel is not None:
+            keys["channel"].add(f.channel)
+        keys["topic"].update(f.topics)
+        keys["tag"].update(f.tags)
+        keys["author"].add(f.author_id)
+    return {k: len(v) for k, v in keys.items()}
+
+
+def _lookup(d: Mapping[Any, float], keys: Sequence[Any]) -> np.ndarray:
+    """Affinity per interned key, negatives counted as zero (as `score` does)."""
+    out = np.fromiter((d.get(k, 0.0) for k in keys), dtype=np.float64, count=len(keys))
+    return np.maximum(out, 0.0)
+
+
+def _csr_max(values: np.ndarray, ptr: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Per row, the largest value among its keys (0 for rows without keys)."""
+    n = len(ptr) - 1
+    out = np.zeros(n)
+    if len(idx) == 0:
+        return out
+    lens = np.diff(ptr)
+    nonempty = lens > 0
+    out[nonempty] = np.maximum.reduceat(values[idx], ptr[:-1][nonempty])
+    return out
+
+
+@dataclass(slots=True)
 class InterestProfile:
     channels: dict[str, float] = field(default_factory=dict)
     topics: dict[int, float] = field(default_factory=dict)
@@ -38,6 +132,7 @@ class InterestProfile:
     negative_authors: set[int] = field(default_factory=set)
     negative_topics: set[int] = field(default_factory=set)
     updated_at: float = 0.0
+    evidence: float = 0.0  # events (and onboarding choices) the profile was built from
     config: InterestConfig = field(default=INTEREST, repr=False, compare=False)
     _maxima: tuple[float, float, float, float] | None = field(
         default=None, init=False, repr=False, compare=False
@@ -65,8 +160,10 @@ class InterestProfile:
         hl = half_life_seconds or config.half_life_seconds
         for ch in seed_channels:
             profile.channels[ch] = profile.channels.get(ch, 0.0) + config.seed_weight
+            profile.evidence += 1.0
         for t in seed_topics:
             profile.topics[int(t)] = profile.topics.get(int(t), 0.0) + config.seed_weight
+            profile.evidence += 1.0
         ln2 = math.log(2.0) / hl
         for ev in events:
             if ev.ts > now:
@@ -76,6 +173,7 @@ class InterestProfile:
             if f is None or w <= 0:
                 continue
             profile._add(f, w * math.exp(-ln2 * (now - ev.ts)))
+            profile.evidence += 1.0
         profile._prune()
         return profile
 
@@ -95,6 +193,7 @@ class InterestProfile:
         else:
             w *= 0.5 ** ((self.updated_at - event.ts) / hl)
         self._add(features, w)
+        self.evidence += 1.0
         self._prune()
 
     def _add(self, f: NoteFeatures, w: float) -> None:
@@ -208,6 +307,70 @@ class InterestProfile:
                 total += sa * v
         return total
 
+    def score_index(self, index: FeatureIndex) -> np.ndarray:
+        """`score` for every note of `index` at once (same values, vectorised)."""
+        sc, st, sg, sa = self._maxima if self._maxima is not None else self._scales()
+        self._maxima = (sc, st, sg, sa)
+        total = np.zeros(len(index))
+        if sc:
+            ch = np.append(_lookup(self.channels, index.channel_keys), 0.0)
+            total += sc * ch[index.channel]  # code -1 reads the appended 0
+        if st:
+            total += st * _csr_max(
+                _lookup(self.topics, index.topic_keys), index.topic_ptr, index.topic_idx
+            )
+        if sg:
+            total += sg * _csr_max(_lookup(self.tags, index.tag_keys), index.tag_ptr, index.tag_idx)
+        if sa:
+            total += sa * _lookup(self.authors, index.author_keys)[index.author]
+        blocked = np.zeros(len(index), dtype=bool)
+        if self.negative_notes:
+            neg = np.fromiter(self.negative_notes, dtype=np.int64, count=len(self.negative_notes))
+            blocked |= np.isin(index.note_ids, neg)
+        if self.negative_authors:
+            keys = index.author_keys
+            bad = np.fromiter((a in self.negative_authors for a in keys), bool, len(keys))
+            blocked |= bad[index.author]
+        if self.negative_topics and len(index.topic_idx):
+            bad = np.fromiter(
+                (t in self.negative_topics for t in index.topic_keys), bool, len(index.topic_keys)
+            )
+            hit = bad[index.topic_idx].astype(np.int64)
+            csum = np.concatenate([[0], np.cumsum(hit)])
+            blocked |= (csum[index.topic_ptr[1:]] - csum[index.topic_ptr[:-1]]) > 0
+        total[blocked] = BLOCKED_SCORE
+        return total
+
+    def focus(self, n_keys: Mapping[str, int]) -> float:
+        """How peaked the profile is, in [0, 1]: 1 − H(p)/log K per dimension, averaged with the
+        dimension weights over dimensions that can discriminate (K ≥ 2 distinct keys in the
+        catalogue, `n_keys` by dimension name).
+
+        A profile spread evenly over every channel (or genre) gives every note the same score,
+        so it cannot say *which* note: its ranking carries no information. A profile concentrated
+        on a few keys does. Used by the blend as the interest signal's reliability.
+        """
+        dw = self.config.dim_weights
+        num = den = 0.0
+        for name, d in (
+            ("channel", self.channels),
+            ("topic", self.topics),
+            ("tag", self.tags),
+            ("author", self.authors),
+        ):
+            k = int(n_keys.get(name, 0))
+            w = dw.get(name, 0.0)
+            if k < 2 or w <= 0:
+                continue
+            vals = np.array([v for v in d.values() if v > 0], dtype=np.float64)
+            den += w
+            if len(vals) == 0:
+                continue
+            p = vals / vals.sum()
+            h = float(-(p * np.log(p)).sum())
+            num += w * max(0.0, 1.0 - h / math.log(max(k, len(vals))))
+        return num / den if den > 0 else 0.0
+
     def _scales(self) -> tuple[float, float, float, float]:
         dw = self.config.dim_weights
         norm = sum(dw.values()) or 1.0
@@ -235,6 +398,7 @@ class InterestProfile:
             "negative_authors": sorted(self.negative_authors),
             "negative_topics": sorted(self.negative_topics),
             "updated_at": self.updated_at,
+            "evidence": self.evidence,
         }
 
     @classmethod
@@ -250,5 +414,6 @@ class InterestProfile:
             negative_authors={int(x) for x in data.get("negative_authors", ())},
             negative_topics={int(x) for x in data.get("negative_topics", ())},
             updated_at=float(data.get("updated_at", 0.0)),
+            evidence=float(data.get("evidence", 0.0)),
             config=config,
         )

@@ -2,7 +2,9 @@
 
 Fitting:
 1. events → a CSR user×item matrix of time-decayed, kind-weighted engagement (repeats summed,
-   then `log1p`-damped so a user opening a note ten times does not count ten times);
+   then `log1p`-damped so a user opening a note ten times does not count ten times); the decay
+   is per user — age is measured from that user's own latest event, in float64, with a floor
+   (`user_decay`) — so a returning user's history is not erased by their time away;
 2. IUF: each user's row is scaled by `1/log(1 + n_items_of_user)` so very active users (and
    crawlers) do not make everything similar to everything;
 3. cosine: columns L2-normalised, similarity = Rᵀ·R computed one chunk of items at a time,
@@ -97,10 +99,10 @@ class ItemCF:
         mask = (ts <= now) & (np.asarray(weights) > 0)
         user_ids = np.asarray(user_ids)[mask]
         note_ids = np.asarray(note_ids)[mask]
-        w = np.asarray(weights, dtype=np.float64)[mask] * np.exp2(
-            -(now - ts[mask]) / cfg.half_life_seconds
-        )
         uniq_users, u_idx = np.unique(user_ids, return_inverse=True)
+        w = np.asarray(weights, dtype=np.float64)[mask] * user_decay(
+            u_idx, ts[mask], len(uniq_users), cfg.half_life_seconds, cfg.decay_floor
+        )
         self.item_ids, i_idx = np.unique(note_ids, return_inverse=True)
         n_users, n_items = len(uniq_users), len(self.item_ids)
         r = sp.csr_matrix(
@@ -326,6 +328,29 @@ class ItemCF:
                 self.item_ids.nbytes + self.indptr.nbytes + self.indices.nbytes + self.data.nbytes
             ),
         }
+
+
+def user_decay(
+    users: np.ndarray, ts: np.ndarray, n_users: int, half_life: float, floor: float
+) -> np.ndarray:
+    """Per-event decay `max(2^(−age/half_life), floor)` in float64, where age is measured from
+    the *same user's* latest event, not from the fit time.
+
+    Taste drift is a property of a user's own sequence: what they engaged with just before
+    their latest action says most about their current taste, however long ago that latest
+    action was. Measuring age from one global `now` instead would erase the whole history of
+    anyone who has been away a few months (and, on multi-year logs, underflow to zero), which
+    is exactly the co-engagement CF needs. The floor keeps old engagement as real (weaker)
+    evidence instead of letting it vanish.
+    """
+    if len(ts) == 0:
+        return np.zeros(0, dtype=np.float64)
+    latest = np.full(n_users, -np.inf)
+    np.maximum.at(latest, users, ts)
+    age = np.maximum(latest[users] - ts, 0.0)
+    if not np.isfinite(half_life) or half_life <= 0:
+        return np.ones(len(ts), dtype=np.float64)
+    return np.maximum(np.exp2(-age / half_life), min(max(floor, 0.0), 1.0))
 
 
 def _truncate_rows(r: sp.csr_matrix, cap: int) -> sp.csr_matrix:

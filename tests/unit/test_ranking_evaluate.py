@@ -104,12 +104,31 @@ def test_top_k_is_deterministic_and_pads() -> None:
     assert ev.top_k(scores, 3).tolist() == [[1, 2, 0], [2, -1, -1]]
 
 
-def test_rrf_blend_shares_ranks_on_ties_and_weights_sources() -> None:
-    a = np.array([[5.0, 5.0, 1.0, -np.inf]])
-    b = np.array([[-np.inf, -np.inf, 9.0, 1.0]])
-    fused = ev.rrf_blend({"a": a, "b": b}, {"a": 1.0, "b": 2.0})
-    expected = [1 / 61, 1 / 61, 1 / 63 + 2 / 61, 2 / 62]
+def test_feed_blend_uses_the_feeds_candidates_and_blend() -> None:
+    # one user, five items: interest ties 0-2, CF likes 3, hot likes 4; 1 is seen (-inf)
+    interest = np.array([[0.5, -np.inf, 0.5, 0.1, 0.0]])
+    cf = np.array([[-np.inf, -np.inf, 2.0, 4.0, -np.inf]])
+    hot = np.array([[-np.inf, -np.inf, -np.inf, 3.0, 9.0]])
+    model = ev.BLEND_SOURCES["cf"]
+    weights = {"interest": np.array([[0.2]]), "cf": np.array([[1.0]]), "hot": np.array([[0.5]])}
+    fused = ev.feed_blend(
+        {"interest": interest, model: cf, "hot": hot}, weights, hot_top=np.array([9.0])
+    )
+    h = np.log1p(3.0) / np.log1p(9.0)
+    expected = [0.2 * 0.5, -np.inf, 0.2 * 0.5 + 0.5, 0.2 * 0.1 + 1.0 + 0.5 * h, 0.5]
     assert fused[0].tolist() == pytest.approx(expected)
+
+
+def test_blend_weights_shrink_with_little_evidence() -> None:
+    from ranking.blend import shrink, signal_weights
+
+    base = {"interest": 1.0, "cf": 1.2, "hot": 0.5}
+    none = signal_weights(base, cf_events=0, interest_events=0, interest_focus=1.0)
+    assert none == {"interest": 0.0, "cf": 0.0, "hot": 0.5}
+    many = signal_weights(base, cf_events=50, interest_events=50, interest_focus=0.5)
+    assert many["cf"] == pytest.approx(1.2 * shrink(50)) and many["hot"] == 0.5
+    assert many["interest"] == pytest.approx(1.0 * shrink(50) * 0.5)
+    assert shrink(5) == pytest.approx(0.5)
 
 
 def test_seen_items_are_never_recommended(tmp_path: Path) -> None:

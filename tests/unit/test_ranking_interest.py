@@ -114,3 +114,43 @@ def test_profile_size_is_bounded() -> None:
     events = [Event(1, i, "like", NOW - i) for i in range(1000)]
     p = InterestProfile.build(events, notes, NOW)
     assert len(p.authors) <= p.config.max_keys and len(p.channels) <= p.config.max_keys
+
+
+def test_score_index_matches_score_including_blocks() -> None:
+    import random
+
+    import numpy as np
+
+    from ranking.signals.interest import FeatureIndex
+
+    rng = random.Random(1)
+    notes = [
+        NoteFeatures(
+            i,
+            rng.randrange(5),
+            rng.choice(["a", "b", "c", None]),
+            tuple(rng.sample(range(8), rng.randrange(3))),
+            tuple(rng.sample(["x", "y", "z"], rng.randrange(2))),
+        )
+        for i in range(300)
+    ]
+    by_id = {f.note_id: f for f in notes}
+    events = [Event(1, rng.randrange(300), "like", 100.0 - i) for i in range(40)]
+    p = InterestProfile.build(events, by_id, 100.0)
+    p.mark_not_interested("topic", 3)
+    p.mark_not_interested("author", 2)
+    p.mark_not_interested("note", 5)
+    got = p.score_index(FeatureIndex.build(notes))
+    want = np.array([p.score(f) for f in notes])
+    np.testing.assert_allclose(got, want)
+    assert (want == -1.0).any()
+
+
+def test_focus_and_evidence() -> None:
+    notes = {i: NoteFeatures(i, 0, ch) for i, ch in enumerate(["a", "b", "c", "d"] * 5)}
+    keys = {"channel": 4, "author": 1}
+    peaked = InterestProfile.build([Event(1, 0, "like", 0.0), Event(1, 4, "like", 0.0)], notes, 0)
+    spread = InterestProfile.build([Event(1, i, "like", 0.0) for i in range(8)], notes, 0)
+    assert peaked.focus(keys) == 1.0 and abs(spread.focus(keys)) < 1e-9
+    assert peaked.evidence == 2 and spread.evidence == 8
+    assert InterestProfile().focus(keys) == 0.0

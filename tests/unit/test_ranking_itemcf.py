@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ranking.config import ITEMCF
-from ranking.signals.itemcf import ItemCF
+from ranking.signals.itemcf import ItemCF, user_decay
 from ranking.types import Event
 
 NOW = 1_700_000_000.0
@@ -27,6 +27,11 @@ def co_engagement() -> list[Event]:
     return ev
 
 
+def test_default_method_is_swing() -> None:
+    assert ITEMCF.method == "swing"
+    assert ItemCF().fit(co_engagement(), now=NOW).stats()["method"] == "swing"
+
+
 @pytest.mark.parametrize("method", ["cosine", "swing"])
 def test_co_engaged_item_is_top_neighbour(method: str) -> None:
     cf = ItemCF().fit(co_engagement(), now=NOW, method=method)  # type: ignore[arg-type]
@@ -39,7 +44,7 @@ def test_co_engaged_item_is_top_neighbour(method: str) -> None:
 
 
 def test_cosine_scores_are_bounded_and_symmetric() -> None:
-    cf = ItemCF().fit(co_engagement(), now=NOW)
+    cf = ItemCF().fit(co_engagement(), now=NOW, method="cosine")
     s12 = dict(cf.neighbours(1, 10))[2]
     s21 = dict(cf.neighbours(2, 10))[1]
     assert 0 < s12 <= 1.0 + 1e-6
@@ -60,7 +65,7 @@ def test_very_active_user_is_damped_by_iuf() -> None:
 
 
 def test_recommend_sums_neighbours_and_excludes_engaged() -> None:
-    cf = ItemCF().fit(co_engagement(), now=NOW)
+    cf = ItemCF().fit(co_engagement(), now=NOW, method="cosine")
     recs = cf.recommend([(1, 1.0)], 10)
     assert recs[0][0] == 2
     assert 1 not in dict(recs)  # the recent item itself never comes back
@@ -80,17 +85,41 @@ def test_impressions_and_future_events_are_ignored() -> None:
     assert cf.neighbours(1, 1)[0][0] == 2
 
 
-def test_time_decay_prefers_recent_co_engagement() -> None:
+def test_decay_is_relative_to_each_users_latest_event() -> None:
+    """Within a user's own sequence, older engagement counts less (down to the floor)."""
     day = 86400.0
     ev = []
-    for u in range(1, 4):  # old co-engagement A-B
-        ev += [Event(u, 1, "like", NOW - 200 * day), Event(u, 2, "like", NOW - 200 * day)]
-    for u in range(4, 7):  # recent co-engagement A-C, also A alone for balance
+    for u in range(1, 4):  # A and C together at the user's latest moment, B a year before
         ev += [Event(u, 1, "like", NOW - day), Event(u, 3, "like", NOW - day)]
-    for u in range(7, 10):
-        ev += [Event(u, 2, "like", NOW - day), Event(u, 3, "like", NOW - 300 * day)]
-    cf = ItemCF(replace(ITEMCF, half_life_seconds=10 * day)).fit(ev, now=NOW)
-    assert cf.neighbours(1, 1)[0][0] == 3
+        ev += [Event(u, 2, "like", NOW - 366 * day)]
+    ev += [Event(9, 2, "like", NOW), Event(9, 3, "like", NOW)]  # B, C not only with A
+    # cosine: engagement strength enters the similarity (Swing only uses it to pick co-users)
+    cf = ItemCF(replace(ITEMCF, half_life_seconds=10 * day)).fit(ev, now=NOW, method="cosine")
+    nb = dict(cf.neighbours(1, 5))
+    assert max(nb, key=nb.get) == 3
+    assert 0 < nb.get(2, 0.0) < nb[3]  # the floor keeps old co-engagement as weak evidence
+
+
+def test_time_away_does_not_erase_history() -> None:
+    """A user who left long ago keeps their co-engagement: age is not measured from `now`."""
+    day = 86400.0
+    ev = []
+    for u in range(1, 5):  # four users paired A-B years ago and never came back
+        ev += [Event(u, 1, "like", NOW - 3000 * day), Event(u, 2, "like", NOW - 3000 * day)]
+    for u in range(5, 7):  # two users paired A-C yesterday
+        ev += [Event(u, 1, "like", NOW - day), Event(u, 3, "like", NOW - day)]
+    cf = ItemCF().fit(ev, now=NOW)
+    assert cf.neighbours(1, 1)[0][0] == 2
+
+
+def test_user_decay_is_float64_with_a_floor() -> None:
+    day = 86400.0
+    users = np.array([0, 0, 0, 1])
+    ts = np.array([NOW, NOW - 30 * day, NOW - 20 * 365 * day, NOW - 9000 * day])
+    d = user_decay(users, ts, 2, 30 * day, 0.1)
+    assert d.dtype == np.float64
+    assert d.tolist() == pytest.approx([1.0, 0.5, 0.1, 1.0])
+    assert user_decay(users, ts, 2, float("inf"), 0.1).tolist() == [1.0] * 4
 
 
 def random_events(n_users: int, n_items: int, n: int, seed: int) -> list[Event]:
@@ -107,8 +136,12 @@ def random_events(n_users: int, n_items: int, n: int, seed: int) -> list[Event]:
 
 def test_chunked_product_matches_single_chunk() -> None:
     ev = random_events(300, 400, 5000, seed=1)
-    small = ItemCF(replace(ITEMCF, chunk_flops=50)).fit(ev, now=NOW, max_neighbours=10)
-    big = ItemCF(replace(ITEMCF, chunk_flops=10**12)).fit(ev, now=NOW, max_neighbours=10)
+    small = ItemCF(replace(ITEMCF, chunk_flops=50)).fit(
+        ev, now=NOW, max_neighbours=10, method="cosine"
+    )
+    big = ItemCF(replace(ITEMCF, chunk_flops=10**12)).fit(
+        ev, now=NOW, max_neighbours=10, method="cosine"
+    )
     assert np.array_equal(small.item_ids, big.item_ids)
     assert np.array_equal(small.indptr, big.indptr)
     np.testing.assert_allclose(small.data, big.data, rtol=1e-5)
@@ -133,7 +166,7 @@ def test_stats_and_empty_model() -> None:
     cf = ItemCF().fit([], now=NOW)
     assert cf.stats()["n_items"] == 0 and cf.neighbours(1, 5) == []
     assert cf.recommend([(1, 1.0)], 5) == []
-    cf = ItemCF().fit(co_engagement(), now=NOW, max_neighbours=2)
+    cf = ItemCF().fit(co_engagement(), now=NOW, max_neighbours=2, method="cosine")
     st = cf.stats()
     assert st["n_items"] == 4 and st["n_users"] == 9 and st["max_neighbours"] == 2
     assert st["items_with_neighbours"] == 4

@@ -162,7 +162,13 @@ def test_page_has_explainable_cards_and_respects_diversity() -> None:
     assert all(s.source in allowed and s.components for s in res.items)
     assert res.dropped.get("engaged", 0) > 0  # CF/interest/hot offered engaged notes
     assert not {4, 8, 12} & {s.note_id for s in res.items}
-    assert "cf" in res.sources  # 16 and 20-22 are co-engaged with the user's notes
+    assert any("cf" in s.components for s in res.items)  # 16, 20-22: co-engaged with 4, 8, 12
+    # three likes are little evidence, so CF has a fraction of its weight; with a longer
+    # history of the same taste it earns (nearly) all of it and leads cards
+    rich = build_pipeline("discover").run(
+        user_ctx(notes, cf=cf, recent=[(n, 1.0) for n in (4, 8, 12)] * 10), 20
+    )
+    assert "cf" in rich.sources
     assert any(s.source == "explore" for s in res.items)  # the traffic-pool share
 
 
