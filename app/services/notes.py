@@ -25,6 +25,7 @@ from app.models import (
     Channel,
     Image,
     Note,
+    NoteEvent,
     NoteImage,
     NoteLike,
     NoteMention,
@@ -433,6 +434,8 @@ def view_note(actor: User | None, note_id: int) -> Note:
     note = _visible_note(actor, note_id)
     if note.status == "published" and (actor is None or actor.id != note.author_id):
         bump(Note, note.id, view_count=1)
+        if actor is not None:  # what a user opens teaches their interest profile
+            db.session.add(NoteEvent(user_id=actor.id, note_id=note.id, kind="open"))
         db.session.commit()
     return note
 

@@ -122,3 +122,34 @@ def test_rebuild_makes_hot_lists_and_related_notes(api):
     assert related["items"][0]["id"] == second
     assert_error(api.get("/feeds/hot?window=month"), 400)
     assert_error(api.get("/notes/424242/related"), 404)
+
+
+def test_what_a_user_opens_and_likes_steers_their_discover_feed(api):
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import NoteEvent
+
+    authors = _authors(api, 10)
+    api.register("catlover")
+    api.grant("catlover", "editor")  # to read the score components
+    pets, food = [], []
+    for index in range(40):
+        channel = "pets" if index % 2 else "food"
+        note = insert_note(authors[index % 10]["id"], f"{channel}{index}", ago=index,
+                           channel_code=channel, like_count=5)
+        (pets if channel == "pets" else food).append(note)
+    for note in pets[:6]:
+        assert api.get(f"/notes/{note}", "catlover").status_code == 200
+        assert api.post(f"/notes/{note}/like", "catlover").status_code == 200
+    opens = db.session.scalars(select(NoteEvent.note_id).where(NoteEvent.kind == "open")).all()
+    assert sorted(opens) == sorted(pets[:6])
+    cards = _page(api, "/feeds/discover?limit=10&explain=1", "catlover")["items"]
+    channels = [card["channel"]["code"] for card in cards]
+    interest = {card["id"]: card["explain"]["components"].get("interest", 0) for card in cards}
+    assert all(interest[c["id"]] > 0 for c in cards if c["channel"]["code"] == "pets"), cards
+    assert all(interest[c["id"]] == 0 for c in cards if c["channel"]["code"] == "food"), cards
+    # Channels are mixed on purpose (no long runs), so the taste shows in the scores and in
+    # what leads, not as a page of one channel.
+    assert "pets" in channels
+    assert not set(card["id"] for card in cards) & set(pets[:6])  # already engaged
