@@ -88,8 +88,8 @@ class Settings:
     token_ttl_days: int = 60
     # How long a process reuses the ranked feeds' candidate catalogue and built models.
     ranking_cache_seconds: float = 30.0
-    ranking_catalogue_hot: int = 3000  # hottest notes kept as candidates
-    ranking_catalogue_new: int = 1000  # newest notes kept for the traffic pool
+    ranking_catalogue_hot: int = 1500  # hottest notes kept as candidates
+    ranking_catalogue_new: int = 500  # newest notes kept for the traffic pool
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

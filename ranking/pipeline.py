@@ -9,6 +9,7 @@ of stages assembled in `build_pipeline`. Everything is plain data and determinis
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -17,7 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ranking.blend import SIGNALS, blend, cf_norm, hot_norm, signal_weights
+from ranking.blend import SIGNALS, blend, cf_norm, signal_weights
 from ranking.config import RANKING, BlendConfig, DiversityConfig, RankingConfig
 from ranking.signals.editorial import EditorialSource
 from ranking.signals.exploration import TrafficPool
@@ -88,9 +89,11 @@ class RequestContext:
         if top is None:
             top = self._cache["hot_max"] = max(self.hot.values(), default=0.0)
         h = self.hot.get(note_id, 0.0)
-        if h <= 0 or top <= 0:
+        if h <= 0 or top <= 0 or not math.isfinite(h) or not math.isfinite(top):
             return 0.0
-        return float(hot_norm(np.float64(h), top))
+        # The scalar form of `blend.hot_norm` (same formula): this runs for thousands of
+        # candidates per request, where a numpy call per note costs more than the maths.
+        return min(math.log1p(h) / math.log1p(top), 1.0)
 
     def blend_weights(self, base: Mapping[str, float]) -> dict[str, float]:
         """The feed's weights scaled by this user's evidence (`ranking.blend.signal_weights`)."""

@@ -115,6 +115,22 @@ def rebuild_itemcf() -> dict[str, Any]:
     return {**stats, "seconds": round(time.perf_counter() - started, 3), "bytes": len(blob)}
 
 
+def _add_impression_counts(counts: Counter[int]) -> None:
+    """All notes' exposure counts in one statement on PostgreSQL; atomic `+ n` either way."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(
+            text(
+                "UPDATE notes SET impression_count = notes.impression_count + v.n FROM "
+                "unnest(CAST(:ids AS bigint[]), CAST(:counts AS integer[])) AS v(id, n) "
+                "WHERE notes.id = v.id"
+            ),
+            {"ids": list(counts), "counts": list(counts.values())},
+        )
+        return
+    for note_id, count in counts.items():
+        bump(Note, note_id, impression_count=count)
+
+
 @job("default")
 def flush_impressions(max_items: int = 50_000) -> dict[str, Any]:
     """Write buffered impressions in one batch and add them to the notes' exposure counts."""
@@ -129,7 +145,7 @@ def flush_impressions(max_items: int = 50_000) -> dict[str, Any]:
             for item in batch
         ],
     )
-    for note_id, count in Counter(item.note_id for item in batch).items():
-        bump(Note, note_id, impression_count=count)
+    counts = Counter(item.note_id for item in batch)
+    _add_impression_counts(counts)
     db.session.commit()
     return {"impressions": len(batch)}
