@@ -10,6 +10,7 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy import delete, insert, text, update
 
 from app.extensions import db, get_feed_store
@@ -18,11 +19,13 @@ from app.models import HotListEntry, Note, NoteEvent, RankingModel, utcnow
 from app.services.ranking_data import engagement_events, note_features
 from app.services.sql import bump
 from ranking.config import HOT, ITEMCF
-from ranking.signals.hot import hot_from_events, hot_score, top_hot
+from ranking.signals.hot import hot_from_arrays, hot_score, top_hot
 from ranking.signals.itemcf import ItemCF
 
 HOT_LIST_SIZE = 100
-HOT_SCORE_HORIZON = timedelta(days=30)  # older notes' hot score decays to (about) nothing
+# Past 14 half-lives a note keeps under 1/16,000 of its hot score: treat it as 0 rather than
+# rewriting every old note's score on every run.
+HOT_SCORE_HORIZON = timedelta(seconds=HOT.half_life_seconds * 14)
 CF_HISTORY = timedelta(days=90)
 
 
@@ -32,7 +35,7 @@ def rebuild_hot() -> dict[str, Any]:
     started = time.perf_counter()
     now_dt = utcnow()
     now = now_dt.timestamp()
-    features = note_features(where=(Note.published_at >= now_dt - HOT_SCORE_HORIZON,))
+    features = note_features(where=(Note.published_at >= now_dt - HOT_SCORE_HORIZON,), labels=False)
     scores = [
         {"id": note_id, "hot_score": hot_score(feature, now)}
         for note_id, feature in features.items()
@@ -45,16 +48,28 @@ def rebuild_hot() -> dict[str, Any]:
     )
     _write_hot_scores(scores)
 
-    events = engagement_events(since=now_dt - timedelta(seconds=HOT.week_window_seconds),
-                               include_opens=False)
-    wanted = {event.note_id for event in events}
-    event_notes = {i: features[i] for i in wanted if i in features}
-    event_notes.update(note_features(wanted - set(event_notes)))
+    # Vectorised over the week's events: (note, CES weight, time) arrays, no object per event.
+    events = engagement_events(
+        since=now_dt - timedelta(seconds=HOT.week_window_seconds), include_opens=False
+    )
+    event_notes = note_features({event.note_id for event in events})
+    kept = [event for event in events if event.note_id in event_notes]
+    note_ids = np.fromiter((event.note_id for event in kept), dtype=np.int64, count=len(kept))
+    weights = np.fromiter(
+        (HOT.weights.get(event.kind, 0.0) * event.weight for event in kept),
+        dtype=np.float64,
+        count=len(kept),
+    )
+    stamps = np.fromiter((event.ts for event in kept), dtype=np.float64, count=len(kept))
     rows = []
     for window, seconds in (("day", HOT.day_window_seconds), ("week", HOT.week_window_seconds)):
-        window_scores = hot_from_events(
-            (event for event in events if event.note_id in event_notes), now,
-            window_seconds=seconds, half_life_seconds=HOT.half_life_seconds,
+        window_scores = hot_from_arrays(
+            note_ids,
+            weights,
+            stamps,
+            now,
+            window_seconds=seconds,
+            half_life_seconds=HOT.half_life_seconds,
         )
         scopes: dict[str, dict[int, float]] = defaultdict(dict)
         for note_id, score in window_scores.items():
@@ -66,32 +81,52 @@ def rebuild_hot() -> dict[str, Any]:
                 scopes[f"topic:{topic}"][note_id] = score
         for scope, scoped in scopes.items():
             for rank, (note_id, score) in enumerate(top_hot(scoped, HOT_LIST_SIZE), start=1):
-                rows.append({"window": window, "scope": scope, "rank": rank,
-                             "note_id": note_id, "score": score})
+                rows.append(
+                    {
+                        "window": window,
+                        "scope": scope,
+                        "rank": rank,
+                        "note_id": note_id,
+                        "score": score,
+                    }
+                )
     db.session.execute(delete(HotListEntry))
     for start in range(0, len(rows), 5000):
-        db.session.execute(insert(HotListEntry), rows[start:start + 5000])
+        db.session.execute(insert(HotListEntry), rows[start : start + 5000])
     db.session.commit()
-    return {"notes_scored": len(scores), "events": len(events), "hot_list_rows": len(rows),
-            "seconds": round(time.perf_counter() - started, 3)}
+    return {
+        "notes_scored": len(scores),
+        "events": len(events),
+        "hot_list_rows": len(rows),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
 
 
 def _write_hot_scores(scores: list[dict[str, Any]]) -> None:
-    """One statement on PostgreSQL (unnest of two arrays); batched executemany elsewhere."""
+    """On PostgreSQL: COPY the scores into a temporary table and update from it in one
+    statement (binding 60,000 values as parameters costs seconds); executemany elsewhere."""
     if not scores:
         return
     if db.engine.dialect.name == "postgresql":
         db.session.execute(
             text(
-                "UPDATE notes SET hot_score = v.score FROM "
-                "unnest(CAST(:ids AS bigint[]), CAST(:scores AS double precision[])) "
-                "AS v(id, score) WHERE notes.id = v.id"
-            ),
-            {"ids": [row["id"] for row in scores], "scores": [row["hot_score"] for row in scores]},
+                "CREATE TEMPORARY TABLE hot_scores_in (id bigint, score double precision) "
+                "ON COMMIT DROP"
+            )
+        )
+        raw = db.session.connection().connection.driver_connection
+        with (
+            raw.cursor() as cursor,
+            cursor.copy("COPY hot_scores_in (id, score) FROM STDIN") as copy,
+        ):
+            for row in scores:
+                copy.write_row((row["id"], row["hot_score"]))
+        db.session.execute(
+            text("UPDATE notes SET hot_score = s.score FROM hot_scores_in s WHERE notes.id = s.id")
         )
         return
     for start in range(0, len(scores), 5000):
-        db.session.execute(update(Note), scores[start:start + 5000])
+        db.session.execute(update(Note), scores[start : start + 5000])
 
 
 @job("low")
@@ -101,11 +136,16 @@ def rebuild_itemcf() -> dict[str, Any]:
     now_dt = utcnow()
     events = engagement_events(since=now_dt - CF_HISTORY)
     loaded = time.perf_counter() - started
-    model = ItemCF().fit(events, now=now_dt.timestamp(), max_neighbours=ITEMCF.max_neighbours,
-                         method=ITEMCF.method)
+    model = ItemCF().fit(
+        events, now=now_dt.timestamp(), max_neighbours=ITEMCF.max_neighbours, method=ITEMCF.method
+    )
     blob = model.to_bytes()
-    stats = {**model.stats(), "events": len(events), "load_seconds": round(loaded, 3),
-             "fit_seconds": round(time.perf_counter() - started - loaded, 3)}
+    stats = {
+        **model.stats(),
+        "events": len(events),
+        "load_seconds": round(loaded, 3),
+        "fit_seconds": round(time.perf_counter() - started - loaded, 3),
+    }
     existing = db.session.get(RankingModel, "itemcf")
     if existing is None:
         db.session.add(RankingModel(name="itemcf", blob=blob, stats=stats, built_at=now_dt))
@@ -140,8 +180,13 @@ def flush_impressions(max_items: int = 50_000) -> dict[str, Any]:
     db.session.execute(
         insert(NoteEvent),
         [
-            {"user_id": item.user_id, "note_id": item.note_id, "kind": "impression",
-             "source": item.source[:16], "created_at": datetime.fromtimestamp(item.ts, UTC)}
+            {
+                "user_id": item.user_id,
+                "note_id": item.note_id,
+                "kind": "impression",
+                "source": item.source[:16],
+                "created_at": datetime.fromtimestamp(item.ts, UTC),
+            }
             for item in batch
         ],
     )
