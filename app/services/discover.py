@@ -25,7 +25,7 @@ from app.services.notes_access import get_note_for
 from app.services.ranking_data import ModelCache, note_features, user_signals
 from app.services.sql import insert_ignore
 from ranking.config import RANKING
-from ranking.pipeline import RequestContext, build_pipeline
+from ranking.pipeline import RequestContext, build_pipeline, diversify
 from ranking.signals.hot import hot_score
 from ranking.signals.interest import InterestProfile
 from ranking.signals.itemcf import ItemCF
@@ -173,13 +173,26 @@ def ranked_feed(viewer: User | None, *, channel: str | None, session: str | None
         seen=store.seen(session_key),
         recently_served=store.recently_served(str(viewer.id)) if viewer else set(),
         engaged=engaged, blocked_authors=blocked_authors, blocked_topics=blocked_topics,
-        hidden_notes=hidden, following=following, rng=random.Random(),
+        hidden_notes=hidden, following=following,
+        # Reproducible per page of a session (a str seed is hashed stably across processes).
+        rng=random.Random(f"{session_key}:{'.'.join(map(str, history))}"),
         hydrate=caches["features"],  # CF neighbours outside the cached catalogue
         history=history,
     )
     result = build_pipeline(context.feed).run(context, page_size)
     rows = _load_notes([item.note_id for item in result.items])
-    items = [(rows[item.note_id], item) for item in result.items if item.note_id in rows]
+    # A card that vanished since the catalogue was built closes up the page, which can bring
+    # one author's cards closer: apply the diversity rule again to what is really served.
+    kept = diversify(
+        [item for item in result.items if item.note_id in rows],
+        {**context.all_features(), **caches["features"](history)},
+        max_per_author=RANKING.diversity.max_per_author,
+        window=RANKING.diversity.window,
+        max_channel_run=RANKING.diversity.max_channel_run,
+        max_topic_run=RANKING.diversity.max_topic_run,
+        history=history,
+    )
+    items = [(rows[item.note_id], item) for item in kept]
     served = [note.id for note, _ in items]
     store.add_seen(session_key, served)
     if viewer is not None:
