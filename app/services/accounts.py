@@ -112,13 +112,17 @@ def change_password(actor: User, current_password: str, new_password: str, token
     except (VerificationError, InvalidHashError) as exc:
         raise Forbidden("The current password is wrong.", code="invalid_credentials") from exc
     if new_password.lower() == actor.username:
-        raise ValidationFailed("The password must not be the username.",
-                               details={"field": "new_password"})
+        raise ValidationFailed(
+            "The password must not be the username.", details={"field": "new_password"}
+        )
     actor.password_hash = hash_password(new_password)
     db.session.execute(
         update(AuthToken)
-        .where(AuthToken.user_id == actor.id, AuthToken.revoked_at.is_(None),
-               AuthToken.token_hash != _token_digest(token))
+        .where(
+            AuthToken.user_id == actor.id,
+            AuthToken.revoked_at.is_(None),
+            AuthToken.token_hash != _token_digest(token),
+        )
         .values(revoked_at=utcnow())
     )
     db.session.commit()

@@ -65,13 +65,19 @@ class _CatalogueCache:
 
 
 def _build_catalogue(settings: Settings) -> Catalogue:
-    notes = note_features(order_by=(Note.hot_score.desc(), Note.id.desc()),
-                          limit=settings.ranking_catalogue_hot)
-    notes.update(note_features(order_by=(Note.published_at.desc(), Note.id.desc()),
-                               limit=settings.ranking_catalogue_new))
+    notes = note_features(
+        order_by=(Note.hot_score.desc(), Note.id.desc()), limit=settings.ranking_catalogue_hot
+    )
+    notes.update(
+        note_features(
+            order_by=(Note.published_at.desc(), Note.id.desc()),
+            limit=settings.ranking_catalogue_new,
+        )
+    )
     now = time.time()
-    return Catalogue(notes=notes, hot={i: hot_score(f, now) for i, f in notes.items()},
-                     built=time.monotonic())
+    return Catalogue(
+        notes=notes, hot={i: hot_score(f, now) for i, f in notes.items()}, built=time.monotonic()
+    )
 
 
 class _FeatureCache:
@@ -123,8 +129,14 @@ def _session_key(viewer: User | None, session: str) -> str:
     return f"{viewer.id if viewer else 'anon'}:{session}"
 
 
-def ranked_feed(viewer: User | None, *, channel: str | None, session: str | None,
-                history: list[int], page_size: int) -> FeedPage:
+def ranked_feed(
+    viewer: User | None,
+    *,
+    channel: str | None,
+    session: str | None,
+    history: list[int],
+    page_size: int,
+) -> FeedPage:
     """One page of the discover (or channel) waterfall for this viewer and feed session.
 
     `history` is the last cards of the previous page (carried in the cursor), so diversity
@@ -153,9 +165,13 @@ def ranked_feed(viewer: User | None, *, channel: str | None, session: str | None
         signals = user_signals(viewer.id)
         known = caches["features"]({event.note_id for event in signals.events} - set(notes))
         features = {**notes, **known}
-        profile = InterestProfile.build(signals.events, features, now,
-                                        seed_channels=signals.seed_channels,
-                                        seed_topics=signals.seed_topics)
+        profile = InterestProfile.build(
+            signals.events,
+            features,
+            now,
+            seed_channels=signals.seed_channels,
+            seed_topics=signals.seed_topics,
+        )
         for kind, ref in signals.not_interested:
             profile.mark_not_interested(kind, ref)
             {"note": hidden, "author": blocked_authors, "topic": blocked_topics}[kind].add(ref)
@@ -167,13 +183,23 @@ def ranked_feed(viewer: User | None, *, channel: str | None, session: str | None
         following = signals.following
 
     context = RequestContext(
-        user_id=viewer.id if viewer else None, now=now,
-        feed="channel" if channel else "discover", channel=channel, notes=notes,
-        profile=profile, cf=cf, recent=recent, hot=catalogue.hot, editorial=None,
+        user_id=viewer.id if viewer else None,
+        now=now,
+        feed="channel" if channel else "discover",
+        channel=channel,
+        notes=notes,
+        profile=profile,
+        cf=cf,
+        recent=recent,
+        hot=catalogue.hot,
+        editorial=None,
         seen=store.seen(session_key),
         recently_served=store.recently_served(str(viewer.id)) if viewer else set(),
-        engaged=engaged, blocked_authors=blocked_authors, blocked_topics=blocked_topics,
-        hidden_notes=hidden, following=following,
+        engaged=engaged,
+        blocked_authors=blocked_authors,
+        blocked_topics=blocked_topics,
+        hidden_notes=hidden,
+        following=following,
         # Reproducible per page of a session (a str seed is hashed stably across processes).
         rng=random.Random(f"{session_key}:{'.'.join(map(str, history))}"),
         hydrate=caches["features"],  # CF neighbours outside the cached catalogue
@@ -197,12 +223,14 @@ def ranked_feed(viewer: User | None, *, channel: str | None, session: str | None
     store.add_seen(session_key, served)
     if viewer is not None:
         store.mark_served(str(viewer.id), served, RANKING.recent_serve_ttl_seconds)
-    store.record_impressions([
-        Impression(viewer.id if viewer else None, note.id, scored.source, now)
-        for note, scored in items
-    ])
+    store.record_impressions(
+        [
+            Impression(viewer.id if viewer else None, note.id, scored.source, now)
+            for note, scored in items
+        ]
+    )
     _maybe_flush(len(items))
-    tail = [*history, *served][-(RANKING.diversity.window - 1):]
+    tail = [*history, *served][-(RANKING.diversity.window - 1) :]
     return FeedPage(items=items, session=session, tail=tail, dropped=dict(result.dropped))
 
 
@@ -221,22 +249,27 @@ def _load_notes(note_ids: list[int]) -> dict[int, Note]:
     if not note_ids:
         return {}
     rows = db.session.scalars(
-        select(Note).where(Note.id.in_(note_ids), Note.status == "published",
-                           Note.deleted_at.is_(None))
+        select(Note).where(
+            Note.id.in_(note_ids), Note.status == "published", Note.deleted_at.is_(None)
+        )
     ).unique()
     return {note.id: note for note in rows}
 
 
-def hot_list(*, window: str, channel: str | None, limit: int, after_rank: int) -> list[
-    tuple[Note, float, int]
-]:
+def hot_list(
+    *, window: str, channel: str | None, limit: int, after_rank: int
+) -> list[tuple[Note, float, int]]:
     """The 榜单: ranks from the last rebuild; before the first one, live hot scores."""
     scope = f"channel:{channel}" if channel else "all"
     entries = db.session.execute(
         select(HotListEntry.note_id, HotListEntry.score, HotListEntry.rank)
-        .where(HotListEntry.window == window, HotListEntry.scope == scope,
-               HotListEntry.rank > after_rank)
-        .order_by(HotListEntry.rank).limit(limit + 1)
+        .where(
+            HotListEntry.window == window,
+            HotListEntry.scope == scope,
+            HotListEntry.rank > after_rank,
+        )
+        .order_by(HotListEntry.rank)
+        .limit(limit + 1)
     ).all()
     rows = _load_notes([entry.note_id for entry in entries])
     return [(rows[e.note_id], e.score, e.rank) for e in entries if e.note_id in rows]
@@ -251,14 +284,22 @@ def related_notes(viewer: User | None, note_id: int, limit: int) -> list[tuple[N
         picked = [Scored(n, s, "cf", {"cf": s}) for n, s in cf.neighbours(note.id, limit * 2)]
     if len(picked) < limit:
         topic_ids = select(NoteTopic.topic_id).where(NoteTopic.note_id == note.id)
-        same = select(Note.id, Note.hot_score).where(
-            Note.status == "published", Note.deleted_at.is_(None), Note.id != note.id,
-            Note.id.in_(select(NoteTopic.note_id).where(NoteTopic.topic_id.in_(topic_ids)))
-            | (Note.channel_code == note.channel_code),
-        ).order_by(Note.hot_score.desc(), Note.id.desc()).limit(limit * 2)
+        same = (
+            select(Note.id, Note.hot_score)
+            .where(
+                Note.status == "published",
+                Note.deleted_at.is_(None),
+                Note.id != note.id,
+                Note.id.in_(select(NoteTopic.note_id).where(NoteTopic.topic_id.in_(topic_ids)))
+                | (Note.channel_code == note.channel_code),
+            )
+            .order_by(Note.hot_score.desc(), Note.id.desc())
+            .limit(limit * 2)
+        )
         have = {item.note_id for item in picked}
-        picked += [Scored(i, s, "hot", {"hot": s}) for i, s in db.session.execute(same)
-                   if i not in have]
+        picked += [
+            Scored(i, s, "hot", {"hot": s}) for i, s in db.session.execute(same) if i not in have
+        ]
     rows = _load_notes([item.note_id for item in picked])
     out = [(rows[i.note_id], i) for i in picked if i.note_id in rows and i.note_id != note.id]
     return out[:limit]
@@ -274,13 +315,15 @@ def not_interested(viewer: User, note_id: int, reason: str) -> dict[str, Any]:
             raise Unprocessable("That is your own note.", code="own_note")
         refs = [note.author_id]
     else:
-        refs = list(db.session.scalars(
-            select(NoteTopic.topic_id).where(NoteTopic.note_id == note.id)))
+        refs = list(
+            db.session.scalars(select(NoteTopic.topic_id).where(NoteTopic.note_id == note.id))
+        )
         if not refs:
             raise Unprocessable("This note has no topic.", code="note_has_no_topic")
     for ref in refs:
-        db.session.execute(insert_ignore(NegativeFeedback,
-                                         {"user_id": viewer.id, "kind": reason, "ref": ref}))
+        db.session.execute(
+            insert_ignore(NegativeFeedback, {"user_id": viewer.id, "kind": reason, "ref": ref})
+        )
     db.session.commit()
     return {"note_id": note.id, "reason": reason, "refs": refs}
 
@@ -290,7 +333,6 @@ def channel_exists(code: str) -> None:
 
     if db.session.get(Channel, code) is None:
         raise NotFound("No such channel.", code="channel_not_found")
-
 
 
 def rebuild_ranking(actor: User) -> dict[str, Any]:

@@ -41,12 +41,18 @@ def following_feed(viewer: User, limit: int, after: tuple[datetime, int] | None)
         *position,
     )
     by_authors = (
-        select(Note.id).where(*visible, Note.author_id.in_(followees))
-        .order_by(*newest).limit(limit + 1).subquery()
+        select(Note.id)
+        .where(*visible, Note.author_id.in_(followees))
+        .order_by(*newest)
+        .limit(limit + 1)
+        .subquery()
     )
     by_topics = (
-        select(Note.id).where(*visible, Note.id.in_(topic_notes))
-        .order_by(*newest).limit(limit + 1).subquery()
+        select(Note.id)
+        .where(*visible, Note.id.in_(topic_notes))
+        .order_by(*newest)
+        .limit(limit + 1)
+        .subquery()
     )
     ids = union(select(by_authors.c.id), select(by_topics.c.id)).subquery()
     stmt = (

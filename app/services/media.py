@@ -24,9 +24,15 @@ def upload_image(actor: User, data: bytes) -> Image:
             min_side=settings.upload_min_side,
         )
     except ImageRejected as exc:
-        raise AppError(exc.message, code=exc.code, status=exc.status,
-                       details={"max_bytes": settings.upload_max_bytes,
-                                "max_pixels": settings.upload_max_pixels}) from exc
+        raise AppError(
+            exc.message,
+            code=exc.code,
+            status=exc.status,
+            details={
+                "max_bytes": settings.upload_max_bytes,
+                "max_pixels": settings.upload_max_pixels,
+            },
+        ) from exc
     key = image_key(new_image_prefix(), "original", clean.extension)
     get_storage().save(key, clean.encoded, clean.content_type)
     image = Image(

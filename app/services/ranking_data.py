@@ -36,9 +36,17 @@ from app.models import (
 from ranking.types import Event, NoteFeatures
 
 FEATURE_COLUMNS = (
-    Note.id, Note.author_id, Note.channel_code, Note.published_at, Note.like_count,
-    Note.collect_count, Note.comment_count, Note.share_count, Note.follow_gain_count,
-    Note.impression_count, Note.hot_score,
+    Note.id,
+    Note.author_id,
+    Note.channel_code,
+    Note.published_at,
+    Note.like_count,
+    Note.collect_count,
+    Note.comment_count,
+    Note.share_count,
+    Note.follow_gain_count,
+    Note.impression_count,
+    Note.hot_score,
 )
 
 
@@ -63,9 +71,14 @@ def visible_notes_filter():  # type: ignore[no-untyped-def]
     )
 
 
-def note_features(note_ids: Iterable[int] | None = None, *, where=(), order_by=(),
-                  limit: int | None = None,
-                  labels: bool = True) -> dict[int, NoteFeatures]:  # type: ignore[no-untyped-def]
+def note_features(
+    note_ids: Iterable[int] | None = None,
+    *,
+    where=(),
+    order_by=(),
+    limit: int | None = None,
+    labels: bool = True,
+) -> dict[int, NoteFeatures]:  # type: ignore[no-untyped-def]
     """Features for the notes asked for (by id, or by filter/order/limit) in three queries;
     `labels=False` skips topics and tags (one query) when only counts and times matter."""
     stmt = select(*FEATURE_COLUMNS).where(*visible_notes_filter(), *where)
@@ -83,45 +96,74 @@ def note_features(note_ids: Iterable[int] | None = None, *, where=(), order_by=(
     topics: dict[int, list[int]] = defaultdict(list)
     tags: dict[int, list[str]] = defaultdict(list)
     for start in range(0, len(ids) if labels else 0, 5000):
-        chunk = ids[start:start + 5000]
+        chunk = ids[start : start + 5000]
         for note_id, topic_id in db.session.execute(
             select(NoteTopic.note_id, NoteTopic.topic_id).where(id_in(NoteTopic.note_id, chunk))
         ):
             topics[note_id].append(topic_id)
         for note_id, name in db.session.execute(
-            select(NoteTag.note_id, Tag.name).join(Tag, Tag.id == NoteTag.tag_id)
+            select(NoteTag.note_id, Tag.name)
+            .join(Tag, Tag.id == NoteTag.tag_id)
             .where(id_in(NoteTag.note_id, chunk))
         ):
             tags[note_id].append(name)
     return {
         row.id: NoteFeatures(
-            note_id=row.id, author_id=row.author_id, channel=row.channel_code,
-            topics=tuple(topics[row.id]), tags=tuple(tags[row.id]),
-            published_at=_ts(row.published_at), likes=row.like_count,
-            collects=row.collect_count, comments=row.comment_count, shares=row.share_count,
-            follows_gained=row.follow_gain_count, impressions=row.impression_count,
+            note_id=row.id,
+            author_id=row.author_id,
+            channel=row.channel_code,
+            topics=tuple(topics[row.id]),
+            tags=tuple(tags[row.id]),
+            published_at=_ts(row.published_at),
+            likes=row.like_count,
+            collects=row.collect_count,
+            comments=row.comment_count,
+            shares=row.share_count,
+            follows_gained=row.follow_gain_count,
+            impressions=row.impression_count,
         )
         for row in rows
     }
 
 
-def engagement_events(*, since: datetime, user_id: int | None = None,
-                      limit_per_kind: int | None = None,
-                      include_opens: bool = True) -> list[Event]:
+def engagement_events(
+    *,
+    since: datetime,
+    user_id: int | None = None,
+    limit_per_kind: int | None = None,
+    include_opens: bool = True,
+) -> list[Event]:
     """Likes, collects, comments, shares, follows gained and opens as `Event`s, newest first
     within each kind. One user's (for a profile) or everyone's (for training, hot lists)."""
     sources = [
         ("like", NoteLike.user_id, NoteLike.note_id, NoteLike.created_at, None),
         ("collect", Collect.user_id, Collect.note_id, Collect.created_at, None),
-        ("comment", Comment.author_id, Comment.note_id, Comment.created_at,
-         Comment.deleted_at.is_(None)),
+        (
+            "comment",
+            Comment.author_id,
+            Comment.note_id,
+            Comment.created_at,
+            Comment.deleted_at.is_(None),
+        ),
         ("share", Share.user_id, Share.note_id, Share.created_at, Share.user_id.is_not(None)),
-        ("follow", UserFollow.follower_id, UserFollow.source_note_id, UserFollow.created_at,
-         UserFollow.source_note_id.is_not(None)),
+        (
+            "follow",
+            UserFollow.follower_id,
+            UserFollow.source_note_id,
+            UserFollow.created_at,
+            UserFollow.source_note_id.is_not(None),
+        ),
     ]
     if include_opens:
-        sources.append(("open", NoteEvent.user_id, NoteEvent.note_id, NoteEvent.created_at,
-                        (NoteEvent.kind == "open") & NoteEvent.user_id.is_not(None)))
+        sources.append(
+            (
+                "open",
+                NoteEvent.user_id,
+                NoteEvent.note_id,
+                NoteEvent.created_at,
+                (NoteEvent.kind == "open") & NoteEvent.user_id.is_not(None),
+            )
+        )
     events: list[Event] = []
     for kind, user_col, note_col, time_col, extra in sources:
         stmt = select(user_col, note_col, time_col).where(time_col >= since)
@@ -157,14 +199,18 @@ def user_signals(user_id: int, *, days: int = 90, per_kind: int = 200) -> UserSi
         seed_channels=[ref for kind, ref in interests if kind == "channel"],
         seed_topics=[int(ref) for kind, ref in interests if kind == "topic"],
         not_interested=[
-            (kind, ref) for kind, ref in db.session.execute(
-                select(NegativeFeedback.kind, NegativeFeedback.ref)
-                .where(NegativeFeedback.user_id == user_id)
+            (kind, ref)
+            for kind, ref in db.session.execute(
+                select(NegativeFeedback.kind, NegativeFeedback.ref).where(
+                    NegativeFeedback.user_id == user_id
+                )
             )
         ],
-        following=set(db.session.scalars(
-            select(UserFollow.followee_id).where(UserFollow.follower_id == user_id)
-        )),
+        following=set(
+            db.session.scalars(
+                select(UserFollow.followee_id).where(UserFollow.follower_id == user_id)
+            )
+        ),
     )
 
 
