@@ -20,28 +20,13 @@ from app.extensions import db
 from app.jobs import enqueue
 from app.jobs.notifications import deliver_notification
 from app.models import Album, Collect, Note, User, utcnow
-from app.schemas.common import MAX_ID
 from app.services.notes_access import get_interactable_note, get_note_for
 from app.services.policies import require
-from app.services.sql import bump, insert_ignore
+from app.services.sql import bump, commit_fresh, id_in_range, insert_ignore
 
 DEFAULT_ALBUM_NAME = "默认专辑"
 # Rows per statement when a set of ids is passed to SQL (SQLite caps bound parameters).
 _CHUNK = 500
-
-
-def _commit() -> None:
-    """Commit, then forget loaded rows: counters moved in SQL, so later reads in this session
-    (a test client shares one) must see the database's values, not stale copies."""
-    db.session.commit()
-    db.session.expire_all()
-
-
-
-
-def _in_range(value: int | None) -> bool:
-    """Ids beyond the database's integer range cannot exist: a 404, not a 500."""
-    return value is not None and 1 <= value <= MAX_ID
 
 
 def _album_not_found() -> NotFound:
@@ -58,7 +43,7 @@ def can_edit_album(actor: User, album: Album) -> bool:
 
 def _get_visible_album(viewer: User | None, album_id: int) -> Album:
     """Private albums look like they do not exist to anyone but their owner."""
-    album = db.session.get(Album, album_id) if _in_range(album_id) else None
+    album = db.session.get(Album, album_id) if id_in_range(album_id) else None
     if album is None or not can_view_album(viewer, album):
         raise _album_not_found()
     return album
@@ -135,7 +120,7 @@ def create_album(actor: User, name: str, description: str = "", private: bool = 
         db.session.rollback()
         raise _name_taken()
     album = db.session.scalar(select(Album).where(Album.owner_id == actor.id, Album.name == name))
-    _commit()
+    commit_fresh()
     assert album is not None
     return album
 
@@ -154,7 +139,7 @@ def update_album(actor: User, album_id: int, changes: dict[str, Any]) -> Album:
     if changes.get("private") is not None:
         album.is_private = bool(changes["private"])
     try:
-        _commit()
+        commit_fresh()
     except IntegrityError as exc:  # the unique (owner_id, name): taken, perhaps just now
         db.session.rollback()
         raise _name_taken() from exc
@@ -210,19 +195,19 @@ def delete_album(actor: User, album_id: int) -> None:
     )
     _decrement_collects(removed)
     db.session.execute(delete(Album).where(Album.id == album.id))
-    _commit()
+    commit_fresh()
 
 
 def list_own_albums(actor: User, limit: int, after: tuple[bool, int] | None) -> list[Album]:
     ensure_default_album(actor.id)
-    _commit()
+    commit_fresh()
     return _album_list(actor.id, include_private=True, limit=limit, after=after)
 
 
 def list_user_albums(
     viewer: User | None, user_id: int, limit: int, after: tuple[bool, int] | None
 ) -> list[Album]:
-    owner = db.session.get(User, user_id) if _in_range(user_id) else None
+    owner = db.session.get(User, user_id) if id_in_range(user_id) else None
     if owner is None or owner.status == "banned":
         raise NotFound("No such user.", code="user_not_found")
     own = viewer is not None and viewer.id == owner.id
@@ -303,14 +288,14 @@ def _collect_state(note_id: int, album_id: int | None) -> dict[str, Any]:
 def collect_note(actor: User, note_id: int, album_id: int | None = None) -> dict[str, Any]:
     """Collect into an album (the default one if none is given); again into another album moves
     the note there. Idempotent: the counters and the notification move on a new collect only."""
-    if not _in_range(note_id):
+    if not id_in_range(note_id):
         raise NotFound("No such note.", code="note_not_found")
     note = get_interactable_note(actor, note_id)
     if album_id is None:
         album = ensure_default_album(actor.id)
     else:
         # Only into one's own albums; anyone else's album looks like it does not exist.
-        found = db.session.get(Album, album_id) if _in_range(album_id) else None
+        found = db.session.get(Album, album_id) if id_in_range(album_id) else None
         if found is None or found.owner_id != actor.id:
             raise _album_not_found()
         album = found
@@ -346,7 +331,7 @@ def collect_note(actor: User, note_id: int, album_id: int | None = None) -> dict
                 bump(Album, current, note_count=-1)
                 bump(Album, album.id, note_count=1)
     author_id, state = note.author_id, _collect_state(note.id, album.id)
-    _commit()
+    commit_fresh()
     if created:
         enqueue(deliver_notification, "collect", author_id, actor.id, note.id)
     return state
@@ -354,7 +339,7 @@ def collect_note(actor: User, note_id: int, album_id: int | None = None) -> dict
 
 def uncollect_note(actor: User, note_id: int) -> dict[str, Any]:
     """Idempotent. Works even if the note was hidden since: a user can always let go of it."""
-    if not _in_range(note_id):
+    if not id_in_range(note_id):
         raise NotFound("No such note.", code="note_not_found")
     removed = db.session.execute(
         delete(Collect)
@@ -373,5 +358,5 @@ def uncollect_note(actor: User, note_id: int) -> dict[str, Any]:
     if author_id is not None:
         bump(User, author_id, collect_received_count=-1)
     state = _collect_state(note_id, None)
-    _commit()
+    commit_fresh()
     return state

@@ -21,29 +21,15 @@ from app.extensions import db
 from app.jobs import enqueue
 from app.jobs.notifications import deliver_notification
 from app.models import Comment, CommentLike, Image, Note, User, utcnow
-from app.schemas.common import MAX_ID
 from app.services.notes_access import get_interactable_note, get_note_for
 from app.services.policies import can_delete_comment, require
-from app.services.sql import bump, insert_ignore
+from app.services.sql import bump, commit_fresh, id_in_range, insert_ignore
 from app.services.viewer import avatars_for
 
 PREVIEW_REPLIES = 2
 MAX_MENTIONS = 10
 # `@username` (usernames are ASCII letters, digits and underscores, stored lowercase).
 _MENTION = re.compile(r"(?<![A-Za-z0-9_])@([A-Za-z0-9_]{3,32})")
-
-
-def _commit() -> None:
-    """Commit, then forget loaded rows: counters moved in SQL, so later reads in this session
-    (a test client shares one) must see the database's values, not stale copies."""
-    db.session.commit()
-    db.session.expire_all()
-
-
-
-
-def _in_range(value: int | None) -> bool:
-    return value is not None and 1 <= value <= MAX_ID
 
 
 def _comment_not_found() -> NotFound:
@@ -56,7 +42,7 @@ def _live(comment: Comment | None) -> bool:
 
 def _get_live_comment(comment_id: int) -> Comment:
     """A comment that is visible: not deleted, and (for a reply) its thread not deleted."""
-    comment = db.session.get(Comment, comment_id) if _in_range(comment_id) else None
+    comment = db.session.get(Comment, comment_id) if id_in_range(comment_id) else None
     if comment is None or not _live(comment):
         raise _comment_not_found()
     if comment.root_id is not None and not _live(db.session.get(Comment, comment.root_id)):
@@ -94,7 +80,7 @@ def add_comment(actor: User, note_id: int, body: str, parent_id: int | None = No
         )
     if not body:
         raise ValidationFailed("A comment cannot be empty.", details={"field": "body"})
-    if not _in_range(note_id):
+    if not id_in_range(note_id):
         raise NotFound("No such note.", code="note_not_found")
     note = get_interactable_note(actor, note_id)
     parent: Comment | None = None
@@ -204,7 +190,7 @@ def list_comments(
 ) -> CommentList:
     """Top-level comments (`new`: newest first; `hot`: most liked first), each with up to two
     preview replies (oldest first). `after` is (created_at, id) or (like_count, id)."""
-    if not _in_range(note_id):
+    if not id_in_range(note_id):
         raise NotFound("No such note.", code="note_not_found")
     note = get_note_for(viewer, note_id)
     stmt = select(Comment).where(
@@ -294,7 +280,7 @@ def delete_comment(actor: User, comment_id: int) -> None:
         else:
             bump(Comment, comment.root_id, reply_count=-1)
         bump(Note, note.id, comment_count=-hidden)
-    _commit()
+    commit_fresh()
 
 
 def _like_state(comment_id: int, liked: bool) -> dict[str, Any]:
@@ -318,7 +304,7 @@ def like_comment(actor: User, comment_id: int) -> dict[str, Any]:
         bump(Comment, comment.id, like_count=1)
     ids = (comment.author_id, actor.id, comment.note_id, comment.id)
     state = _like_state(comment.id, True)
-    _commit()
+    commit_fresh()
     if created:
         enqueue(deliver_notification, "comment_like", *ids)
     return state
@@ -326,7 +312,7 @@ def like_comment(actor: User, comment_id: int) -> dict[str, Any]:
 
 def unlike_comment(actor: User, comment_id: int) -> dict[str, Any]:
     """Idempotent; also works on a comment deleted since (the like row goes either way)."""
-    if not _in_range(comment_id) or db.session.get(Comment, comment_id) is None:
+    if not id_in_range(comment_id) or db.session.get(Comment, comment_id) is None:
         raise _comment_not_found()
     removed = db.session.execute(
         delete(CommentLike).where(
@@ -336,5 +322,5 @@ def unlike_comment(actor: User, comment_id: int) -> dict[str, Any]:
     if removed == 1:
         bump(Comment, comment_id, like_count=-1)
     state = _like_state(comment_id, False)
-    _commit()
+    commit_fresh()
     return state

@@ -15,27 +15,13 @@ from sqlalchemy import func, select
 from app.errors import NotFound
 from app.extensions import db
 from app.models import Note, Share, ShareVisit, User, utcnow
-from app.schemas.common import MAX_ID
 from app.services.notes_access import get_interactable_note, get_note_for
 from app.services.policies import require
-from app.services.sql import bump, insert_ignore
+from app.services.sql import bump, commit_fresh, id_in_range, insert_ignore
 
 SHARE_CHANNELS = ("wechat", "moments", "weibo", "qq", "link", "copy")
 TOKEN_BYTES = 9  # 12 URL-safe characters
 _TOKEN_ATTEMPTS = 5
-
-
-def _commit() -> None:
-    """Commit, then forget loaded rows: counters moved in SQL, so later reads in this session
-    (a test client shares one) must see the database's values, not stale copies."""
-    db.session.commit()
-    db.session.expire_all()
-
-
-
-
-def _in_range(value: int) -> bool:
-    return 1 <= value <= MAX_ID
 
 
 def can_view_share_stats(actor: User, note: Note) -> bool:
@@ -56,7 +42,7 @@ def share_note(actor: User, note_id: int, channel: str, base_url: str) -> ShareL
     one note on PostgreSQL (SQLite serialises writers anyway), so the lookup that follows sees
     a link another request just created and we never make two for one (user, note, channel).
     """
-    if not _in_range(note_id):
+    if not id_in_range(note_id):
         raise NotFound("No such note.", code="note_not_found")
     note = get_interactable_note(actor, note_id)
     bump(Note, note.id, share_count=1)
@@ -64,7 +50,7 @@ def share_note(actor: User, note_id: int, channel: str, base_url: str) -> ShareL
     if share is None:
         share = _create_share(actor.id, note.id, channel)
     count = db.session.scalar(select(Note.share_count).where(Note.id == note.id)) or 0
-    _commit()
+    commit_fresh()
     return ShareLink(share, f"{base_url.rstrip('/')}/s/{share.token}", count)
 
 
@@ -142,7 +128,7 @@ def _clean_referrer(referrer: str | None) -> str | None:
 
 def share_stats(actor: User, note_id: int) -> dict[str, Any]:
     """Shares and visits per channel, visits per source and the top sharers of one note."""
-    if not _in_range(note_id):
+    if not id_in_range(note_id):
         raise NotFound("No such note.", code="note_not_found")
     note = get_note_for(actor, note_id)
     require(can_view_share_stats(actor, note), "Only the author may see share statistics.")

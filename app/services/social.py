@@ -17,14 +17,8 @@ from app.extensions import db
 from app.jobs import enqueue
 from app.jobs.notifications import deliver_notification
 from app.models import Image, Note, User, UserFollow
-from app.schemas.common import MAX_ID
-from app.services.sql import bump, inserted
+from app.services.sql import bump, id_in_range, inserted
 from app.services.viewer import avatars_for
-
-
-def id_in_range(value: int) -> bool:
-    """Ids beyond the database's integer range cannot exist; asking for one is a 404, not a 500."""
-    return 1 <= value <= MAX_ID
 
 
 def get_visible_user(user_id: int) -> User:

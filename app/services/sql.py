@@ -10,6 +10,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase
 
 from app.extensions import db
+from app.schemas.common import MAX_ID
 
 
 def insert_ignore(model: type[DeclarativeBase], values: dict[str, Any]) -> Insert:
@@ -43,3 +44,15 @@ def bump(model: type[DeclarativeBase], row_id: Any, **deltas: int) -> None:
 def inserted(model: type[DeclarativeBase], values: dict[str, Any]) -> bool:
     """Insert unless the row exists; True when this call created it (the counter may move)."""
     return db.session.execute(insert_ignore(model, values)).rowcount == 1
+
+
+def commit_fresh() -> None:
+    """Commit, then expire what the session loaded: counters move in SQL (`bump`), so an
+    object read before the commit would otherwise report the old count."""
+    db.session.commit()
+    db.session.expire_all()
+
+
+def id_in_range(value: int | None) -> bool:
+    """Ids beyond the database's integer range cannot exist: a 404, never a driver error."""
+    return value is not None and 1 <= value <= MAX_ID

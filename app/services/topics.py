@@ -13,8 +13,7 @@ from app.errors import Conflict, NotFound, Unprocessable
 from app.extensions import db
 from app.models import Channel, Note, NoteTopic, Topic, TopicFollow, User
 from app.services.policies import can_manage_topics, require
-from app.services.social import id_in_range
-from app.services.sql import bump, inserted
+from app.services.sql import bump, id_in_range, inserted
 
 ONBOARDING_TOPICS = 20
 # The fallback "hot" order when no hot score was computed yet: weighted engagement.
