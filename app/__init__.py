@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
+from app.api.json_provider import OrjsonProvider
 from app.config import Settings, load_settings
 from app.errors import AppError
 from app.extensions import RateLimiter, db, init_redis
@@ -111,9 +112,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.config["SECRET_KEY"] = settings.secret_key
     # Multipart overhead on top of the largest accepted image.
     app.config["MAX_CONTENT_LENGTH"] = settings.upload_max_bytes + 64 * 1024
-    app.config["JSON_AS_ASCII"] = False
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json = OrjsonProvider(app)
     app.url_map.strict_slashes = False
     app.url_map.converters["int"] = IdConverter
 

@@ -22,7 +22,18 @@ from typing import Any
 import numpy as np
 from sqlalchemy import JSON, Connection, Engine, Table, func, insert, select, text
 
-from app.models import Album, Channel, Collect, Comment, Note, NoteLike, User, UserFollow
+from app.models import (
+    Album,
+    Channel,
+    Collect,
+    Comment,
+    Image,
+    Note,
+    NoteImage,
+    NoteLike,
+    User,
+    UserFollow,
+)
 from app.models.notes import DEFAULT_CHANNELS
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -80,6 +91,7 @@ class SyntheticReport:
     users: int = 0
     notes: int = 0
     albums: int = 0
+    images: int = 0
     follows: int = 0
     likes: int = 0
     collects: int = 0
@@ -99,6 +111,7 @@ class SyntheticReport:
 
     def rows_for(self, phase: str) -> int | None:
         return {"users": self.users, "albums": self.albums, "notes": self.notes,
+                "images": self.images,
                 "follows": self.follows, "likes": self.likes, "collects": self.collects,
                 "comments": self.comments}.get(phase)
 
@@ -126,6 +139,7 @@ class _Plan:
     note_created: np.ndarray
     note_published: np.ndarray
     note_views: np.ndarray
+    note_image_count: np.ndarray  # 1–9 pictures per note, as on an image note
     follow_src: np.ndarray
     follow_dst: np.ndarray
     follow_at: np.ndarray
@@ -188,11 +202,12 @@ def generate(
             "notes": writer.reserve_ids(Note.__table__, notes),
             "albums": writer.reserve_ids(Album.__table__, len(plan.album_owner)),
             "comments": writer.reserve_ids(Comment.__table__, len(plan.comment_user)),
+            "images": writer.reserve_ids(Image.__table__, int(plan.note_image_count.sum())),
         }
         report.seconds["prepare"] = time.perf_counter() - clock
         for phase, write in (
             ("users", _write_users), ("albums", _write_albums), ("notes", _write_notes),
-            ("follows", _write_follows), ("likes", _write_likes),
+            ("images", _write_images), ("follows", _write_follows), ("likes", _write_likes),
             ("collects", _write_collects), ("comments", _write_comments),
         ):
             clock = time.perf_counter()
@@ -311,11 +326,14 @@ def _make_plan(rng: np.random.Generator, n_users: int, n_notes: int, n_inter: in
     # Views are not derived from rows (there is no view log), so any plausible figure will do.
     likes_per_note = np.bincount(like_note, minlength=n_notes)
     note_views = likes_per_note * rng.integers(8, 30, n_notes) + rng.poisson(20, n_notes)
+    # Drawn last so every array above stays what earlier runs with the same seed produced.
+    note_image_count = np.minimum(rng.geometric(0.45, n_notes), 9)
     progress("plan", 7, steps)
     return _Plan(
         user_created=user_created, user_last_active=last_active,
         note_author=note_author, note_channel=note_channel, note_created=note_created,
         note_published=note_published, note_views=note_views,
+        note_image_count=note_image_count,
         follow_src=follow_src, follow_dst=follow_dst, follow_at=follow_at,
         like_user=like_user, like_note=like_note, like_at=like_at,
         collect_user=collect_user, collect_note=collect_note, collect_at=collect_at,
@@ -636,6 +654,39 @@ def _write_notes(w: _Writer, p: _Plan, first: dict[str, int], _password: str) ->
     })
 
 
+def _write_images(w: _Writer, p: _Plan, first: dict[str, int], _password: str) -> int:
+    """Pictures as the media pipeline leaves them (ready, three WebP variants), so cards and
+    their benchmarks carry real image data; no files are written."""
+    counts = p.note_image_count
+    n = int(counts.sum())
+    rng = np.random.default_rng(n)
+    note_index = np.repeat(np.arange(len(counts)), counts)
+    position = np.arange(n) - np.repeat(np.cumsum(counts) - counts, counts)
+    ids = first["images"] + np.arange(n)
+    # Portrait 3:4 mostly, some square and 4:3, as phone pictures are.
+    shape = rng.choice(3, n, p=[0.6, 0.25, 0.15])
+    height = np.choose(shape, [1440, 1080, 810])
+    colour = rng.integers(0, 0xFFFFFF, n).tolist()
+    variants = [
+        {name: {"key": f"synthetic/{i}/{name}.webp", "width": size, "height": size * h // 1080}
+         for name, size in (("small", 320), ("medium", 720), ("large", 1080))}
+        for i, h in zip(ids.tolist(), height.tolist(), strict=True)
+    ]
+    created = p.note_created[note_index]
+    w.write(Image.__table__, "images", {
+        "id": ids, "owner_id": first["users"] + p.note_author[note_index], "kind": "upload",
+        "status": "ready", "source_format": "JPEG", "width": 1080, "height": height,
+        "dominant_color": [f"#{c:06x}" for c in colour], "byte_size": 180_000,
+        "storage_key": [f"synthetic/{i}/original.jpg" for i in ids.tolist()],
+        "content_type": "image/jpeg", "variants": variants, "error": None,
+        "created_at": _ts(created), "updated_at": _ts(created),
+    })
+    w.write(NoteImage.__table__, "images", {
+        "note_id": first["notes"] + note_index, "position": position, "image_id": ids,
+    })
+    return n
+
+
 def _write_follows(w: _Writer, p: _Plan, first: dict[str, int], _password: str) -> int:
     return w.write(UserFollow.__table__, "follows", {
         "follower_id": first["users"] + p.follow_src,
@@ -795,7 +846,8 @@ def _recount(conn: Connection, first: dict[str, int], counts: dict[str, int],
 
 def _analyze(conn: Connection) -> None:
     """Fresh planner statistics, or the first benchmark queries run with empty-table plans."""
-    tables = ("users", "notes", "albums", "user_follows", "note_likes", "collects", "comments")
+    tables = ("users", "notes", "albums", "images", "note_images", "user_follows", "note_likes",
+              "collects", "comments")
     if conn.dialect.name == "postgresql":
         conn.execute(text(f"ANALYZE {', '.join(tables)}"))
     elif conn.dialect.name == "sqlite":

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint
 
-from app.api.presenters import notes_view
+from app.api.cards import note_cards
 from app.api.routing import current_actor, endpoint
 from app.errors import Forbidden, ValidationFailed
 from app.schemas.common import (
@@ -35,19 +35,29 @@ bp = Blueprint("feeds", __name__, url_prefix="/api/v1")
 )
 def following_feed(query: Page) -> Any:
     actor = current_actor()
-    notes = feeds.following_feed(actor, query.limit, decode_time_cursor(query.cursor))
-    page = page_of(notes, query.limit, lambda note: encode_time_cursor(note.published_at, note.id))
+    rows = feeds.following_feed(actor, query.limit, decode_time_cursor(query.cursor))
+    page = page_of(rows, query.limit, lambda row: encode_time_cursor(row[1], row[0]))
+    cards = note_cards([note_id for note_id, _ in page["items"]], actor)
     page["items"] = [
-        {**item, "source": "following"} for item in notes_view(page["items"], actor.id)
+        {**cards[note_id], "source": "following"}
+        for note_id, _ in page["items"]
+        if note_id in cards
     ]
     return page
+
+
+def _present(actor: Any) -> Any:
+    return lambda note_ids: note_cards(note_ids, actor)
 
 
 def _card(item: dict[str, Any], scored: Scored, explain: bool) -> dict[str, Any]:
     card = {**item, "source": scored.source, "pick": scored.source == "pick"}
     if explain:
-        card["explain"] = {"source": scored.source, "score": round(scored.score, 6),
-                           "components": {k: round(v, 6) for k, v in scored.components.items()}}
+        card["explain"] = {
+            "source": scored.source,
+            "score": round(scored.score, 6),
+            "components": {k: round(v, 6) for k, v in scored.components.items()},
+        }
     return card
 
 
@@ -58,8 +68,12 @@ def _feed_cursor(cursor: str | None) -> tuple[str | None, list[int]]:
         return None, []
     session, tail = values
     parts = tail.split(".") if isinstance(tail, str) and tail else []
-    if (not isinstance(session, str) or not 8 <= len(session) <= 32 or len(parts) > 20
-            or not all(part.isdigit() and len(part) <= 18 for part in parts)):
+    if (
+        not isinstance(session, str)
+        or not 8 <= len(session) <= 32
+        or len(parts) > 20
+        or not all(part.isdigit() and len(part) <= 18 for part in parts)
+    ):
         raise ValidationFailed("The cursor is not valid.", code="invalid_cursor")
     return session, [int(part) for part in parts]
 
@@ -69,8 +83,9 @@ def _may_explain(requested: bool) -> bool:
         return False
     actor = current_actor()
     if actor is None or not actor.has_role("editor"):
-        raise Forbidden("Only editors and admins may ask for score explanations.",
-                        code="explain_forbidden")
+        raise Forbidden(
+            "Only editors and admins may ask for score explanations.", code="explain_forbidden"
+        )
     return True
 
 
@@ -88,12 +103,16 @@ def discover_feed(query: DiscoverQuery) -> Any:
         discover.channel_exists(query.channel)
     session, history = _feed_cursor(query.cursor)
     actor = current_actor()
-    page = discover.ranked_feed(actor, channel=query.channel, session=session, history=history,
-                                page_size=query.limit)
-    views = notes_view([note for note, _ in page.items], actor.id if actor else None)
+    page = discover.ranked_feed(
+        actor,
+        channel=query.channel,
+        session=session,
+        history=history,
+        page_size=query.limit,
+        present=_present(actor),
+    )
     return {
-        "items": [_card(view, scored, explain)
-                  for view, (_, scored) in zip(views, page.items, strict=True)],
+        "items": [_card(view, scored, explain) for view, scored in page.items],
         "next_cursor": (
             encode_cursor(page.session, ".".join(map(str, page.tail))) if page.items else None
         ),
@@ -114,14 +133,17 @@ def hot_feed(query: HotQuery) -> Any:
         discover.channel_exists(query.channel)
     after = decode_cursor(query.cursor, 1)
     rank = int(after[0]) if after and isinstance(after[0], int) else 0
-    rows = discover.hot_list(window=query.window, channel=query.channel, limit=query.limit,
-                             after_rank=rank)
-    actor = current_actor()
+    rows = discover.hot_list(
+        window=query.window,
+        channel=query.channel,
+        limit=query.limit,
+        after_rank=rank,
+        present=_present(current_actor()),
+    )
     page = page_of(rows, query.limit, lambda row: encode_cursor(row[2]))
-    views = notes_view([note for note, _, _ in page["items"]], actor.id if actor else None)
     page["items"] = [
         {**view, "source": "hot", "rank": rank, "hot_score": round(score, 6)}
-        for view, (_, score, rank) in zip(views, page["items"], strict=True)
+        for view, score, rank in page["items"]
     ]
     return page
 
@@ -136,11 +158,8 @@ def hot_feed(query: HotQuery) -> Any:
 )
 def related(note_id: int, query: RelatedQuery) -> Any:
     actor = current_actor()
-    rows = discover.related_notes(actor, note_id, query.limit)
-    views = notes_view([note for note, _ in rows], actor.id if actor else None)
-    return {"items": [_card(view, scored, False)
-                      for view, (_, scored) in zip(views, rows, strict=True)],
-            "next_cursor": None}
+    rows = discover.related_notes(actor, note_id, query.limit, _present(actor))
+    return {"items": [_card(view, scored, False) for view, scored in rows], "next_cursor": None}
 
 
 @endpoint(

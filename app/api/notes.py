@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint
 
+from app.api.cards import note_cards
 from app.api.presenters import notes_view
 from app.api.routing import current_actor, endpoint
 from app.models import Note, User
@@ -48,8 +49,8 @@ def _page(items: list[Note], limit: int) -> dict[str, Any]:
     errors=[400],
 )
 def notes_by_id(query: NotesByIdQuery) -> Any:
-    return {"items": notes_view(notes.notes_by_id(current_actor(), query.id_list), _viewer_id()),
-            "next_cursor": None}
+    cards = note_cards(query.id_list, current_actor(), feed=False)
+    return {"items": [cards[i] for i in query.id_list if i in cards], "next_cursor": None}
 
 
 @endpoint(

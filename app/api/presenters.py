@@ -23,8 +23,11 @@ def image_view(image: Image | None) -> dict[str, Any] | None:
         return None
     storage = get_storage()
     variants = {
-        name: {"url": absolute_url(storage.url(v["key"])), "width": v["width"],
-               "height": v["height"]}
+        name: {
+            "url": absolute_url(storage.url(v["key"])),
+            "width": v["width"],
+            "height": v["height"],
+        }
         for name, v in (image.variants or {}).items()
     }
     best = variants.get("large") or {"url": absolute_url(storage.url(image.storage_key))}
@@ -40,11 +43,16 @@ def image_view(image: Image | None) -> dict[str, Any] | None:
 
 
 def user_view(user: User, avatar: Image | None = None) -> dict[str, Any]:
+    return user_card(user, image_view(avatar))
+
+
+def user_card(user: Any, avatar: dict[str, Any] | None) -> dict[str, Any]:
+    """A user as lists show them; `user` is a `User` or any row with the same fields."""
     return {
         "id": user.id,
         "username": user.username,
         "nickname": user.nickname,
-        "avatar": image_view(avatar) if avatar is not None else None,
+        "avatar": avatar,
         "level": user.level,
         "badges": list(user.badges or []),
         "official": user.official,

@@ -7,7 +7,7 @@ import random
 import secrets
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,9 +117,13 @@ def _caches() -> dict[str, Any]:
     return caches
 
 
+#: Turns note ids into what the caller serves (cards), leaving out notes no longer visible.
+Present = Callable[[list[int]], Mapping[int, Any]]
+
+
 @dataclass
 class FeedPage:
-    items: list[tuple[Note, Scored]]
+    items: list[tuple[Any, Scored]]
     session: str
     tail: list[int]  # the last cards served, for the next page's diversity
     dropped: dict[str, int]
@@ -136,11 +140,12 @@ def ranked_feed(
     session: str | None,
     history: list[int],
     page_size: int,
+    present: Present,
 ) -> FeedPage:
     """One page of the discover (or channel) waterfall for this viewer and feed session.
 
     `history` is the last cards of the previous page (carried in the cursor), so diversity
-    holds across page boundaries too.
+    holds across page boundaries too. `present` makes the cards of the chosen notes.
     """
     settings: Settings = current_app.config["SPROUT"]
     caches = _caches()
@@ -206,7 +211,7 @@ def ranked_feed(
         history=history,
     )
     result = build_pipeline(context.feed).run(context, page_size)
-    rows = _load_notes([item.note_id for item in result.items])
+    rows = present([item.note_id for item in result.items])
     # A card that vanished since the catalogue was built closes up the page, which can bring
     # one author's cards closer: apply the diversity rule again to what is really served.
     kept = diversify(
@@ -219,14 +224,14 @@ def ranked_feed(
         history=history,
     )
     items = [(rows[item.note_id], item) for item in kept]
-    served = [note.id for note, _ in items]
+    served = [item.note_id for item in kept]
     store.add_seen(session_key, served)
     if viewer is not None:
         store.mark_served(str(viewer.id), served, RANKING.recent_serve_ttl_seconds)
     store.record_impressions(
         [
-            Impression(viewer.id if viewer else None, note.id, scored.source, now)
-            for note, scored in items
+            Impression(viewer.id if viewer else None, scored.note_id, scored.source, now)
+            for _, scored in items
         ]
     )
     _maybe_flush(len(items))
@@ -245,20 +250,9 @@ def _maybe_flush(recorded: int) -> None:
         enqueue(flush_impressions)
 
 
-def _load_notes(note_ids: list[int]) -> dict[int, Note]:
-    if not note_ids:
-        return {}
-    rows = db.session.scalars(
-        select(Note).where(
-            Note.id.in_(note_ids), Note.status == "published", Note.deleted_at.is_(None)
-        )
-    ).unique()
-    return {note.id: note for note in rows}
-
-
 def hot_list(
-    *, window: str, channel: str | None, limit: int, after_rank: int
-) -> list[tuple[Note, float, int]]:
+    *, window: str, channel: str | None, limit: int, after_rank: int, present: Present
+) -> list[tuple[Any, float, int]]:
     """The 榜单: ranks from the last rebuild; before the first one, live hot scores."""
     scope = f"channel:{channel}" if channel else "all"
     entries = db.session.execute(
@@ -271,11 +265,13 @@ def hot_list(
         .order_by(HotListEntry.rank)
         .limit(limit + 1)
     ).all()
-    rows = _load_notes([entry.note_id for entry in entries])
+    rows = present([entry.note_id for entry in entries])
     return [(rows[e.note_id], e.score, e.rank) for e in entries if e.note_id in rows]
 
 
-def related_notes(viewer: User | None, note_id: int, limit: int) -> list[tuple[Note, Scored]]:
+def related_notes(
+    viewer: User | None, note_id: int, limit: int, present: Present
+) -> list[tuple[Any, Scored]]:
     """相关推荐: item-CF neighbours, topped up with hot notes sharing the topic or channel."""
     note = get_note_for(viewer, note_id)
     cf: ItemCF | None = _caches()["itemcf"].get()
@@ -300,8 +296,8 @@ def related_notes(viewer: User | None, note_id: int, limit: int) -> list[tuple[N
         picked += [
             Scored(i, s, "hot", {"hot": s}) for i, s in db.session.execute(same) if i not in have
         ]
-    rows = _load_notes([item.note_id for item in picked])
-    out = [(rows[i.note_id], i) for i in picked if i.note_id in rows and i.note_id != note.id]
+    rows = present([item.note_id for item in picked if item.note_id != note.id])
+    out = [(rows[i.note_id], i) for i in picked if i.note_id in rows]
     return out[:limit]
 
 

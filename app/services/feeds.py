@@ -10,12 +10,15 @@ from app.extensions import db
 from app.models import Note, NoteTopic, TopicFollow, User, UserFollow
 
 
-def following_feed(viewer: User, limit: int, after: tuple[datetime, int] | None) -> list[Note]:
+def following_feed(
+    viewer: User, limit: int, after: tuple[datetime, int] | None
+) -> list[tuple[int, datetime]]:
     """Newest first from followed authors and followed topics, each side read through its own
     index and cut to the page before they are merged: one `OR` over both would make the
     database walk every note by date looking for the few that match.
 
-    A note matched both ways appears once; own notes are left out.
+    A note matched both ways appears once; own notes are left out. Returns (id, published_at)
+    pairs, newest first: the caller makes the cards.
     """
     followees = select(UserFollow.followee_id).where(UserFollow.follower_id == viewer.id)
     topic_notes = (
@@ -56,10 +59,9 @@ def following_feed(viewer: User, limit: int, after: tuple[datetime, int] | None)
     )
     ids = union(select(by_authors.c.id), select(by_topics.c.id)).subquery()
     stmt = (
-        select(Note)
+        select(Note.id, Note.published_at)
         .where(Note.id.in_(select(ids.c.id)))
         .order_by(*newest)
         .limit(limit + 1)
-        .execution_options(populate_existing=True)
     )
-    return list(db.session.scalars(stmt).unique())
+    return [(row.id, row.published_at) for row in db.session.execute(stmt)]

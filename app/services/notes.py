@@ -36,7 +36,7 @@ from app.models import (
 )
 from app.schemas.common import MAX_ID
 from app.services.notes_access import get_interactable_note, get_note_for
-from app.services.policies import can_delete_note, can_edit_note, can_view_note, require
+from app.services.policies import can_delete_note, can_edit_note, require
 from app.services.sql import bump, insert_ignore, inserted
 
 AUTHOR_STATUSES = ("draft", "published")
@@ -515,13 +515,3 @@ def unlike_note(actor: User, note_id: int) -> dict[str, Any]:
     count = _like_count(note.id)
     db.session.commit()
     return {"liked": False, "like_count": count}
-
-
-def notes_by_id(actor: User | None, note_ids: list[int]) -> list[Note]:
-    """Cards for known ids (a client refreshing what it shows), in the order asked; notes the
-    actor may not see are simply absent."""
-    rows = {
-        note.id: note
-        for note in db.session.scalars(select(Note).where(Note.id.in_(note_ids))).unique()
-    }
-    return [rows[i] for i in note_ids if i in rows and can_view_note(actor, rows[i])]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from app.errors import Forbidden
 from app.models import Comment, Note, User
 
@@ -11,11 +13,20 @@ def is_staff(actor: User | None, role: str) -> bool:
 
 
 def can_view_note(actor: User | None, note: Note) -> bool:
-    if note.deleted_at is not None:
+    return can_view_note_state(
+        actor, author_id=note.author_id, status=note.status, deleted_at=note.deleted_at
+    )
+
+
+def can_view_note_state(
+    actor: User | None, *, author_id: int, status: str, deleted_at: datetime | None
+) -> bool:
+    """`can_view_note` from the columns alone, for lists that never load the note."""
+    if deleted_at is not None:
         return False
-    if note.status == "published":
+    if status == "published":
         return True
-    return actor is not None and (actor.id == note.author_id or actor.has_role("moderator"))
+    return actor is not None and (actor.id == author_id or actor.has_role("moderator"))
 
 
 def can_edit_note(actor: User, note: Note) -> bool:

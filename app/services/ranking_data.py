@@ -12,8 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, any_, bindparam, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import select
 
 from app.extensions import db
 from app.models import (
@@ -33,6 +32,7 @@ from app.models import (
     UserInterest,
     utcnow,
 )
+from app.services.sql import id_in
 from ranking.types import Event, NoteFeatures
 
 FEATURE_COLUMNS = (
@@ -52,14 +52,6 @@ FEATURE_COLUMNS = (
 
 def _ts(moment: datetime | None) -> float:
     return moment.timestamp() if moment is not None else 0.0
-
-
-def id_in(column, ids: list[int]):  # type: ignore[no-untyped-def]
-    """`column IN ids` as one array parameter on PostgreSQL: tens of thousands of ids as
-    separate placeholders cost seconds to render and bind."""
-    if db.engine.dialect.name == "postgresql":
-        return column == any_(bindparam(None, ids, type_=ARRAY(BigInteger)))
-    return column.in_(ids)
 
 
 def visible_notes_filter():  # type: ignore[no-untyped-def]

@@ -133,6 +133,15 @@ def test_row_counts_match_the_report(loaded: Loaded) -> None:
         assert scalar(conn, "SELECT count(*) FROM comments") == r.comments
         assert scalar(conn, "SELECT count(*) FROM user_follows") == r.follows
         assert scalar(conn, "SELECT count(*) FROM albums") == r.albums
+        # Every note has 1–9 ready pictures, positions 0…n-1, owned by its author.
+        assert scalar(conn, "SELECT count(*) FROM images WHERE status = 'ready'") == r.images
+        assert scalar(conn, "SELECT count(*) FROM note_images") == r.images >= NOTES
+        assert scalar(conn, "SELECT count(*) FROM (SELECT note_id FROM note_images GROUP BY "
+                            "note_id HAVING min(position) = 0 AND max(position) = count(*) - 1 "
+                            "AND count(*) <= 9) AS ok") == NOTES
+        assert scalar(conn, "SELECT count(*) FROM note_images AS x JOIN images AS i ON "
+                            "i.id = x.image_id JOIN notes AS n ON n.id = x.note_id "
+                            "WHERE i.owner_id <> n.author_id") == 0
         assert scalar(conn, "SELECT count(*) FROM channels") == 10
         assert scalar(conn, "SELECT count(*) FROM users WHERE username NOT LIKE 'synth%'") == 0
         assert scalar(conn, "SELECT count(*) FROM notes WHERE status <> 'published' "

@@ -1,0 +1,235 @@
+"""Note cards for lists by id — the feeds' serving path.
+
+A feed page names 20 notes. Loading them as ORM objects with their images, tags, topics,
+channel and author, then presenting them, cost more than ranking them. What a card shows
+splits in two:
+
+- the note's content (title, body, images, tags, topics, channel) changes only when the note
+  is edited, so its presented form is kept per process, keyed by the note's `updated_at` and
+  cover (a generated cover arrives without an edit) and dropped after `CONTENT_TTL_SECONDS`
+  (a renamed topic or channel shows within that time);
+- status, counters, the author and the viewer's liked/collected flags are read fresh on every
+  request, in one query for the notes and authors and one for the flags.
+
+The cards are exactly `presenters.note_view`'s (a test holds the two to it).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from cachetools import TTLCache
+from flask import current_app, has_request_context, request
+from sqlalchemy import literal, select, union_all
+
+from app.api.presenters import image_view, note_view, user_card
+from app.extensions import db
+from app.models import Collect, Image, Note, NoteLike, User
+from app.services.policies import can_view_note_state
+from app.services.sql import id_in
+
+CONTENT_TTL_SECONDS = 300.0
+CONTENT_CACHE_SIZE = 20_000
+#: The parts of `note_view` that are read fresh on every request.
+FRESH_KEYS = frozenset(
+    {
+        "status",
+        "author",
+        "like_count",
+        "collect_count",
+        "comment_count",
+        "share_count",
+        "liked",
+        "collected",
+    }
+)
+
+_STATE_COLUMNS = (
+    Note.id,
+    Note.author_id,
+    Note.status,
+    Note.deleted_at,
+    Note.updated_at,
+    Note.cover_image_id,
+    Note.like_count,
+    Note.collect_count,
+    Note.comment_count,
+    Note.share_count,
+    User.username,
+    User.nickname,
+    User.avatar_image_id,
+    User.level,
+    User.badges,
+    User.official,
+    User.verified,
+    User.status.label("author_status"),
+)
+
+
+class _Cache:
+    """Thread-safe TTL map shared by the requests of one process."""
+
+    def __init__(self, size: int, ttl: float) -> None:
+        self._lock = threading.Lock()
+        self._data: TTLCache[Any, Any] = TTLCache(size, ttl)
+
+    def get_many(self, keys: Sequence[Any]) -> dict[Any, Any]:
+        with self._lock:
+            return {k: v for k in keys if (v := self._data.get(k)) is not None}
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._data[key] = value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+def _cache(name: str) -> _Cache:
+    """One cache per app (tests run several apps, on different databases, in one process)."""
+    key = f"sprout.cards.{name}"
+    cache = current_app.extensions.get(key)
+    if cache is None:
+        cache = current_app.extensions.setdefault(
+            key, _Cache(CONTENT_CACHE_SIZE, CONTENT_TTL_SECONDS)
+        )
+    return cache
+
+
+def _host() -> str:
+    return request.host_url if has_request_context() else ""
+
+
+def note_cards(
+    note_ids: Sequence[int],
+    viewer: User | None,
+    *,
+    feed: bool = True,
+) -> dict[int, dict[str, Any]]:
+    """Cards of the visible notes among `note_ids`, by id (callers keep their own order).
+
+    `feed=True` (feeds): published notes by authors in good standing only. `feed=False`
+    (a client refreshing cards it holds): whatever the viewer may open, drafts of their own
+    included.
+    """
+    ids = list(dict.fromkeys(note_ids))
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(*_STATE_COLUMNS).join(User, User.id == Note.author_id).where(id_in(Note.id, ids))
+    ).all()
+    visible = [row for row in rows if _visible(row, viewer, feed)]
+    if not visible:
+        return {}
+    host = _host()
+    content = _content_views(visible, host)
+    avatars = _avatar_views([row.avatar_image_id for row in visible if row.avatar_image_id], host)
+    liked, collected = _viewer_flags(viewer.id if viewer else None, [row.id for row in visible])
+    cards: dict[int, dict[str, Any]] = {}
+    for row in visible:
+        view = content.get(row.id)
+        if view is None:  # vanished between the two queries
+            continue
+        cards[row.id] = {
+            **view,
+            "status": row.status,
+            "author": user_card(_Author(row), avatars.get(row.avatar_image_id or 0)),
+            "like_count": row.like_count,
+            "collect_count": row.collect_count,
+            "comment_count": row.comment_count,
+            "share_count": row.share_count,
+            "liked": row.id in liked,
+            "collected": row.id in collected,
+        }
+    return cards
+
+
+class _Author:
+    """The author's columns of a state row, under the names `user_card` reads."""
+
+    __slots__ = ("badges", "id", "level", "nickname", "official", "username", "verified")
+
+    def __init__(self, row: Any) -> None:
+        self.id = row.author_id
+        self.username, self.nickname, self.level = row.username, row.nickname, row.level
+        self.badges, self.official, self.verified = row.badges, row.official, row.verified
+
+
+def _visible(row: Any, viewer: User | None, feed: bool) -> bool:
+    if feed:
+        return (
+            row.status == "published" and row.deleted_at is None and (row.author_status != "banned")
+        )
+    return can_view_note_state(
+        viewer, author_id=row.author_id, status=row.status, deleted_at=row.deleted_at
+    )
+
+
+def _version(row: Any) -> tuple[datetime, int | None]:
+    return row.updated_at, row.cover_image_id
+
+
+def _content_views(rows: Sequence[Any], host: str) -> dict[int, dict[str, Any]]:
+    """The content part of each card, from the cache where the note has not changed."""
+    cached = _cache("content").get_many([(host, row.id) for row in rows])
+    out: dict[int, dict[str, Any]] = {}
+    missing: list[int] = []
+    for row in rows:
+        hit = cached.get((host, row.id))
+        if hit is not None and hit[0] == _version(row):
+            out[row.id] = hit[1]
+        else:
+            missing.append(row.id)
+    if missing:
+        for note in db.session.scalars(select(Note).where(id_in(Note.id, missing))).unique():
+            view = {k: v for k, v in note_view(note).items() if k not in FRESH_KEYS}
+            out[note.id] = view
+            if _settled(view):
+                _cache("content").put(
+                    (host, note.id), ((note.updated_at, note.cover_image_id), view)
+                )
+    return out
+
+
+def _settled(view: dict[str, Any]) -> bool:
+    """Images still being processed gain variants without an edit: not cached until ready."""
+    return all(image["status"] == "ready" for image in view["images"]) and (
+        view["cover"] is not None
+    )
+
+
+def _avatar_views(image_ids: list[int], host: str) -> dict[int, dict[str, Any] | None]:
+    wanted = list(dict.fromkeys(image_ids))
+    found = {
+        key[1]: view
+        for key, view in _cache("avatars").get_many([(host, i) for i in wanted]).items()
+    }
+    missing = [i for i in wanted if i not in found]
+    if missing:
+        for image in db.session.scalars(select(Image).where(id_in(Image.id, missing))):
+            view = image_view(image)
+            found[image.id] = view
+            if image.status == "ready":
+                _cache("avatars").put((host, image.id), view)
+    return found
+
+
+def _viewer_flags(viewer_id: int | None, note_ids: list[int]) -> tuple[set[int], set[int]]:
+    """Which of these notes the viewer liked and collected, in one round trip."""
+    if viewer_id is None or not note_ids:
+        return set(), set()
+    liked = select(NoteLike.note_id, literal(1).label("kind")).where(
+        NoteLike.user_id == viewer_id, id_in(NoteLike.note_id, note_ids)
+    )
+    collected = select(Collect.note_id, literal(2).label("kind")).where(
+        Collect.user_id == viewer_id, id_in(Collect.note_id, note_ids)
+    )
+    likes: set[int] = set()
+    collects: set[int] = set()
+    for note_id, kind in db.session.execute(union_all(liked, collected)):
+        (likes if kind == 1 else collects).add(note_id)
+    return likes, collects
