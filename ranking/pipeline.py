@@ -13,12 +13,14 @@ import math
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from ranking.blend import SIGNALS, blend, cf_norm, signal_weights
+from ranking.catalogue import PreparedCatalogue
 from ranking.config import RANKING, BlendConfig, DiversityConfig, RankingConfig
 from ranking.signals.editorial import EditorialSource
 from ranking.signals.exploration import TrafficPool
@@ -63,6 +65,9 @@ class RequestContext:
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     hydrate: Callable[[Iterable[int]], Mapping[int, NoteFeatures]] | None = None
     history: Sequence[int] = ()
+    #: The catalogue's viewer-independent work, done once per rebuild (`ranking.catalogue`);
+    #: without it every value is computed here, with the same results.
+    prepared: PreparedCatalogue | None = None
     _extra: dict[int, NoteFeatures] = field(default_factory=dict, repr=False)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -85,6 +90,8 @@ class RequestContext:
 
     def hot_norm(self, note_id: int) -> float:
         """Hot score on a log scale relative to the hottest known note, in [0, 1]."""
+        if self.prepared is not None and self.prepared.hot is self.hot:
+            return self.prepared.hot_norm.get(note_id, 0.0)
         top = self._cache.get("hot_max")
         if top is None:
             top = self._cache["hot_max"] = max(self.hot.values(), default=0.0)
@@ -102,7 +109,11 @@ class RequestContext:
         if profile is not None:
             keys = self._cache.get("key_counts")
             if keys is None:
-                keys = self._cache["key_counts"] = key_counts(self.all_features().values())
+                keys = self._cache["key_counts"] = (
+                    self.prepared.key_counts(self._extra.values())
+                    if self.prepared is not None and self.prepared.notes is self.notes
+                    else key_counts(self.all_features().values())
+                )
             focus = profile.focus(keys)
         return signal_weights(
             base,
@@ -110,6 +121,35 @@ class RequestContext:
             interest_events=profile.evidence if profile is not None else 0.0,
             interest_focus=focus,
         )
+
+    def interest_scores(self) -> np.ndarray | None:
+        """The profile's score of every prepared catalogue note (row order of its index),
+        computed once per request; None without a prepared catalogue or a profile."""
+        if self.prepared is None or self.profile is None or self.profile.is_empty:
+            return None
+        scores = self._cache.get("interest_scores")
+        if scores is None:
+            scores = self._cache["interest_scores"] = self.profile.score_index(self.prepared.index)
+        return scores
+
+    def interest(self, note_id: int, features: NoteFeatures) -> float:
+        """`profile.score` of one note, read from `interest_scores` when it is prepared."""
+        assert self.profile is not None
+        scores = self.interest_scores()
+        if scores is not None:
+            row = self.prepared.position.get(note_id) if self.prepared is not None else None
+            if row is not None:
+                return float(scores[row])
+        return self.profile.score(features)
+
+    def pool_boost(self, pool: TrafficPool, features: NoteFeatures) -> float:
+        """A promoted note's boost (impressions are as of the catalogue, so a note that was
+        not promoted when it was prepared cannot be now)."""
+        prepared = self.prepared
+        n = features.note_id
+        if prepared is not None and n in prepared.position and n not in prepared.promoted:
+            return 0.0
+        return pool.boost(features, self.now)
 
 
 @dataclass
@@ -174,6 +214,9 @@ class InterestSource:
     def fetch(self, ctx: RequestContext) -> list[Scored]:
         assert ctx.profile is not None
         profile = ctx.profile
+        scores = ctx.interest_scores()
+        if scores is not None and ctx.prepared is not None:
+            return self._fetch_prepared(ctx, ctx.prepared, scores)
         scored = []
         for f in ctx.notes.values():
             if not _in_channel(ctx, f):
@@ -183,6 +226,27 @@ class InterestSource:
                 scored.append((s, f.published_at, f.note_id))
         scored.sort(reverse=True)
         return [Scored(n, s, "interest", {"interest": s}) for s, _, n in scored[: self.limit]]
+
+    def _fetch_prepared(
+        self, ctx: RequestContext, prepared: PreparedCatalogue, scores: np.ndarray
+    ) -> list[Scored]:
+        """The same top `limit`, from the catalogue's score array."""
+        rows = np.flatnonzero(scores > 0)
+        ids = prepared.index.note_ids
+        if ctx.notes is not prepared.notes:  # a channel feed's (or any narrowed) catalogue
+            keep = np.fromiter((int(n) in ctx.notes for n in ids[rows]), bool, len(rows))
+            rows = rows[keep]
+        if len(rows) > 4 * self.limit:  # only the best can make the cut: sort just those
+            cut = np.partition(scores[rows], len(rows) - self.limit)[len(rows) - self.limit]
+            rows = rows[scores[rows] >= cut]
+        published = np.fromiter(
+            (ctx.notes[int(n)].published_at for n in ids[rows]), np.float64, len(rows)
+        )
+        order = np.lexsort((ids[rows], published, scores[rows]))[::-1][: self.limit]
+        return [
+            Scored(int(ids[r]), float(scores[r]), "interest", {"interest": float(scores[r])})
+            for r in rows[order]
+        ]
 
 
 @dataclass
@@ -216,6 +280,16 @@ class HotSource:
         return bool(ctx.hot)
 
     def fetch(self, ctx: RequestContext) -> list[Scored]:
+        prepared = ctx.prepared
+        if prepared is not None and prepared.hot is ctx.hot:
+            out = []
+            for n in prepared.hot_order:
+                if len(out) >= self.limit:
+                    break
+                if ctx.channel is None or _in_channel(ctx, ctx.notes.get(n)):
+                    v = prepared.hot_norm.get(n, 0.0)
+                    out.append(Scored(n, v, "hot", {"hot": v}))
+            return out
         allowed = None
         if ctx.channel is not None:
             allowed = lambda n: _in_channel(ctx, ctx.notes.get(n))  # noqa: E731
@@ -238,6 +312,12 @@ class ExploreSource:
         return bool(ctx.notes)
 
     def fetch(self, ctx: RequestContext) -> list[Scored]:
+        # The prepared pool holds every note that was in the pool at the rebuild; a note only
+        # leaves the pool as time passes, which `candidates` checks again at `ctx.now`.
+        if ctx.prepared is not None:
+            return self.pool.candidates_from(
+                ctx.prepared.pool, ctx.now, self.limit, ctx.rng, channel=ctx.channel
+            )
         notes = (f for f in ctx.notes.values() if _in_channel(ctx, f))
         return self.pool.candidates(notes, ctx.now, self.limit, ctx.rng)
 
@@ -275,7 +355,16 @@ class FollowingSource:
         return bool(ctx.following)
 
     def fetch(self, ctx: RequestContext) -> list[Scored]:
-        fs = [f for f in ctx.notes.values() if f.author_id in ctx.following and _in_channel(ctx, f)]
+        if ctx.prepared is not None:
+            by_author = ctx.prepared.by_author
+            ids = [n for a in ctx.following for n in by_author.get(a, ())]
+            fs = [f for n in ids if (f := ctx.notes.get(n)) is not None and _in_channel(ctx, f)]
+        else:
+            fs = [
+                f
+                for f in ctx.notes.values()
+                if f.author_id in ctx.following and _in_channel(ctx, f)
+            ]
         fs.sort(key=lambda f: (f.published_at, f.note_id), reverse=True)
         return [Scored(f.note_id, 1.0, "following", {"following": 1.0}) for f in fs[: self.limit]]
 
@@ -296,6 +385,44 @@ class PredicateFilter:
         return kept, removed
 
 
+@dataclass
+class NoteSetFilter:
+    """Removes items whose note id is in the set `ids(ctx)` gives (built once per apply)."""
+
+    name: str
+    ids: Callable[[RequestContext], AbstractSet[int]]
+    soft: bool = False
+
+    def apply(self, ctx: RequestContext, items: list[Scored]) -> tuple[list[Scored], list[Scored]]:
+        drop = self.ids(ctx)
+        if not drop:
+            return items, []
+        return [it for it in items if it.note_id not in drop], [
+            it for it in items if it.note_id in drop
+        ]
+
+
+@dataclass
+class FeatureKeyFilter:
+    """Removes items whose note has any of `keys(note)` in the set `blocked(ctx)`."""
+
+    name: str
+    blocked: Callable[[RequestContext], AbstractSet[Any]]
+    keys: Callable[[NoteFeatures], Iterable[Any]]
+    soft: bool = False
+
+    def apply(self, ctx: RequestContext, items: list[Scored]) -> tuple[list[Scored], list[Scored]]:
+        blocked = self.blocked(ctx)
+        if not blocked:
+            return items, []
+        kept, removed = [], []
+        for it in items:
+            f = ctx.features(it.note_id)
+            hit = f is not None and not blocked.isdisjoint(self.keys(f))
+            (removed if hit else kept).append(it)
+        return kept, removed
+
+
 def _neg(ctx: RequestContext, attr: str) -> set[int]:
     return getattr(ctx.profile, attr) if ctx.profile is not None else set()
 
@@ -304,30 +431,21 @@ def default_filters() -> list[Filter]:
     """The feed's filters, in order (the first that drops an item gets the count)."""
     return [
         PredicateFilter("unknown", lambda c, i, f: f is None),
-        PredicateFilter("seen", lambda c, i, f: i.note_id in c.seen),
-        PredicateFilter("engaged", lambda c, i, f: i.note_id in c.engaged),
-        PredicateFilter(
-            "hidden",
-            lambda c, i, f: i.note_id in c.hidden_notes or i.note_id in _neg(c, "negative_notes"),
-        ),
-        PredicateFilter(
+        NoteSetFilter("seen", lambda c: c.seen),
+        NoteSetFilter("engaged", lambda c: c.engaged),
+        NoteSetFilter("hidden", lambda c: c.hidden_notes | _neg(c, "negative_notes")),
+        FeatureKeyFilter(
             "blocked_author",
-            lambda c, i, f: (
-                f is not None
-                and (f.author_id in c.blocked_authors or f.author_id in _neg(c, "negative_authors"))
-            ),
+            lambda c: c.blocked_authors | _neg(c, "negative_authors"),
+            lambda f: (f.author_id,),
         ),
-        PredicateFilter(
+        FeatureKeyFilter(
             "blocked_topic",
-            lambda c, i, f: (
-                f is not None
-                and any(t in c.blocked_topics or t in _neg(c, "negative_topics") for t in f.topics)
-            ),
+            lambda c: c.blocked_topics | _neg(c, "negative_topics"),
+            lambda f: f.topics,
         ),
-        PredicateFilter("channel", lambda c, i, f: not _in_channel(c, f)),
-        PredicateFilter(
-            "recently_served", lambda c, i, f: i.note_id in c.recently_served, soft=True
-        ),
+        PredicateFilter("channel", lambda c, i, f: c.channel is not None and not _in_channel(c, f)),
+        NoteSetFilter("recently_served", lambda c: c.recently_served, soft=True),
     ]
 
 
@@ -357,14 +475,14 @@ class BlendScorer:
             f = ctx.features(it.note_id)
             comps = dict(it.components)
             if profile is not None and f is not None and "interest" not in comps:
-                comps["interest"] = max(profile.score(f), 0.0)
+                comps["interest"] = max(ctx.interest(it.note_id, f), 0.0)
             if "hot" not in comps:
                 h = ctx.hot_norm(it.note_id)
                 if h > 0:
                     comps["hot"] = h
             boost = boosts.get(it.note_id, 0.0)
             if f is not None:
-                boost += author_boosts.get(f.author_id, 0.0) + self.pool.boost(f, ctx.now)
+                boost += author_boosts.get(f.author_id, 0.0) + ctx.pool_boost(self.pool, f)
             if boost:
                 comps["boost"] = boost
             if f is not None and f.author_id in ctx.following:
@@ -593,12 +711,13 @@ class Pipeline:
                 if flt.soft:
                     soft_removed.extend(removed)
         scorer = self.cold_scorer if cold else self.scorer
-        scored = scorer.score(ctx, items)
+        # One scoring pass for the kept and the softly removed (needed if the page is short).
+        both = scorer.score(ctx, items + soft_removed)
+        scored, back = both[: len(items)], both[len(items) :]
         page = self.selector.select(ctx, scored, page_size)
         restored = 0
-        if len(page) < page_size and soft_removed:
+        if len(page) < page_size and back:
             # only when the page would be short: let recently served notes back in
-            back = scorer.score(ctx, soft_removed)
             history = [*ctx.history, *(s.note_id for s in page)]
             extra = self.selector.select_after(ctx, back, page_size - len(page), history)
             page.extend(extra)

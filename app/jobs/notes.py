@@ -82,11 +82,10 @@ def render_text_cover(note_id: int) -> None:
     )
     db.session.add(image)
     db.session.flush()
-    # updated_at is kept: a generated cover is not an edit by the author.
     db.session.execute(
         update(Note)
         .where(Note.id == note_id)
-        .values(cover_image_id=image.id, updated_at=Note.updated_at)
+        .values(cover_image_id=image.id)
         .execution_options(synchronize_session=False)
     )
     stale_keys: list[str] = []

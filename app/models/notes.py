@@ -90,7 +90,9 @@ class Note(Base):
     hot_score: Mapped[float] = mapped_column(Float, default=0.0)
     published_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The last edit by the author, set by the edit itself: counters, hot scores, impressions
+    # and covers move without it (no onupdate), and card caches key on it.
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     author: Mapped[User] = relationship(lazy="joined", innerjoin=True)

@@ -24,8 +24,10 @@ from app.models import HotListEntry, NegativeFeedback, Note, NoteTopic, User
 from app.services.notes_access import get_note_for
 from app.services.ranking_data import ModelCache, note_features, user_signals
 from app.services.sql import insert_ignore
+from ranking.catalogue import PreparedCatalogue
 from ranking.config import RANKING
 from ranking.pipeline import RequestContext, build_pipeline, diversify
+from ranking.signals.exploration import TrafficPool
 from ranking.signals.hot import hot_score
 from ranking.signals.interest import InterestProfile
 from ranking.signals.itemcf import ItemCF
@@ -41,6 +43,8 @@ class Catalogue:
     notes: dict[int, NoteFeatures]
     hot: dict[int, float]
     built: float
+    prepared: PreparedCatalogue
+    by_channel: dict[str, dict[int, NoteFeatures]]
 
 
 class _CatalogueCache:
@@ -75,8 +79,17 @@ def _build_catalogue(settings: Settings) -> Catalogue:
         )
     )
     now = time.time()
+    hot = {i: hot_score(f, now) for i, f in notes.items()}
+    by_channel: dict[str, dict[int, NoteFeatures]] = {}
+    for note_id, f in notes.items():
+        if f.channel is not None:
+            by_channel.setdefault(f.channel, {})[note_id] = f
     return Catalogue(
-        notes=notes, hot={i: hot_score(f, now) for i, f in notes.items()}, built=time.monotonic()
+        notes=notes,
+        hot=hot,
+        built=time.monotonic(),
+        prepared=PreparedCatalogue.build(notes, hot, now, TrafficPool(RANKING.exploration)),
+        by_channel=by_channel,
     )
 
 
@@ -157,7 +170,7 @@ def ranked_feed(
     now = time.time()
     notes = catalogue.notes
     if channel is not None:
-        notes = {i: f for i, f in notes.items() if f.channel == channel}
+        notes = catalogue.by_channel.get(channel, {})
 
     profile = None
     recent: list[tuple[int, float]] = []
@@ -209,6 +222,7 @@ def ranked_feed(
         rng=random.Random(f"{session_key}:{'.'.join(map(str, history))}"),
         hydrate=caches["features"],  # CF neighbours outside the cached catalogue
         history=history,
+        prepared=catalogue.prepared,
     )
     result = build_pipeline(context.feed).run(context, page_size)
     rows = present([item.note_id for item in result.items])

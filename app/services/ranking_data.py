@@ -5,14 +5,16 @@ The ranking library never sees the ORM; this module is the one translation layer
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, String, bindparam, literal, null, select, union_all
 
 from app.extensions import db
 from app.models import (
@@ -32,6 +34,7 @@ from app.models import (
     UserInterest,
     utcnow,
 )
+from app.models.base import UTCDateTime
 from app.services.sql import id_in
 from ranking.types import Event, NoteFeatures
 
@@ -118,16 +121,9 @@ def note_features(
     }
 
 
-def engagement_events(
-    *,
-    since: datetime,
-    user_id: int | None = None,
-    limit_per_kind: int | None = None,
-    include_opens: bool = True,
-) -> list[Event]:
-    """Likes, collects, comments, shares, follows gained and opens as `Event`s, newest first
-    within each kind. One user's (for a profile) or everyone's (for training, hot lists)."""
-    sources = [
+def _event_sources(include_opens: bool) -> list[Any]:
+    """(kind, user column, note column, time column, extra condition) per engagement kind."""
+    sources: list[Any] = [
         ("like", NoteLike.user_id, NoteLike.note_id, NoteLike.created_at, None),
         ("collect", Collect.user_id, Collect.note_id, Collect.created_at, None),
         (
@@ -156,15 +152,17 @@ def engagement_events(
                 (NoteEvent.kind == "open") & NoteEvent.user_id.is_not(None),
             )
         )
+    return sources
+
+
+def engagement_events(*, since: datetime, include_opens: bool = True) -> list[Event]:
+    """Everyone's likes, collects, comments, shares, follows gained and opens since a moment,
+    as `Event`s (training, hot lists); one viewer's history is `user_signals`."""
     events: list[Event] = []
-    for kind, user_col, note_col, time_col, extra in sources:
+    for kind, user_col, note_col, time_col, extra in _event_sources(include_opens):
         stmt = select(user_col, note_col, time_col).where(time_col >= since)
         if extra is not None:
             stmt = stmt.where(extra)
-        if user_id is not None:
-            stmt = stmt.where(user_col == user_id)
-        if limit_per_kind is not None:
-            stmt = stmt.order_by(time_col.desc()).limit(limit_per_kind)
         for user, note, moment in db.session.execute(stmt):
             events.append(Event(user_id=user, note_id=note, kind=kind, ts=moment.timestamp()))
     return events
@@ -172,7 +170,7 @@ def engagement_events(
 
 @dataclass
 class UserSignals:
-    """Everything about one viewer that the pipeline needs, read in a handful of queries."""
+    """Everything about one viewer that the pipeline needs (`user_signals`)."""
 
     events: list[Event] = field(default_factory=list)
     seed_channels: list[str] = field(default_factory=list)
@@ -181,29 +179,81 @@ class UserSignals:
     following: set[int] = field(default_factory=set)
 
 
-def user_signals(user_id: int, *, days: int = 90, per_kind: int = 200) -> UserSignals:
-    since = utcnow() - timedelta(days=days)
-    interests = db.session.execute(
-        select(UserInterest.kind, UserInterest.ref).where(UserInterest.user_id == user_id)
-    ).all()
-    return UserSignals(
-        events=engagement_events(since=since, user_id=user_id, limit_per_kind=per_kind),
-        seed_channels=[ref for kind, ref in interests if kind == "channel"],
-        seed_topics=[int(ref) for kind, ref in interests if kind == "topic"],
-        not_interested=[
-            (kind, ref)
-            for kind, ref in db.session.execute(
-                select(NegativeFeedback.kind, NegativeFeedback.ref).where(
-                    NegativeFeedback.user_id == user_id
-                )
+USER_HISTORY_DAYS = 90
+USER_EVENTS_PER_KIND = 200
+
+
+@functools.cache
+def _user_signals_statement() -> Any:
+    """Everything `user_signals` reads, as one UNION ALL of (what, number, text, at) rows with
+    the user and the start of the window as parameters: a feed request makes one round trip
+    for it, and the statement is built once per process (building it cost more than running
+    it)."""
+    uid, since = bindparam("uid", type_=BigInteger), bindparam("since", type_=UTCDateTime)
+    events = [
+        (kind, user_col, note_col, time_col, extra)
+        for kind, user_col, note_col, time_col, extra in _event_sources(include_opens=True)
+    ]
+    parts = []
+    for kind, user_col, note_col, time_col, extra in events:
+        stmt = (
+            select(
+                literal(kind).label("what"),
+                note_col.label("num"),
+                null().cast(String).label("txt"),
+                time_col.label("at"),
             )
-        ],
-        following=set(
-            db.session.scalars(
-                select(UserFollow.followee_id).where(UserFollow.follower_id == user_id)
-            )
-        ),
+            .where(user_col == uid, time_col >= since, *(() if extra is None else (extra,)))
+            .order_by(time_col.desc())
+            .limit(USER_EVENTS_PER_KIND)
+        )
+        parts.append(select(*stmt.subquery().c))
+    no_time = null().cast(UTCDateTime).label("at")
+    parts.append(
+        select(
+            (literal("seed:") + UserInterest.kind).label("what"),
+            null().cast(BigInteger).label("num"),
+            UserInterest.ref.label("txt"),
+            no_time,
+        ).where(UserInterest.user_id == uid)
     )
+    parts.append(
+        select(
+            (literal("not:") + NegativeFeedback.kind).label("what"),
+            NegativeFeedback.ref.label("num"),
+            null().cast(String).label("txt"),
+            no_time,
+        ).where(NegativeFeedback.user_id == uid)
+    )
+    parts.append(
+        select(
+            literal("following").label("what"),
+            UserFollow.followee_id.label("num"),
+            null().cast(String).label("txt"),
+            no_time,
+        ).where(UserFollow.follower_id == uid)
+    )
+    return union_all(*parts)
+
+
+def user_signals(user_id: int) -> UserSignals:
+    """The viewer's last 90 days of engagement (at most 200 per kind), onboarding choices,
+    "not interested" feedback and followees, in one query."""
+    out = UserSignals()
+    since = utcnow() - timedelta(days=USER_HISTORY_DAYS)
+    rows = db.session.execute(_user_signals_statement(), {"uid": user_id, "since": since})
+    for what, num, txt, at in rows:
+        if at is not None:
+            out.events.append(Event(user_id=user_id, note_id=num, kind=what, ts=at.timestamp()))
+        elif what == "following":
+            out.following.add(num)
+        elif what == "seed:channel":
+            out.seed_channels.append(txt)
+        elif what == "seed:topic" and txt.isdigit():
+            out.seed_topics.append(int(txt))
+        elif what.startswith("not:"):
+            out.not_interested.append((what[4:], num))
+    return out
 
 
 class ModelCache:

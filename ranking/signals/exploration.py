@@ -8,9 +8,13 @@ pool as "mature" and compete on the other signals alone.
 
 from __future__ import annotations
 
+import heapq
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Literal
+
+import numpy as np
 
 from ranking.config import EXPLORATION, HOUR, ExplorationConfig
 from ranking.types import NoteFeatures, Scored
@@ -63,30 +67,52 @@ class TrafficPool:
     ) -> list[Scored]:
         """Pool notes with budget left: fewest impressions first, then newest.
 
-        The score is the share of budget left (plus a small seeded jitter so equally starved
-        notes take turns), in [0, 1].
+        The score is the share of budget left plus a small jitter so equally starved notes take
+        turns, in [0, 1]. The jitter is a hash of the note id salted once from `rng`
+        (`jitter`), so it does not depend on the order or the subset of `notes`, and
+        `candidates_from` gives the same cards from a prepared `PoolArrays`.
         """
         if k <= 0:
             return []
         cfg = self.config
-        rng = rng or random.Random(0)
-        scored = []
+        salt = (rng or random.Random(0)).getrandbits(63)
+        best: list[tuple[float, float, int, float]] = []  # a min-heap of the top k
         for f in notes:
             if self.state(f, now) != "pool":
                 continue
             left = max(cfg.pool_budget - f.impressions, 0) / cfg.pool_budget
-            jitter = rng.random() * cfg.jitter
-            scored.append((left + jitter, f.published_at, f.note_id, left))
-        scored.sort(key=lambda t: (-t[0], -t[1], -t[2]))
-        return [
-            Scored(
-                note_id=n,
-                score=min(s, 1.0),
-                source="explore",
-                components={"explore": min(s, 1.0), "budget_left": left},
-            )
-            for s, _, n, left in scored[:k]
-        ]
+            entry = (left + jitter(salt, f.note_id) * cfg.jitter, f.published_at, f.note_id, left)
+            if len(best) < k:
+                heapq.heappush(best, entry)
+            elif entry > best[0]:
+                heapq.heapreplace(best, entry)
+        best.sort(reverse=True)
+        return [_card(score, n, left) for score, _, n, left in best]
+
+    def candidates_from(
+        self,
+        pool: PoolArrays,
+        now: float,
+        k: int,
+        rng: random.Random | None = None,
+        channel: str | None = None,
+    ) -> list[Scored]:
+        """`candidates` over notes that were in the pool when `pool` was built (their
+        impressions as then): the only way out since is age, checked here at `now`."""
+        if k <= 0 or not len(pool.note_ids):
+            return []
+        cfg = self.config
+        salt = (rng or random.Random(0)).getrandbits(63)
+        ok = np.maximum(now - pool.published, 0.0) <= cfg.max_age_hours * HOUR
+        if channel is not None:
+            ok &= pool.channels == channel
+        rows = np.flatnonzero(ok)
+        if not len(rows):
+            return []
+        ids = pool.note_ids[rows]
+        score = pool.left[rows] + jitter_array(salt, ids) * cfg.jitter
+        order = np.lexsort((ids, pool.published[rows], score))[::-1][:k]
+        return [_card(float(score[i]), int(ids[i]), float(pool.left[rows[i]])) for i in order]
 
     def boost(self, features: NoteFeatures, now: float) -> float:
         """Bonus for promoted notes: scales with how far the rate beat the bar, fades linearly."""
@@ -99,3 +125,54 @@ class TrafficPool:
             fade = max(0.0, 1.0 - (age_h - cfg.max_age_hours) / cfg.boost_hours)
         strength = min(engagement_rate(features) / cfg.promote_rate, 2.0) / 2.0
         return cfg.promote_boost * strength * fade
+
+
+def _card(score: float, note_id: int, left: float) -> Scored:
+    capped = min(score, 1.0)
+    return Scored(
+        note_id=note_id,
+        score=capped,
+        source="explore",
+        components={"explore": capped, "budget_left": left},
+    )
+
+
+@dataclass(frozen=True)
+class PoolArrays:
+    """Notes in the pool at one moment, as arrays (a prepared catalogue keeps one)."""
+
+    note_ids: np.ndarray  # int64
+    left: np.ndarray  # share of the impression budget left, float64
+    published: np.ndarray  # float64 timestamps
+    channels: np.ndarray  # object array of channel codes (None for none)
+
+    @classmethod
+    def build(cls, notes: Sequence[NoteFeatures], config: ExplorationConfig) -> PoolArrays:
+        budget = config.pool_budget
+        return cls(
+            note_ids=np.fromiter((f.note_id for f in notes), np.int64, len(notes)),
+            left=np.fromiter(
+                (max(budget - f.impressions, 0) / budget for f in notes), np.float64, len(notes)
+            ),
+            published=np.fromiter((f.published_at for f in notes), np.float64, len(notes)),
+            channels=np.array([f.channel for f in notes], dtype=object),
+        )
+
+
+_MASK = (1 << 64) - 1
+
+
+def jitter(salt: int, note_id: int) -> float:
+    """A uniform draw in [0, 1) from (salt, note id): splitmix64 of their xor."""
+    z = ((salt ^ note_id) + 0x9E3779B97F4A7C15) & _MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return (z ^ (z >> 31)) / 2**64
+
+
+def jitter_array(salt: int, note_ids: np.ndarray) -> np.ndarray:
+    """`jitter` for many notes at once (uint64 arithmetic wraps as the masks do)."""
+    z = (np.uint64(salt) ^ note_ids.astype(np.uint64)) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return (z ^ (z >> np.uint64(31))).astype(np.float64) / 2**64
