@@ -12,7 +12,14 @@ Fitting:
    `max_neighbours` per row survive (argpartition);
    swing: per item, the `swing_max_users` most engaged co-users (a bounded sample, which is
    what keeps Swing tractable) and for every pair of them `w_u·w_v / (alpha + |I_u ∩ I_v|)`
-   added to each item both engaged with.
+   added to each item both engaged with;
+   proximity (the default; time-context ItemCF): classic ItemCF-IUF co-engagement
+   `Σ_u iuf_u·r_ui·r_uj / sqrt(|U_i|·|U_j|)` (user counts, not L2 norms, so the decay is not
+   normalised away), with half of the pair mass moved to pairs engaged close together in the
+   user's own sequence (`1/(1 + Δposition/proximity_window)`, up to `proximity_lags` apart),
+   computed one chunk of items at a time like cosine; each item's neighbour list is then
+   divided by its best similarity (ItemCF-Norm), so a user's seeds weigh alike whatever the
+   density of their neighbourhoods.
 The model is four numpy arrays (sorted item ids, CSR-style neighbour lists) so it serialises
 with `np.savez` and no pickle.
 """
@@ -31,7 +38,7 @@ import scipy.sparse as sp
 from ranking.config import ITEMCF, ItemCFConfig
 from ranking.types import Event
 
-Method = Literal["cosine", "swing"]
+Method = Literal["cosine", "swing", "proximity"]
 
 
 class ItemCF:
@@ -91,7 +98,7 @@ class ItemCF:
         cfg = self.config
         k = int(max_neighbours or cfg.max_neighbours)
         method = method or cfg.method  # type: ignore[assignment]
-        if method not in ("cosine", "swing"):
+        if method not in ("cosine", "swing", "proximity"):
             raise ValueError(f"unknown item-CF method: {method!r}")
         ts = np.asarray(ts, dtype=np.float64)
         if now is None:
@@ -99,9 +106,10 @@ class ItemCF:
         mask = (ts <= now) & (np.asarray(weights) > 0)
         user_ids = np.asarray(user_ids)[mask]
         note_ids = np.asarray(note_ids)[mask]
+        ts = ts[mask]
         uniq_users, u_idx = np.unique(user_ids, return_inverse=True)
         w = np.asarray(weights, dtype=np.float64)[mask] * user_decay(
-            u_idx, ts[mask], len(uniq_users), cfg.half_life_seconds, cfg.decay_floor
+            u_idx, ts, len(uniq_users), cfg.half_life_seconds, cfg.decay_floor
         )
         self.item_ids, i_idx = np.unique(note_ids, return_inverse=True)
         n_users, n_items = len(uniq_users), len(self.item_ids)
@@ -117,6 +125,9 @@ class ItemCF:
             rows: list[tuple[np.ndarray, np.ndarray]] = []
         elif method == "cosine":
             rows = self._cosine(r, iuf, user_deg, k)
+        elif method == "proximity":
+            order = np.lexsort((np.arange(len(ts)), ts, u_idx))  # user, time, input order
+            rows = self._proximity(r, iuf, user_deg, u_idx[order], i_idx[order], k)
         else:
             rows = self._swing(r, iuf, k)
         self._store_rows(rows, n_items)
@@ -156,6 +167,114 @@ class ItemCF:
             out.extend(self._topk_rows(block, start, k))
             start = stop
         return out
+
+    def _proximity(
+        self,
+        r: sp.csr_matrix,
+        iuf: np.ndarray,
+        user_deg: np.ndarray,
+        seq_users: np.ndarray,
+        seq_items: np.ndarray,
+        k: int,
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Co-engagement plus sequence proximity, count-normalised, rows scaled to their best.
+
+        `seq_users`/`seq_items` are the events in (user, time) order. For a chunk of items the
+        co-engagement block is `Rᵀ[chunk]·diag(iuf)·R`; the proximity block is built from the
+        chunk's events and their neighbours within `proximity_lags` positions of the same
+        user's sequence, so at most `pair_chunk` pairs are held at once.
+        """
+        cfg = self.config
+        n_items = r.shape[1]
+        lags = max(int(cfg.proximity_lags), 0)
+        share = min(max(float(cfg.proximity_share), 0.0), 1.0)
+        iuf64 = iuf.astype(np.float64)
+        kernel = 1.0 / (1.0 + np.arange(1, lags + 1) / max(float(cfg.proximity_window), 1e-9))
+        n_seq = len(seq_items)
+        # total off-diagonal mass of each part, so `share` is a share of the pair mass
+        row_sum = np.asarray(r.sum(axis=1), dtype=np.float64).ravel()
+        row_sq = np.asarray(r.multiply(r).sum(axis=1), dtype=np.float64).ravel()
+        co_mass = float(iuf64 @ (row_sum**2 - row_sq))
+        prox_mass = 0.0
+        for d in range(1, min(lags, n_seq - 1) + 1):
+            same = (seq_users[:-d] == seq_users[d:]) & (seq_items[:-d] != seq_items[d:])
+            prox_mass += 2.0 * kernel[d - 1] * float(iuf64[seq_users[:-d][same]].sum())
+        # C keeps its own scale (so `min_similarity` means what it does for cosine); P is
+        # rescaled to carry `share` of the combined off-diagonal mass.
+        a, b = 1.0 - share, 0.0
+        if prox_mass > 0 and share > 0:
+            b = share * (co_mass / prox_mass if co_mass > 0 else 1.0)
+        if co_mass <= 0 < b:
+            a = 0.0
+        if a == 0.0 and b == 0.0:
+            a = 1.0
+
+        rw = sp.csr_matrix(sp.diags(np.sqrt(iuf)) @ r)
+        rt = sp.csr_matrix(rw.T)  # items × users
+        n_users_of = np.bincount(r.indices, minlength=n_items).astype(np.float64)
+        inv_sqrt_n = 1.0 / np.sqrt(np.maximum(n_users_of, 1.0))
+        binary = rt.copy()
+        binary.data = np.ones_like(binary.data)
+        co_cost = np.asarray(binary @ user_deg.astype(np.float64)).ravel()
+        events_of = np.bincount(seq_items, minlength=n_items)
+        cost = co_cost / float(max(cfg.chunk_flops, 1))
+        if b > 0:
+            cost = cost + events_of * (2.0 * lags) / float(max(cfg.pair_chunk, 1))
+        cum = np.cumsum(cost)
+        by_item = np.argsort(seq_items, kind="stable")
+        item_start = np.searchsorted(seq_items[by_item], np.arange(n_items + 1))
+        out: list[tuple[np.ndarray, np.ndarray]] = []
+        start = 0
+        while start < n_items:
+            base = cum[start - 1] if start else 0.0
+            stop = max(int(np.searchsorted(cum, base + 1.0, side="right")), start + 1)
+            block = sp.csr_matrix(rt[start:stop] @ rw, dtype=np.float64) * a
+            if b > 0:
+                pos = by_item[item_start[start] : item_start[stop]]
+                block = block + b * self._proximity_block(
+                    pos, seq_users, seq_items, iuf64, kernel, start, stop - start, n_items
+                )
+            block = sp.csr_matrix(sp.diags(inv_sqrt_n[start:stop]) @ block @ sp.diags(inv_sqrt_n))
+            for idx, val in self._topk_rows(block, start, k):
+                if len(val):
+                    val = (val / val[0]).astype(np.float32)  # ItemCF-Norm: best neighbour = 1
+                out.append((idx, val))
+            start = stop
+        return out
+
+    @staticmethod
+    def _proximity_block(
+        pos: np.ndarray,
+        seq_users: np.ndarray,
+        seq_items: np.ndarray,
+        iuf: np.ndarray,
+        kernel: np.ndarray,
+        offset: int,
+        n_rows: int,
+        n_items: int,
+    ) -> sp.csr_matrix:
+        """Σ kernel(Δ)·iuf_u over the chunk's events `pos` and their same-user neighbours."""
+        n_seq = len(seq_items)
+        rows, cols, vals = [], [], []
+        for d, f in enumerate(kernel, start=1):
+            for other in (pos + d, pos - d):
+                ok = (other >= 0) & (other < n_seq)
+                src, dst = pos[ok], other[ok]
+                ok = (seq_users[src] == seq_users[dst]) & (seq_items[src] != seq_items[dst])
+                if not ok.any():
+                    continue
+                src, dst = src[ok], dst[ok]
+                rows.append(seq_items[src] - offset)
+                cols.append(seq_items[dst])
+                vals.append(f * iuf[seq_users[src]])
+        if not rows:
+            return sp.csr_matrix((n_rows, n_items), dtype=np.float64)
+        m = sp.csr_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(n_rows, n_items),
+        )
+        m.sum_duplicates()
+        return m
 
     def _topk_rows(
         self, block: sp.csr_matrix, offset: int, k: int
@@ -249,17 +368,22 @@ class ItemCF:
         k: int,
         exclude: set[int] | frozenset[int] = frozenset(),
     ) -> list[tuple[int, float]]:
-        """Σ weight × similarity over the neighbours of the user's recent notes.
+        """Σ weight × position weight × similarity over the neighbours of the recent notes.
 
-        The recent notes themselves and `exclude` (already engaged) never come back.
+        `recent` is newest first (as the feed loads it); the note at rank r (0 = latest)
+        counts `1/(1 + r/seed_position_scale)` of its weight. The recent notes themselves and
+        `exclude` (already engaged) never come back.
         """
         if k <= 0 or not recent or len(self.item_ids) == 0:
             return []
+        scale = float(self.config.seed_position_scale)
         idx_parts, val_parts = [], []
-        for note_id, weight in recent:
+        for rank, (note_id, weight) in enumerate(recent):
             p = self._pos(note_id)
             if p < 0 or weight == 0:
                 continue
+            if scale > 0:
+                weight = weight / (1.0 + rank / scale)
             a, b = self.indptr[p], self.indptr[p + 1]
             idx_parts.append(self.indices[a:b])
             val_parts.append(self.data[a:b].astype(np.float64) * weight)
