@@ -90,6 +90,16 @@ class ItemCFConfig:
     proximity_lags: int = 50
     proximity_share: float = 0.5  # of the pair mass that comes from sequence proximity
     pair_chunk: int = 8_000_000  # bound on the proximity pairs held per item chunk (memory)
+    # Whether the data has session structure is decided per fit, on the data being fitted:
+    # up to `validation_users` users' last events are held out, the model is fitted with and
+    # without the proximity pairs on the rest, and the pairs are kept only if they rank the
+    # held-out notes better (NDCG@validation_k from each user's `validation_seeds` latest
+    # events, as the feed seeds). Under `validation_min_users` usable users: kept as configured.
+    proximity_validate: bool = True
+    validation_users: int = 2000
+    validation_min_users: int = 100
+    validation_seeds: int = 50
+    validation_k: int = 20
     # At serving time the user's recent notes (newest first) count 1/(1 + rank/scale): the
     # latest engagement says most about what they want next, whatever the data's time scale.
     # 0 turns the position weighting off.

@@ -262,3 +262,65 @@ def test_proximity_fit_is_fast_on_a_medium_set() -> None:
     cf = ItemCF().fit(ev, now=NOW, method="proximity")
     assert time.perf_counter() - t0 < 10
     assert cf.stats()["items_with_neighbours"] > 0.5 * len(cf)
+
+
+def chain_events(n_users: int = 300, seed: int = 8) -> list[Event]:
+    """Sessions walk a fixed successor chain (x → x+1 → x+2 … over 400 notes, 5 steps each).
+
+    Co-engagement alone cannot tell x+1 from x+2 or x−1 (all share the same sessions);
+    positions in the user's sequence can.
+    """
+    rng = np.random.default_rng(seed)
+    ev = []
+    for u in range(n_users):
+        t = NOW - 10_000
+        for _ in range(6):
+            x = int(rng.integers(0, 400))
+            for step in range(5):
+                ev.append(Event(u, (x + step) % 400, "like", t))
+                t += 1
+    return ev
+
+
+def test_validation_keeps_proximity_on_session_data() -> None:
+    cf = ItemCF().fit(chain_events(), now=NOW, method="proximity")
+    v = cf.stats()["validation"]
+    assert v["decided"] and v["users"] >= 100
+    assert v["ndcg_mix"] > v["ndcg_co"]
+    assert cf.stats()["proximity_share"] == ITEMCF.proximity_share
+
+
+def test_validation_rule_keeps_pairs_only_when_strictly_better(monkeypatch) -> None:
+    ev = random_events(300, 400, 5000, seed=9)
+    for scores, expected in (
+        ([0.1, 0.2], ITEMCF.proximity_share),
+        ([0.2, 0.2], 0.0),
+        ([0.3, 0.2], 0.0),
+    ):
+        it = iter(scores)
+        monkeypatch.setattr(ItemCF, "_heldout_ndcg", lambda *a, _it=it, **k: next(_it))
+        cf = ItemCF().fit(ev, now=NOW, method="proximity")
+        assert cf.stats()["proximity_share"] == expected
+        assert cf.stats()["validation"]["decided"]
+
+
+def test_validation_needs_enough_users_and_can_be_off() -> None:
+    cf = ItemCF().fit(sequence_events(), now=NOW, method="proximity")  # 5 users
+    assert cf.stats()["validation"]["decided"] is False
+    assert cf.stats()["proximity_share"] == ITEMCF.proximity_share
+    off = ItemCF(replace(ITEMCF, proximity_validate=False)).fit(chain_events(), now=NOW)
+    assert off.stats()["validation"] is None
+    capped = ItemCF(replace(ITEMCF, validation_users=120)).fit(chain_events(), now=NOW)
+    assert capped.stats()["validation"]["users"] == 120
+
+
+def test_validated_model_is_a_direct_fit_with_the_chosen_share() -> None:
+    """Whatever validation decides, the model is the fit with that share on all events."""
+    ev = chain_events()
+    cf = ItemCF().fit(ev, now=NOW, method="proximity")
+    share = cf.stats()["proximity_share"]
+    direct = ItemCF(replace(ITEMCF, proximity_share=share, proximity_validate=False)).fit(
+        ev, now=NOW, method="proximity"
+    )
+    assert np.array_equal(cf.indices, direct.indices)
+    np.testing.assert_allclose(cf.data, direct.data, rtol=1e-6)
