@@ -1,7 +1,7 @@
 """Scale check for item-CF: fit on synthetic Zipf events and print time and peak memory.
 
     .venv/bin/python benchmarks/itemcf_scale.py [--users 20000 --items 100000 --events 1000000]
-        [--method cosine|swing] [--seed 7]
+        [--method cosine|swing|proximity] [--seed 7]
 
 Users' activity and items' popularity are both Zipf-like; each user's events cluster in a
 "taste" region of the catalogue so co-engagement has structure to find.
@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a plain s
 
 import numpy as np
 
-from ranking.config import CF_EVENT_WEIGHTS
+from ranking.config import CF_EVENT_WEIGHTS, ITEMCF
 from ranking.signals.itemcf import ItemCF
 
 KINDS = ("open", "like", "collect", "comment", "share", "follow")
@@ -58,7 +58,7 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=20_000)
     ap.add_argument("--items", type=int, default=100_000)
     ap.add_argument("--events", type=int, default=1_000_000)
-    ap.add_argument("--method", default="cosine", choices=("cosine", "swing"))
+    ap.add_argument("--method", default=ITEMCF.method, choices=("cosine", "swing", "proximity"))
     ap.add_argument("--neighbours", type=int, default=50)
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()

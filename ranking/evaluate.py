@@ -45,7 +45,11 @@ BATCH = 256  # users scored per numpy batch
 HOT_EVENT_VISITS = 20_000_000  # bound on events replayed through hot_from_events per split
 EVENT_KIND = "like"  # every row is an explicit engagement; its weight column scales it
 #: Item-CF method → offline model name; the feed's `cf` source is the configured method.
-CF_MODELS: Mapping[str, str] = {"cosine": "itemcf", "swing": "itemcf_swing"}
+CF_MODELS: Mapping[str, str] = {
+    "cosine": "itemcf",
+    "swing": "itemcf_swing",
+    "proximity": "itemcf_prox",
+}
 #: Offline source name → the signal model that plays it. Feed sources with no offline
 #: counterpart (explore, pick, boost, following) have no data here and are left out.
 BLEND_SOURCES: Mapping[str, str] = {
@@ -532,9 +536,9 @@ def _itemcf_scorer(ctx: SignalContext, method: str) -> Scorer:
         scores = np.full((len(idx), ctx.ds.n_items), -np.inf)
         for r, j in enumerate(idx):
             u = int(split.users[j])
-            recent = [
+            recent = [  # newest first, as the feed passes them
                 (ctx.events[e].note_id, ctx.events[e].weight)
-                for e in ctx.user_rows[u][-RECENT_EVENTS:]
+                for e in ctx.user_rows[u][-RECENT_EVENTS:][::-1]
             ]
             n_recent[j] = len(recent)
             mine = set(seen.indices[seen.indptr[u] : seen.indptr[u + 1]].tolist())
@@ -614,6 +618,7 @@ def evaluate_split(ds: Dataset, split: Split, k: int, seed: int) -> dict[str, An
         "interest": lambda: _interest_scorer(ctx),
         "itemcf": lambda: _itemcf_scorer(ctx, "cosine"),
         "itemcf_swing": lambda: _itemcf_scorer(ctx, "swing"),
+        "itemcf_prox": lambda: _itemcf_scorer(ctx, "proximity"),
     }
     for name, make in makers.items():
         t0 = time.perf_counter()

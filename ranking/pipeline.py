@@ -52,6 +52,7 @@ class RequestContext:
     notes: Mapping[int, NoteFeatures] = field(default_factory=dict)
     profile: InterestProfile | None = None
     cf: ItemCF | None = None
+    # (note, weight) of the latest engagements, newest first: CF weighs them by position
     recent: list[tuple[int, float]] = field(default_factory=list)
     hot: dict[int, float] = field(default_factory=dict)
     editorial: EditorialSource | None = None
