@@ -55,7 +55,11 @@ def init_app(app: Flask) -> None:
 
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
-    def worker_command(burst: bool) -> None:
+    @click.option("--queue", "queues", multiple=True,
+                  help="Listen only to this queue (repeatable); default: all of them.")
+    @click.option("--no-schedule", is_flag=True,
+                  help="Do not run the periodic jobs' scheduler in this worker.")
+    def worker_command(burst: bool, queues: tuple[str, ...], no_schedule: bool) -> None:
         """Run an RQ worker on every Sprout queue (needs REDIS_URL)."""
         from rq import SimpleWorker
 
@@ -68,12 +72,16 @@ def init_app(app: Flask) -> None:
             sys.exit(2)
         # SimpleWorker: no fork per job, so the app's connection pools are never shared
         # across processes; run more worker processes to scale out.
-        if not burst:
+        unknown = sorted(set(queues) - set(QUEUES))
+        if unknown:
+            raise click.BadParameter(f"unknown queue(s) {unknown}; known: {list(QUEUES)}")
+        if not burst and not no_schedule:
             from app.jobs.schedule import start_scheduler_thread, tick
 
             tick(connection)
             start_scheduler_thread(current_app._get_current_object(), connection)
-        SimpleWorker(list(QUEUES), connection=connection).work(burst=burst)
+        listen = [name for name in QUEUES if not queues or name in queues]
+        SimpleWorker(listen, connection=connection).work(burst=burst)
 
     @app.cli.command("rebuild")
     def rebuild_command() -> None:

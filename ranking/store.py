@@ -1,4 +1,6 @@
-"""Feed state: what a session has seen, what a user was served recently, impression buffer.
+"""Feed state: what a session has seen, what a user was served recently, impression buffer,
+and each session's buffer of ranked cards not served yet (the next pages). A user's buffers
+are dropped at once (`invalidate_buffers`) when their feedback must change what comes next.
 
 `MemoryFeedStore` serves tests and single-process runs; `RedisFeedStore` is the shared one.
 Recently-served notes expire individually (a sorted set scored by expiry time), so serving a
@@ -14,7 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
 
 from ranking.config import RANKING
-from ranking.types import Impression
+from ranking.types import Impression, Scored
 
 ImpressionLike = Impression | tuple[int | None, int, str, float]
 
@@ -33,6 +35,23 @@ class FeedStore(Protocol):
 
     def drain_impressions(self, max_items: int) -> list[Impression]: ...
 
+    def session_buffer(self, session_id: str, user_key: str) -> list[Scored]: ...
+
+    def set_session_buffer(
+        self,
+        session_id: str,
+        user_key: str,
+        items: list[Scored],
+        ttl_seconds: float | None = None,
+        generation: int | None = None,
+    ) -> None: ...
+
+    def generation(self, user_key: str) -> int: ...
+
+    def claim(self, key: str, ttl_seconds: float) -> bool: ...
+
+    def invalidate_buffers(self, user_key: str) -> None: ...
+
 
 class MemoryFeedStore:
     """In-process store; `clock` is injectable so tests can move time."""
@@ -48,6 +67,9 @@ class MemoryFeedStore:
         self._seen: dict[str, tuple[float, set[int]]] = {}
         self._served: dict[str, dict[int, float]] = {}
         self._impressions: deque[Impression] = deque()
+        self._buffers: dict[str, tuple[float, int, list[Scored]]] = {}
+        self._generations: dict[str, int] = {}
+        self._claims: dict[str, float] = {}
 
     def seen(self, session_id: str) -> set[int]:
         entry = self._seen.get(session_id)
@@ -83,6 +105,45 @@ class MemoryFeedStore:
         while self._impressions and len(out) < max_items:
             out.append(self._impressions.popleft())
         return out
+
+    def session_buffer(self, session_id: str, user_key: str) -> list[Scored]:
+        entry = self._buffers.get(session_id)
+        if entry is None or entry[0] <= self._clock():
+            self._buffers.pop(session_id, None)
+            return []
+        if entry[1] != self._generations.get(user_key, 0):
+            return []
+        return list(entry[2])
+
+    def set_session_buffer(
+        self,
+        session_id: str,
+        user_key: str,
+        items: list[Scored],
+        ttl_seconds: float | None = None,
+        generation: int | None = None,
+    ) -> None:
+        if not items:
+            self._buffers.pop(session_id, None)
+            return
+        if generation is None:
+            generation = self.generation(user_key)
+        ttl = self._session_ttl if ttl_seconds is None else ttl_seconds
+        self._buffers[session_id] = (self._clock() + ttl, generation, list(items))
+
+    def generation(self, user_key: str) -> int:
+        return self._generations.get(user_key, 0)
+
+    def claim(self, key: str, ttl_seconds: float) -> bool:
+        """True for the first caller until `ttl_seconds` pass (one job per user at a time)."""
+        now = self._clock()
+        if self._claims.get(key, 0.0) > now:
+            return False
+        self._claims[key] = now + ttl_seconds
+        return True
+
+    def invalidate_buffers(self, user_key: str) -> None:
+        self._generations[user_key] = self._generations.get(user_key, 0) + 1
 
 
 class RedisFeedStore:
@@ -152,6 +213,52 @@ class RedisFeedStore:
         rows = [json.dumps(list(Impression(*it))) for it in items]
         if rows:
             self.r.rpush(self.impressions_key, *rows)
+
+    def session_buffer(self, session_id: str, user_key: str) -> list[Scored]:
+        pipe = self.r.pipeline(transaction=False)
+        pipe.get(self._k("buffer", session_id))
+        pipe.get(self._k("generation", user_key))
+        raw, generation = pipe.execute()
+        if raw is None:
+            return []
+        stored_generation, items = json.loads(raw)
+        if stored_generation != int(generation or 0):
+            return []
+        return [Scored(int(n), float(sc), str(src), comps) for n, sc, src, comps in items]
+
+    def set_session_buffer(
+        self,
+        session_id: str,
+        user_key: str,
+        items: list[Scored],
+        ttl_seconds: float | None = None,
+        generation: int | None = None,
+    ) -> None:
+        key = self._k("buffer", session_id)
+        if not items:
+            self.r.delete(key)
+            return
+        if generation is None:
+            generation = self.generation(user_key)
+        body = json.dumps(
+            [generation, [[s.note_id, s.score, s.source, s.components] for s in items]]
+        )
+        ttl = self._session_ttl if ttl_seconds is None else max(int(ttl_seconds), 1)
+        self.r.set(key, body, ex=ttl)
+
+    def generation(self, user_key: str) -> int:
+        """Bumped by `invalidate_buffers`: a buffer made under an older one is not served."""
+        return int(self.r.get(self._k("generation", user_key)) or 0)
+
+    def claim(self, key: str, ttl_seconds: float) -> bool:
+        return bool(self.r.set(self._k("claim", key), 1, nx=True, ex=max(int(ttl_seconds), 1)))
+
+    def invalidate_buffers(self, user_key: str) -> None:
+        key = self._k("generation", user_key)
+        pipe = self.r.pipeline(transaction=False)
+        pipe.incr(key)
+        pipe.expire(key, self._session_ttl)
+        pipe.execute()
 
     def drain_impressions(self, max_items: int) -> list[Impression]:
         """Atomically take up to `max_items` from the head of the buffer."""

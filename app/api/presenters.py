@@ -18,7 +18,8 @@ def absolute_url(url: str) -> str:
     return url
 
 
-def image_view(image: Image | None) -> dict[str, Any] | None:
+def image_view(image: Any) -> dict[str, Any] | None:
+    """An `Image`, or any row with its fields."""
     if image is None:
         return None
     storage = get_storage()
@@ -95,21 +96,17 @@ def note_view(
     collected: bool = False,
     avatars: dict[int, Image] | None = None,
 ) -> dict[str, Any]:
-    images = [image_view(image) for image in note.images]
-    cover = images[0] if images else image_view(note.cover_image)
+    content = note_content(
+        note,
+        channel=note.channel,
+        tags=[tag.name for tag in note.tags],
+        topics=note.topics,
+        images=note.images,
+        cover_image=note.cover_image,
+    )
     return {
-        "id": note.id,
-        "title": note.title,
-        "body": note.body,
+        **content,
         "status": note.status,
-        "type": "image" if images else "text",
-        "channel": (
-            {"code": note.channel.code, "name": note.channel.name} if note.channel else None
-        ),
-        "tags": [tag.name for tag in note.tags],
-        "topics": [{"id": topic.id, "name": topic.name} for topic in note.topics],
-        "images": images,
-        "cover": cover,
         "author": user_view(note.author, (avatars or {}).get(note.author.avatar_image_id or 0)),
         "like_count": note.like_count,
         "collect_count": note.collect_count,
@@ -117,6 +114,31 @@ def note_view(
         "share_count": note.share_count,
         "liked": liked,
         "collected": collected,
+    }
+
+
+def note_content(
+    note: Any,
+    *,
+    channel: Any,
+    tags: list[str],
+    topics: Iterable[Any],
+    images: Iterable[Any],
+    cover_image: Any,
+) -> dict[str, Any]:
+    """What only an edit changes (cards cache it). `note`, `channel`, topics and images may
+    be ORM objects or rows with the same fields (`id`, `title`, `code`, `name`, ...)."""
+    image_views = [image_view(image) for image in images]
+    return {
+        "id": note.id,
+        "title": note.title,
+        "body": note.body,
+        "type": "image" if image_views else "text",
+        "channel": {"code": channel.code, "name": channel.name} if channel is not None else None,
+        "tags": tags,
+        "topics": [{"id": topic.id, "name": topic.name} for topic in topics],
+        "images": image_views,
+        "cover": image_views[0] if image_views else image_view(cover_image),
         "created_at": iso(note.created_at),
         "updated_at": iso(note.updated_at),
         "published_at": iso(note.published_at),

@@ -155,6 +155,14 @@ def rebuild_itemcf() -> dict[str, Any]:
     return {**stats, "seconds": round(time.perf_counter() - started, 3), "bytes": len(blob)}
 
 
+@job("default")
+def prefetch_feed(user_id: int, channel: str | None = None) -> dict[str, Any]:
+    """Rank a viewer's next discover pages ahead of their next scroll."""
+    from app.services.discover import prefetch_next_pages
+
+    return {"user_id": user_id, "channel": channel, "cards": prefetch_next_pages(user_id, channel)}
+
+
 def _add_impression_counts(counts: Counter[int]) -> None:
     """All notes' exposure counts in one statement on PostgreSQL; atomic `+ n` either way."""
     if db.engine.dialect.name == "postgresql":

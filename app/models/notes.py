@@ -100,8 +100,12 @@ class Note(Base):
     image_links: Mapped[list[NoteImage]] = relationship(
         lazy="selectin", order_by="NoteImage.position", cascade="all, delete-orphan"
     )
-    tags: Mapped[list[Tag]] = relationship(secondary="note_tags", lazy="selectin")
-    topics: Mapped[list[Topic]] = relationship(secondary="note_topics", lazy="selectin")
+    tags: Mapped[list[Tag]] = relationship(
+        secondary="note_tags", lazy="selectin", order_by="Tag.id"
+    )
+    topics: Mapped[list[Topic]] = relationship(
+        secondary="note_topics", lazy="selectin", order_by="Topic.id"
+    )
     channel: Mapped[Channel | None] = relationship(lazy="joined")
 
     @property

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import secrets
 import threading
@@ -33,7 +34,10 @@ from ranking.signals.interest import InterestProfile
 from ranking.signals.itemcf import ItemCF
 from ranking.types import Impression, NoteFeatures, Scored
 
+log = logging.getLogger(__name__)
+
 IMPRESSION_FLUSH_EVERY = 200  # embedded mode: write impressions once this many are buffered
+PREFETCH_CLAIM_SECONDS = 15  # one prefetch job per viewer and feed at a time
 
 
 @dataclass
@@ -48,24 +52,50 @@ class Catalogue:
 
 
 class _CatalogueCache:
+    """Built on first use; afterwards rebuilt in a background thread when it is older than
+    `ranking_cache_seconds`, while requests go on with the previous one (a rebuild reads
+    thousands of rows: no request should wait for it)."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._value: Catalogue | None = None
+        self._refreshing = False
 
     def get(self, settings: Settings) -> Catalogue:
         value = self._value
-        now = time.monotonic()
-        if value is not None and now - value.built < settings.ranking_cache_seconds:
-            return value
+        if value is None or settings.ranking_cache_seconds <= 0:  # 0: no caching at all
+            with self._lock:
+                if settings.ranking_cache_seconds <= 0:
+                    self._value = None
+                if self._value is None:
+                    self._value = _build_catalogue(settings)
+                return self._value
+        if time.monotonic() - value.built >= settings.ranking_cache_seconds:
+            self._refresh_in_background(settings)
+        return value
+
+    def _refresh_in_background(self, settings: Settings) -> None:
         with self._lock:
-            value = self._value
-            if value is not None and now - value.built < settings.ranking_cache_seconds:
-                return value
-            value = self._value = _build_catalogue(settings)
-            return value
+            if self._refreshing:
+                return
+            self._refreshing = True
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+        def rebuild() -> None:
+            try:
+                with app.app_context():
+                    self._value = _build_catalogue(settings)
+            except Exception:  # keep serving the old catalogue; the next request retries
+                log.exception("rebuilding the ranking catalogue failed")
+            finally:
+                self._refreshing = False
+
+        threading.Thread(target=rebuild, name="catalogue-refresh", daemon=True).start()
 
     def invalidate(self) -> None:
-        self._value = None
+        """The next request rebuilds synchronously (after an admin rebuild)."""
+        with self._lock:
+            self._value = None
 
 
 def _build_catalogue(settings: Settings) -> Catalogue:
@@ -159,15 +189,164 @@ def ranked_feed(
 
     `history` is the last cards of the previous page (carried in the cursor), so diversity
     holds across page boundaries too. `present` makes the cards of the chosen notes.
+
+    A session's first page runs the whole pipeline for `ranking_prefetch_pages` pages at
+    once, ranked and diversified as one sequence; the cards not served wait in the session's
+    buffer and the next pages are served from it (checked again for visibility and
+    diversity). The buffer goes when it runs short, when the session expires, and at once when
+    the viewer says "not interested" or changes their interests (`invalidate_buffers`).
     """
     settings: Settings = current_app.config["SPROUT"]
     caches = _caches()
     catalogue: Catalogue = caches["catalogue"].get(settings)
-    cf: ItemCF | None = caches["itemcf"].get()
     store = get_feed_store()
+    fresh_session = session is None
     session = session or secrets.token_urlsafe(9)
     session_key = _session_key(viewer, session)
+    buffer_key = f"{session_key}:{channel or ''}"
+    user_key = str(viewer.id) if viewer is not None else session_key
     now = time.time()
+
+    def features(ids: Iterable[int]) -> dict[int, NoteFeatures]:
+        ids = set(ids)
+        known = {i: catalogue.notes[i] for i in ids if i in catalogue.notes}
+        return {**known, **caches["features"](ids - set(known))}
+
+    dropped: dict[str, int] = {}
+    buffered = [] if fresh_session else store.session_buffer(buffer_key, user_key)
+    prefetch_key = _prefetch_key(viewer, channel)
+    if len(buffered) < page_size and prefetch_key is not None:
+        # The viewer's next pages, ranked ahead by a job: this session takes them over.
+        buffered += store.session_buffer(prefetch_key, user_key)
+        store.set_session_buffer(prefetch_key, user_key, [])
+    seen = store.seen(session_key) if buffered and not fresh_session else set()
+    buffered = list(
+        {
+            s.note_id: s for s in buffered if s.note_id not in seen and s.note_id not in history
+        }.values()
+    )
+    served = _serve(buffered, history, page_size, present, features) if buffered else None
+    if served is None or len(served[0]) < page_size:
+        prefetch = max(int(settings.ranking_prefetch_pages), 1)
+        ranked, dropped, restored = _run_pipeline(
+            viewer, channel, catalogue, store, session_key, history, page_size * prefetch, now
+        )
+        # Recently served notes let back in to fill a short run are only for this page.
+        fresh = ranked[: len(ranked) - restored]
+        served = _serve(
+            fresh if len(fresh) >= page_size else ranked, history, page_size, present, features
+        )
+    kept, cards, rest = served
+    store.set_session_buffer(buffer_key, user_key, rest)
+    items = [(cards[item.note_id], item) for item in kept]
+    served_ids = [item.note_id for item in kept]
+    store.add_seen(session_key, served_ids)
+    if viewer is not None:
+        store.mark_served(str(viewer.id), served_ids, RANKING.recent_serve_ttl_seconds)
+    store.record_impressions(
+        [
+            Impression(viewer.id if viewer else None, scored.note_id, scored.source, now)
+            for _, scored in items
+        ]
+    )
+    _maybe_flush(len(items))
+    if len(rest) < page_size and viewer is not None:
+        _prefetch_soon(store, viewer.id, channel)
+    tail = [*history, *served_ids][-(RANKING.diversity.window - 1) :]
+    return FeedPage(items=items, session=session, tail=tail, dropped=dropped)
+
+
+def _prefetch_key(viewer: User | None, channel: str | None) -> str | None:
+    return f"{viewer.id}:next:{channel or ''}" if viewer is not None else None
+
+
+def _prefetch_soon(store: Any, user_id: int, channel: str | None) -> None:
+    """Rank this viewer's next pages in a worker while they read this one (services mode: in
+    embedded mode jobs run inline, which would only move the work into this request)."""
+    if current_app.extensions.get("sprout.redis") is None:
+        return
+    if store.claim(f"prefetch:{user_id}:{channel or ''}", PREFETCH_CLAIM_SECONDS):
+        from app.jobs.ranking import prefetch_feed
+
+        enqueue(prefetch_feed, user_id, channel)
+
+
+def prefetch_next_pages(user_id: int, channel: str | None) -> int:
+    """Rank `ranking_prefetch_pages` pages for this user's next scroll and keep them for
+    `ranking_prefetch_seconds`; the next page that needs ranking (a new session, or a session
+    whose buffer ran out) takes them over instead of running the pipeline. Returns how many
+    cards were kept."""
+    viewer = db.session.get(User, user_id)
+    if viewer is None or viewer.status == "banned":
+        return 0
+    settings: Settings = current_app.config["SPROUT"]
+    store = get_feed_store()
+    user_key = str(user_id)
+    generation = store.generation(user_key)  # feedback from now on makes this stale
+    catalogue: Catalogue = _caches()["catalogue"].get(settings)
+    size = settings.ranking_default_page_size * max(int(settings.ranking_prefetch_pages), 1)
+    session_key = _session_key(viewer, f"prefetch-{time.time_ns()}")
+    ranked, _, restored = _run_pipeline(
+        viewer, channel, catalogue, store, session_key, [], size, time.time()
+    )
+    fresh = ranked[: len(ranked) - restored]
+    key = _prefetch_key(viewer, channel)
+    assert key is not None
+    store.set_session_buffer(
+        key, user_key, fresh, ttl_seconds=settings.ranking_prefetch_seconds, generation=generation
+    )
+    return len(fresh)
+
+
+def _serve(
+    ordered: list[Scored],
+    history: list[int],
+    page_size: int,
+    present: Present,
+    features: Callable[[Iterable[int]], Mapping[int, NoteFeatures]],
+) -> tuple[list[Scored], Mapping[int, Any], list[Scored]]:
+    """The next page from a ranked sequence: (cards served, their views, what is left).
+
+    Notes that vanished since they were ranked are skipped (the next ones move up), and the
+    diversity rule is applied again to what is really served, since closing a gap can bring
+    one author's cards closer. Cards the rule holds back stay first in line for later.
+    """
+    chosen: list[Scored] = []
+    cards: dict[int, Any] = {}
+    position = 0
+    while len(chosen) < page_size and position < len(ordered):
+        chunk = ordered[position : position + page_size - len(chosen)]
+        position += len(chunk)
+        views = present([item.note_id for item in chunk])
+        cards.update(views)
+        chosen += [item for item in chunk if item.note_id in views]
+    kept = diversify(
+        chosen,
+        features([*history, *(item.note_id for item in chosen)]),
+        max_per_author=RANKING.diversity.max_per_author,
+        window=RANKING.diversity.window,
+        max_channel_run=RANKING.diversity.max_channel_run,
+        max_topic_run=RANKING.diversity.max_topic_run,
+        history=history,
+    )
+    kept_ids = {item.note_id for item in kept}
+    held_back = [item for item in chosen if item.note_id not in kept_ids]
+    return kept, cards, held_back + ordered[position:]
+
+
+def _run_pipeline(
+    viewer: User | None,
+    channel: str | None,
+    catalogue: Catalogue,
+    store: Any,
+    session_key: str,
+    history: list[int],
+    size: int,
+    now: float,
+) -> tuple[list[Scored], dict[str, int], int]:
+    """The whole pipeline for `size` cards: (ranked cards, drops by filter, restored count)."""
+    caches = _caches()
+    cf: ItemCF | None = caches["itemcf"].get()
     notes = catalogue.notes
     if channel is not None:
         notes = catalogue.by_channel.get(channel, {})
@@ -224,33 +403,8 @@ def ranked_feed(
         history=history,
         prepared=catalogue.prepared,
     )
-    result = build_pipeline(context.feed).run(context, page_size)
-    rows = present([item.note_id for item in result.items])
-    # A card that vanished since the catalogue was built closes up the page, which can bring
-    # one author's cards closer: apply the diversity rule again to what is really served.
-    kept = diversify(
-        [item for item in result.items if item.note_id in rows],
-        {**context.all_features(), **caches["features"](history)},
-        max_per_author=RANKING.diversity.max_per_author,
-        window=RANKING.diversity.window,
-        max_channel_run=RANKING.diversity.max_channel_run,
-        max_topic_run=RANKING.diversity.max_topic_run,
-        history=history,
-    )
-    items = [(rows[item.note_id], item) for item in kept]
-    served = [item.note_id for item in kept]
-    store.add_seen(session_key, served)
-    if viewer is not None:
-        store.mark_served(str(viewer.id), served, RANKING.recent_serve_ttl_seconds)
-    store.record_impressions(
-        [
-            Impression(viewer.id if viewer else None, scored.note_id, scored.source, now)
-            for _, scored in items
-        ]
-    )
-    _maybe_flush(len(items))
-    tail = [*history, *served][-(RANKING.diversity.window - 1) :]
-    return FeedPage(items=items, session=session, tail=tail, dropped=dict(result.dropped))
+    result = build_pipeline(context.feed).run(context, size)
+    return result.items, dict(result.dropped), result.restored
 
 
 def _maybe_flush(recorded: int) -> None:
@@ -335,6 +489,7 @@ def not_interested(viewer: User, note_id: int, reason: str) -> dict[str, Any]:
             insert_ignore(NegativeFeedback, {"user_id": viewer.id, "kind": reason, "ref": ref})
         )
     db.session.commit()
+    get_feed_store().invalidate_buffers(str(viewer.id))  # the next page is ranked anew
     return {"note_id": note.id, "reason": reason, "refs": refs}
 
 

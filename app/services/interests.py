@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from app.errors import Unprocessable
-from app.extensions import db
+from app.extensions import db, get_feed_store
 from app.models import Channel, Topic, User, UserInterest
 
 
@@ -28,6 +28,7 @@ def set_interests(actor: User, channels: list[str], topic_ids: list[int]) -> dic
     for topic_id in topic_ids:
         db.session.add(UserInterest(user_id=actor.id, kind="topic", ref=str(topic_id)))
     db.session.commit()
+    get_feed_store().invalidate_buffers(str(actor.id))  # feeds in progress follow the new picks
     return get_interests(actor)
 
 

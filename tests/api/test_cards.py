@@ -7,7 +7,7 @@ from sqlalchemy import update
 
 from app.extensions import db
 from app.models import Image, Note, User
-from tests.api.test_notes import image_note, make_image, post_note
+from tests.api.test_notes import image_note, make_image, make_topic, post_note
 
 
 def cards(api, ids, as_user=None):  # type: ignore[no-untyped-def]
@@ -21,7 +21,9 @@ def test_card_is_the_note_view(api) -> None:
     api.register("bob")
     avatar = make_image(api.users["alice"]["id"])
     assert api.patch("/me", "alice", json={"avatar_image_id": avatar}).status_code == 200
-    first = image_note(api, "alice", title="第一篇", tags=["露营"])
+    topics = [make_topic("周末去哪儿"), make_topic("露营装备")]
+    first = image_note(api, "alice", title="第一篇", tags=["露营", "防晒", "camping"],
+                       topic_ids=topics[::-1])
     second = post_note(api, "alice", title="纯文字").get_json()  # text note: generated cover
     api.post(f"/notes/{first['id']}/like", "bob")
     for viewer in (None, "bob", "alice"):
@@ -31,7 +33,9 @@ def test_card_is_the_note_view(api) -> None:
             for g, w in zip(got, want, strict=True):
                 diff = {k for k in set(g) | set(w) if g.get(k) != w.get(k)}
                 assert {k: g.get(k) for k in diff} == {k: w.get(k) for k in diff}
-    assert cards(api, [first["id"]], "bob")[0]["liked"] is True
+    card = cards(api, [first["id"]], "bob")[0]
+    assert card["liked"] is True
+    assert len(card["tags"]) == 3 and len(card["topics"]) == 2 and card["type"] == "image"
     assert cards(api, [first["id"]], "bob")[0]["author"]["avatar"]["id"] == avatar
 
 

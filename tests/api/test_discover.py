@@ -153,3 +153,84 @@ def test_what_a_user_opens_and_likes_steers_their_discover_feed(api):
     # what leads, not as a page of one channel.
     assert "pets" in channels
     assert not set(card["id"] for card in cards) & set(pets[:6])  # already engaged
+
+
+def _pages(api, user, count, limit=10, before_page=None):
+    """`count` pages of one discover session; `before_page(i)` runs before page i."""
+    pages, cursor = [], None
+    for index in range(count):
+        if before_page is not None:
+            before_page(index)
+        path = f"/feeds/discover?limit={limit}" + (f"&cursor={cursor}" if cursor else "")
+        page = _page(api, path, user)
+        pages.append(page["items"])
+        cursor = page["next_cursor"]
+    return pages
+
+
+def test_later_pages_of_a_session_come_from_its_ranked_buffer(api, monkeypatch):
+    from app.services import discover
+
+    authors = _authors(api, 8)
+    api.register("scroller")
+    for index in range(90):
+        insert_note(authors[index % 8]["id"], f"卡片{index}", ago=index, like_count=90 - index,
+                    channel_code=("food", "travel", "pets")[index % 3])
+    runs = []
+    real = discover._run_pipeline
+    monkeypatch.setattr(discover, "_run_pipeline",
+                        lambda *a, **k: runs.append(a[6]) or real(*a, **k))
+    pages = _pages(api, "scroller", 5)
+    # one ranking run for the five pages (5 × 10 cards), none for pages 2–5
+    assert runs == [50]
+    ids = [card["id"] for page in pages for card in page]
+    assert len(ids) == len(set(ids)) == 50
+    authors_in_order = [card["author"]["id"] for page in pages for card in page]
+    for start in range(len(authors_in_order) - 9):
+        window = authors_in_order[start:start + 10]
+        assert max(window.count(a) for a in set(window)) <= 2, window
+    # a sixth page finds the buffer spent and ranks again, still without repeats
+    cursor_pages = _pages(api, "scroller", 1)
+    assert len(cursor_pages[0]) == 10
+
+
+def test_feedback_and_removals_reach_the_buffered_pages_at_once(api):
+    from app.extensions import db, get_feed_store
+    from app.models import Note
+    from app.schemas.common import decode_cursor
+
+    authors = _authors(api, 6)
+    api.register("picky")
+    for index in range(80):
+        insert_note(authors[index % 6]["id"], f"笔记{index}", ago=index, like_count=80 - index)
+    state = {}
+
+    def between(index):
+        if index == 1:  # after page 1: dislike an author, and a buffered note is deleted
+            first = state["pages"][0][0]
+            state["blocked"] = first["author"]["id"]
+            response = api.post("/feeds/feedback", "picky", json={
+                "note_id": first["id"], "kind": "not_interested", "reason": "author"})
+            assert response.status_code == 200
+        if index == 2:  # the next card waiting in this session's buffer is removed
+            session, _ = decode_cursor(state["cursor"], 2)
+            uid = api.users["picky"]["id"]
+            buffered = get_feed_store().session_buffer(f"{uid}:{session}:", str(uid))
+            assert len(buffered) >= 10
+            state["deleted"] = buffered[0].note_id
+            note = db.session.get(Note, state["deleted"])
+            note.status = "removed"
+            db.session.commit()
+
+    state["pages"] = []
+    cursor = None
+    for index in range(4):
+        between(index)
+        path = "/feeds/discover?limit=10" + (f"&cursor={cursor}" if cursor else "")
+        page = _page(api, path, "picky")
+        state["pages"].append(page["items"])
+        cursor = state["cursor"] = page["next_cursor"]
+    later = [card for page in state["pages"][1:] for card in page]
+    assert later and all(card["author"]["id"] != state["blocked"] for card in later)
+    assert all(card["id"] != state["deleted"] for page in state["pages"][2:] for card in page)
+    assert all(len(page) == 10 for page in state["pages"])

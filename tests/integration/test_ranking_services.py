@@ -48,3 +48,47 @@ def test_impressions_flow_through_redis_and_the_scheduled_worker(services_app):
     # The next page of the same session never repeats a card.
     again = api.get(f"/feeds/discover?limit=10&cursor={page['next_cursor']}", "viewer_q")
     assert not set(card["id"] for card in again.get_json()["items"]) & set(served)
+
+
+def test_a_worker_ranks_the_next_pages_ahead(services_app, monkeypatch):
+    """When a session's buffer runs out, a job ranks the viewer's next pages; the next
+    session starts from them without running the pipeline, and feedback discards them."""
+    from app.services import discover
+
+    api = Api(services_app.test_client())
+    authors = [api.register(f"ahead_author{i}") for i in range(8)]
+    api.register("ahead_viewer")
+    for index in range(160):
+        insert_note(authors[index % 8]["id"], f"提前{index}", ago=index, like_count=160 - index)
+    runs = []
+    real = discover._run_pipeline
+    monkeypatch.setattr(discover, "_run_pipeline", lambda *a, **k: runs.append(a) or real(*a, **k))
+    connection = services_app.extensions["sprout.redis"]
+
+    def scroll(pages):
+        cursor, ids = None, []
+        for _ in range(pages):
+            path = "/feeds/discover?limit=10" + (f"&cursor={cursor}" if cursor else "")
+            page = api.get(path, "ahead_viewer").get_json()
+            ids += [card["id"] for card in page["items"]]
+            cursor = page["next_cursor"]
+        return ids
+
+    first = scroll(5)  # page 1 ranks 5 pages; page 5 empties the buffer and asks for more
+    assert len(runs) == 1 and len(first) == len(set(first)) == 50
+    SimpleWorker(["default"], connection=connection).work(burst=True)
+    assert len(runs) == 2  # the job's run
+    second = scroll(3)  # a new session: served from the pages ranked ahead
+    assert len(runs) == 2
+    assert len(second) == 30 and not set(second) & set(first)
+
+    scroll(2)  # the rest of those pages; the buffer runs out again: another job
+    SimpleWorker(["default"], connection=connection).work(burst=True)
+    assert len(runs) == 3
+    note_id = second[0]
+    assert api.post("/feeds/feedback", "ahead_viewer", json={
+        "note_id": note_id, "kind": "not_interested", "reason": "author"}).status_code == 200
+    blocked = api.get(f"/notes/{note_id}").get_json()["author"]["id"]
+    third = api.get("/feeds/discover?limit=10", "ahead_viewer").get_json()["items"]
+    assert len(runs) == 4  # what was ranked ahead is dropped: ranked anew
+    assert third and all(card["author"]["id"] != blocked for card in third)

@@ -119,7 +119,7 @@ def test_jitter_is_the_same_scalar_or_vectorised_and_uniform() -> None:
     salt = random.Random(3).getrandbits(63)
     vec = jitter_array(salt, ids)
     assert [jitter(salt, int(i)) for i in ids[:500]] == vec[:500].tolist()
-    assert 0.0 <= vec.min() and vec.max() < 1.0
+    assert vec.min() >= 0.0 and vec.max() < 1.0
     assert abs(vec.mean() - 0.5) < 0.01
     assert np.histogram(vec, bins=10, range=(0, 1))[0].min() > 1800  # near-uniform deciles
 

@@ -120,3 +120,27 @@ def test_redis_store_works_with_decoded_responses(redis_url: str) -> None:
         if keys:
             client.delete(*keys)
         client.close()
+
+
+def test_session_buffers_round_trip_and_are_dropped_by_feedback(
+    store: tuple[FeedStore, Clock],
+) -> None:
+    from ranking.types import Scored
+
+    s, clock = store
+    cards = [Scored(7, 0.9, "cf", {"cf": 0.9, "hot": 0.1}), Scored(3, 0.5, "explore", {})]
+    assert s.session_buffer("u1:sess", "u1") == []
+    s.set_session_buffer("u1:sess", "u1", cards)
+    s.set_session_buffer("u2:sess", "u2", cards[:1])
+    assert s.session_buffer("u1:sess", "u1") == cards
+    s.invalidate_buffers("u1")  # only u1's buffers go
+    assert s.session_buffer("u1:sess", "u1") == []
+    assert s.session_buffer("u2:sess", "u2") == cards[:1]
+    s.set_session_buffer("u1:sess", "u1", cards[1:])  # a buffer made after the feedback counts
+    assert s.session_buffer("u1:sess", "u1") == cards[1:]
+    s.set_session_buffer("u1:sess", "u1", [])
+    assert s.session_buffer("u1:sess", "u1") == []
+    if isinstance(s, MemoryFeedStore):  # Redis expiry is the server's own clock
+        s.set_session_buffer("u1:sess", "u1", cards)
+        clock.t += 601
+        assert s.session_buffer("u1:sess", "u1") == []
