@@ -159,7 +159,7 @@ def get_feed_store() -> Any:
 
         connection = current_app.extensions.get("sprout.redis")
         store = (
-            RedisFeedStore(connection, prefix="sprout:feed")
+            RedisFeedStore(connection, prefix="sprout:feed:")
             if connection is not None
             else MemoryFeedStore()
         )

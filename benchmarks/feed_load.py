@@ -135,6 +135,10 @@ def main() -> None:
     args = parser.parse_args()
 
     ensure_database(args.database_url)
+    import redis
+
+    # The benchmark's own Redis database: no feed state left from an earlier run.
+    redis.Redis.from_url(args.redis_url).flushdb()
     generate(args.database_url, args.users, args.notes, args.interactions)
     env = {**os.environ, "DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url,
            "SPROUT_DATA_DIR": tempfile.mkdtemp(prefix="sprout-feed-bench-"),

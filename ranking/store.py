@@ -13,12 +13,40 @@ import json
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from ranking.config import RANKING
 from ranking.types import Impression, Scored
 
 ImpressionLike = Impression | tuple[int | None, int, str, float]
+
+
+@dataclass
+class PageState:
+    """What serving one feed page reads: the session's seen notes, its buffer of ranked cards
+    and the viewer's cards ranked ahead (`load_page`)."""
+
+    seen: set[int] = field(default_factory=set)
+    buffer: list[Scored] = field(default_factory=list)
+    ahead: list[Scored] = field(default_factory=list)
+    generation: int = 0  # the viewer's buffer generation when read
+
+
+@dataclass
+class PageWrite:
+    """What serving one feed page writes (`save_page`), in one round trip."""
+
+    session_id: str
+    user_key: str
+    served: list[int]
+    buffer_key: str
+    buffer: list[Scored]
+    impressions: list[ImpressionLike]
+    served_user_key: str | None = None  # signed-in viewers: recently served notes
+    serve_ttl_seconds: float = 0.0
+    drop_ahead_key: str | None = None  # the cards ranked ahead were taken over
+    generation: int = 0  # `PageState.generation`: feedback since then voids the new buffer
 
 
 @runtime_checkable
@@ -50,7 +78,15 @@ class FeedStore(Protocol):
 
     def claim(self, key: str, ttl_seconds: float) -> bool: ...
 
+    def release(self, key: str) -> None: ...
+
     def invalidate_buffers(self, user_key: str) -> None: ...
+
+    def load_page(
+        self, session_id: str | None, buffer_key: str | None, ahead_key: str | None, user_key: str
+    ) -> PageState: ...
+
+    def save_page(self, write: PageWrite) -> None: ...
 
 
 class MemoryFeedStore:
@@ -142,8 +178,32 @@ class MemoryFeedStore:
         self._claims[key] = now + ttl_seconds
         return True
 
+    def release(self, key: str) -> None:
+        self._claims.pop(key, None)
+
     def invalidate_buffers(self, user_key: str) -> None:
         self._generations[user_key] = self._generations.get(user_key, 0) + 1
+
+    def load_page(
+        self, session_id: str | None, buffer_key: str | None, ahead_key: str | None, user_key: str
+    ) -> PageState:
+        return PageState(
+            seen=self.seen(session_id) if session_id else set(),
+            buffer=self.session_buffer(buffer_key, user_key) if buffer_key else [],
+            ahead=self.session_buffer(ahead_key, user_key) if ahead_key else [],
+            generation=self.generation(user_key),
+        )
+
+    def save_page(self, write: PageWrite) -> None:
+        self.set_session_buffer(
+            write.buffer_key, write.user_key, write.buffer, generation=write.generation
+        )
+        if write.drop_ahead_key:
+            self.set_session_buffer(write.drop_ahead_key, write.user_key, [])
+        self.add_seen(write.session_id, write.served)
+        if write.served_user_key is not None:
+            self.mark_served(write.served_user_key, write.served, write.serve_ttl_seconds)
+        self.record_impressions(write.impressions)
 
 
 class RedisFeedStore:
@@ -219,12 +279,7 @@ class RedisFeedStore:
         pipe.get(self._k("buffer", session_id))
         pipe.get(self._k("generation", user_key))
         raw, generation = pipe.execute()
-        if raw is None:
-            return []
-        stored_generation, items = json.loads(raw)
-        if stored_generation != int(generation or 0):
-            return []
-        return [Scored(int(n), float(sc), str(src), comps) for n, sc, src, comps in items]
+        return _decode(raw, int(generation or 0))
 
     def set_session_buffer(
         self,
@@ -240,11 +295,8 @@ class RedisFeedStore:
             return
         if generation is None:
             generation = self.generation(user_key)
-        body = json.dumps(
-            [generation, [[s.note_id, s.score, s.source, s.components] for s in items]]
-        )
         ttl = self._session_ttl if ttl_seconds is None else max(int(ttl_seconds), 1)
-        self.r.set(key, body, ex=ttl)
+        self.r.set(key, _encode(generation, items), ex=ttl)
 
     def generation(self, user_key: str) -> int:
         """Bumped by `invalidate_buffers`: a buffer made under an older one is not served."""
@@ -253,11 +305,59 @@ class RedisFeedStore:
     def claim(self, key: str, ttl_seconds: float) -> bool:
         return bool(self.r.set(self._k("claim", key), 1, nx=True, ex=max(int(ttl_seconds), 1)))
 
+    def release(self, key: str) -> None:
+        self.r.delete(self._k("claim", key))
+
     def invalidate_buffers(self, user_key: str) -> None:
         key = self._k("generation", user_key)
         pipe = self.r.pipeline(transaction=False)
         pipe.incr(key)
         pipe.expire(key, self._session_ttl)
+        pipe.execute()
+
+    def load_page(
+        self, session_id: str | None, buffer_key: str | None, ahead_key: str | None, user_key: str
+    ) -> PageState:
+        """One round trip for everything a page reads."""
+        pipe = self.r.pipeline(transaction=False)
+        pipe.get(self._k("generation", user_key))
+        pipe.smembers(self._k("seen", session_id or "-"))
+        pipe.get(self._k("buffer", buffer_key or "-"))
+        pipe.get(self._k("buffer", ahead_key or "-"))
+        generation, seen, buffer, ahead = pipe.execute()
+        current = int(generation or 0)
+        return PageState(
+            seen={int(x) for x in seen} if session_id else set(),
+            buffer=_decode(buffer, current) if buffer_key else [],
+            ahead=_decode(ahead, current) if ahead_key else [],
+            generation=current,
+        )
+
+    def save_page(self, write: PageWrite) -> None:
+        """One round trip for everything a page writes."""
+        pipe = self.r.pipeline(transaction=False)
+        buffer_key = self._k("buffer", write.buffer_key)
+        if write.buffer:
+            pipe.set(buffer_key, _encode(write.generation, write.buffer), ex=self._session_ttl)
+        else:
+            pipe.delete(buffer_key)
+        if write.drop_ahead_key:
+            pipe.delete(self._k("buffer", write.drop_ahead_key))
+        if write.served:
+            seen_key = self._k("seen", write.session_id)
+            pipe.sadd(seen_key, *write.served)
+            pipe.expire(seen_key, self._session_ttl)
+        if write.served and write.served_user_key is not None:
+            served_key = self._k("served", write.served_user_key)
+            ttl = max(int(write.serve_ttl_seconds) + 1, 1)
+            expiry = self._clock() + write.serve_ttl_seconds
+            pipe.zadd(served_key, {str(n): expiry for n in write.served})
+            # the key lives as long as its longest-lived member: set if new, else only extend
+            pipe.expire(served_key, ttl, nx=True)
+            pipe.expire(served_key, ttl, gt=True)
+        rows = [json.dumps(list(Impression(*it))) for it in write.impressions]
+        if rows:
+            pipe.rpush(self.impressions_key, *rows)
         pipe.execute()
 
     def drain_impressions(self, max_items: int) -> list[Impression]:
@@ -273,3 +373,17 @@ class RedisFeedStore:
             u, n, s, ts = json.loads(item)
             out.append(Impression(None if u is None else int(u), int(n), str(s), float(ts)))
         return out
+
+
+def _encode(generation: int, items: list[Scored]) -> str:
+    return json.dumps([generation, [[s.note_id, s.score, s.source, s.components] for s in items]])
+
+
+def _decode(raw: Any, generation: int) -> list[Scored]:
+    """A stored buffer's cards, or none if it was made under an older generation."""
+    if raw is None:
+        return []
+    stored_generation, items = json.loads(raw)
+    if stored_generation != generation:
+        return []
+    return [Scored(int(n), float(sc), str(src), comps) for n, sc, src, comps in items]

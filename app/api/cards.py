@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import orjson
 from cachetools import TTLCache
 from flask import current_app, has_request_context, request
 from sqlalchemy import literal, select, union_all
@@ -187,22 +188,102 @@ def _version(row: Any) -> tuple[datetime, int | None]:
 
 
 def _content_views(rows: Sequence[Any], host: str) -> dict[int, dict[str, Any]]:
-    """The content part of each card, from the cache where the note has not changed."""
+    """The content part of each card: this process's cache, then the shared one (Redis, when
+    configured: every web process and the worker fill it), then the database."""
     cached = _cache("content").get_many([(host, row.id) for row in rows])
     out: dict[int, dict[str, Any]] = {}
-    missing: list[int] = []
+    missing: list[Any] = []
     for row in rows:
         hit = cached.get((host, row.id))
         if hit is not None and hit[0] == _version(row):
             out[row.id] = hit[1]
         else:
-            missing.append(row.id)
-    if missing:
-        for note_id, (version, view) in _load_content(missing).items():
-            out[note_id] = view
-            if _settled(view):
-                _cache("content").put((host, note_id), (version, view))
+            missing.append(row)
+    if not missing:
+        return out
+    for note_id, (version, view) in _shared_content(missing, host).items():
+        out[note_id] = view
+        _cache("content").put((host, note_id), (version, view))
+    still = [row.id for row in missing if row.id not in out]
+    loaded = _load_content(still) if still else {}
+    shared = {}
+    for note_id, (version, view) in loaded.items():
+        out[note_id] = view
+        if _settled(view):
+            _cache("content").put((host, note_id), (version, view))
+            shared[note_id] = (version, _rehost(view, host.rstrip("/"), ""))
+    _share_content(shared)
     return out
+
+
+def warm_content(note_ids: Sequence[int]) -> int:
+    """Put these notes' card content in the shared cache (a worker ranking a viewer's next
+    pages does this, so the web processes find the cards ready). Returns how many it loaded."""
+    if _redis() is None or not note_ids:
+        return 0
+    rows = db.session.execute(
+        select(Note.id, Note.updated_at, Note.cover_image_id).where(id_in(Note.id, list(note_ids)))
+    ).all()
+    have = _shared_content(rows, "")
+    still = [row.id for row in rows if row.id not in have]
+    loaded = _load_content(still) if still else {}
+    _share_content({n: (v, view) for n, (v, view) in loaded.items() if _settled(view)})
+    return len(loaded)
+
+
+def _redis() -> Any:
+    return current_app.extensions.get("sprout.redis")
+
+
+def _shared_key(note_id: int) -> str:
+    return f"sprout:card:{note_id}"
+
+
+def _shared_content(rows: Sequence[Any], host: str) -> dict[int, tuple[Any, dict[str, Any]]]:
+    """Hits in the shared cache whose version still matches, with this host's URLs."""
+    connection = _redis()
+    if connection is None or not rows:
+        return {}
+    found = {}
+    for row, raw in zip(rows, connection.mget([_shared_key(row.id) for row in rows]), strict=True):
+        if raw is None:
+            continue
+        stamp, cover_id, view = orjson.loads(raw)
+        if stamp == row.updated_at.isoformat() and cover_id == row.cover_image_id:
+            found[row.id] = (_version(row), _rehost(view, "", host.rstrip("/")))
+    return found
+
+
+def _share_content(views: dict[int, tuple[Any, dict[str, Any]]]) -> None:
+    connection = _redis()
+    if connection is None or not views:
+        return
+    pipe = connection.pipeline(transaction=False)
+    for note_id, ((updated_at, cover_id), view) in views.items():
+        body = orjson.dumps([updated_at.isoformat(), cover_id, view])
+        pipe.set(_shared_key(note_id), body, ex=int(CONTENT_TTL_SECONDS))
+    pipe.execute()
+
+
+def _rehost(view: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    """The view with its media URLs moved from host prefix `old` to `new` ("" = relative)."""
+    if old == new:
+        return view
+
+    def move(url: str) -> str:
+        if old and url.startswith(old + "/"):
+            url = url[len(old) :]
+        return new + url if new and url.startswith("/") else url
+
+    def image(data: dict[str, Any] | None) -> dict[str, Any] | None:
+        if data is None:
+            return None
+        variants = {
+            name: {**v, "url": move(v["url"])} for name, v in data.get("variants", {}).items()
+        }
+        return {**data, "url": move(data["url"]), "variants": variants}
+
+    return {**view, "images": [image(i) for i in view["images"]], "cover": image(view["cover"])}
 
 
 _IMAGE_COLUMNS = (

@@ -157,10 +157,18 @@ def rebuild_itemcf() -> dict[str, Any]:
 
 @job("default")
 def prefetch_feed(user_id: int, channel: str | None = None) -> dict[str, Any]:
-    """Rank a viewer's next discover pages ahead of their next scroll."""
+    """Rank a viewer's next discover pages ahead of their next scroll, and have their cards'
+    content ready in the shared cache for whichever web process serves them."""
+    from app.api.cards import warm_content
     from app.services.discover import prefetch_next_pages
 
-    return {"user_id": user_id, "channel": channel, "cards": prefetch_next_pages(user_id, channel)}
+    ranked = prefetch_next_pages(user_id, channel)
+    return {
+        "user_id": user_id,
+        "channel": channel,
+        "cards": len(ranked),
+        "cards_loaded": warm_content(ranked),
+    }
 
 
 def _add_impression_counts(counts: Counter[int]) -> None:

@@ -13,6 +13,8 @@ from app.models.users import User
 
 class NoteLike(Base):
     __tablename__ = "note_likes"
+    # a viewer's history, newest first (the feed's interest profile and item-CF seeds)
+    __table_args__ = (Index("ix_note_likes_user_id_created_at", "user_id", "created_at"),)
 
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
@@ -44,7 +46,11 @@ class Collect(Base):
     """A note is collected once per user, into exactly one album."""
 
     __tablename__ = "collects"
-    __table_args__ = (Index("ix_collects_album_id_created_at", "album_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_collects_album_id_created_at", "album_id", "created_at"),
+        # a viewer's history, newest first (the feed's interest profile and item-CF seeds)
+        Index("ix_collects_user_id_created_at", "user_id", "created_at"),
+    )
 
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, utcnow
@@ -15,6 +15,16 @@ ROLES = ("user", "editor", "moderator", "admin")
 
 class User(Base):
     __tablename__ = "users"
+    # Feeds leave out banned authors with `author_id NOT IN (banned ids)`: a tiny partial index
+    # answers that instead of a scan of every user.
+    __table_args__ = (
+        Index(
+            "ix_users_banned",
+            "id",
+            postgresql_where=text("status = 'banned'"),
+            sqlite_where=text("status = 'banned'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(32), unique=True)

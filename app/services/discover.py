@@ -32,6 +32,7 @@ from ranking.signals.exploration import TrafficPool
 from ranking.signals.hot import hot_score
 from ranking.signals.interest import InterestProfile
 from ranking.signals.itemcf import ItemCF
+from ranking.store import PageWrite
 from ranking.types import Impression, NoteFeatures, Scored
 
 log = logging.getLogger(__name__)
@@ -213,23 +214,37 @@ def ranked_feed(
         return {**known, **caches["features"](ids - set(known))}
 
     dropped: dict[str, int] = {}
-    buffered = [] if fresh_session else store.session_buffer(buffer_key, user_key)
     prefetch_key = _prefetch_key(viewer, channel)
-    if len(buffered) < page_size and prefetch_key is not None:
-        # The viewer's next pages, ranked ahead by a job: this session takes them over.
-        buffered += store.session_buffer(prefetch_key, user_key)
-        store.set_session_buffer(prefetch_key, user_key, [])
-    seen = store.seen(session_key) if buffered and not fresh_session else set()
+    state = store.load_page(
+        None if fresh_session else session_key,
+        None if fresh_session else buffer_key,
+        prefetch_key,
+        user_key,
+    )
+    buffered = state.buffer
+    took_ahead = len(buffered) < page_size and bool(state.ahead)
+    if took_ahead:  # the viewer's next pages, ranked ahead by a job: this session takes them
+        buffered = buffered + state.ahead
     buffered = list(
         {
-            s.note_id: s for s in buffered if s.note_id not in seen and s.note_id not in history
+            s.note_id: s
+            for s in buffered
+            if s.note_id not in state.seen and s.note_id not in history
         }.values()
     )
     served = _serve(buffered, history, page_size, present, features) if buffered else None
     if served is None or len(served[0]) < page_size:
         prefetch = max(int(settings.ranking_prefetch_pages), 1)
         ranked, dropped, restored = _run_pipeline(
-            viewer, channel, catalogue, store, session_key, history, page_size * prefetch, now
+            viewer,
+            channel,
+            catalogue,
+            store,
+            session_key,
+            history,
+            page_size * prefetch,
+            now,
+            seen=state.seen,
         )
         # Recently served notes let back in to fill a short run are only for this page.
         fresh = ranked[: len(ranked) - restored]
@@ -237,17 +252,24 @@ def ranked_feed(
             fresh if len(fresh) >= page_size else ranked, history, page_size, present, features
         )
     kept, cards, rest = served
-    store.set_session_buffer(buffer_key, user_key, rest)
     items = [(cards[item.note_id], item) for item in kept]
     served_ids = [item.note_id for item in kept]
-    store.add_seen(session_key, served_ids)
-    if viewer is not None:
-        store.mark_served(str(viewer.id), served_ids, RANKING.recent_serve_ttl_seconds)
-    store.record_impressions(
-        [
-            Impression(viewer.id if viewer else None, scored.note_id, scored.source, now)
-            for _, scored in items
-        ]
+    store.save_page(
+        PageWrite(
+            session_id=session_key,
+            user_key=user_key,
+            served=served_ids,
+            buffer_key=buffer_key,
+            buffer=rest,
+            impressions=[
+                Impression(viewer.id if viewer else None, scored.note_id, scored.source, now)
+                for _, scored in items
+            ],
+            served_user_key=str(viewer.id) if viewer is not None else None,
+            serve_ttl_seconds=RANKING.recent_serve_ttl_seconds,
+            drop_ahead_key=prefetch_key if took_ahead else None,
+            generation=state.generation,
+        )
     )
     _maybe_flush(len(items))
     if len(rest) < page_size and viewer is not None:
@@ -260,27 +282,38 @@ def _prefetch_key(viewer: User | None, channel: str | None) -> str | None:
     return f"{viewer.id}:next:{channel or ''}" if viewer is not None else None
 
 
+def _prefetch_claim(user_id: int, channel: str | None) -> str:
+    return f"prefetch:{user_id}:{channel or ''}"
+
+
 def _prefetch_soon(store: Any, user_id: int, channel: str | None) -> None:
     """Rank this viewer's next pages in a worker while they read this one (services mode: in
     embedded mode jobs run inline, which would only move the work into this request)."""
     if current_app.extensions.get("sprout.redis") is None:
         return
-    if store.claim(f"prefetch:{user_id}:{channel or ''}", PREFETCH_CLAIM_SECONDS):
+    if store.claim(_prefetch_claim(user_id, channel), PREFETCH_CLAIM_SECONDS):
         from app.jobs.ranking import prefetch_feed
 
         enqueue(prefetch_feed, user_id, channel)
 
 
-def prefetch_next_pages(user_id: int, channel: str | None) -> int:
+def prefetch_next_pages(user_id: int, channel: str | None) -> list[int]:
     """Rank `ranking_prefetch_pages` pages for this user's next scroll and keep them for
     `ranking_prefetch_seconds`; the next page that needs ranking (a new session, or a session
-    whose buffer ran out) takes them over instead of running the pipeline. Returns how many
-    cards were kept."""
+    whose buffer ran out) takes them over instead of running the pipeline. Returns the notes
+    kept, in order."""
+    store = get_feed_store()
+    try:
+        return _prefetch(store, user_id, channel)
+    finally:
+        store.release(_prefetch_claim(user_id, channel))  # the next run-out may ask again
+
+
+def _prefetch(store: Any, user_id: int, channel: str | None) -> list[int]:
     viewer = db.session.get(User, user_id)
     if viewer is None or viewer.status == "banned":
-        return 0
+        return []
     settings: Settings = current_app.config["SPROUT"]
-    store = get_feed_store()
     user_key = str(user_id)
     generation = store.generation(user_key)  # feedback from now on makes this stale
     catalogue: Catalogue = _caches()["catalogue"].get(settings)
@@ -290,12 +323,13 @@ def prefetch_next_pages(user_id: int, channel: str | None) -> int:
         viewer, channel, catalogue, store, session_key, [], size, time.time()
     )
     fresh = ranked[: len(ranked) - restored]
+    ahead = fresh if len(fresh) >= settings.ranking_default_page_size else ranked
     key = _prefetch_key(viewer, channel)
     assert key is not None
     store.set_session_buffer(
-        key, user_key, fresh, ttl_seconds=settings.ranking_prefetch_seconds, generation=generation
+        key, user_key, ahead, ttl_seconds=settings.ranking_prefetch_seconds, generation=generation
     )
-    return len(fresh)
+    return [item.note_id for item in ahead]
 
 
 def _serve(
@@ -343,6 +377,8 @@ def _run_pipeline(
     history: list[int],
     size: int,
     now: float,
+    *,
+    seen: set[int] | None = None,
 ) -> tuple[list[Scored], dict[str, int], int]:
     """The whole pipeline for `size` cards: (ranked cards, drops by filter, restored count)."""
     caches = _caches()
@@ -390,7 +426,7 @@ def _run_pipeline(
         recent=recent,
         hot=catalogue.hot,
         editorial=None,
-        seen=store.seen(session_key),
+        seen=store.seen(session_key) if seen is None else seen,
         recently_served=store.recently_served(str(viewer.id)) if viewer else set(),
         engaged=engaged,
         blocked_authors=blocked_authors,

@@ -92,3 +92,48 @@ def test_a_worker_ranks_the_next_pages_ahead(services_app, monkeypatch):
     third = api.get("/feeds/discover?limit=10", "ahead_viewer").get_json()["items"]
     assert len(runs) == 4  # what was ranked ahead is dropped: ranked anew
     assert third and all(card["author"]["id"] != blocked for card in third)
+
+
+def test_card_content_is_shared_through_redis(services_app):
+    """A card's content loaded by one process (or warmed by the worker) is read from Redis
+    by the others, with their own host in the URLs, and an edit is never served stale."""
+    from sqlalchemy import event
+
+    from app.api.cards import warm_content
+    from app.extensions import db
+    from tests.api.test_notes import image_note
+
+    api = Api(services_app.test_client())
+    api.register("sharer")
+    notes = [image_note(api, "sharer", title=f"共享{i}") for i in range(3)]
+    ids = ",".join(str(n["id"]) for n in notes)
+    content_queries = []
+
+    @event.listens_for(db.engine, "before_cursor_execute")
+    def count(conn, cursor, statement, params, context, executemany):
+        if statement.lstrip().startswith("SELECT notes.id, notes.title"):
+            content_queries.append(statement)
+
+    def fresh_process_cards(host="localhost"):
+        for key in [k for k in services_app.extensions if k.startswith("sprout.cards.")]:
+            del services_app.extensions[key]  # what another process would have: nothing
+        response = services_app.test_client().get(f"/api/v1/notes?ids={ids}",
+                                                  base_url=f"http://{host}")
+        return response.get_json()["items"]
+
+    try:
+        assert warm_content([n["id"] for n in notes]) == 3  # the worker's part
+        assert len(content_queries) == 1
+        first = fresh_process_cards()
+        assert len(content_queries) == 1  # served from Redis
+        other_host = fresh_process_cards("cdn.example")
+        assert other_host[0]["cover"]["url"].startswith("http://cdn.example/")
+        assert first[0]["cover"]["url"].startswith("http://localhost/")
+        assert [c["title"] for c in first] == ["共享0", "共享1", "共享2"]
+
+        assert api.patch(f"/notes/{notes[0]['id']}", "sharer",
+                         json={"title": "改过了"}).status_code == 200
+        edited = fresh_process_cards()
+        assert edited[0]["title"] == "改过了" and len(content_queries) == 2
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)

@@ -144,3 +144,31 @@ def test_session_buffers_round_trip_and_are_dropped_by_feedback(
         s.set_session_buffer("u1:sess", "u1", cards)
         clock.t += 601
         assert s.session_buffer("u1:sess", "u1") == []
+
+
+def test_a_page_is_read_and_written_in_one_go(store: tuple[FeedStore, Clock]) -> None:
+    from ranking.store import PageWrite
+    from ranking.types import Scored
+
+    s, _ = store
+    ahead = [Scored(5, 0.7, "cf", {"cf": 0.7})]
+    s.set_session_buffer("u1:next:", "u1", ahead)
+    state = s.load_page("u1:sess", "u1:sess:", "u1:next:", "u1")
+    assert (state.seen, state.buffer, state.ahead) == (set(), [], ahead)
+    rest = [Scored(8, 0.4, "hot", {"hot": 0.4})]
+    s.save_page(PageWrite(
+        session_id="u1:sess", user_key="u1", served=[1, 2], buffer_key="u1:sess:", buffer=rest,
+        impressions=[(1, 1, "hot", 1.0), (1, 2, "cf", 1.0)], served_user_key="u1",
+        serve_ttl_seconds=3600, drop_ahead_key="u1:next:", generation=state.generation,
+    ))
+    state = s.load_page("u1:sess", "u1:sess:", "u1:next:", "u1")
+    assert (state.seen, state.buffer, state.ahead) == ({1, 2}, rest, [])
+    assert s.recently_served("u1") == {1, 2}
+    assert [i.note_id for i in s.drain_impressions(10)] == [1, 2]
+    # a page loaded before feedback must not leave a buffer that survives it
+    s.invalidate_buffers("u1")
+    s.save_page(PageWrite(
+        session_id="u1:sess", user_key="u1", served=[3], buffer_key="u1:sess:", buffer=rest,
+        impressions=[], generation=state.generation,
+    ))
+    assert s.load_page("u1:sess", "u1:sess:", None, "u1").buffer == []
