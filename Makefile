@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
-WEB_CONCURRENCY ?= 2
+WEB_CONCURRENCY ?= 3
+WEB_THREADS ?= 2
 export SPROUT_DATA_DIR ?= ./var
 
 .PHONY: run test seed worker lint bench synth install clean
@@ -21,7 +22,7 @@ install: $(VENV)/.installed
 
 run: install
 	$(BIN)/flask --app app init
-	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WEB_CONCURRENCY) --threads 4 \
+	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WEB_CONCURRENCY) --threads $(WEB_THREADS) \
 		--access-logfile - app.wsgi:app
 
 test: install

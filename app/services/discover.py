@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 IMPRESSION_FLUSH_EVERY = 200  # embedded mode: write impressions once this many are buffered
 PREFETCH_CLAIM_SECONDS = 15  # one prefetch job per viewer and feed at a time
+FEATURE_TTL_SECONDS = 300.0
 
 
 @dataclass
@@ -156,7 +157,11 @@ def _caches() -> dict[str, Any]:
         caches = current_app.extensions["sprout.ranking_caches"] = {
             "catalogue": _CatalogueCache(),
             "itemcf": ModelCache("itemcf", ItemCF.from_bytes),
-            "features": _FeatureCache(settings.ranking_cache_seconds),
+            # Labels and authors of notes outside the catalogue (CF neighbours, histories) hardly
+            # change; their counts only matter inside the catalogue, which is rebuilt apart.
+            "features": _FeatureCache(
+                FEATURE_TTL_SECONDS if settings.ranking_cache_seconds > 0 else 0.0
+            ),
         }
     return caches
 
