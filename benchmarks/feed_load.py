@@ -98,6 +98,27 @@ def rebuild_in_child(env: dict[str, str]) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def cpu_seconds() -> dict[str, float]:
+    """CPU time used so far by each process group on this machine (Linux /proc): where a
+    CPU-bound request's cost goes (web, worker, PostgreSQL, Redis, this client)."""
+    out: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        group = ("gunicorn" if "gunicorn" in cmd else "rq worker" if " worker" in cmd
+                 else "postgres" if "postgres" in cmd else "redis" if "redis-server" in cmd
+                 else "client" if int(pid) == os.getpid() else None)
+        if group:
+            out[group] = out.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
 def measure(name: str, requests: int, clients: int, action) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     latencies: list[float] = []
     errors = 0
@@ -203,9 +224,11 @@ def main() -> None:
             ids = ",".join(map(str, rng.sample(note_ids, 20)))
             return call(base, f"/notes?ids={ids}", tokens[index % len(tokens)])[0]
 
+        cpu_before = cpu_seconds()
         results = [
             measure("GET /feeds/discover (signed in, 20 cards)", args.requests, args.clients,
                     discover),
+            cpu_seconds(),
             measure("GET /feeds/following", args.requests, args.clients,
                     lambda i: call(base, "/feeds/following", tokens[i % len(tokens)])[0]),
             measure("GET /feeds/hot", args.requests, args.clients,
@@ -218,6 +241,7 @@ def main() -> None:
             process.terminate()
             process.wait(timeout=30)
 
+    cpu_after = results.pop(1)
     print(f"\n{os.cpu_count()} cores; PostgreSQL + Redis; gunicorn {args.workers} workers x "
           f"{args.threads} threads and one RQ worker; {args.clients} client threads in a "
           "separate process.\n")
@@ -227,13 +251,18 @@ def main() -> None:
         print(f"| {row['scenario']} | {row['requests']} | {row['rps']:.0f} | {row['p50']:.1f} | "
               f"{row['p95']:.1f} | {row['p99']:.1f} | {row['errors']} |")
     discover_ms = results[0]["latencies"]
-    for label, wanted in (("first pages (whole pipeline)", True),
+    for label, wanted in (("pages 1 (new session: ranked now, or ahead by the worker)", True),
                           ("pages 2-5 (session buffer)", False)):
         part = [ms for ms, first in zip(discover_ms, first_page, strict=False) if first == wanted]
         if len(part) >= 2:
             q = statistics.quantiles(part, n=100)
             print(f"| discover, {label} | {len(part)} | | {q[49]:.1f} | {q[94]:.1f} | "
                   f"{q[98]:.1f} | |")
+    spent = {k: cpu_after.get(k, 0.0) - cpu_before.get(k, 0.0) for k in cpu_after}
+    per_request = " + ".join(f"{k} {v / (args.requests + 50) * 1000:.2f}"
+                             for k, v in sorted(spent.items(), key=lambda kv: -kv[1]))
+    print(f"\nCPU per discover request (ms, warm-up included): {per_request} = "
+          f"{sum(spent.values()) / (args.requests + 50) * 1000:.2f}")
     ratio = results[0]["p50"] / results[3]["p50"]
     print(f"\ndiscover p50 / bare p50 = {ratio:.2f}")
     print(f"hot recompute {jobs['hot']['seconds']} s; item-CF rebuild {jobs['itemcf']['seconds']}"
