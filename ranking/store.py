@@ -12,14 +12,26 @@ from __future__ import annotations
 import json
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from ranking.config import RANKING
 from ranking.types import Impression, Scored
 
 ImpressionLike = Impression | tuple[int | None, int, str, float]
+
+
+class NoteKey(NamedTuple):
+    """What the diversity rule looks at in a card (author, channel, first topic): kept with a
+    buffer so serving from it needs no note features."""
+
+    author_id: int
+    channel: str | None
+    topic: int | None
+
+
+Keys = Mapping[int, NoteKey]
 
 
 @dataclass
@@ -31,6 +43,7 @@ class PageState:
     buffer: list[Scored] = field(default_factory=list)
     ahead: list[Scored] = field(default_factory=list)
     generation: int = 0  # the viewer's buffer generation when read
+    keys: dict[int, NoteKey] = field(default_factory=dict)  # of the buffered and ahead cards
 
 
 @dataclass
@@ -47,6 +60,7 @@ class PageWrite:
     serve_ttl_seconds: float = 0.0
     drop_ahead_key: str | None = None  # the cards ranked ahead were taken over
     generation: int = 0  # `PageState.generation`: feedback since then voids the new buffer
+    keys: Keys = field(default_factory=dict)  # of the buffer's and the served cards
 
 
 @runtime_checkable
@@ -72,6 +86,7 @@ class FeedStore(Protocol):
         items: list[Scored],
         ttl_seconds: float | None = None,
         generation: int | None = None,
+        keys: Keys | None = None,
     ) -> None: ...
 
     def generation(self, user_key: str) -> int: ...
@@ -143,13 +158,16 @@ class MemoryFeedStore:
         return out
 
     def session_buffer(self, session_id: str, user_key: str) -> list[Scored]:
+        return self._entry(session_id, user_key)[0]
+
+    def _entry(self, session_id: str, user_key: str) -> tuple[list[Scored], dict[int, NoteKey]]:
         entry = self._buffers.get(session_id)
         if entry is None or entry[0] <= self._clock():
             self._buffers.pop(session_id, None)
-            return []
+            return [], {}
         if entry[1] != self._generations.get(user_key, 0):
-            return []
-        return list(entry[2])
+            return [], {}
+        return list(entry[2]), dict(entry[3])
 
     def set_session_buffer(
         self,
@@ -158,6 +176,7 @@ class MemoryFeedStore:
         items: list[Scored],
         ttl_seconds: float | None = None,
         generation: int | None = None,
+        keys: Keys | None = None,
     ) -> None:
         if not items:
             self._buffers.pop(session_id, None)
@@ -165,7 +184,7 @@ class MemoryFeedStore:
         if generation is None:
             generation = self.generation(user_key)
         ttl = self._session_ttl if ttl_seconds is None else ttl_seconds
-        self._buffers[session_id] = (self._clock() + ttl, generation, list(items))
+        self._buffers[session_id] = (self._clock() + ttl, generation, list(items), dict(keys or {}))
 
     def generation(self, user_key: str) -> int:
         return self._generations.get(user_key, 0)
@@ -187,16 +206,23 @@ class MemoryFeedStore:
     def load_page(
         self, session_id: str | None, buffer_key: str | None, ahead_key: str | None, user_key: str
     ) -> PageState:
+        buffer, keys = self._entry(buffer_key, user_key) if buffer_key else ([], {})
+        ahead, ahead_keys = self._entry(ahead_key, user_key) if ahead_key else ([], {})
         return PageState(
             seen=self.seen(session_id) if session_id else set(),
-            buffer=self.session_buffer(buffer_key, user_key) if buffer_key else [],
-            ahead=self.session_buffer(ahead_key, user_key) if ahead_key else [],
+            buffer=buffer,
+            ahead=ahead,
             generation=self.generation(user_key),
+            keys={**ahead_keys, **keys},
         )
 
     def save_page(self, write: PageWrite) -> None:
         self.set_session_buffer(
-            write.buffer_key, write.user_key, write.buffer, generation=write.generation
+            write.buffer_key,
+            write.user_key,
+            write.buffer,
+            generation=write.generation,
+            keys=write.keys,
         )
         if write.drop_ahead_key:
             self.set_session_buffer(write.drop_ahead_key, write.user_key, [])
@@ -279,7 +305,7 @@ class RedisFeedStore:
         pipe.get(self._k("buffer", session_id))
         pipe.get(self._k("generation", user_key))
         raw, generation = pipe.execute()
-        return _decode(raw, int(generation or 0))
+        return _decode(raw, int(generation or 0))[0]
 
     def set_session_buffer(
         self,
@@ -288,6 +314,7 @@ class RedisFeedStore:
         items: list[Scored],
         ttl_seconds: float | None = None,
         generation: int | None = None,
+        keys: Keys | None = None,
     ) -> None:
         key = self._k("buffer", session_id)
         if not items:
@@ -296,7 +323,7 @@ class RedisFeedStore:
         if generation is None:
             generation = self.generation(user_key)
         ttl = self._session_ttl if ttl_seconds is None else max(int(ttl_seconds), 1)
-        self.r.set(key, _encode(generation, items), ex=ttl)
+        self.r.set(key, _encode(generation, items, keys or {}), ex=ttl)
 
     def generation(self, user_key: str) -> int:
         """Bumped by `invalidate_buffers`: a buffer made under an older one is not served."""
@@ -326,11 +353,14 @@ class RedisFeedStore:
         pipe.get(self._k("buffer", ahead_key or "-"))
         generation, seen, buffer, ahead = pipe.execute()
         current = int(generation or 0)
+        buffer_items, keys = _decode(buffer, current) if buffer_key else ([], {})
+        ahead_items, ahead_keys = _decode(ahead, current) if ahead_key else ([], {})
         return PageState(
             seen={int(x) for x in seen} if session_id else set(),
-            buffer=_decode(buffer, current) if buffer_key else [],
-            ahead=_decode(ahead, current) if ahead_key else [],
+            buffer=buffer_items,
+            ahead=ahead_items,
             generation=current,
+            keys={**ahead_keys, **keys},
         )
 
     def save_page(self, write: PageWrite) -> None:
@@ -338,7 +368,8 @@ class RedisFeedStore:
         pipe = self.r.pipeline(transaction=False)
         buffer_key = self._k("buffer", write.buffer_key)
         if write.buffer:
-            pipe.set(buffer_key, _encode(write.generation, write.buffer), ex=self._session_ttl)
+            body = _encode(write.generation, write.buffer, write.keys)
+            pipe.set(buffer_key, body, ex=self._session_ttl)
         else:
             pipe.delete(buffer_key)
         if write.drop_ahead_key:
@@ -375,15 +406,22 @@ class RedisFeedStore:
         return out
 
 
-def _encode(generation: int, items: list[Scored]) -> str:
-    return json.dumps([generation, [[s.note_id, s.score, s.source, s.components] for s in items]])
+def _encode(generation: int, items: list[Scored], keys: Keys) -> str:
+    return json.dumps(
+        [
+            generation,
+            [[s.note_id, s.score, s.source, s.components] for s in items],
+            [[n, *k] for n, k in keys.items()],
+        ]
+    )
 
 
-def _decode(raw: Any, generation: int) -> list[Scored]:
-    """A stored buffer's cards, or none if it was made under an older generation."""
+def _decode(raw: Any, generation: int) -> tuple[list[Scored], dict[int, NoteKey]]:
+    """A stored buffer's cards and their keys, or none if made under an older generation."""
     if raw is None:
-        return []
-    stored_generation, items = json.loads(raw)
+        return [], {}
+    stored_generation, items, *rest = json.loads(raw)
     if stored_generation != generation:
-        return []
-    return [Scored(int(n), float(sc), str(src), comps) for n, sc, src, comps in items]
+        return [], {}
+    keys = {int(n): NoteKey(a, c, t) for n, a, c, t in (rest[0] if rest else [])}
+    return [Scored(int(n), float(sc), str(src), comps) for n, sc, src, comps in items], keys

@@ -32,7 +32,7 @@ from ranking.signals.exploration import TrafficPool
 from ranking.signals.hot import hot_score
 from ranking.signals.interest import InterestProfile
 from ranking.signals.itemcf import ItemCF
-from ranking.store import PageWrite
+from ranking.store import NoteKey, PageWrite
 from ranking.types import Impression, NoteFeatures, Scored
 
 log = logging.getLogger(__name__)
@@ -213,11 +213,6 @@ def ranked_feed(
     user_key = str(viewer.id) if viewer is not None else session_key
     now = time.time()
 
-    def features(ids: Iterable[int]) -> dict[int, NoteFeatures]:
-        ids = set(ids)
-        known = {i: catalogue.notes[i] for i in ids if i in catalogue.notes}
-        return {**known, **caches["features"](ids - set(known))}
-
     dropped: dict[str, int] = {}
     prefetch_key = _prefetch_key(viewer, channel)
     state = store.load_page(
@@ -226,6 +221,11 @@ def ranked_feed(
         prefetch_key,
         user_key,
     )
+    keys = dict(state.keys)  # diversity keys of buffered cards: no features to read for them
+
+    def features(ids: Iterable[int]) -> dict[int, NoteFeatures]:
+        return _features_for(set(ids), keys, catalogue, caches["features"])
+
     buffered = state.buffer
     took_ahead = len(buffered) < page_size and bool(state.ahead)
     if took_ahead:  # the viewer's next pages, ranked ahead by a job: this session takes them
@@ -274,6 +274,7 @@ def ranked_feed(
             serve_ttl_seconds=RANKING.recent_serve_ttl_seconds,
             drop_ahead_key=prefetch_key if took_ahead else None,
             generation=state.generation,
+            keys=_keys_of(features([*served_ids, *(item.note_id for item in rest)])),
         )
     )
     _maybe_flush(len(items))
@@ -331,10 +332,45 @@ def _prefetch(store: Any, user_id: int, channel: str | None) -> list[int]:
     ahead = fresh if len(fresh) >= settings.ranking_default_page_size else ranked
     key = _prefetch_key(viewer, channel)
     assert key is not None
+    known = _features_for({item.note_id for item in ahead}, {}, catalogue, _caches()["features"])
     store.set_session_buffer(
-        key, user_key, ahead, ttl_seconds=settings.ranking_prefetch_seconds, generation=generation
+        key,
+        user_key,
+        ahead,
+        ttl_seconds=settings.ranking_prefetch_seconds,
+        generation=generation,
+        keys=_keys_of(known),
     )
     return [item.note_id for item in ahead]
+
+
+def _features_for(
+    ids: set[int],
+    keys: Mapping[int, NoteKey],
+    catalogue: Catalogue,
+    cache: Callable[[Iterable[int]], Mapping[int, NoteFeatures]],
+) -> dict[int, NoteFeatures]:
+    """Features enough for the diversity rule: from the buffer's keys, the catalogue, then
+    the feature cache (which reads the database for what it lacks)."""
+    out: dict[int, NoteFeatures] = {}
+    for note_id in ids:
+        key = keys.get(note_id)
+        if key is not None:
+            topics = (key.topic,) if key.topic is not None else ()
+            out[note_id] = NoteFeatures(note_id, key.author_id, key.channel, topics)
+        elif note_id in catalogue.notes:
+            out[note_id] = catalogue.notes[note_id]
+    missing = ids - set(out)
+    if missing:
+        out.update(cache(missing))
+    return out
+
+
+def _keys_of(features: Mapping[int, NoteFeatures]) -> dict[int, NoteKey]:
+    return {
+        n: NoteKey(f.author_id, f.channel, f.topics[0] if f.topics else None)
+        for n, f in features.items()
+    }
 
 
 def _serve(

@@ -234,3 +234,25 @@ def test_feedback_and_removals_reach_the_buffered_pages_at_once(api):
     assert later and all(card["author"]["id"] != state["blocked"] for card in later)
     assert all(card["id"] != state["deleted"] for page in state["pages"][2:] for card in page)
     assert all(len(page) == 10 for page in state["pages"])
+
+
+def test_buffered_cards_carry_their_diversity_keys():
+    """A page from a buffer needs no note features: the keys stored with the buffer come
+    first, then the catalogue; only notes in neither are read (through the feature cache)."""
+    from types import SimpleNamespace
+
+    from app.services.discover import _features_for, _keys_of
+    from ranking.store import NoteKey
+    from ranking.types import NoteFeatures
+
+    catalogue = SimpleNamespace(notes={2: NoteFeatures(2, 20, "food", (7, 8))})
+    asked = []
+
+    def cache(ids):
+        asked.append(set(ids))
+        return {i: NoteFeatures(i, 30, "pets", ()) for i in ids}
+
+    got = _features_for({1, 2, 3}, {1: NoteKey(10, "travel", 5)}, catalogue, cache)
+    assert asked == [{3}]
+    assert _keys_of(got) == {1: NoteKey(10, "travel", 5), 2: NoteKey(20, "food", 7),
+                             3: NoteKey(30, "pets", None)}

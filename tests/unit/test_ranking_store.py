@@ -147,7 +147,7 @@ def test_session_buffers_round_trip_and_are_dropped_by_feedback(
 
 
 def test_a_page_is_read_and_written_in_one_go(store: tuple[FeedStore, Clock]) -> None:
-    from ranking.store import PageWrite
+    from ranking.store import NoteKey, PageWrite
     from ranking.types import Scored
 
     s, _ = store
@@ -160,9 +160,11 @@ def test_a_page_is_read_and_written_in_one_go(store: tuple[FeedStore, Clock]) ->
         session_id="u1:sess", user_key="u1", served=[1, 2], buffer_key="u1:sess:", buffer=rest,
         impressions=[(1, 1, "hot", 1.0), (1, 2, "cf", 1.0)], served_user_key="u1",
         serve_ttl_seconds=3600, drop_ahead_key="u1:next:", generation=state.generation,
+        keys={8: NoteKey(80, "food", 3), 2: NoteKey(20, None, None)},
     ))
     state = s.load_page("u1:sess", "u1:sess:", "u1:next:", "u1")
     assert (state.seen, state.buffer, state.ahead) == ({1, 2}, rest, [])
+    assert state.keys == {8: NoteKey(80, "food", 3), 2: NoteKey(20, None, None)}
     assert s.recently_served("u1") == {1, 2}
     assert [i.note_id for i in s.drain_impressions(10)] == [1, 2]
     # a page loaded before feedback must not leave a buffer that survives it
