@@ -88,7 +88,7 @@ class Settings:
     token_ttl_days: int = 60
     # How long a process reuses the ranked feeds' candidate catalogue and built models.
     ranking_cache_seconds: float = 30.0
-    ranking_prefetch_pages: int = 5  # pages ranked at once per feed session (the rest wait)
+    ranking_prefetch_pages: int = 10  # pages ranked at once for a viewer (the rest wait)
     ranking_prefetch_seconds: float = 600.0  # how long pages ranked ahead by a job stay good
     ranking_default_page_size: int = 20  # what a prefetch job ranks pages of
     ranking_catalogue_hot: int = 1500  # hottest notes kept as candidates

@@ -56,6 +56,7 @@ class PageWrite:
     buffer_key: str
     buffer: list[Scored]
     impressions: list[ImpressionLike]
+    buffer_ttl_seconds: float | None = None  # None: the session's lifetime
     served_user_key: str | None = None  # signed-in viewers: recently served notes
     serve_ttl_seconds: float = 0.0
     drop_ahead_key: str | None = None  # the cards ranked ahead were taken over
@@ -369,7 +370,8 @@ class RedisFeedStore:
         buffer_key = self._k("buffer", write.buffer_key)
         if write.buffer:
             body = _encode(write.generation, write.buffer, write.keys)
-            pipe.set(buffer_key, body, ex=self._session_ttl)
+            ttl = write.buffer_ttl_seconds
+            pipe.set(buffer_key, body, ex=self._session_ttl if ttl is None else max(int(ttl), 1))
         else:
             pipe.delete(buffer_key)
         if write.drop_ahead_key:

@@ -104,6 +104,7 @@ def make_app(
         "media_dir": data_dir / "media",
         "testing": True,
         "ranking_cache_seconds": 0.0,  # every request sees the notes the test just made
+        "ranking_prefetch_pages": 5,  # the feed tests count ranked pages in fives
     }
     settings = load_settings(data_dir=data_dir).with_overrides(**{**defaults, **overrides})
     app = create_app(settings)

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 IMPRESSION_FLUSH_EVERY = 200  # embedded mode: write impressions once this many are buffered
 PREFETCH_CLAIM_SECONDS = 15  # one prefetch job per viewer and feed at a time
 FEATURE_TTL_SECONDS = 300.0
+PREFETCH_WHEN_PAGES_LEFT = 2  # ask the worker for the next pages when fewer are buffered
 
 
 @dataclass
@@ -196,11 +197,13 @@ def ranked_feed(
     `history` is the last cards of the previous page (carried in the cursor), so diversity
     holds across page boundaries too. `present` makes the cards of the chosen notes.
 
-    A session's first page runs the whole pipeline for `ranking_prefetch_pages` pages at
-    once, ranked and diversified as one sequence; the cards not served wait in the session's
-    buffer and the next pages are served from it (checked again for visibility and
-    diversity). The buffer goes when it runs short, when the session expires, and at once when
-    the viewer says "not interested" or changes their interests (`invalidate_buffers`).
+    Ranking runs for `ranking_prefetch_pages` pages at once, ranked and diversified as one
+    sequence; the cards not served wait in a buffer and the next pages come from it (checked
+    again for visibility and diversity). A signed-in viewer's buffer is theirs, not the
+    session's: a new session (pull to refresh) goes on with the cards ranked for them and not
+    yet shown, for `ranking_prefetch_seconds`; an anonymous session keeps its own. When the
+    buffer runs low a worker ranks the next pages ahead. Every buffer of a viewer goes at once
+    when they say "not interested" or change their interests (`invalidate_buffers`).
     """
     settings: Settings = current_app.config["SPROUT"]
     caches = _caches()
@@ -209,7 +212,13 @@ def ranked_feed(
     fresh_session = session is None
     session = session or secrets.token_urlsafe(9)
     session_key = _session_key(viewer, session)
-    buffer_key = f"{session_key}:{channel or ''}"
+    if viewer is not None:
+        buffer_key, buffer_ttl = (
+            f"{viewer.id}:queue:{channel or ''}",
+            settings.ranking_prefetch_seconds,
+        )
+    else:
+        buffer_key, buffer_ttl = f"{session_key}:{channel or ''}", None
     user_key = str(viewer.id) if viewer is not None else session_key
     now = time.time()
 
@@ -217,7 +226,7 @@ def ranked_feed(
     prefetch_key = _prefetch_key(viewer, channel)
     state = store.load_page(
         None if fresh_session else session_key,
-        None if fresh_session else buffer_key,
+        None if fresh_session and viewer is None else buffer_key,
         prefetch_key,
         user_key,
     )
@@ -266,6 +275,7 @@ def ranked_feed(
             served=served_ids,
             buffer_key=buffer_key,
             buffer=rest,
+            buffer_ttl_seconds=buffer_ttl,
             impressions=[
                 Impression(viewer.id if viewer else None, scored.note_id, scored.source, now)
                 for _, scored in items
@@ -278,8 +288,13 @@ def ranked_feed(
         )
     )
     _maybe_flush(len(items))
-    if len(rest) < page_size and viewer is not None:
-        _prefetch_soon(store, viewer.id, channel)
+    ahead_left = 0 if took_ahead else len(state.ahead)
+    if (
+        viewer is not None
+        and len(rest) < PREFETCH_WHEN_PAGES_LEFT * page_size
+        and ahead_left < page_size  # pages ranked ahead are already waiting
+    ):
+        _prefetch_soon(store, viewer.id, channel)  # a page early: the worker has time to finish
     tail = [*history, *served_ids][-(RANKING.diversity.window - 1) :]
     return FeedPage(items=items, session=session, tail=tail, dropped=dropped)
 

@@ -74,15 +74,19 @@ def test_a_worker_ranks_the_next_pages_ahead(services_app, monkeypatch):
             cursor = page["next_cursor"]
         return ids
 
-    first = scroll(5)  # page 1 ranks 5 pages; page 5 empties the buffer and asks for more
+    first = scroll(5)  # page 1 ranks 5 pages; page 4 leaves less than 2 and asks for more
     assert len(runs) == 1 and len(first) == len(set(first)) == 50
     SimpleWorker(["default"], connection=connection).work(burst=True)
     assert len(runs) == 2  # the job's run
     second = scroll(3)  # a new session: served from the pages ranked ahead
     assert len(runs) == 2
     assert len(second) == 30 and not set(second) & set(first)
-
-    scroll(2)  # the rest of those pages; the buffer runs out again: another job
+    assert connection.llen("rq:queue:default") == 0
+    # the job ranked 5 default pages (100 cards): 70 are left for this viewer, whatever the
+    # session; when fewer than 2 pages are left, another job is asked for
+    third = scroll(6)
+    assert len(runs) == 2 and not set(third) & (set(first) | set(second))
+    assert connection.llen("rq:queue:default") == 1
     SimpleWorker(["default"], connection=connection).work(burst=True)
     assert len(runs) == 3
     note_id = second[0]
