@@ -527,27 +527,33 @@ def diversify(
     picks) placed there when the author rule allows, else ranked with the rest.
     """
 
-    def key(n: int) -> tuple[int | None, str | None, int | None]:
-        f = notes.get(n)
-        if f is None:
-            return None, None, None
-        return f.author_id, f.channel, (f.topics[0] if f.topics else None)
+    keys: dict[int, tuple[int | None, str | None, int | None]] = {}
 
-    placed: list[tuple[int | None, str | None, int | None]] = [key(n) for n in history]
+    def key(n: int) -> tuple[int | None, str | None, int | None]:
+        k = keys.get(n)
+        if k is None:
+            f = notes.get(n)
+            k = keys[n] = (
+                (None, None, None)
+                if f is None
+                else (f.author_id, f.channel, (f.topics[0] if f.topics else None))
+            )
+        return k
+
+    placed = _Placed(window)
+    for n in history:
+        placed.add(key(n))
     used: set[int] = set(history)
     pending = [it for it in items if it.note_id not in used]
     out: list[Scored] = []
 
     def author_ok(a: int | None) -> bool:
-        if a is None:
-            return True
-        recent = placed[-(window - 1) :] if window > 1 else []
-        return sum(1 for p in recent if p[0] == a) < max_per_author
+        return a is None or placed.author_count(a) < max_per_author
 
     def run_ok(idx: int, value: Any, limit: int) -> bool:
         if value is None or limit <= 0 or len(placed) < limit:
             return True
-        return not all(p[idx] == value for p in placed[-limit:])
+        return not placed.run_at_least(idx, value, limit)
 
     pins = dict(pinned or {})
     pending += [p for p in pins.values() if p.note_id not in used]  # fallback slot if not placed
@@ -557,7 +563,7 @@ def diversify(
         if pin is not None and pin.note_id not in used and author_ok(key(pin.note_id)[0]):
             pending.remove(pin)
             used.add(pin.note_id)
-            placed.append(key(pin.note_id))
+            placed.add(key(pin.note_id))
             out.append(pin)
             continue
         chosen = fallback = None
@@ -589,9 +595,46 @@ def diversify(
         if it.note_id in used:
             continue
         used.add(it.note_id)
-        placed.append(key(it.note_id))
+        placed.add(key(it.note_id))
         out.append(it)
     return out
+
+
+class _Placed:
+    """The keys of the cards placed so far, with what the diversity rules ask of them kept up
+    to date as cards are added (each question was a scan of the last cards): how often each
+    author appears among the last `window - 1`, and the trailing run of channel and topic."""
+
+    def __init__(self, window: int) -> None:
+        self.window = window
+        self.keys: list[tuple[int | None, str | None, int | None]] = []
+        self.authors: Counter[int] = Counter()
+        self.runs: dict[int, tuple[Any, int]] = {1: (None, 0), 2: (None, 0)}
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def add(self, key: tuple[int | None, str | None, int | None]) -> None:
+        self.keys.append(key)
+        if self.window > 1:
+            if key[0] is not None:
+                self.authors[key[0]] += 1
+            if len(self.keys) > self.window - 1:
+                leaving = self.keys[-self.window][0]
+                if leaving is not None:
+                    self.authors[leaving] -= 1
+        for idx in (1, 2):
+            value, length = self.runs[idx]
+            self.runs[idx] = (value, length + 1) if length and value == key[idx] else (key[idx], 1)
+
+    def author_count(self, author: int) -> int:
+        """Cards by `author` among the last `window - 1` placed."""
+        return self.authors[author] if self.window > 1 else 0
+
+    def run_at_least(self, idx: int, value: Any, limit: int) -> bool:
+        """Whether the last `limit` cards all have `value` at key position `idx`."""
+        run_value, length = self.runs[idx]
+        return length >= limit and run_value == value
 
 
 @dataclass
