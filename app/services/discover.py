@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 IMPRESSION_FLUSH_EVERY = 200  # embedded mode: write impressions once this many are buffered
 PREFETCH_CLAIM_SECONDS = 15  # one prefetch job per viewer and feed at a time
 FEATURE_TTL_SECONDS = 300.0
-PREFETCH_WHEN_PAGES_LEFT = 2  # ask the worker for the next pages when fewer are buffered
+PREFETCH_WHEN_PAGES_LEFT = 4  # ask the worker for the next pages when fewer are buffered
 
 
 @dataclass
@@ -238,7 +238,9 @@ def ranked_feed(
     buffered = state.buffer
     took_ahead = len(buffered) < page_size and bool(state.ahead)
     if took_ahead:  # the viewer's next pages, ranked ahead by a job: this session takes them
-        buffered = buffered + state.ahead
+        # (ranked a few pages ago: what was served since then is left out)
+        served_since = store.recently_served(user_key) if viewer is not None else set()
+        buffered = buffered + [s for s in state.ahead if s.note_id not in served_since]
     buffered = list(
         {
             s.note_id: s
@@ -299,6 +301,11 @@ def ranked_feed(
     return FeedPage(items=items, session=session, tail=tail, dropped=dropped)
 
 
+def _queue_key(viewer: User, channel: str | None) -> str:
+    """A signed-in viewer's ranked, unserved cards for one feed (any session)."""
+    return f"{viewer.id}:queue:{channel or ''}"
+
+
 def _prefetch_key(viewer: User | None, channel: str | None) -> str | None:
     return f"{viewer.id}:next:{channel or ''}" if viewer is not None else None
 
@@ -340,8 +347,10 @@ def _prefetch(store: Any, user_id: int, channel: str | None) -> list[int]:
     catalogue: Catalogue = _caches()["catalogue"].get(settings)
     size = settings.ranking_default_page_size * max(int(settings.ranking_prefetch_pages), 1)
     session_key = _session_key(viewer, f"prefetch-{time.time_ns()}")
+    # The cards still waiting in the viewer's queue come first: rank what follows them.
+    queued = {item.note_id for item in store.session_buffer(_queue_key(viewer, channel), user_key)}
     ranked, _, restored = _run_pipeline(
-        viewer, channel, catalogue, store, session_key, [], size, time.time()
+        viewer, channel, catalogue, store, session_key, [], size, time.time(), seen=queued
     )
     fresh = ranked[: len(ranked) - restored]
     ahead = fresh if len(fresh) >= settings.ranking_default_page_size else ranked

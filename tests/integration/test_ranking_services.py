@@ -141,3 +141,27 @@ def test_card_content_is_shared_through_redis(services_app):
         assert edited[0]["title"] == "改过了" and len(content_queries) == 2
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
+
+
+def test_pages_ranked_ahead_mid_session_never_repeat_a_card(services_app):
+    """The worker may rank a viewer's next pages while cards ranked earlier still wait in
+    their queue: those, and whatever is served before the new pages are taken over, are never
+    served twice, in the same session or the next."""
+    api = Api(services_app.test_client())
+    authors = [api.register(f"mid_author{i}") for i in range(8)]
+    api.register("mid_viewer")
+    for index in range(300):
+        insert_note(authors[index % 8]["id"], f"中途{index}", ago=index, like_count=300 - index)
+    connection = services_app.extensions["sprout.redis"]
+    served, cursor = [], None
+    for page in range(14):  # three sessions: 5, 5 and 4 pages
+        if page in (5, 10):
+            cursor = None
+        path = "/feeds/discover?limit=10" + (f"&cursor={cursor}" if cursor else "")
+        body = api.get(path, "mid_viewer").get_json()
+        served += [card["id"] for card in body["items"]]
+        cursor = body["next_cursor"]
+        if page in (2, 8):  # the worker runs while cards still wait in the queue
+            SimpleWorker(["default"], connection=connection).work(burst=True)
+    assert len(served) == 140
+    assert len(set(served)) == len(served)
