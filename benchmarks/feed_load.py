@@ -153,6 +153,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rq-workers", type=int, default=1)
     args = parser.parse_args()
 
     ensure_database(args.database_url)
@@ -183,11 +184,14 @@ def main() -> None:
     )
     # Services mode has a worker: here it ranks viewers' next pages ahead (the periodic jobs
     # are timed above, on their own, so its scheduler is off).
-    worker = subprocess.Popen(
-        [str(Path(sys.executable).parent / "flask"), "--app", "app", "worker", "--queue",
-         "default", "--no-schedule"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    workers = [
+        subprocess.Popen(
+            [str(Path(sys.executable).parent / "flask"), "--app", "app", "worker", "--queue",
+             "default", "--no-schedule"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        for _ in range(args.rq_workers)
+    ]
     base = f"http://127.0.0.1:{port}/api/v1"
     try:
         for _ in range(150):
@@ -237,13 +241,14 @@ def main() -> None:
                     bare),
         ]
     finally:
-        for process in (server, worker):
+        for process in (server, *workers):
             process.terminate()
             process.wait(timeout=30)
 
     cpu_after = results.pop(1)
     print(f"\n{os.cpu_count()} cores; PostgreSQL + Redis; gunicorn {args.workers} workers x "
-          f"{args.threads} threads and one RQ worker; {args.clients} client threads in a "
+          f"{args.threads} threads and {args.rq_workers} RQ worker(s); {args.clients} client "
+          "threads in a "
           "separate process.\n")
     print("| scenario | requests | req/s | p50 ms | p95 ms | p99 ms | errors |")
     print("|---|---|---|---|---|---|---|")
