@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ranking.signals.exploration import PoolArrays, TrafficPool
-from ranking.signals.interest import FeatureIndex
+from ranking.signals.interest import FeatureIndex, key_sets
 from ranking.types import NoteFeatures
 
 
@@ -84,11 +84,5 @@ class PreparedCatalogue:
 
     def key_counts(self, extra: Iterable[NoteFeatures] = ()) -> dict[str, int]:
         """`ranking.signals.interest.key_counts` of the catalogue plus `extra` notes."""
-        added: dict[str, set[object]] = {dim: set() for dim in self.keys}
-        for f in extra:
-            if f.channel is not None:
-                added["channel"].add(f.channel)
-            added["topic"].update(f.topics)
-            added["tag"].update(f.tags)
-            added["author"].add(f.author_id)
+        added = key_sets(extra)
         return {dim: len(have) + len(added[dim] - have) for dim, have in self.keys.items()}

@@ -92,8 +92,8 @@ class FeatureIndex:
         }
 
 
-def key_counts(notes: Iterable[NoteFeatures]) -> dict[str, int]:
-    """Distinct channels, topics, tags and authors in a catalogue (for `InterestProfile.focus`)."""
+def key_sets(notes: Iterable[NoteFeatures]) -> dict[str, set[Any]]:
+    """The channels, topics, tags and authors found in these notes, by dimension."""
     keys: dict[str, set[Any]] = {"channel": set(), "topic": set(), "tag": set(), "author": set()}
     for f in notes:
         if f.channel is not None:
@@ -101,7 +101,12 @@ def key_counts(notes: Iterable[NoteFeatures]) -> dict[str, int]:
         keys["topic"].update(f.topics)
         keys["tag"].update(f.tags)
         keys["author"].add(f.author_id)
-    return {k: len(v) for k, v in keys.items()}
+    return keys
+
+
+def key_counts(notes: Iterable[NoteFeatures]) -> dict[str, int]:
+    """Distinct channels, topics, tags and authors in a catalogue (for `InterestProfile.focus`)."""
+    return {k: len(v) for k, v in key_sets(notes).items()}
 
 
 def _lookup(d: Mapping[Any, float], keys: Sequence[Any]) -> np.ndarray:
