@@ -182,12 +182,12 @@ def main() -> None:
          "--workers", str(args.workers), "--threads", str(args.threads), "app.wsgi:app"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    # Services mode has a worker: here it ranks viewers' next pages ahead (the periodic jobs
-    # are timed above, on their own, so its scheduler is off).
+    # Services mode has a worker: here it ranks viewers' next pages ahead and warms their
+    # cards (the periodic jobs are timed above, on their own, so its scheduler is off).
     workers = [
         subprocess.Popen(
             [str(Path(sys.executable).parent / "flask"), "--app", "app", "worker", "--queue",
-             "default", "--no-schedule"],
+             "default", "--queue", "low", "--no-schedule"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         for _ in range(args.rq_workers)
