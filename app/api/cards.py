@@ -98,10 +98,6 @@ class _Cache:
         with self._lock:
             self._data[key] = value
 
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
-
 
 def _cache(name: str) -> _Cache:
     """One cache per app (tests run several apps, on different databases, in one process)."""

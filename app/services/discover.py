@@ -213,10 +213,7 @@ def ranked_feed(
     session = session or secrets.token_urlsafe(9)
     session_key = _session_key(viewer, session)
     if viewer is not None:
-        buffer_key, buffer_ttl = (
-            f"{viewer.id}:queue:{channel or ''}",
-            settings.ranking_prefetch_seconds,
-        )
+        buffer_key, buffer_ttl = _queue_key(viewer, channel), settings.ranking_prefetch_seconds
     else:
         buffer_key, buffer_ttl = f"{session_key}:{channel or ''}", None
     user_key = str(viewer.id) if viewer is not None else session_key
