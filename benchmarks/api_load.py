@@ -62,8 +62,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def run_scenario(name: str, requests: int, clients: int,
-                 action: Callable[[int], int]) -> dict[str, Any]:
+def run_scenario(name: str, requests: int, clients: int, action: Callable[[int], int],
+                 warmup: int = 0) -> dict[str, Any]:
+    """`requests` calls of `action(index)` from `clients` threads, after `warmup` calls that
+    are not measured; latencies in milliseconds."""
     latencies: list[float] = []
     errors = 0
 
@@ -72,17 +74,19 @@ def run_scenario(name: str, requests: int, clients: int,
         status = action(index)
         return time.perf_counter() - started, status
 
+    for index in range(min(warmup, requests)):
+        action(index)
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=clients) as pool:
         for latency, status in pool.map(one, range(requests)):
-            latencies.append(latency)
+            latencies.append(latency * 1000)
             errors += status >= 400
     elapsed = time.perf_counter() - started
     quantiles = statistics.quantiles(latencies, n=100)
     return {
         "scenario": name, "requests": requests, "clients": clients,
-        "rps": requests / elapsed, "p50": quantiles[49] * 1000, "p95": quantiles[94] * 1000,
-        "p99": quantiles[98] * 1000, "errors": errors,
+        "rps": requests / elapsed, "p50": quantiles[49], "p95": quantiles[94],
+        "p99": quantiles[98], "errors": errors, "latencies": latencies,
     }
 
 

@@ -25,7 +25,6 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,7 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.api_load import free_port  # noqa: E402
+from benchmarks.api_load import free_port, run_scenario  # noqa: E402
 
 
 def call(base: str, path: str, token: str | None = None, body: Any = None) -> tuple[int, Any]:
@@ -120,25 +119,7 @@ def cpu_seconds() -> dict[str, float]:
 
 
 def measure(name: str, requests: int, clients: int, action) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    latencies: list[float] = []
-    errors = 0
-
-    def one(index: int) -> tuple[float, int]:
-        started = time.perf_counter()
-        status = action(index)
-        return time.perf_counter() - started, status
-
-    for index in range(min(50, requests)):  # warm-up, not measured
-        action(index)
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=clients) as pool:
-        for latency, status in pool.map(one, range(requests)):
-            latencies.append(latency * 1000)
-            errors += status >= 400
-    elapsed = time.perf_counter() - started
-    q = statistics.quantiles(latencies, n=100)
-    return {"scenario": name, "requests": requests, "rps": requests / elapsed,
-            "p50": q[49], "p95": q[94], "p99": q[98], "errors": errors, "latencies": latencies}
+    return run_scenario(name, requests, clients, action, warmup=50)
 
 
 def main() -> None:
