@@ -245,7 +245,12 @@ def ranked_feed(
             if s.note_id not in state.seen and s.note_id not in history
         }.values()
     )
-    served = _serve(buffered, history, page_size, present, features) if buffered else None
+    # Fewer than a page left: ranking runs anyway, so these are not presented twice.
+    served = (
+        _serve(buffered, history, page_size, present, features)
+        if len(buffered) >= page_size
+        else None
+    )
     if served is None or len(served[0]) < page_size:
         prefetch = max(int(settings.ranking_prefetch_pages), 1)
         ranked, dropped, restored = _run_pipeline(
