@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import redis
 from flask import Flask, current_app
 from limits import parse as parse_limit
@@ -26,12 +28,24 @@ class DatabaseState:
     session: scoped_session[Session]
 
 
+def _json_column(value: Any) -> str:
+    """JSON columns (badges on every card's author) through orjson; integers beyond 64 bits
+    through the standard encoder, which has no such limit."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 def make_engine(url: str) -> Engine:
+    json_codec = {"json_serializer": _json_column, "json_deserializer": orjson.loads}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **json_codec
+        )
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, **json_codec)
 
 
 def _configure_sqlite(engine: Engine) -> None:

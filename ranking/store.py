@@ -9,12 +9,13 @@ note again renews only that note.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+import orjson
 
 from ranking.config import RANKING
 from ranking.types import Impression, Scored
@@ -297,7 +298,7 @@ class RedisFeedStore:
         self.r.expire(key, max(int(latest - self._clock()) + 1, 1))
 
     def record_impressions(self, items: Iterable[ImpressionLike]) -> None:
-        rows = [json.dumps(list(Impression(*it))) for it in items]
+        rows = [orjson.dumps(list(Impression(*it))) for it in items]
         if rows:
             self.r.rpush(self.impressions_key, *rows)
 
@@ -388,7 +389,7 @@ class RedisFeedStore:
             # the key lives as long as its longest-lived member: set if new, else only extend
             pipe.expire(served_key, ttl, nx=True)
             pipe.expire(served_key, ttl, gt=True)
-        rows = [json.dumps(list(Impression(*it))) for it in write.impressions]
+        rows = [orjson.dumps(list(Impression(*it))) for it in write.impressions]
         if rows:
             pipe.rpush(self.impressions_key, *rows)
         pipe.execute()
@@ -403,13 +404,14 @@ class RedisFeedStore:
         raw, _ = pipe.execute()
         out = []
         for item in raw:
-            u, n, s, ts = json.loads(item)
+            u, n, s, ts = orjson.loads(item)
             out.append(Impression(None if u is None else int(u), int(n), str(s), float(ts)))
         return out
 
 
-def _encode(generation: int, items: list[Scored], keys: Keys) -> str:
-    return json.dumps(
+def _encode(generation: int, items: list[Scored], keys: Keys) -> bytes:
+    # orjson: a buffer of ten pages is read and written on every page served
+    return orjson.dumps(
         [
             generation,
             [[s.note_id, s.score, s.source, s.components] for s in items],
@@ -422,7 +424,7 @@ def _decode(raw: Any, generation: int) -> tuple[list[Scored], dict[int, NoteKey]
     """A stored buffer's cards and their keys, or none if made under an older generation."""
     if raw is None:
         return [], {}
-    stored_generation, items, *rest = json.loads(raw)
+    stored_generation, items, *rest = orjson.loads(raw)
     if stored_generation != generation:
         return [], {}
     keys = {int(n): NoteKey(a, c, t) for n, a, c, t in (rest[0] if rest else [])}

@@ -16,6 +16,7 @@ The cards are exactly `presenters.note_view`'s (a test holds the two to it).
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import defaultdict
 from collections.abc import Sequence
@@ -25,7 +26,7 @@ from typing import Any, NamedTuple
 import orjson
 from cachetools import TTLCache
 from flask import current_app, has_request_context, request
-from sqlalchemy import exists, false, literal, select, union_all
+from sqlalchemy import BigInteger, bindparam, exists, false, literal, select, union_all
 
 from app.api.presenters import image_view, note_content, user_card
 from app.extensions import db
@@ -43,7 +44,7 @@ from app.models import (
     User,
 )
 from app.services.policies import can_view_note_state
-from app.services.sql import id_in
+from app.services.sql import id_in, id_in_param
 
 CONTENT_TTL_SECONDS = 300.0
 CONTENT_CACHE_SIZE = 20_000
@@ -130,9 +131,8 @@ def note_cards(
     if not ids:
         return {}
     rows = db.session.execute(
-        select(*_STATE_COLUMNS, *_viewer_flag_columns(viewer.id if viewer else None))
-        .join(User, User.id == Note.author_id)
-        .where(id_in(Note.id, ids))
+        _state_statement(db.engine.dialect.name, viewer is not None),
+        {"note_ids": ids, "viewer_id": viewer.id if viewer else None},
     ).all()
     visible = [row for row in rows if _visible(row, viewer, feed)]
     if not visible:
@@ -394,11 +394,23 @@ def _avatar_views(image_ids: list[int], host: str) -> dict[int, dict[str, Any] |
     return found
 
 
-def _viewer_flag_columns(viewer_id: int | None) -> tuple[Any, Any]:
+@functools.cache
+def _state_statement(dialect: str, signed_in: bool) -> Any:
+    """Status, counters and author of the notes `:note_ids`, with the flags of `:viewer_id`;
+    built once per process (building it cost more than running it)."""
+    return (
+        select(*_STATE_COLUMNS, *_viewer_flag_columns(signed_in))
+        .join(User, User.id == Note.author_id)
+        .where(id_in_param(Note.id, "note_ids", dialect))
+    )
+
+
+def _viewer_flag_columns(signed_in: bool) -> tuple[Any, Any]:
     """Whether the viewer liked and collected each note, as columns of the state query (one
     round trip for both); constant false for anonymous viewers."""
-    if viewer_id is None:
+    if not signed_in:
         return false().label("liked"), false().label("collected")
-    liked = exists().where(NoteLike.user_id == viewer_id, NoteLike.note_id == Note.id)
-    collected = exists().where(Collect.user_id == viewer_id, Collect.note_id == Note.id)
+    viewer = bindparam("viewer_id", type_=BigInteger)
+    liked = exists().where(NoteLike.user_id == viewer, NoteLike.note_id == Note.id)
+    collected = exists().where(Collect.user_id == viewer, Collect.note_id == Note.id)
     return liked.label("liked"), collected.label("collected")

@@ -63,6 +63,14 @@ def id_in_range(value: int | None) -> bool:
     return value is not None and 1 <= value <= MAX_ID
 
 
+def id_in_param(column, name: str, dialect: str):  # type: ignore[no-untyped-def]
+    """`id_in` with the ids left as the parameter `name`, for statements built once and run
+    many times (`session.execute(stmt, {name: ids})`)."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(BigInteger)))
+    return column.in_(bindparam(name, expanding=True))
+
+
 def id_in(column, ids: list[int]):  # type: ignore[no-untyped-def]
     """`column IN ids` as one array parameter on PostgreSQL: tens of thousands of ids as
     separate placeholders cost seconds to render and bind, and even twenty cost more than the
