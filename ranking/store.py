@@ -416,7 +416,8 @@ def _encode(generation: int, items: list[Scored], keys: Keys) -> bytes:
             generation,
             [[s.note_id, s.score, s.source, s.components] for s in items],
             [[n, *k] for n, k in keys.items()],
-        ]
+        ],
+        default=dict,  # `Scored`'s shared empty components
     )
 
 

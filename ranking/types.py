@@ -1,12 +1,14 @@
 """Plain data the ranking library exchanges with its callers.
 
-Everything is a frozen, slotted dataclass (or a NamedTuple) so the service can build these from
+Everything is a frozen, slotted dataclass or a NamedTuple so the service can build these from
 rows cheaply and the library can never mutate what it was handed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import NamedTuple
 
 
@@ -39,14 +41,17 @@ class Event:
     weight: float = 1.0
 
 
-@dataclass(frozen=True, slots=True)
-class Scored:
-    """A candidate with the source that produced it and per-signal contributions (explain)."""
+class Scored(NamedTuple):
+    """A candidate with the source that produced it and per-signal contributions (explain).
+
+    A NamedTuple, not a frozen dataclass: hundreds are built per ranking run and per page
+    read from a buffer, and a frozen dataclass's `__init__` costs several times a tuple's.
+    Treat `components` as read-only (the default is shared)."""
 
     note_id: int
     score: float
     source: str
-    components: dict[str, float] = field(default_factory=dict)
+    components: Mapping[str, float] = MappingProxyType({})
 
 
 class Impression(NamedTuple):
