@@ -564,6 +564,7 @@ def diversify(
     lookahead: int = 50,
     history: Sequence[int] = (),
     pinned: Mapping[int, Scored] | None = None,
+    limit: int | None = None,
 ) -> list[Scored]:
     """Greedy re-rank: the best next item that keeps the author rule, preferring a channel
     and primary topic that do not extend a run.
@@ -573,7 +574,9 @@ def diversify(
     breaking it are left out, so the result may be shorter than the input. Duplicates are
     dropped. Runs of one channel/topic longer than the max are avoided when an alternative
     exists within `lookahead`. `pinned` maps output positions to items (positioned editorial
-    picks) placed there when the author rule allows, else ranked with the rest.
+    picks) placed there when the author rule allows, else ranked with the rest. `limit` stops
+    after that many cards (the greedy choice makes the result a prefix of the unlimited one):
+    a ranking run keeps a few hundred cards of a pool of a thousand.
     """
 
     keys: dict[int, tuple[int | None, str | None, int | None]] = {}
@@ -607,7 +610,7 @@ def diversify(
     pins = dict(pinned or {})
     pending += [p for p in pins.values() if p.note_id not in used]  # fallback slot if not placed
     pinned_ids = {p.note_id for p in pins.values()}
-    while pending:
+    while pending and (limit is None or len(out) < limit):
         pin = pins.pop(len(out), None)
         if pin is not None and pin.note_id not in used and author_ok(key(pin.note_id)[0]):
             pending.remove(pin)
@@ -733,8 +736,9 @@ class PageSelector:
             lookahead=d.lookahead,
             history=history,
             pinned=pinned,
+            limit=page_size,
         )
-        return page[:page_size]
+        return page
 
     def _reserve_explore(self, ranked: list[Scored], page_size: int) -> list[Scored]:
         """Pool notes get exactly the page's exploration share.

@@ -95,6 +95,24 @@ def test_diversity_invariant_on_1000_random_pages() -> None:
         assert len(out) >= min(10, sum(min(c, 2) for c in per_author.values()))
 
 
+def test_diversity_with_a_limit_is_the_prefix_of_the_unlimited_run() -> None:
+    rng = random.Random(7)
+    for _ in range(300):
+        notes = {
+            i: NoteFeatures(
+                i, author_id=rng.randrange(8), channel=rng.choice(CHANNELS), topics=(i % 3,)
+            )
+            for i in range(rng.randint(0, 80))
+        }
+        items = sorted((Scored(i, rng.random(), "hot") for i in notes), key=lambda s: -s.score)
+        pinned = {rng.randrange(20): items[-1]} if items and rng.random() < 0.3 else None
+        whole = diversify(items, notes, history=[0, 1] if len(items) > 2 else [], pinned=pinned)
+        limit = rng.randint(0, 40)
+        assert diversify(
+            items, notes, history=[0, 1] if len(items) > 2 else [], pinned=pinned, limit=limit
+        ) == whole[:limit]
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     authors=st.lists(st.integers(0, 6), min_size=0, max_size=40),
