@@ -36,7 +36,10 @@ def _app_for_worker() -> Flask:
     return _worker_app
 
 
-def job(queue: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+def job(queue: str, *, keep_result: bool = True) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """`keep_result=False` for frequent jobs whose result nobody reads: RQ then deletes the
+    job when it succeeds instead of keeping it and its result (fewer writes to Redis per job).
+    """
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}")
 
@@ -49,6 +52,7 @@ def job(queue: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
                 return fn(*args, **kwargs)
 
         run.queue_name = queue  # type: ignore[attr-defined]
+        run.keep_result = keep_result  # type: ignore[attr-defined]
         return run
 
     return decorate
@@ -59,8 +63,9 @@ def enqueue(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
     queue_name = getattr(fn, "queue_name", "default")
     connection = current_app.extensions.get("sprout.redis")
     if connection is not None:
+        options: dict[str, Any] = {} if getattr(fn, "keep_result", True) else {"result_ttl": 0}
         Queue(queue_name, connection=connection).enqueue(
-            fn, *args, **kwargs, retry=None, job_timeout=300
+            fn, *args, **kwargs, retry=None, job_timeout=300, **options
         )
         return
     try:

@@ -155,7 +155,7 @@ def rebuild_itemcf() -> dict[str, Any]:
     return {**stats, "seconds": round(time.perf_counter() - started, 3), "bytes": len(blob)}
 
 
-@job("default")
+@job("default", keep_result=False)
 def prefetch_feed(user_id: int, channel: str | None = None) -> dict[str, Any]:
     """Rank a viewer's next discover pages ahead of their next scroll; their cards' content
     is put in the shared cache by a low-priority job, so it never delays the next ranking."""
@@ -167,7 +167,7 @@ def prefetch_feed(user_id: int, channel: str | None = None) -> dict[str, Any]:
     return {"user_id": user_id, "channel": channel, "cards": len(ranked)}
 
 
-@job("low")
+@job("low", keep_result=False)
 def warm_cards(note_ids: list[int]) -> dict[str, Any]:
     """Put these notes' card content in the shared cache for whichever web process serves
     them."""

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 IMPRESSION_FLUSH_EVERY = 200  # embedded mode: write impressions once this many are buffered
 PREFETCH_CLAIM_SECONDS = 15  # one prefetch job per viewer and feed at a time
 FEATURE_TTL_SECONDS = 300.0
-PREFETCH_WHEN_PAGES_LEFT = 4  # ask the worker for the next pages when fewer are buffered
+PREFETCH_WHEN_PAGES_LEFT = 6  # ask the worker for the next pages when fewer are buffered
 
 
 @dataclass
