@@ -6,7 +6,8 @@ from typing import Any
 
 from flask import Blueprint
 
-from app.api.presenters import iso, notes_view, user_view
+from app.api.cards import cards_in_order
+from app.api.presenters import iso, user_view
 from app.api.routing import current_actor, endpoint
 from app.errors import ValidationFailed
 from app.models import Album
@@ -171,7 +172,7 @@ def list_album_notes(album_id: int, query: Page) -> Any:
     actor = current_actor()
     rows = albums.list_album_notes(actor, album_id, query.limit, decode_time_cursor(query.cursor))
     page = page_of(rows, query.limit, lambda r: encode_time_cursor(r.collected_at, r.note.id))
-    page["items"] = notes_view([r.note for r in page["items"]], actor.id if actor else None)
+    page["items"] = cards_in_order([r.note.id for r in page["items"]], actor)
     return page
 
 

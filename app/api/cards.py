@@ -159,6 +159,13 @@ def note_cards(
     return cards
 
 
+def cards_in_order(note_ids: Sequence[int], viewer: User | None) -> list[dict[str, Any]]:
+    """The cards of a list the services chose (a user's notes, an album, a topic), in their
+    order, leaving out what the viewer may no longer open."""
+    cards = note_cards(note_ids, viewer, feed=False)
+    return [cards[i] for i in note_ids if i in cards]
+
+
 class _Author:
     """The author's columns of a state row, under the names `user_card` reads."""
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint
 
-from app.api.cards import note_cards
+from app.api.cards import cards_in_order
 from app.api.presenters import notes_view
 from app.api.routing import current_actor, endpoint
 from app.models import Note, User
@@ -36,7 +36,7 @@ def _one(note: Note) -> dict[str, Any]:
 
 def _page(items: list[Note], limit: int) -> dict[str, Any]:
     page = page_of(items, limit, lambda note: encode_time_cursor(*notes.note_cursor(note)))
-    page["items"] = notes_view(page["items"], _viewer_id())
+    page["items"] = cards_in_order([note.id for note in page["items"]], current_actor())
     return page
 
 
@@ -49,8 +49,7 @@ def _page(items: list[Note], limit: int) -> dict[str, Any]:
     errors=[400],
 )
 def notes_by_id(query: NotesByIdQuery) -> Any:
-    cards = note_cards(query.id_list, current_actor(), feed=False)
-    return {"items": [cards[i] for i in query.id_list if i in cards], "next_cursor": None}
+    return {"items": cards_in_order(query.id_list, current_actor()), "next_cursor": None}
 
 
 @endpoint(

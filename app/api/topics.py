@@ -6,7 +6,8 @@ from typing import Any
 
 from flask import Blueprint
 
-from app.api.presenters import iso, notes_view
+from app.api.cards import cards_in_order
+from app.api.presenters import iso
 from app.api.routing import current_actor, endpoint
 from app.models import Channel, Topic
 from app.schemas.common import decode_time_cursor, encode_cursor, encode_time_cursor, page_of
@@ -138,7 +139,7 @@ def topic_notes(topic_id: int, query: TopicNotesQuery) -> Any:
         actor, topic_id, query.sort, query.limit, after_new=after_new, after_hot=after_hot
     )
     page = page_of(rows, query.limit, lambda item: _note_cursor(query.sort, item))
-    page["items"] = notes_view([item.note for item in page["items"]], actor.id if actor else None)
+    page["items"] = cards_in_order([item.note.id for item in page["items"]], actor)
     return page
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import lazyload
 
 from app.errors import Conflict, NotFound
 from app.extensions import db
@@ -267,6 +268,7 @@ def list_album_notes(
         .where(Collect.album_id == album.id, visible)
         .order_by(Collect.created_at.desc(), Collect.note_id.desc())
         .limit(limit + 1)
+        .options(lazyload("*"))  # the cards are built by id (`cards_in_order`)
     )
     if after is not None:
         moment, last_id = after

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.orm import lazyload
 
 from app.config import Settings
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable, ValidationFailed
@@ -466,6 +467,7 @@ def list_user_notes(
     stmt = (
         stmt.order_by(key.desc(), Note.id.desc())
         .limit(limit + 1)
+        .options(lazyload("*"))  # the cards are built by id (`cards_in_order`)
         .execution_options(populate_existing=True)
     )
     return list(db.session.scalars(stmt).unique())

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import lazyload
 
 from app.errors import Conflict, NotFound, Unprocessable
 from app.extensions import db
@@ -186,6 +187,7 @@ def topic_notes(
             Note.published_at.is_not(None),
         )
         .limit(limit + 1)
+        .options(lazyload("*"))  # the cards are built by id (`cards_in_order`)
         .execution_options(populate_existing=True)
     )
     if sort == "new":
