@@ -30,7 +30,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def call(base: str, method: str, path: str, token: str | None = None, body: Any = None) -> int:
+def request_json(base: str, method: str, path: str, token: str | None = None,
+                 body: Any = None, *, parse: bool = True) -> tuple[int, Any]:
+    """One request: (status, the parsed JSON body or None). HTTP errors come back as their
+    status, not raised; `parse=False` skips decoding (timed loops that only count statuses)."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(base + path, data=data, method=method)
     request.add_header("Content-Type", "application/json")
@@ -38,22 +41,27 @@ def call(base: str, method: str, path: str, token: str | None = None, body: Any 
         request.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
-            response.read()
-            return response.status
+            raw, status = response.read(), response.status
     except urllib.error.HTTPError as exc:
-        exc.read()
-        return exc.code
+        raw, status = exc.read(), exc.code
+    if not parse or not raw:
+        return status, None
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, None
 
 
-def call_json(base: str, method: str, path: str, token: str | None = None,
-              body: Any = None) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(base + path, data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
+def call(base: str, method: str, path: str, token: str | None = None, body: Any = None) -> int:
+    return request_json(base, method, path, token, body, parse=False)[0]
+
+
+def created(base: str, path: str, token: str | None = None, body: Any = None) -> Any:
+    """POST that must succeed: its JSON body."""
+    status, reply = request_json(base, "POST", path, token, body)
+    if not 200 <= status < 300:
+        raise RuntimeError(f"POST {path}: {status} {reply}")
+    return reply
 
 
 def free_port() -> int:
@@ -124,14 +132,14 @@ def main() -> None:
         suffix = str(int(time.time()))
         tokens = []
         for index in range(args.clients):
-            body = call_json(base, "POST", "/auth/register",
-                             body={"username": f"b{suffix}_{index}", "password": "bench-pass-1"})
+            body = created(base, "/auth/register",
+                           body={"username": f"b{suffix}_{index}", "password": "bench-pass-1"})
             tokens.append(body["token"])
         note_ids = []
         for index in range(50):
-            note = call_json(base, "POST", "/notes", tokens[index % len(tokens)],
-                             body={"title": f"压测笔记{index}", "body": "内容",
-                                   "status": "published"})
+            note = created(base, "/notes", tokens[index % len(tokens)],
+                           body={"title": f"压测笔记{index}", "body": "内容",
+                                 "status": "published"})
             note_ids.append(note["id"])
         for index, token in enumerate(tokens):
             call(base, "POST", f"/users/{index + 1}/follow", token)

@@ -23,8 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -34,21 +32,7 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.api_load import free_port, run_scenario  # noqa: E402
-
-
-def call(base: str, path: str, token: str | None = None, body: Any = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(base + path, data=data,
-                                     method="POST" if body is not None else "GET")
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, None
+from benchmarks.api_load import call, free_port, request_json, run_scenario  # noqa: E402
 
 
 def ensure_database(url: str) -> None:
@@ -177,13 +161,13 @@ def main() -> None:
     try:
         for _ in range(150):
             try:
-                if call(f"http://127.0.0.1:{port}", "/healthz")[0] == 200:
+                if call(f"http://127.0.0.1:{port}", "GET", "/healthz") == 200:
                     break
             except OSError:
                 time.sleep(0.2)
         tokens = []
         for name in usernames:
-            status, body = call(base, "/auth/login", body={"username": name,
+            status, body = request_json(base, "POST", "/auth/login", body={"username": name,
                                                            "password": "sprout-synthetic"})
             assert status == 200, (status, name)
             tokens.append(body["token"])
@@ -199,7 +183,7 @@ def main() -> None:
             cursor = cursors.get(slot) if page % 5 else None
             first_page[index] = cursor is None
             path = "/feeds/discover?limit=20" + (f"&cursor={cursor}" if cursor else "")
-            status, body = call(base, path, tokens[slot])
+            status, body = request_json(base, "GET", path, tokens[slot])
             cursors[slot] = body.get("next_cursor") if body else None
             return status
 
@@ -207,7 +191,7 @@ def main() -> None:
 
         def bare(index: int) -> int:
             ids = ",".join(map(str, rng.sample(note_ids, 20)))
-            return call(base, f"/notes?ids={ids}", tokens[index % len(tokens)])[0]
+            return call(base, "GET", f"/notes?ids={ids}", tokens[index % len(tokens)])
 
         cpu_before = cpu_seconds()
         results = [
@@ -215,9 +199,9 @@ def main() -> None:
                     discover),
             cpu_seconds(),
             measure("GET /feeds/following", args.requests, args.clients,
-                    lambda i: call(base, "/feeds/following", tokens[i % len(tokens)])[0]),
+                    lambda i: call(base, "GET", "/feeds/following", tokens[i % len(tokens)])),
             measure("GET /feeds/hot", args.requests, args.clients,
-                    lambda i: call(base, "/feeds/hot?window=week")[0]),
+                    lambda i: call(base, "GET", "/feeds/hot?window=week")),
             measure("GET /notes?ids= (20 by primary key, bare)", args.requests, args.clients,
                     bare),
         ]
