@@ -13,7 +13,8 @@ from app.jobs import job
 from app.media.pipeline import make_variants
 from app.media.storage import image_key, new_image_prefix
 from app.media.text_cover import render_text_cover as draw_text_cover
-from app.models import Image, Note, NoteImage
+from app.models import Note, NoteImage
+from app.services.media import image_row
 
 log = logging.getLogger(__name__)
 
@@ -67,17 +68,12 @@ def render_text_cover(note_id: int) -> None:
     if old is not None and old.storage_key.startswith(prefix + "/"):
         db.session.rollback()  # a concurrent run attached this very cover already
         return
-    image = Image(
+    image = image_row(
+        cover,
         owner_id=author_id,
         kind="cover",
         status="ready",
-        source_format=cover.source_format,
-        width=cover.width,
-        height=cover.height,
-        dominant_color=cover.dominant_color,
-        byte_size=len(cover.encoded),
         storage_key=original_key,
-        content_type=cover.content_type,
         variants=variants,
     )
     db.session.add(image)

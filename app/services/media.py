@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import current_app
 
 from app.config import Settings
@@ -9,9 +11,35 @@ from app.errors import AppError, NotFound
 from app.extensions import db, get_storage
 from app.jobs import enqueue
 from app.jobs.media import make_image_variants
-from app.media.pipeline import ImageRejected, sanitize_upload
+from app.media.pipeline import ImageRejected, SanitizedImage, sanitize_upload
 from app.media.storage import image_key, new_image_prefix
+from app.media.text_cover import TextCover
 from app.models import Image, User
+
+
+def image_row(
+    picture: SanitizedImage | TextCover,
+    *,
+    owner_id: int,
+    kind: str,
+    status: str,
+    storage_key: str,
+    variants: dict[str, Any],
+) -> Image:
+    """The `images` row of a sanitised picture (an upload, a generated cover)."""
+    return Image(
+        owner_id=owner_id,
+        kind=kind,
+        status=status,
+        source_format=picture.source_format,
+        width=picture.width,
+        height=picture.height,
+        dominant_color=picture.dominant_color,
+        byte_size=len(picture.encoded),
+        storage_key=storage_key,
+        content_type=picture.content_type,
+        variants=variants,
+    )
 
 
 def upload_image(actor: User, data: bytes) -> Image:
@@ -35,18 +63,8 @@ def upload_image(actor: User, data: bytes) -> Image:
         ) from exc
     key = image_key(new_image_prefix(), "original", clean.extension)
     get_storage().save(key, clean.encoded, clean.content_type)
-    image = Image(
-        owner_id=actor.id,
-        kind="upload",
-        status="processing",
-        source_format=clean.source_format,
-        width=clean.width,
-        height=clean.height,
-        dominant_color=clean.dominant_color,
-        byte_size=len(clean.encoded),
-        storage_key=key,
-        content_type=clean.content_type,
-        variants={},
+    image = image_row(
+        clean, owner_id=actor.id, kind="upload", status="processing", storage_key=key, variants={}
     )
     db.session.add(image)
     db.session.commit()
