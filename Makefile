@@ -41,6 +41,7 @@ synth: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # Benchmarks write nothing to the repo; copy their tables into docs/benchmarks.md.
 bench: install

@@ -55,10 +55,17 @@ def init_app(app: Flask) -> None:
 
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
-    @click.option("--queue", "queues", multiple=True,
-                  help="Listen only to this queue (repeatable); default: all of them.")
-    @click.option("--no-schedule", is_flag=True,
-                  help="Do not run the periodic jobs' scheduler in this worker.")
+    @click.option(
+        "--queue",
+        "queues",
+        multiple=True,
+        help="Listen only to this queue (repeatable); default: all of them.",
+    )
+    @click.option(
+        "--no-schedule",
+        is_flag=True,
+        help="Do not run the periodic jobs' scheduler in this worker.",
+    )
     def worker_command(burst: bool, queues: tuple[str, ...], no_schedule: bool) -> None:
         """Run an RQ worker on every Sprout queue (needs REDIS_URL)."""
         from rq import SimpleWorker

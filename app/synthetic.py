@@ -46,36 +46,107 @@ DEFAULT_ALBUM_NAME = "默认专辑"
 WINDOW = timedelta(days=90)
 
 # How the requested interactions are split. Likes dominate, as on the real site.
-INTERACTION_MIX: dict[str, float] = {"likes": 0.70, "collects": 0.15, "comments": 0.08,
-                                     "follows": 0.07}
-NOTE_ZIPF_S = 1.1          # note popularity ∝ 1 / rank^s
-AUTHOR_PARETO_A = 1.2      # who writes: a few prolific creators, a long tail of lurkers
-ACTIVITY_PARETO_A = 1.5    # who likes/collects/comments/follows
+INTERACTION_MIX: dict[str, float] = {
+    "likes": 0.70,
+    "collects": 0.15,
+    "comments": 0.08,
+    "follows": 0.07,
+}
+NOTE_ZIPF_S = 1.1  # note popularity ∝ 1 / rank^s
+AUTHOR_PARETO_A = 1.2  # who writes: a few prolific creators, a long tail of lurkers
+ACTIVITY_PARETO_A = 1.5  # who likes/collects/comments/follows
 # Pareto tails capped, or one account in 20k writes 10% of all notes (not seen in practice).
 WEIGHT_CAP = 300.0
-PREFERRED_SHARE = 0.85     # share of a user's interactions inside their 1–3 channels
-REPLY_SHARE = 0.30         # share of non-first comments on a note that are replies
+PREFERRED_SHARE = 0.85  # share of a user's interactions inside their 1–3 channels
+REPLY_SHARE = 0.30  # share of non-first comments on a note that are replies
 # Channel popularity (same order as DEFAULT_CHANNELS): food/beauty/travel/fashion lead.
 CHANNEL_WEIGHTS = np.array([1.6, 2.0, 1.5, 1.5, 1.0, 0.8, 0.7, 0.6, 0.6, 0.7])
 
 COMMENT_PHRASES: tuple[str, ...] = (
-    "太好看了吧", "已收藏，谢谢分享", "求链接", "学到了", "这个颜色绝了", "码住", "好实用",
-    "蹲一个后续", "同款get", "求教程", "哈哈哈哈笑死", "真的假的", "在哪里买的呀", "好想去",
-    "羡慕了", "姐妹冲", "拍得好有氛围感", "已经安排上了", "收藏从未停止", "写得好详细",
-    "好治愈", "回头试试", "我也是这么想的", "路过点赞", "期待下一篇", "这也太可爱了",
-    "有被种草到", "感谢博主", "求原图", "说得太对了",
+    "太好看了吧",
+    "已收藏，谢谢分享",
+    "求链接",
+    "学到了",
+    "这个颜色绝了",
+    "码住",
+    "好实用",
+    "蹲一个后续",
+    "同款get",
+    "求教程",
+    "哈哈哈哈笑死",
+    "真的假的",
+    "在哪里买的呀",
+    "好想去",
+    "羡慕了",
+    "姐妹冲",
+    "拍得好有氛围感",
+    "已经安排上了",
+    "收藏从未停止",
+    "写得好详细",
+    "好治愈",
+    "回头试试",
+    "我也是这么想的",
+    "路过点赞",
+    "期待下一篇",
+    "这也太可爱了",
+    "有被种草到",
+    "感谢博主",
+    "求原图",
+    "说得太对了",
 )
 TITLE_PREFIXES: tuple[str, ...] = (
-    "周末", "新手", "平价", "宝藏", "一周", "懒人", "超详细", "私藏", "小众", "夏日", "秋冬",
-    "打工人", "学生党", "零失败", "必看",
+    "周末",
+    "新手",
+    "平价",
+    "宝藏",
+    "一周",
+    "懒人",
+    "超详细",
+    "私藏",
+    "小众",
+    "夏日",
+    "秋冬",
+    "打工人",
+    "学生党",
+    "零失败",
+    "必看",
 )
 TITLE_SUFFIXES: tuple[str, ...] = (
-    "分享", "攻略", "清单", "合集", "笔记", "心得", "日常", "推荐", "避雷", "记录",
+    "分享",
+    "攻略",
+    "清单",
+    "合集",
+    "笔记",
+    "心得",
+    "日常",
+    "推荐",
+    "避雷",
+    "记录",
 )
-NICK_ADJ: tuple[str, ...] = ("快乐的", "爱吃", "努力的", "小小", "元气", "安静的", "会飞的",
-                             "早起的", "迷糊", "温柔")
-NICK_NOUN: tuple[str, ...] = ("土豆", "橘子", "小熊", "兔子", "猫咪", "西瓜", "鲸鱼",
-                              "星星", "饭团", "柠檬")
+NICK_ADJ: tuple[str, ...] = (
+    "快乐的",
+    "爱吃",
+    "努力的",
+    "小小",
+    "元气",
+    "安静的",
+    "会飞的",
+    "早起的",
+    "迷糊",
+    "温柔",
+)
+NICK_NOUN: tuple[str, ...] = (
+    "土豆",
+    "橘子",
+    "小熊",
+    "兔子",
+    "猫咪",
+    "西瓜",
+    "鲸鱼",
+    "星星",
+    "饭团",
+    "柠檬",
+)
 
 
 class SyntheticDataExists(RuntimeError):
@@ -110,10 +181,16 @@ class SyntheticReport:
         return sum(self.seconds.values())
 
     def rows_for(self, phase: str) -> int | None:
-        return {"users": self.users, "albums": self.albums, "notes": self.notes,
-                "images": self.images,
-                "follows": self.follows, "likes": self.likes, "collects": self.collects,
-                "comments": self.comments}.get(phase)
+        return {
+            "users": self.users,
+            "albums": self.albums,
+            "notes": self.notes,
+            "images": self.images,
+            "follows": self.follows,
+            "likes": self.likes,
+            "collects": self.collects,
+            "comments": self.comments,
+        }.get(phase)
 
     def as_markdown(self) -> str:
         """A Markdown table of the phases, for docs/benchmarks.md."""
@@ -121,10 +198,12 @@ class SyntheticReport:
         for phase, secs in self.seconds.items():
             rows = self.rows_for(phase)
             rate = f"{rows / secs:,.0f}" if rows and secs > 0 else ""
-            lines.append(f"| {phase} | {'' if rows is None else f'{rows:,}'} | {secs:.2f} "
-                         f"| {rate} |")
-        lines.append(f"| **total** | {self.interactions:,} interactions | "
-                     f"**{self.total_seconds:.2f}** | |")
+            lines.append(
+                f"| {phase} | {'' if rows is None else f'{rows:,}'} | {secs:.2f} | {rate} |"
+            )
+        lines.append(
+            f"| **total** | {self.interactions:,} interactions | **{self.total_seconds:.2f}** | |"
+        )
         return "\n".join(lines)
 
 
@@ -187,8 +266,7 @@ def generate(
     report = SyntheticReport(dialect=engine.dialect.name, seed=seed)
 
     clock = time.perf_counter()
-    plan = _make_plan(np.random.default_rng(seed), users, notes, interactions, now,
-                      report_progress)
+    plan = _make_plan(np.random.default_rng(seed), users, notes, interactions, now, report_progress)
     report.seconds["plan"] = time.perf_counter() - clock
 
     with engine.begin() as conn:
@@ -206,9 +284,14 @@ def generate(
         }
         report.seconds["prepare"] = time.perf_counter() - clock
         for phase, write in (
-            ("users", _write_users), ("albums", _write_albums), ("notes", _write_notes),
-            ("images", _write_images), ("follows", _write_follows), ("likes", _write_likes),
-            ("collects", _write_collects), ("comments", _write_comments),
+            ("users", _write_users),
+            ("albums", _write_albums),
+            ("notes", _write_notes),
+            ("images", _write_images),
+            ("follows", _write_follows),
+            ("likes", _write_likes),
+            ("collects", _write_collects),
+            ("comments", _write_comments),
         ):
             clock = time.perf_counter()
             setattr(report, phase, write(writer, plan, first, password))
@@ -216,9 +299,17 @@ def generate(
         report.replies = int((plan.comment_parent >= 0).sum())
 
         clock = time.perf_counter()
-        _recount(conn, first, {"users": users, "notes": notes,
-                               "albums": len(plan.album_owner),
-                               "comments": len(plan.comment_user)}, report_progress)
+        _recount(
+            conn,
+            first,
+            {
+                "users": users,
+                "notes": notes,
+                "albums": len(plan.album_owner),
+                "comments": len(plan.comment_user),
+            },
+            report_progress,
+        )
         report.seconds["counters"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
@@ -231,8 +322,14 @@ def generate(
 # --------------------------------------------------------------------------- planning
 
 
-def _make_plan(rng: np.random.Generator, n_users: int, n_notes: int, n_inter: int,
-               now: datetime, progress: ProgressCallback) -> _Plan:
+def _make_plan(
+    rng: np.random.Generator,
+    n_users: int,
+    n_notes: int,
+    n_inter: int,
+    now: datetime,
+    progress: ProgressCallback,
+) -> _Plan:
     """All sampling happens here, so the same seed gives the same data on every database."""
     steps = 7
     now_us = _to_us(now)
@@ -247,7 +344,7 @@ def _make_plan(rng: np.random.Generator, n_users: int, n_notes: int, n_inter: in
     user_created = np.sort(start_us + (rng.random(n_users) ** 1.5 * span * 0.9).astype(np.int64))
     activity = np.minimum(rng.pareto(ACTIVITY_PARETO_A, n_users) + 1.0, WEIGHT_CAP)
     author_w = np.minimum(rng.pareto(AUTHOR_PARETO_A, n_users) + 1.0, WEIGHT_CAP)
-    fame = author_w ** 0.8 * rng.lognormal(0.0, 0.75, n_users)
+    fame = author_w**0.8 * rng.lognormal(0.0, 0.75, n_users)
     # 1–3 preferred channels per user, drawn without replacement by channel popularity
     # (Gumbel top-k trick, vectorised).
     n_pref = rng.choice([1, 2, 3], size=n_users, p=[0.35, 0.40, 0.25])
@@ -274,24 +371,38 @@ def _make_plan(rng: np.random.Generator, n_users: int, n_notes: int, n_inter: in
     actor_p = activity / activity.sum()
 
     def note_pairs(target: int, unique: bool) -> tuple[np.ndarray, np.ndarray]:
-        return _sample_pairs(rng, target, unique, actor_p, preferred, n_pref, channel_p,
-                             sampler, note_author, n_notes)
+        return _sample_pairs(
+            rng,
+            target,
+            unique,
+            actor_p,
+            preferred,
+            n_pref,
+            channel_p,
+            sampler,
+            note_author,
+            n_notes,
+        )
 
     like_user, like_note = note_pairs(targets["likes"], True)
-    like_at = _after(rng, np.maximum(note_published[like_note], user_created[like_user]),
-                     now_us)
+    like_at = _after(rng, np.maximum(note_published[like_note], user_created[like_user]), now_us)
     progress("plan", 3, steps)
     collect_user, collect_note = note_pairs(targets["collects"], True)
-    collect_at = _after(rng, np.maximum(note_published[collect_note],
-                                        user_created[collect_user]), now_us)
+    collect_at = _after(
+        rng, np.maximum(note_published[collect_note], user_created[collect_user]), now_us
+    )
     progress("plan", 4, steps)
 
     comment_user, comment_note = note_pairs(targets["comments"], False)
-    comment_at = _after(rng, np.maximum(note_published[comment_note],
-                                        user_created[comment_user]), now_us)
+    comment_at = _after(
+        rng, np.maximum(note_published[comment_note], user_created[comment_user]), now_us
+    )
     order = np.lexsort((comment_at, comment_note))  # by note, then time, to thread them
-    comment_user, comment_note, comment_at = (comment_user[order], comment_note[order],
-                                              comment_at[order])
+    comment_user, comment_note, comment_at = (
+        comment_user[order],
+        comment_note[order],
+        comment_at[order],
+    )
     comment_parent, comment_root = _thread_comments(rng, comment_note)
     # A reply must come after what it answers; nudge it if timestamps tie.
     for i in np.flatnonzero(comment_parent >= 0):
@@ -308,10 +419,10 @@ def _make_plan(rng: np.random.Generator, n_users: int, n_notes: int, n_inter: in
     comment_body = rng.integers(0, len(COMMENT_PHRASES), len(comment_user))
     progress("plan", 5, steps)
 
-    follow_src, follow_dst = _sample_follows(rng, targets["follows"], actor_p,
-                                             fame / fame.sum(), n_users)
-    follow_at = _after(rng, np.maximum(user_created[follow_src], user_created[follow_dst]),
-                       now_us)
+    follow_src, follow_dst = _sample_follows(
+        rng, targets["follows"], actor_p, fame / fame.sum(), n_users
+    )
+    follow_at = _after(rng, np.maximum(user_created[follow_src], user_created[follow_dst]), now_us)
     progress("plan", 6, steps)
 
     album_owner = np.unique(collect_user)
@@ -320,9 +431,13 @@ def _make_plan(rng: np.random.Generator, n_users: int, n_notes: int, n_inter: in
     last_collect = np.zeros(n_users, np.int64)
     np.maximum.at(last_collect, collect_user, collect_at)
     last_active = user_created.copy()
-    for who, when in ((note_author, note_published), (like_user, like_at),
-                      (collect_user, collect_at), (comment_user, comment_at),
-                      (follow_src, follow_at)):
+    for who, when in (
+        (note_author, note_published),
+        (like_user, like_at),
+        (collect_user, collect_at),
+        (comment_user, comment_at),
+        (follow_src, follow_at),
+    ):
         np.maximum.at(last_active, who, when)
     # Views are not derived from rows (there is no view log), so any plausible figure will do.
     likes_per_note = np.bincount(like_note, minlength=n_notes)
@@ -331,16 +446,31 @@ def _make_plan(rng: np.random.Generator, n_users: int, n_notes: int, n_inter: in
     note_image_count = np.minimum(rng.geometric(0.45, n_notes), 9)
     progress("plan", 7, steps)
     return _Plan(
-        user_created=user_created, user_last_active=last_active,
-        note_author=note_author, note_channel=note_channel, note_created=note_created,
-        note_published=note_published, note_views=note_views,
+        user_created=user_created,
+        user_last_active=last_active,
+        note_author=note_author,
+        note_channel=note_channel,
+        note_created=note_created,
+        note_published=note_published,
+        note_views=note_views,
         note_image_count=note_image_count,
-        follow_src=follow_src, follow_dst=follow_dst, follow_at=follow_at,
-        like_user=like_user, like_note=like_note, like_at=like_at,
-        collect_user=collect_user, collect_note=collect_note, collect_at=collect_at,
-        comment_user=comment_user, comment_note=comment_note, comment_at=comment_at,
-        comment_parent=comment_parent, comment_root=comment_root, comment_body=comment_body,
-        album_owner=album_owner, album_created=first_collect[album_owner],
+        follow_src=follow_src,
+        follow_dst=follow_dst,
+        follow_at=follow_at,
+        like_user=like_user,
+        like_note=like_note,
+        like_at=like_at,
+        collect_user=collect_user,
+        collect_note=collect_note,
+        collect_at=collect_at,
+        comment_user=comment_user,
+        comment_note=comment_note,
+        comment_at=comment_at,
+        comment_parent=comment_parent,
+        comment_root=comment_root,
+        comment_body=comment_body,
+        album_owner=album_owner,
+        album_created=first_collect[album_owner],
         album_updated=last_collect[album_owner],
     )
 
@@ -352,8 +482,14 @@ def _split(total: int) -> dict[str, int]:
     return parts
 
 
-def _pick_channels(rng: np.random.Generator, who: np.ndarray, preferred: np.ndarray,
-                   n_pref: np.ndarray, channel_p: np.ndarray, share: float) -> np.ndarray:
+def _pick_channels(
+    rng: np.random.Generator,
+    who: np.ndarray,
+    preferred: np.ndarray,
+    n_pref: np.ndarray,
+    channel_p: np.ndarray,
+    share: float,
+) -> np.ndarray:
     """One of `who`'s preferred channels with probability `share`, else any channel."""
     slot = (rng.random(len(who)) * n_pref[who]).astype(np.int64)
     channel = preferred[who, slot]
@@ -385,10 +521,18 @@ class _NoteSampler:
         return out
 
 
-def _sample_pairs(rng: np.random.Generator, target: int, unique: bool, actor_p: np.ndarray,
-                  preferred: np.ndarray, n_pref: np.ndarray, channel_p: np.ndarray,
-                  sampler: _NoteSampler, note_author: np.ndarray,
-                  n_notes: int) -> tuple[np.ndarray, np.ndarray]:
+def _sample_pairs(
+    rng: np.random.Generator,
+    target: int,
+    unique: bool,
+    actor_p: np.ndarray,
+    preferred: np.ndarray,
+    n_pref: np.ndarray,
+    channel_p: np.ndarray,
+    sampler: _NoteSampler,
+    note_author: np.ndarray,
+    n_notes: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """(user, note) pairs: active users, their channels, popular notes; never one's own note.
 
     With `unique`, pairs are deduplicated by encoding them as one int64 and oversampling
@@ -401,21 +545,26 @@ def _sample_pairs(rng: np.random.Generator, target: int, unique: bool, actor_p: 
         want = target - len(keys)
         draw = int(want * 1.25) + 64
         user = rng.choice(len(actor_p), size=draw, p=actor_p)
-        note = sampler.sample(rng, _pick_channels(rng, user, preferred, n_pref, channel_p,
-                                                  PREFERRED_SHARE))
+        note = sampler.sample(
+            rng, _pick_channels(rng, user, preferred, n_pref, channel_p, PREFERRED_SHARE)
+        )
         keep = note_author[note] != user
         fresh = user[keep].astype(np.int64) * n_notes + note[keep]
         before = len(keys)
-        keys = _distinct(np.concatenate([keys, fresh])) if unique else np.concatenate(
-            [keys, fresh])
+        keys = _distinct(np.concatenate([keys, fresh])) if unique else np.concatenate([keys, fresh])
         stalled = stalled + 1 if len(keys) - before < max(1, want // 100) else 0
     if len(keys) > target:
         keys = keys[rng.permutation(len(keys))[:target]] if unique else keys[:target]
     return keys // n_notes, keys % n_notes
 
 
-def _sample_follows(rng: np.random.Generator, target: int, follower_p: np.ndarray,
-                    followee_p: np.ndarray, n_users: int) -> tuple[np.ndarray, np.ndarray]:
+def _sample_follows(
+    rng: np.random.Generator,
+    target: int,
+    follower_p: np.ndarray,
+    followee_p: np.ndarray,
+    n_users: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """Distinct follower→followee pairs, followees ∝ fame (heavy-tailed), no self-follows."""
     keys = np.empty(0, dtype=np.int64)
     stalled = 0
@@ -426,8 +575,7 @@ def _sample_follows(rng: np.random.Generator, target: int, follower_p: np.ndarra
         dst = rng.choice(n_users, size=draw, p=followee_p)
         keep = src != dst
         before = len(keys)
-        keys = _distinct(np.concatenate([keys, src[keep].astype(np.int64) * n_users
-                                         + dst[keep]]))
+        keys = _distinct(np.concatenate([keys, src[keep].astype(np.int64) * n_users + dst[keep]]))
         stalled = stalled + 1 if len(keys) - before < max(1, want // 100) else 0
     if len(keys) > target:
         keys = keys[rng.permutation(len(keys))[:target]]
@@ -449,8 +597,9 @@ def _after(rng: np.random.Generator, base: np.ndarray, now_us: int) -> np.ndarra
     return np.minimum(base + np.maximum(delay.astype(np.int64), 1_000_000), now_us)
 
 
-def _thread_comments(rng: np.random.Generator,
-                     comment_note: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _thread_comments(
+    rng: np.random.Generator, comment_note: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Turn some comments into replies to an earlier comment on the same note (2 levels).
 
     Input is sorted by (note, time). Returns parent and root indexes (-1 = top-level).
@@ -482,7 +631,9 @@ def _to_us(moment: datetime) -> int:
 def _refuse_if_synthetic(conn: Connection, append: bool) -> None:
     users = User.__table__
     found = conn.execute(
-        select(func.count()).select_from(users).where(
+        select(func.count())
+        .select_from(users)
+        .where(
             users.c.username.like(SYNTH_PREFIX.replace("_", "\\_") + "%", escape="\\")
             | (users.c.signup_source == SIGNUP_SOURCE)
         )
@@ -498,8 +649,11 @@ def _ensure_channels(conn: Connection) -> int:
     """The migration fills `channels`; on a create_all schema it is empty, so fill it."""
     channels = Channel.__table__
     present = set(conn.execute(select(channels.c.code)).scalars())
-    missing = [{"code": code, "name": name, "position": position}
-               for position, (code, name) in enumerate(DEFAULT_CHANNELS) if code not in present]
+    missing = [
+        {"code": code, "name": name, "position": position}
+        for position, (code, name) in enumerate(DEFAULT_CHANNELS)
+        if code not in present
+    ]
     if missing:
         conn.execute(insert(channels), missing)
     return len(missing)
@@ -523,16 +677,21 @@ class _Writer:
         """
         first = int(self.conn.execute(select(func.max(table.c.id))).scalar() or 0) + 1
         if self.dialect == "postgresql":
-            seq = self.conn.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"),
-                                    {"t": table.name}).scalar()
+            seq = self.conn.execute(
+                text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name}
+            ).scalar()
             if seq:
                 last = self.conn.execute(
-                    text(f"SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END "
-                         f"FROM {seq}")).scalar_one()
+                    text(
+                        f"SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END "
+                        f"FROM {seq}"
+                    )
+                ).scalar_one()
                 first = max(first, int(last) + 1)
                 if count:
-                    self.conn.execute(text("SELECT setval(:s, :v)"),
-                                      {"s": seq, "v": first + count - 1})
+                    self.conn.execute(
+                        text("SELECT setval(:s, :v)"), {"s": seq, "v": first + count - 1}
+                    )
         return first
 
     def write(self, table: Table, phase: str, columns: dict[str, Any]) -> int:
@@ -561,8 +720,7 @@ class _Writer:
             names = list(columns)
             statement = insert(table)
             for done, rows in _batches(values, total):
-                self.conn.execute(statement, [dict(zip(names, row, strict=True))
-                                              for row in rows])
+                self.conn.execute(statement, [dict(zip(names, row, strict=True)) for row in rows])
                 self.progress(phase, done, total)
         return total
 
@@ -590,8 +748,9 @@ def _is_psycopg3(dbapi_connection: Any) -> bool:
     return isinstance(dbapi_connection, psycopg.Connection)
 
 
-def _batches(columns: list[Sequence[Any]],
-             total: int) -> Iterator[tuple[int, Iterator[tuple[Any, ...]]]]:
+def _batches(
+    columns: list[Sequence[Any]], total: int
+) -> Iterator[tuple[int, Iterator[tuple[Any, ...]]]]:
     for start in range(0, total, BATCH_ROWS):
         stop = min(start + BATCH_ROWS, total)
         yield stop, zip(*(column[start:stop] for column in columns), strict=True)
@@ -607,29 +766,55 @@ def _write_users(w: _Writer, p: _Plan, first: dict[str, int], password: str) -> 
     rng = np.random.default_rng(len(ids))
     adj = rng.integers(0, len(NICK_ADJ), n).tolist()
     noun = rng.integers(0, len(NICK_NOUN), n).tolist()
-    return w.write(User.__table__, "users", {
-        "id": ids,
-        "username": [f"{SYNTH_PREFIX}{i}" for i in ids.tolist()],
-        "nickname": [f"{NICK_ADJ[a]}{NICK_NOUN[b]}{i}" for a, b, i in
-                     zip(adj, noun, ids.tolist(), strict=True)],
-        "bio": "", "avatar_image_id": None, "password_hash": _password_hash(password),
-        "status": "active", "official": False, "verified": False, "level": 1, "points": 0,
-        "badges": [[] for _ in range(n)], "signup_source": SIGNUP_SOURCE,
-        "follower_count": 0, "following_count": 0, "note_count": 0,
-        "like_received_count": 0, "collect_received_count": 0,
-        "created_at": _ts(p.user_created), "updated_at": _ts(p.user_created),
-        "last_active_at": _ts(p.user_last_active),
-    })
+    return w.write(
+        User.__table__,
+        "users",
+        {
+            "id": ids,
+            "username": [f"{SYNTH_PREFIX}{i}" for i in ids.tolist()],
+            "nickname": [
+                f"{NICK_ADJ[a]}{NICK_NOUN[b]}{i}"
+                for a, b, i in zip(adj, noun, ids.tolist(), strict=True)
+            ],
+            "bio": "",
+            "avatar_image_id": None,
+            "password_hash": _password_hash(password),
+            "status": "active",
+            "official": False,
+            "verified": False,
+            "level": 1,
+            "points": 0,
+            "badges": [[] for _ in range(n)],
+            "signup_source": SIGNUP_SOURCE,
+            "follower_count": 0,
+            "following_count": 0,
+            "note_count": 0,
+            "like_received_count": 0,
+            "collect_received_count": 0,
+            "created_at": _ts(p.user_created),
+            "updated_at": _ts(p.user_created),
+            "last_active_at": _ts(p.user_last_active),
+        },
+    )
 
 
 def _write_albums(w: _Writer, p: _Plan, first: dict[str, int], _password: str) -> int:
     n = len(p.album_owner)
-    return w.write(Album.__table__, "albums", {
-        "id": first["albums"] + np.arange(n), "owner_id": first["users"] + p.album_owner,
-        "name": DEFAULT_ALBUM_NAME, "description": "", "is_default": True,
-        "is_private": False, "note_count": 0,
-        "created_at": _ts(p.album_created), "updated_at": _ts(p.album_updated),
-    })
+    return w.write(
+        Album.__table__,
+        "albums",
+        {
+            "id": first["albums"] + np.arange(n),
+            "owner_id": first["users"] + p.album_owner,
+            "name": DEFAULT_ALBUM_NAME,
+            "description": "",
+            "is_default": True,
+            "is_private": False,
+            "note_count": 0,
+            "created_at": _ts(p.album_created),
+            "updated_at": _ts(p.album_updated),
+        },
+    )
 
 
 def _write_notes(w: _Writer, p: _Plan, first: dict[str, int], _password: str) -> int:
@@ -641,18 +826,35 @@ def _write_notes(w: _Writer, p: _Plan, first: dict[str, int], _password: str) ->
     codes = [code for code, _ in DEFAULT_CHANNELS]
     names = [name for _, name in DEFAULT_CHANNELS]
     channel = p.note_channel.tolist()
-    return w.write(Note.__table__, "notes", {
-        "id": first["notes"] + np.arange(n), "author_id": first["users"] + p.note_author,
-        "title": [f"{TITLE_PREFIXES[a]}{names[c]}{TITLE_SUFFIXES[b]}"
-                  for a, b, c in zip(pre, suf, channel, strict=True)],
-        "body": [f"{TITLE_PREFIXES[a]}{names[c]}，{COMMENT_PHRASES[k]}。#{names[c]}"
-                 for a, c, k in zip(pre, channel, phrase, strict=True)],
-        "status": "published", "channel_code": [codes[c] for c in channel],
-        "cover_image_id": None, "like_count": 0, "collect_count": 0, "comment_count": 0,
-        "share_count": 0, "view_count": p.note_views, "hot_score": 0.0,
-        "published_at": _ts(p.note_published), "created_at": _ts(p.note_created),
-        "updated_at": _ts(p.note_published), "deleted_at": None,
-    })
+    return w.write(
+        Note.__table__,
+        "notes",
+        {
+            "id": first["notes"] + np.arange(n),
+            "author_id": first["users"] + p.note_author,
+            "title": [
+                f"{TITLE_PREFIXES[a]}{names[c]}{TITLE_SUFFIXES[b]}"
+                for a, b, c in zip(pre, suf, channel, strict=True)
+            ],
+            "body": [
+                f"{TITLE_PREFIXES[a]}{names[c]}，{COMMENT_PHRASES[k]}。#{names[c]}"
+                for a, c, k in zip(pre, channel, phrase, strict=True)
+            ],
+            "status": "published",
+            "channel_code": [codes[c] for c in channel],
+            "cover_image_id": None,
+            "like_count": 0,
+            "collect_count": 0,
+            "comment_count": 0,
+            "share_count": 0,
+            "view_count": p.note_views,
+            "hot_score": 0.0,
+            "published_at": _ts(p.note_published),
+            "created_at": _ts(p.note_created),
+            "updated_at": _ts(p.note_published),
+            "deleted_at": None,
+        },
+    )
 
 
 def _write_images(w: _Writer, p: _Plan, first: dict[str, int], _password: str) -> int:
@@ -669,47 +871,83 @@ def _write_images(w: _Writer, p: _Plan, first: dict[str, int], _password: str) -
     height = np.choose(shape, [1440, 1080, 810])
     colour = rng.integers(0, 0xFFFFFF, n).tolist()
     variants = [
-        {name: {"key": f"synthetic/{i}/{name}.webp", "width": size, "height": size * h // 1080}
-         for name, size in (("small", 320), ("medium", 720), ("large", 1080))}
+        {
+            name: {"key": f"synthetic/{i}/{name}.webp", "width": size, "height": size * h // 1080}
+            for name, size in (("small", 320), ("medium", 720), ("large", 1080))
+        }
         for i, h in zip(ids.tolist(), height.tolist(), strict=True)
     ]
     created = p.note_created[note_index]
-    w.write(Image.__table__, "images", {
-        "id": ids, "owner_id": first["users"] + p.note_author[note_index], "kind": "upload",
-        "status": "ready", "source_format": "JPEG", "width": 1080, "height": height,
-        "dominant_color": [f"#{c:06x}" for c in colour], "byte_size": 180_000,
-        "storage_key": [f"synthetic/{i}/original.jpg" for i in ids.tolist()],
-        "content_type": "image/jpeg", "variants": variants, "error": None,
-        "created_at": _ts(created), "updated_at": _ts(created),
-    })
-    w.write(NoteImage.__table__, "images", {
-        "note_id": first["notes"] + note_index, "position": position, "image_id": ids,
-    })
+    w.write(
+        Image.__table__,
+        "images",
+        {
+            "id": ids,
+            "owner_id": first["users"] + p.note_author[note_index],
+            "kind": "upload",
+            "status": "ready",
+            "source_format": "JPEG",
+            "width": 1080,
+            "height": height,
+            "dominant_color": [f"#{c:06x}" for c in colour],
+            "byte_size": 180_000,
+            "storage_key": [f"synthetic/{i}/original.jpg" for i in ids.tolist()],
+            "content_type": "image/jpeg",
+            "variants": variants,
+            "error": None,
+            "created_at": _ts(created),
+            "updated_at": _ts(created),
+        },
+    )
+    w.write(
+        NoteImage.__table__,
+        "images",
+        {
+            "note_id": first["notes"] + note_index,
+            "position": position,
+            "image_id": ids,
+        },
+    )
     return n
 
 
 def _write_follows(w: _Writer, p: _Plan, first: dict[str, int], _password: str) -> int:
-    return w.write(UserFollow.__table__, "follows", {
-        "follower_id": first["users"] + p.follow_src,
-        "followee_id": first["users"] + p.follow_dst, "created_at": _ts(p.follow_at),
-    })
+    return w.write(
+        UserFollow.__table__,
+        "follows",
+        {
+            "follower_id": first["users"] + p.follow_src,
+            "followee_id": first["users"] + p.follow_dst,
+            "created_at": _ts(p.follow_at),
+        },
+    )
 
 
 def _write_likes(w: _Writer, p: _Plan, first: dict[str, int], _password: str) -> int:
-    return w.write(NoteLike.__table__, "likes", {
-        "user_id": first["users"] + p.like_user, "note_id": first["notes"] + p.like_note,
-        "created_at": _ts(p.like_at),
-    })
+    return w.write(
+        NoteLike.__table__,
+        "likes",
+        {
+            "user_id": first["users"] + p.like_user,
+            "note_id": first["notes"] + p.like_note,
+            "created_at": _ts(p.like_at),
+        },
+    )
 
 
 def _write_collects(w: _Writer, p: _Plan, first: dict[str, int], _password: str) -> int:
     album_of = np.full(len(p.user_created), -1, dtype=np.int64)
     album_of[p.album_owner] = first["albums"] + np.arange(len(p.album_owner))
-    return w.write(Collect.__table__, "collects", {
-        "user_id": first["users"] + p.collect_user,
-        "note_id": first["notes"] + p.collect_note,
-        "album_id": album_of[p.collect_user], "created_at": _ts(p.collect_at),
-    })
+    return w.write(
+        Collect.__table__,
+        "collects",
+        {
+            "user_id": first["users"] + p.collect_user,
+            "note_id": first["notes"] + p.collect_note,
+            "album_id": album_of[p.collect_user],
+            "created_at": _ts(p.collect_at),
+        },
+    )
 
 
 def _write_comments(w: _Writer, p: _Plan, first: dict[str, int], _password: str) -> int:
@@ -717,16 +955,24 @@ def _write_comments(w: _Writer, p: _Plan, first: dict[str, int], _password: str)
     ids = first["comments"] + np.arange(n)
     reply = p.comment_parent >= 0
     parent_author = p.comment_user[np.maximum(p.comment_parent, 0)] + first["users"]
-    return w.write(Comment.__table__, "comments", {
-        "id": ids, "note_id": first["notes"] + p.comment_note,
-        "author_id": first["users"] + p.comment_user,
-        "root_id": _nullable(reply, p.comment_root + first["comments"]),
-        "parent_id": _nullable(reply, p.comment_parent + first["comments"]),
-        "reply_to_user_id": _nullable(reply, parent_author),
-        "body": [COMMENT_PHRASES[k] for k in p.comment_body.tolist()],
-        "status": "published", "like_count": 0, "reply_count": 0,
-        "created_at": _ts(p.comment_at), "deleted_at": None,
-    })
+    return w.write(
+        Comment.__table__,
+        "comments",
+        {
+            "id": ids,
+            "note_id": first["notes"] + p.comment_note,
+            "author_id": first["users"] + p.comment_user,
+            "root_id": _nullable(reply, p.comment_root + first["comments"]),
+            "parent_id": _nullable(reply, p.comment_parent + first["comments"]),
+            "reply_to_user_id": _nullable(reply, parent_author),
+            "body": [COMMENT_PHRASES[k] for k in p.comment_body.tolist()],
+            "status": "published",
+            "like_count": 0,
+            "reply_count": 0,
+            "created_at": _ts(p.comment_at),
+            "deleted_at": None,
+        },
+    )
 
 
 def _nullable(mask: np.ndarray, values: np.ndarray) -> list[int | None]:
@@ -744,7 +990,10 @@ def _password_hash(password: str) -> str:
 
 # (table, first-id key, statement): one set-based statement per table, bound to an id range.
 _PG_COUNTERS: tuple[tuple[str, str, str], ...] = (
-    ("notes", "notes", """
+    (
+        "notes",
+        "notes",
+        """
         UPDATE notes AS t SET like_count = COALESCE(l.n, 0), collect_count = COALESCE(c.n, 0),
                comment_count = COALESCE(m.n, 0)
         FROM notes AS k
@@ -754,8 +1003,12 @@ _PG_COUNTERS: tuple[tuple[str, str, str], ...] = (
                    WHERE note_id BETWEEN :lo AND :hi GROUP BY note_id) AS c ON c.note_id = k.id
         LEFT JOIN (SELECT note_id, count(*) AS n FROM comments
                    WHERE note_id BETWEEN :lo AND :hi GROUP BY note_id) AS m ON m.note_id = k.id
-        WHERE t.id = k.id AND k.id BETWEEN :lo AND :hi"""),
-    ("users", "users", """
+        WHERE t.id = k.id AND k.id BETWEEN :lo AND :hi""",
+    ),
+    (
+        "users",
+        "users",
+        """
         UPDATE users AS t SET follower_count = COALESCE(fr.n, 0),
                following_count = COALESCE(fg.n, 0), note_count = COALESCE(nt.n, 0),
                like_received_count = COALESCE(lr.n, 0),
@@ -778,31 +1031,47 @@ _PG_COUNTERS: tuple[tuple[str, str, str], ...] = (
                    JOIN notes AS n ON n.id = x.note_id
                    WHERE n.author_id BETWEEN :lo AND :hi GROUP BY n.author_id) AS cr
                ON cr.id = k.id
-        WHERE t.id = k.id AND k.id BETWEEN :lo AND :hi"""),
-    ("albums", "albums", """
+        WHERE t.id = k.id AND k.id BETWEEN :lo AND :hi""",
+    ),
+    (
+        "albums",
+        "albums",
+        """
         UPDATE albums AS t SET note_count = COALESCE(c.n, 0)
         FROM albums AS k
         LEFT JOIN (SELECT album_id, count(*) AS n FROM collects
                    WHERE album_id BETWEEN :lo AND :hi GROUP BY album_id) AS c
                ON c.album_id = k.id
-        WHERE t.id = k.id AND k.id BETWEEN :lo AND :hi"""),
-    ("comments", "comments", """
+        WHERE t.id = k.id AND k.id BETWEEN :lo AND :hi""",
+    ),
+    (
+        "comments",
+        "comments",
+        """
         UPDATE comments AS t SET reply_count = COALESCE(r.n, 0)
         FROM comments AS k
         LEFT JOIN (SELECT root_id, count(*) AS n FROM comments
                    WHERE root_id BETWEEN :lo AND :hi GROUP BY root_id) AS r
                ON r.root_id = k.id
-        WHERE t.id = k.id AND k.id BETWEEN :lo AND :hi"""),
+        WHERE t.id = k.id AND k.id BETWEEN :lo AND :hi""",
+    ),
 )
 
 _SQLITE_COUNTERS: tuple[tuple[str, str, str], ...] = (
-    ("notes", "notes", """
+    (
+        "notes",
+        "notes",
+        """
         UPDATE notes SET
           like_count = (SELECT count(*) FROM note_likes AS x WHERE x.note_id = notes.id),
           collect_count = (SELECT count(*) FROM collects AS x WHERE x.note_id = notes.id),
           comment_count = (SELECT count(*) FROM comments AS x WHERE x.note_id = notes.id)
-        WHERE id BETWEEN :lo AND :hi"""),
-    ("users", "users", """
+        WHERE id BETWEEN :lo AND :hi""",
+    ),
+    (
+        "users",
+        "users",
+        """
         UPDATE users SET
           follower_count = (SELECT count(*) FROM user_follows AS x
                             WHERE x.followee_id = users.id),
@@ -815,21 +1084,31 @@ _SQLITE_COUNTERS: tuple[tuple[str, str, str], ...] = (
           collect_received_count = (SELECT count(*) FROM collects AS x
                                     JOIN notes AS n ON n.id = x.note_id
                                     WHERE n.author_id = users.id)
-        WHERE id BETWEEN :lo AND :hi"""),
-    ("albums", "albums", """
+        WHERE id BETWEEN :lo AND :hi""",
+    ),
+    (
+        "albums",
+        "albums",
+        """
         UPDATE albums SET note_count = (SELECT count(*) FROM collects AS x
                                         WHERE x.album_id = albums.id)
-        WHERE id BETWEEN :lo AND :hi"""),
-    ("comments", "comments", """
+        WHERE id BETWEEN :lo AND :hi""",
+    ),
+    (
+        "comments",
+        "comments",
+        """
         UPDATE comments SET reply_count = (SELECT count(*) FROM comments AS x
                                            WHERE x.note_id = comments.note_id
                                              AND x.root_id = comments.id)
-        WHERE id BETWEEN :lo AND :hi"""),
+        WHERE id BETWEEN :lo AND :hi""",
+    ),
 )
 
 
-def _recount(conn: Connection, first: dict[str, int], counts: dict[str, int],
-             progress: ProgressCallback) -> None:
+def _recount(
+    conn: Connection, first: dict[str, int], counts: dict[str, int], progress: ProgressCallback
+) -> None:
     """Set every denormalised counter of this run's rows from COUNT(*) of the child rows.
 
     Only this run's id ranges are touched: synthetic interactions never point at other
@@ -845,8 +1124,17 @@ def _recount(conn: Connection, first: dict[str, int], counts: dict[str, int],
         progress("counters", done, len(statements))
 
 
-_TABLES = ("users", "notes", "albums", "images", "note_images", "user_follows", "note_likes",
-           "collects", "comments")
+_TABLES = (
+    "users",
+    "notes",
+    "albums",
+    "images",
+    "note_images",
+    "user_follows",
+    "note_likes",
+    "collects",
+    "comments",
+)
 
 
 def _analyze(conn: Connection) -> None:

@@ -30,8 +30,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def request_json(base: str, method: str, path: str, token: str | None = None,
-                 body: Any = None, *, parse: bool = True) -> tuple[int, Any]:
+def request_json(
+    base: str,
+    method: str,
+    path: str,
+    token: str | None = None,
+    body: Any = None,
+    *,
+    parse: bool = True,
+) -> tuple[int, Any]:
     """One request: (status, the parsed JSON body or None). HTTP errors come back as their
     status, not raised; `parse=False` skips decoding (timed loops that only count statuses)."""
     data = json.dumps(body).encode() if body is not None else None
@@ -70,8 +77,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def run_scenario(name: str, requests: int, clients: int, action: Callable[[int], int],
-                 warmup: int = 0) -> dict[str, Any]:
+def run_scenario(
+    name: str, requests: int, clients: int, action: Callable[[int], int], warmup: int = 0
+) -> dict[str, Any]:
     """`requests` calls of `action(index)` from `clients` threads, after `warmup` calls that
     are not measured; latencies in milliseconds."""
     latencies: list[float] = []
@@ -92,9 +100,15 @@ def run_scenario(name: str, requests: int, clients: int, action: Callable[[int],
     elapsed = time.perf_counter() - started
     quantiles = statistics.quantiles(latencies, n=100)
     return {
-        "scenario": name, "requests": requests, "clients": clients,
-        "rps": requests / elapsed, "p50": quantiles[49], "p95": quantiles[94],
-        "p99": quantiles[98], "errors": errors, "latencies": latencies,
+        "scenario": name,
+        "requests": requests,
+        "clients": clients,
+        "rps": requests / elapsed,
+        "p50": quantiles[49],
+        "p95": quantiles[94],
+        "p99": quantiles[98],
+        "errors": errors,
+        "latencies": latencies,
     }
 
 
@@ -107,19 +121,39 @@ def main() -> None:
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="sprout-bench-"))
-    env = {**os.environ, "SPROUT_DATA_DIR": str(data_dir), "SPROUT_RATE_LIMITS": "off",
-           "SPROUT_SEED_ON_EMPTY": "0"}
+    env = {
+        **os.environ,
+        "SPROUT_DATA_DIR": str(data_dir),
+        "SPROUT_RATE_LIMITS": "off",
+        "SPROUT_SEED_ON_EMPTY": "0",
+    }
     if args.database_url:
         env["DATABASE_URL"] = args.database_url
     env.pop("REDIS_URL", None)
     bin_dir = Path(sys.executable).parent
-    subprocess.run([str(bin_dir / "flask"), "--app", "app", "init"], cwd=ROOT, env=env,
-                   check=True, capture_output=True)
+    subprocess.run(
+        [str(bin_dir / "flask"), "--app", "app", "init"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     port = free_port()
     server = subprocess.Popen(
-        [str(bin_dir / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers",
-         str(args.workers), "--threads", "8", "app.wsgi:app"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(bin_dir / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(args.workers),
+            "--threads",
+            "8",
+            "app.wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}/api/v1"
     try:
@@ -132,38 +166,60 @@ def main() -> None:
         suffix = str(int(time.time()))
         tokens = []
         for index in range(args.clients):
-            body = created(base, "/auth/register",
-                           body={"username": f"b{suffix}_{index}", "password": "bench-pass-1"})
+            body = created(
+                base,
+                "/auth/register",
+                body={"username": f"b{suffix}_{index}", "password": "bench-pass-1"},
+            )
             tokens.append(body["token"])
         note_ids = []
         for index in range(50):
-            note = created(base, "/notes", tokens[index % len(tokens)],
-                           body={"title": f"压测笔记{index}", "body": "内容",
-                                 "status": "published"})
+            note = created(
+                base,
+                "/notes",
+                tokens[index % len(tokens)],
+                body={"title": f"压测笔记{index}", "body": "内容", "status": "published"},
+            )
             note_ids.append(note["id"])
         for index, token in enumerate(tokens):
             call(base, "POST", f"/users/{index + 1}/follow", token)
         results = [
-            run_scenario("GET /notes/{id}", args.requests, args.clients,
-                         lambda i: call(base, "GET", f"/notes/{note_ids[i % 50]}")),
-            run_scenario("GET /feeds/following", args.requests, args.clients,
-                         lambda i: call(base, "GET", "/feeds/following",
-                                        tokens[i % len(tokens)])),
-            run_scenario("POST /notes/{id}/like", args.requests, args.clients,
-                         lambda i: call(base, "POST", f"/notes/{note_ids[i % 50]}/like",
-                                        tokens[i % len(tokens)])),
+            run_scenario(
+                "GET /notes/{id}",
+                args.requests,
+                args.clients,
+                lambda i: call(base, "GET", f"/notes/{note_ids[i % 50]}"),
+            ),
+            run_scenario(
+                "GET /feeds/following",
+                args.requests,
+                args.clients,
+                lambda i: call(base, "GET", "/feeds/following", tokens[i % len(tokens)]),
+            ),
+            run_scenario(
+                "POST /notes/{id}/like",
+                args.requests,
+                args.clients,
+                lambda i: call(
+                    base, "POST", f"/notes/{note_ids[i % 50]}/like", tokens[i % len(tokens)]
+                ),
+            ),
         ]
     finally:
         server.terminate()
         server.wait(timeout=10)
     backend = "PostgreSQL" if args.database_url else "SQLite (embedded)"
-    print(f"\nMachine: {platform.machine()}, {os.cpu_count()} cores; database: {backend}; "
-          f"gunicorn {args.workers} workers x 8 threads; client threads on the same machine.\n")
+    print(
+        f"\nMachine: {platform.machine()}, {os.cpu_count()} cores; database: {backend}; "
+        f"gunicorn {args.workers} workers x 8 threads; client threads on the same machine.\n"
+    )
     print("| scenario | requests | clients | req/s | p50 ms | p95 ms | p99 ms | errors |")
     print("|---|---|---|---|---|---|---|---|")
     for row in results:
-        print(f"| {row['scenario']} | {row['requests']} | {row['clients']} | {row['rps']:.0f} | "
-              f"{row['p50']:.1f} | {row['p95']:.1f} | {row['p99']:.1f} | {row['errors']} |")
+        print(
+            f"| {row['scenario']} | {row['requests']} | {row['clients']} | {row['rps']:.0f} | "
+            f"{row['p50']:.1f} | {row['p95']:.1f} | {row['p99']:.1f} | {row['errors']} |"
+        )
 
 
 if __name__ == "__main__":

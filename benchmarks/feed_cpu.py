@@ -30,16 +30,21 @@ sys.path.insert(0, str(ROOT))
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url",
-                        default="postgresql+psycopg://postgres@127.0.0.1/sprout_feed_bench")
+    parser.add_argument(
+        "--database-url", default="postgresql+psycopg://postgres@127.0.0.1/sprout_feed_bench"
+    )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--pages", type=int, default=4, help="buffered pages per user")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
-    os.environ.update(DATABASE_URL=args.database_url, REDIS_URL=args.redis_url,
-                      SPROUT_RATE_LIMITS="off", SPROUT_SEED_ON_EMPTY="0",
-                      SPROUT_DATA_DIR=tempfile.mkdtemp(prefix="sprout-feed-cpu-"))
+    os.environ.update(
+        DATABASE_URL=args.database_url,
+        REDIS_URL=args.redis_url,
+        SPROUT_RATE_LIMITS="off",
+        SPROUT_SEED_ON_EMPTY="0",
+        SPROUT_DATA_DIR=tempfile.mkdtemp(prefix="sprout-feed-cpu-"),
+    )
     import redis
     from sqlalchemy import text
 
@@ -50,14 +55,19 @@ def main() -> None:
 
     app = create_app()
     with app.app_context():
-        users = db.session.execute(text(
-            "SELECT id, username FROM users WHERE signup_source = 'synthetic' "
-            "AND following_count > 0 ORDER BY id LIMIT :n"), {"n": args.users}).all()
+        users = db.session.execute(
+            text(
+                "SELECT id, username FROM users WHERE signup_source = 'synthetic' "
+                "AND following_count > 0 ORDER BY id LIMIT :n"
+            ),
+            {"n": args.users},
+        ).all()
     client = app.test_client()
     tokens = {}
     for user_id, username in users:
-        reply = client.post("/api/v1/auth/login",
-                            json={"username": username, "password": "sprout-synthetic"})
+        reply = client.post(
+            "/api/v1/auth/login", json={"username": username, "password": "sprout-synthetic"}
+        )
         tokens[user_id] = reply.get_json()["token"]
 
     def page(user_id: int, cursor: str | None) -> str | None:
@@ -87,8 +97,10 @@ def main() -> None:
             cursors[user_id] = timed(buffered, lambda u=user_id: page(u, cursors[u]))
             if args.profile:
                 profiler.disable()
-    for label, samples in (("page 1, ranked in this process", first[5:]),
-                           ("pages 2-5, from the queue", buffered)):
+    for label, samples in (
+        ("page 1, ranked in this process", first[5:]),
+        ("pages 2-5, from the queue", buffered),
+    ):
         cpu = statistics.mean(s[0] for s in samples)
         wall = statistics.mean(s[1] for s in samples)
         print(f"{label}: {len(samples)} pages, CPU {cpu:.2f} ms, wall {wall:.2f} ms (means)")

@@ -55,9 +55,15 @@ def generate(url: str, users: int, notes: int, interactions: int) -> None:
     if have >= notes:
         print(f"reusing {have} notes already in the database", file=sys.stderr)
         return
-    report = synth(engine, users=users, notes=notes, interactions=interactions,
-                   progress=lambda phase, done, total: print(
-                       f"\r{phase:<10} {done}/{total}", end="", file=sys.stderr))
+    report = synth(
+        engine,
+        users=users,
+        notes=notes,
+        interactions=interactions,
+        progress=lambda phase, done, total: print(
+            f"\r{phase:<10} {done}/{total}", end="", file=sys.stderr
+        ),
+    )
     print(f"\ngenerated in {report.total_seconds:.1f} s", file=sys.stderr)
 
 
@@ -76,8 +82,9 @@ def rebuild_in_child(env: dict[str, str]) -> dict[str, Any]:
         "out['peak_rss_mib'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024)\n"
         "print(json.dumps(out))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -94,9 +101,19 @@ def cpu_seconds() -> dict[str, float]:
                 cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        group = ("gunicorn" if "gunicorn" in cmd else "rq worker" if " worker" in cmd
-                 else "postgres" if "postgres" in cmd else "redis" if "redis-server" in cmd
-                 else "client" if int(pid) == os.getpid() else None)
+        group = (
+            "gunicorn"
+            if "gunicorn" in cmd
+            else "rq worker"
+            if " worker" in cmd
+            else "postgres"
+            if "postgres" in cmd
+            else "redis"
+            if "redis-server" in cmd
+            else "client"
+            if int(pid) == os.getpid()
+            else None
+        )
         if group:
             out[group] = out.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / tick
     return out
@@ -108,8 +125,9 @@ def measure(name: str, requests: int, clients: int, action) -> dict[str, Any]:  
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url",
-                        default="postgresql+psycopg://postgres@127.0.0.1/sprout_feed_bench")
+    parser.add_argument(
+        "--database-url", default="postgresql+psycopg://postgres@127.0.0.1/sprout_feed_bench"
+    )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
     parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--notes", type=int, default=100_000)
@@ -127,33 +145,68 @@ def main() -> None:
     # The benchmark's own Redis database: no feed state left from an earlier run.
     redis.Redis.from_url(args.redis_url).flushdb()
     generate(args.database_url, args.users, args.notes, args.interactions)
-    env = {**os.environ, "DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url,
-           "SPROUT_DATA_DIR": tempfile.mkdtemp(prefix="sprout-feed-bench-"),
-           "SPROUT_RATE_LIMITS": "off", "SPROUT_SEED_ON_EMPTY": "0"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": args.database_url,
+        "REDIS_URL": args.redis_url,
+        "SPROUT_DATA_DIR": tempfile.mkdtemp(prefix="sprout-feed-bench-"),
+        "SPROUT_RATE_LIMITS": "off",
+        "SPROUT_SEED_ON_EMPTY": "0",
+    }
     jobs = rebuild_in_child(env)
     print(json.dumps(jobs), file=sys.stderr)
 
     engine = create_engine(args.database_url)
     with engine.connect() as conn:
-        usernames = list(conn.execute(text(
-            "SELECT username FROM users WHERE signup_source = 'synthetic' AND following_count > 0 "
-            "ORDER BY id LIMIT 50")).scalars())
-        note_ids = list(conn.execute(text(
-            "SELECT id FROM notes WHERE status = 'published' ORDER BY random() LIMIT 2000"
-        )).scalars())
+        usernames = list(
+            conn.execute(
+                text(
+                    "SELECT username FROM users WHERE signup_source = 'synthetic' "
+                    "AND following_count > 0 ORDER BY id LIMIT 50"
+                )
+            ).scalars()
+        )
+        note_ids = list(
+            conn.execute(
+                text("SELECT id FROM notes WHERE status = 'published' ORDER BY random() LIMIT 2000")
+            ).scalars()
+        )
     port = free_port()
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{port}",
-         "--workers", str(args.workers), "--threads", str(args.threads), "app.wsgi:app"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(args.workers),
+            "--threads",
+            str(args.threads),
+            "app.wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     # Services mode has a worker: here it ranks viewers' next pages ahead and warms their
     # cards (the periodic jobs are timed above, on their own, so its scheduler is off).
     workers = [
         subprocess.Popen(
-            [str(Path(sys.executable).parent / "flask"), "--app", "app", "worker", "--queue",
-             "default", "--queue", "low", "--no-schedule"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                str(Path(sys.executable).parent / "flask"),
+                "--app",
+                "app",
+                "worker",
+                "--queue",
+                "default",
+                "--queue",
+                "low",
+                "--no-schedule",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         for _ in range(args.rq_workers)
     ]
@@ -167,8 +220,9 @@ def main() -> None:
                 time.sleep(0.2)
         tokens = []
         for name in usernames:
-            status, body = request_json(base, "POST", "/auth/login", body={"username": name,
-                                                           "password": "sprout-synthetic"})
+            status, body = request_json(
+                base, "POST", "/auth/login", body={"username": name, "password": "sprout-synthetic"}
+            )
             assert status == 200, (status, name)
             tokens.append(body["token"])
         cursors: dict[int, str | None] = {}
@@ -195,15 +249,23 @@ def main() -> None:
 
         cpu_before = cpu_seconds()
         results = [
-            measure("GET /feeds/discover (signed in, 20 cards)", args.requests, args.clients,
-                    discover),
+            measure(
+                "GET /feeds/discover (signed in, 20 cards)", args.requests, args.clients, discover
+            ),
             cpu_seconds(),
-            measure("GET /feeds/following", args.requests, args.clients,
-                    lambda i: call(base, "GET", "/feeds/following", tokens[i % len(tokens)])),
-            measure("GET /feeds/hot", args.requests, args.clients,
-                    lambda i: call(base, "GET", "/feeds/hot?window=week")),
-            measure("GET /notes?ids= (20 by primary key, bare)", args.requests, args.clients,
-                    bare),
+            measure(
+                "GET /feeds/following",
+                args.requests,
+                args.clients,
+                lambda i: call(base, "GET", "/feeds/following", tokens[i % len(tokens)]),
+            ),
+            measure(
+                "GET /feeds/hot",
+                args.requests,
+                args.clients,
+                lambda i: call(base, "GET", "/feeds/hot?window=week"),
+            ),
+            measure("GET /notes?ids= (20 by primary key, bare)", args.requests, args.clients, bare),
         ]
     finally:
         for process in (server, *workers):
@@ -211,32 +273,45 @@ def main() -> None:
             process.wait(timeout=30)
 
     cpu_after = results.pop(1)
-    print(f"\n{os.cpu_count()} cores; PostgreSQL + Redis; gunicorn {args.workers} workers x "
-          f"{args.threads} threads and {args.rq_workers} RQ worker(s); {args.clients} client "
-          "threads in a "
-          "separate process.\n")
+    print(
+        f"\n{os.cpu_count()} cores; PostgreSQL + Redis; gunicorn {args.workers} workers x "
+        f"{args.threads} threads and {args.rq_workers} RQ worker(s); {args.clients} client "
+        "threads in a "
+        "separate process.\n"
+    )
     print("| scenario | requests | req/s | p50 ms | p95 ms | p99 ms | errors |")
     print("|---|---|---|---|---|---|---|")
     for row in results:
-        print(f"| {row['scenario']} | {row['requests']} | {row['rps']:.0f} | {row['p50']:.1f} | "
-              f"{row['p95']:.1f} | {row['p99']:.1f} | {row['errors']} |")
+        print(
+            f"| {row['scenario']} | {row['requests']} | {row['rps']:.0f} | {row['p50']:.1f} | "
+            f"{row['p95']:.1f} | {row['p99']:.1f} | {row['errors']} |"
+        )
     discover_ms = results[0]["latencies"]
-    for label, wanted in (("pages 1 (new session: ranked now, or ahead by the worker)", True),
-                          ("pages 2-5 (session buffer)", False)):
+    for label, wanted in (
+        ("pages 1 (new session: ranked now, or ahead by the worker)", True),
+        ("pages 2-5 (session buffer)", False),
+    ):
         part = [ms for ms, first in zip(discover_ms, first_page, strict=False) if first == wanted]
         if len(part) >= 2:
             q = statistics.quantiles(part, n=100)
-            print(f"| discover, {label} | {len(part)} | | {q[49]:.1f} | {q[94]:.1f} | "
-                  f"{q[98]:.1f} | |")
+            print(
+                f"| discover, {label} | {len(part)} | | {q[49]:.1f} | {q[94]:.1f} | {q[98]:.1f} | |"
+            )
     spent = {k: cpu_after.get(k, 0.0) - cpu_before.get(k, 0.0) for k in cpu_after}
-    per_request = " + ".join(f"{k} {v / (args.requests + 50) * 1000:.2f}"
-                             for k, v in sorted(spent.items(), key=lambda kv: -kv[1]))
-    print(f"\nCPU per discover request (ms, warm-up included): {per_request} = "
-          f"{sum(spent.values()) / (args.requests + 50) * 1000:.2f}")
+    per_request = " + ".join(
+        f"{k} {v / (args.requests + 50) * 1000:.2f}"
+        for k, v in sorted(spent.items(), key=lambda kv: -kv[1])
+    )
+    print(
+        f"\nCPU per discover request (ms, warm-up included): {per_request} = "
+        f"{sum(spent.values()) / (args.requests + 50) * 1000:.2f}"
+    )
     ratio = results[0]["p50"] / results[3]["p50"]
     print(f"\ndiscover p50 / bare p50 = {ratio:.2f}")
-    print(f"hot recompute {jobs['hot']['seconds']} s; item-CF rebuild {jobs['itemcf']['seconds']}"
-          f" s; peak memory of the jobs' process {jobs['peak_rss_mib']} MiB")
+    print(
+        f"hot recompute {jobs['hot']['seconds']} s; item-CF rebuild {jobs['itemcf']['seconds']}"
+        f" s; peak memory of the jobs' process {jobs['peak_rss_mib']} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -56,8 +56,10 @@ class ProgressBar:
             return
         filled = self.width * done // total if total else self.width
         bar = "#" * filled + "." * (self.width - filled)
-        line = (f"{phase:<9} [{bar}] {done:>10,}/{total:<10,} "
-                f"{time.perf_counter() - self.started:6.1f}s")
+        line = (
+            f"{phase:<9} [{bar}] {done:>10,}/{total:<10,} "
+            f"{time.perf_counter() - self.started:6.1f}s"
+        )
         sys.stderr.write(("\r" + line) if self.tty else (line + "\n"))
         sys.stderr.flush()
 
@@ -71,11 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", required=True, help="SQLAlchemy URL")
     parser.add_argument("--users", type=int, required=True)
     parser.add_argument("--notes", type=int, required=True)
-    parser.add_argument("--interactions", type=int, required=True,
-                        help="likes + collects + comments + follows")
+    parser.add_argument(
+        "--interactions", type=int, required=True, help="likes + collects + comments + follows"
+    )
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--append", action="store_true",
-                        help="add to a database that already holds synthetic data")
+    parser.add_argument(
+        "--append", action="store_true", help="add to a database that already holds synthetic data"
+    )
     args = parser.parse_args(argv)
 
     engine = create_engine(args.database_url)
@@ -84,9 +88,15 @@ def main(argv: list[str] | None = None) -> int:
             print("created the schema with Base.metadata.create_all", file=sys.stderr)
         bar = ProgressBar()
         try:
-            report = generate(engine, users=args.users, notes=args.notes,
-                              interactions=args.interactions, seed=args.seed, progress=bar,
-                              append=args.append)
+            report = generate(
+                engine,
+                users=args.users,
+                notes=args.notes,
+                interactions=args.interactions,
+                seed=args.seed,
+                progress=bar,
+                append=args.append,
+            )
         finally:
             bar.close()
     except SyntheticDataExists as error:
@@ -95,12 +105,14 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         engine.dispose()
 
-    print(f"Synthetic data on {report.dialect} (seed {report.seed}, "
-          f"{'COPY' if report.used_copy else 'executemany'}): {report.users:,} users, "
-          f"{report.notes:,} notes, {report.interactions:,} interactions "
-          f"({report.likes:,} likes, {report.collects:,} collects, {report.comments:,} comments "
-          f"of which {report.replies:,} replies, {report.follows:,} follows), "
-          f"{report.albums:,} albums.\n")
+    print(
+        f"Synthetic data on {report.dialect} (seed {report.seed}, "
+        f"{'COPY' if report.used_copy else 'executemany'}): {report.users:,} users, "
+        f"{report.notes:,} notes, {report.interactions:,} interactions "
+        f"({report.likes:,} likes, {report.collects:,} collects, {report.comments:,} comments "
+        f"of which {report.replies:,} replies, {report.follows:,} follows), "
+        f"{report.albums:,} albums.\n"
+    )
     print(report.as_markdown())
     return 0
 

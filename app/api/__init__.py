@@ -24,5 +24,19 @@ def blueprint_modules() -> list[ModuleType]:
         topics,
     )
 
-    return [health, openapi, media_files, accounts, media, notes, comments, albums, shares,
-            social, topics, feeds, notifications, admin]
+    return [
+        health,
+        openapi,
+        media_files,
+        accounts,
+        media,
+        notes,
+        comments,
+        albums,
+        shares,
+        social,
+        topics,
+        feeds,
+        notifications,
+        admin,
+    ]

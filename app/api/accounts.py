@@ -87,11 +87,21 @@ def logout() -> Any:
     return None
 
 
-@endpoint(bp, "/me/password", "POST", summary="Change password; signs out other sessions",
-          body=PasswordChangeIn, auth="required", status=204, rate_limit="login", errors=[403])
+@endpoint(
+    bp,
+    "/me/password",
+    "POST",
+    summary="Change password; signs out other sessions",
+    body=PasswordChangeIn,
+    auth="required",
+    status=204,
+    rate_limit="login",
+    errors=[403],
+)
 def change_password(body: PasswordChangeIn) -> Any:
-    accounts.change_password(current_actor(), body.current_password, body.new_password,
-                             bearer_token() or "")
+    accounts.change_password(
+        current_actor(), body.current_password, body.new_password, bearer_token() or ""
+    )
     return None
 
 

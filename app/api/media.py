@@ -15,9 +15,17 @@ from app.services import media
 bp = Blueprint("media", __name__, url_prefix="/api/v1")
 
 
-@endpoint(bp, "/media/images", "POST", summary="Upload an image (JPEG, PNG, WebP, GIF, HEIC…)",
-          response=ImageOut, status=201, auth="required", content_type="multipart/form-data",
-          errors=[413, 415, 422, 429])
+@endpoint(
+    bp,
+    "/media/images",
+    "POST",
+    summary="Upload an image (JPEG, PNG, WebP, GIF, HEIC…)",
+    response=ImageOut,
+    status=201,
+    auth="required",
+    content_type="multipart/form-data",
+    errors=[413, 415, 422, 429],
+)
 def upload_image() -> Any:
     if request.mimetype != "multipart/form-data":
         raise UnsupportedMedia("Send the image as multipart/form-data in the field `file`.")
@@ -28,7 +36,13 @@ def upload_image() -> Any:
     return image_view(image)
 
 
-@endpoint(bp, "/media/images/<int:image_id>", "GET", summary="An image record", response=ImageOut,
-          errors=[404])
+@endpoint(
+    bp,
+    "/media/images/<int:image_id>",
+    "GET",
+    summary="An image record",
+    response=ImageOut,
+    errors=[404],
+)
 def get_image(image_id: int) -> Any:
     return image_view(media.get_image(image_id))

@@ -152,16 +152,29 @@ def test_password_change_signs_out_other_sessions(api):
     api.register("gina", password="first-password")
     other = api.post("/auth/login", json={"username": "gina", "password": "first-password"})
     other_token = other.get_json()["token"]
-    assert_error(api.post("/me/password", "gina", json={"current_password": "wrong-one",
-                                                        "new_password": "second-password"}), 403)
-    ok = api.post("/me/password", "gina", json={"current_password": "first-password",
-                                                "new_password": "second-password"})
+    assert_error(
+        api.post(
+            "/me/password",
+            "gina",
+            json={"current_password": "wrong-one", "new_password": "second-password"},
+        ),
+        403,
+    )
+    ok = api.post(
+        "/me/password",
+        "gina",
+        json={"current_password": "first-password", "new_password": "second-password"},
+    )
     assert ok.status_code == 204
     assert api.get("/me", "gina").status_code == 200  # this session stays
     revoked = api.client.get("/api/v1/me", headers={"Authorization": f"Bearer {other_token}"})
     assert_error(revoked, 401, "invalid_token")
-    assert api.post("/auth/login", json={"username": "gina",
-                                         "password": "second-password"}).status_code == 200
+    assert (
+        api.post(
+            "/auth/login", json={"username": "gina", "password": "second-password"}
+        ).status_code
+        == 200
+    )
 
 
 def test_banned_user_cannot_log_in_and_token_stops(api, app):
@@ -173,15 +186,23 @@ def test_banned_user_cannot_log_in_and_token_stops(api, app):
     user.status = "banned"
     db.session.commit()
     assert_error(api.get("/me", "henry"), 403, "account_banned")
-    assert_error(api.post("/auth/login", json={"username": "henry",
-                                               "password": "correct horse 1"}), 403,
-                 "account_banned")
+    assert_error(
+        api.post("/auth/login", json={"username": "henry", "password": "correct horse 1"}),
+        403,
+        "account_banned",
+    )
 
 
 def test_out_of_range_ids_are_404_everywhere(api):
     api.register("ivan")
-    paths = ("/media/images/6734866958946801048092672", "/users/0", "/notes/9223372036854775808",
-             "/topics/-1", "/albums/99999999999999999999999", "/users/007")
+    paths = (
+        "/media/images/6734866958946801048092672",
+        "/users/0",
+        "/notes/9223372036854775808",
+        "/topics/-1",
+        "/albums/99999999999999999999999",
+        "/users/007",
+    )
     for path in paths:
         assert_error(api.get(path, "ivan"), 404)
         assert_error(api.delete(path + "/follow", "ivan"), 404)

@@ -22,8 +22,9 @@ def test_card_is_the_note_view(api) -> None:
     avatar = make_image(api.users["alice"]["id"])
     assert api.patch("/me", "alice", json={"avatar_image_id": avatar}).status_code == 200
     topics = [make_topic("周末去哪儿"), make_topic("露营装备")]
-    first = image_note(api, "alice", title="第一篇", tags=["露营", "防晒", "camping"],
-                       topic_ids=topics[::-1])
+    first = image_note(
+        api, "alice", title="第一篇", tags=["露营", "防晒", "camping"], topic_ids=topics[::-1]
+    )
     second = post_note(api, "alice", title="纯文字").get_json()  # text note: generated cover
     api.post(f"/notes/{first['id']}/like", "bob")
     for viewer in (None, "bob", "alice"):
@@ -84,8 +85,10 @@ def test_images_still_processing_are_not_cached(api) -> None:
     db.session.execute(
         update(Image)
         .where(Image.id == image_id)
-        .values(status="ready", variants={"large": {"key": "v/large.webp", "width": 1080,
-                                                    "height": 810}})
+        .values(
+            status="ready",
+            variants={"large": {"key": "v/large.webp", "width": 1080, "height": 810}},
+        )
     )
     db.session.commit()
     card = cards(api, [note["id"]])[0]
@@ -98,10 +101,9 @@ def test_banned_authors_leave_feeds(api) -> None:
     api.register("bob")
     note = image_note(api, "alice")
     api.post(f"/users/{api.users['alice']['id']}/follow", "bob")
-    assert [c["id"] for c in api.get("/feeds/following", "bob").get_json()["items"]] == [
-        note["id"]
-    ]
-    db.session.execute(update(User).where(User.id == api.users["alice"]["id"]).values(
-        status="banned"))
+    assert [c["id"] for c in api.get("/feeds/following", "bob").get_json()["items"]] == [note["id"]]
+    db.session.execute(
+        update(User).where(User.id == api.users["alice"]["id"]).values(status="banned")
+    )
     db.session.commit()
     assert api.get("/feeds/following", "bob").get_json()["items"] == []

@@ -18,8 +18,13 @@ def _page(api, path: str, user: str | None = None) -> dict:
 def test_anonymous_discover_pages_never_repeat_and_carry_card_fields(api):
     authors = _authors(api, 6)
     for index in range(60):
-        insert_note(authors[index % 6]["id"], f"笔记{index}", ago=index,
-                    channel_code=("food", "travel", "pets")[index % 3], like_count=index)
+        insert_note(
+            authors[index % 6]["id"],
+            f"笔记{index}",
+            ago=index,
+            channel_code=("food", "travel", "pets")[index % 3],
+            like_count=index,
+        )
     seen: list[int] = []
     cursor = None
     for _ in range(3):
@@ -48,30 +53,42 @@ def test_an_author_appears_at_most_twice_in_any_ten_cards(api):
         cards += [card["author"]["id"] for card in page["items"]]
         cursor = page["next_cursor"]
     for start in range(len(cards) - 9):
-        window = cards[start:start + 10]
+        window = cards[start : start + 10]
         assert max(window.count(author) for author in set(window)) <= 2, window
 
 
 def test_not_interested_in_an_author_filters_them_at_once(api):
     authors = _authors(api, 5)
     api.register("reader")
-    note_ids = [insert_note(authors[i % 5]["id"], f"n{i}", ago=i, like_count=50 - i)
-                for i in range(40)]
+    note_ids = [
+        insert_note(authors[i % 5]["id"], f"n{i}", ago=i, like_count=50 - i) for i in range(40)
+    ]
     target = authors[0]["id"]
     target_note = next(n for i, n in enumerate(note_ids) if i % 5 == 0)
-    ok = api.post("/feeds/feedback", "reader",
-                  json={"note_id": target_note, "kind": "not_interested", "reason": "author"})
+    ok = api.post(
+        "/feeds/feedback",
+        "reader",
+        json={"note_id": target_note, "kind": "not_interested", "reason": "author"},
+    )
     assert ok.status_code == 200
     for _ in range(3):
         page = _page(api, "/feeds/discover?limit=10", "reader")
         assert all(card["author"]["id"] != target for card in page["items"])
-    assert_error(api.post("/feeds/feedback", "reader",
-                          json={"note_id": target_note, "kind": "not_interested",
-                                "reason": "mood"}), 400)
-    assert_error(api.post("/feeds/feedback", "reader",
-                          json={"note_id": 999999, "kind": "not_interested"}), 404)
-    assert_error(api.post("/feeds/feedback", json={"note_id": target_note,
-                                                   "kind": "not_interested"}), 401)
+    assert_error(
+        api.post(
+            "/feeds/feedback",
+            "reader",
+            json={"note_id": target_note, "kind": "not_interested", "reason": "mood"},
+        ),
+        400,
+    )
+    assert_error(
+        api.post("/feeds/feedback", "reader", json={"note_id": 999999, "kind": "not_interested"}),
+        404,
+    )
+    assert_error(
+        api.post("/feeds/feedback", json={"note_id": target_note, "kind": "not_interested"}), 401
+    )
 
 
 def test_explain_is_for_editors_only(api):
@@ -90,8 +107,9 @@ def test_explain_is_for_editors_only(api):
 def test_channel_feed_only_holds_that_channel(api):
     author = api.register("chan")
     for index in range(20):
-        insert_note(author["id"], f"c{index}", ago=index,
-                    channel_code="food" if index % 2 else "pets")
+        insert_note(
+            author["id"], f"c{index}", ago=index, channel_code="food" if index % 2 else "pets"
+        )
     page = _page(api, "/feeds/discover?channel=food&limit=20")
     assert page["items"] and {card["channel"]["code"] for card in page["items"]} == {"food"}
     assert_error(api.get("/feeds/discover?channel=nope"), 404)
@@ -116,8 +134,9 @@ def test_rebuild_makes_hot_lists_and_related_notes(api):
     hot = _page(api, "/feeds/hot?window=day")
     assert [card["id"] for card in hot["items"]][:2] in ([first, second], [second, first])
     assert hot["items"][0]["rank"] == 1
-    assert [card["id"] for card in _page(api, "/feeds/hot?window=week&channel=pets")["items"]] \
-        == [third]
+    assert [card["id"] for card in _page(api, "/feeds/hot?window=week&channel=pets")["items"]] == [
+        third
+    ]
     related = _page(api, f"/notes/{first}/related")
     assert related["items"][0]["id"] == second
     assert_error(api.get("/feeds/hot?window=month"), 400)
@@ -136,8 +155,13 @@ def test_what_a_user_opens_and_likes_steers_their_discover_feed(api):
     pets, food = [], []
     for index in range(40):
         channel = "pets" if index % 2 else "food"
-        note = insert_note(authors[index % 10]["id"], f"{channel}{index}", ago=index,
-                           channel_code=channel, like_count=5)
+        note = insert_note(
+            authors[index % 10]["id"],
+            f"{channel}{index}",
+            ago=index,
+            channel_code=channel,
+            like_count=5,
+        )
         (pets if channel == "pets" else food).append(note)
     for note in pets[:6]:
         assert api.get(f"/notes/{note}", "catlover").status_code == 200
@@ -174,12 +198,18 @@ def test_later_pages_of_a_session_come_from_its_ranked_buffer(api, monkeypatch):
     authors = _authors(api, 8)
     api.register("scroller")
     for index in range(90):
-        insert_note(authors[index % 8]["id"], f"卡片{index}", ago=index, like_count=90 - index,
-                    channel_code=("food", "travel", "pets")[index % 3])
+        insert_note(
+            authors[index % 8]["id"],
+            f"卡片{index}",
+            ago=index,
+            like_count=90 - index,
+            channel_code=("food", "travel", "pets")[index % 3],
+        )
     runs = []
     real = discover._run_pipeline
-    monkeypatch.setattr(discover, "_run_pipeline",
-                        lambda *a, **k: runs.append(a[6]) or real(*a, **k))
+    monkeypatch.setattr(
+        discover, "_run_pipeline", lambda *a, **k: runs.append(a[6]) or real(*a, **k)
+    )
     pages = _pages(api, "scroller", 5)
     # one ranking run for the five pages (5 × 10 cards), none for pages 2–5
     assert runs == [50]
@@ -187,7 +217,7 @@ def test_later_pages_of_a_session_come_from_its_ranked_buffer(api, monkeypatch):
     assert len(ids) == len(set(ids)) == 50
     authors_in_order = [card["author"]["id"] for page in pages for card in page]
     for start in range(len(authors_in_order) - 9):
-        window = authors_in_order[start:start + 10]
+        window = authors_in_order[start : start + 10]
         assert max(window.count(a) for a in set(window)) <= 2, window
     # a sixth page finds the buffer spent and ranks again, still without repeats
     cursor_pages = _pages(api, "scroller", 1)
@@ -208,8 +238,11 @@ def test_feedback_and_removals_reach_the_buffered_pages_at_once(api):
         if index == 1:  # after page 1: dislike an author, and a buffered note is deleted
             first = state["pages"][0][0]
             state["blocked"] = first["author"]["id"]
-            response = api.post("/feeds/feedback", "picky", json={
-                "note_id": first["id"], "kind": "not_interested", "reason": "author"})
+            response = api.post(
+                "/feeds/feedback",
+                "picky",
+                json={"note_id": first["id"], "kind": "not_interested", "reason": "author"},
+            )
             assert response.status_code == 200
         if index == 2:  # the next card waiting in this session's buffer is removed
             uid = api.users["picky"]["id"]
@@ -252,5 +285,8 @@ def test_buffered_cards_carry_their_diversity_keys():
 
     got = _features_for({1, 2, 3}, {1: NoteKey(10, "travel", 5)}, catalogue, cache)
     assert asked == [{3}]
-    assert _keys_of(got) == {1: NoteKey(10, "travel", 5), 2: NoteKey(20, "food", 7),
-                             3: NoteKey(30, "pets", None)}
+    assert _keys_of(got) == {
+        1: NoteKey(10, "travel", 5),
+        2: NoteKey(20, "food", 7),
+        3: NoteKey(30, "pets", None),
+    }

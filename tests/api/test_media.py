@@ -22,8 +22,12 @@ def phone_photo(*, width: int = 400, height: int = 300) -> bytes:
 
 
 def upload(api, user, data, name="photo.jpg"):
-    return api.post("/media/images", user, data={"file": (io.BytesIO(data), name)},
-                    content_type="multipart/form-data")
+    return api.post(
+        "/media/images",
+        user,
+        data={"file": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+    )
 
 
 def test_phone_photo_is_oriented_stripped_and_gets_variants(api, app):
@@ -59,11 +63,20 @@ def test_rejects_fake_oversize_and_missing_files(api):
     truncated = phone_photo()[:400]
     response = upload(api, "mallory", truncated)
     assert response.status_code in (415, 422)
-    assert_error(api.post("/media/images", "mallory", data={}, content_type="multipart/form-data"),
-                 400, "file_required")
+    assert_error(
+        api.post("/media/images", "mallory", data={}, content_type="multipart/form-data"),
+        400,
+        "file_required",
+    )
     assert_error(api.post("/media/images", "mallory", json={"file": "x"}), 415)
-    assert_error(api.post("/media/images", data={"file": (io.BytesIO(phone_photo()), "a.jpg")},
-                          content_type="multipart/form-data"), 401)
+    assert_error(
+        api.post(
+            "/media/images",
+            data={"file": (io.BytesIO(phone_photo()), "a.jpg")},
+            content_type="multipart/form-data",
+        ),
+        401,
+    )
     assert_error(api.get("/media/images/987654"), 404, "image_not_found")
 
 

@@ -13,8 +13,6 @@ def deliver(kind, recipient, actor=None, note=None, comment=None, payload=None):
     deliver_notification(kind, recipient, actor, note, comment, payload)
 
 
-
-
 def test_list_shows_actor_note_and_unread_count(api):
     me = api.register("myself")["id"]
     fan = api.register("fan", nickname="粉丝")["id"]

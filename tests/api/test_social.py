@@ -220,8 +220,11 @@ def test_follow_from_a_note_counts_as_a_follow_gained(api):
     other = api.register("other_fg")
     note_id = insert_note(author["id"])
     others_note = insert_note(other["id"])
-    assert_error(api.post(f"/users/{author['id']}/follow", "fan_fg", json={"note_id": others_note}),
-                 422, "unknown_note")
+    assert_error(
+        api.post(f"/users/{author['id']}/follow", "fan_fg", json={"note_id": others_note}),
+        422,
+        "unknown_note",
+    )
     for _ in range(2):
         ok = api.post(f"/users/{author['id']}/follow", "fan_fg", json={"note_id": note_id})
         assert ok.status_code == 200

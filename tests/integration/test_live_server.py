@@ -27,8 +27,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _call(base: str, method: str, path: str, token: str | None = None,
-          body: Any = None) -> tuple[int, Any]:
+def _call(
+    base: str, method: str, path: str, token: str | None = None, body: Any = None
+) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(base + path, data=data, method=method)
     request.add_header("Content-Type", "application/json")
@@ -55,9 +56,20 @@ def live_server(database_url: str, tmp_path: Path):
     env.pop("REDIS_URL", None)
     bin_dir = Path(sys.executable).parent
     process = subprocess.Popen(
-        [str(bin_dir / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "3",
-         "--threads", "8", "app.wsgi:app"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            str(bin_dir / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "3",
+            "--threads",
+            "8",
+            "app.wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 30
@@ -77,16 +89,26 @@ def live_server(database_url: str, tmp_path: Path):
 
 def test_concurrent_likes_follows_and_comments_are_exact(live_server: str, database_url: str):
     api = live_server + "/api/v1"
-    status, author = _call(api, "POST", "/auth/register",
-                           body={"username": "star", "password": "long-password-1"})
+    status, author = _call(
+        api, "POST", "/auth/register", body={"username": "star", "password": "long-password-1"}
+    )
     assert status == 201
-    status, note = _call(api, "POST", "/notes", author["token"],
-                         body={"title": "并发测试", "body": "点赞吧", "status": "published"})
+    status, note = _call(
+        api,
+        "POST",
+        "/notes",
+        author["token"],
+        body={"title": "并发测试", "body": "点赞吧", "status": "published"},
+    )
     assert status == 201, note
 
     def register(index: int) -> str:
-        status, body = _call(api, "POST", "/auth/register",
-                             body={"username": f"fan_{index}", "password": "long-password-1"})
+        status, body = _call(
+            api,
+            "POST",
+            "/auth/register",
+            body={"username": f"fan_{index}", "password": "long-password-1"},
+        )
         assert status == 201, body
         return body["token"]
 

@@ -90,8 +90,14 @@ def test_a_worker_ranks_the_next_pages_ahead(services_app, monkeypatch):
     SimpleWorker(["default"], connection=connection).work(burst=True)
     assert len(runs) == 3
     note_id = second[0]
-    assert api.post("/feeds/feedback", "ahead_viewer", json={
-        "note_id": note_id, "kind": "not_interested", "reason": "author"}).status_code == 200
+    assert (
+        api.post(
+            "/feeds/feedback",
+            "ahead_viewer",
+            json={"note_id": note_id, "kind": "not_interested", "reason": "author"},
+        ).status_code
+        == 200
+    )
     blocked = api.get(f"/notes/{note_id}").get_json()["author"]["id"]
     third = api.get("/feeds/discover?limit=10", "ahead_viewer").get_json()["items"]
     assert len(runs) == 4  # what was ranked ahead is dropped: ranked anew
@@ -121,8 +127,9 @@ def test_card_content_is_shared_through_redis(services_app):
     def fresh_process_cards(host="localhost"):
         for key in [k for k in services_app.extensions if k.startswith("sprout.cards.")]:
             del services_app.extensions[key]  # what another process would have: nothing
-        response = services_app.test_client().get(f"/api/v1/notes?ids={ids}",
-                                                  base_url=f"http://{host}")
+        response = services_app.test_client().get(
+            f"/api/v1/notes?ids={ids}", base_url=f"http://{host}"
+        )
         return response.get_json()["items"]
 
     try:
@@ -135,8 +142,10 @@ def test_card_content_is_shared_through_redis(services_app):
         assert first[0]["cover"]["url"].startswith("http://localhost/")
         assert [c["title"] for c in first] == ["共享0", "共享1", "共享2"]
 
-        assert api.patch(f"/notes/{notes[0]['id']}", "sharer",
-                         json={"title": "改过了"}).status_code == 200
+        assert (
+            api.patch(f"/notes/{notes[0]['id']}", "sharer", json={"title": "改过了"}).status_code
+            == 200
+        )
         edited = fresh_process_cards()
         assert edited[0]["title"] == "改过了" and len(content_queries) == 2
     finally:

@@ -34,9 +34,12 @@ def test_upload_is_processing_until_the_worker_makes_variants(services_app):
     api.register("worker_user")
     buffer = io.BytesIO()
     Image.new("RGB", (640, 480), (10, 120, 200)).save(buffer, "JPEG")
-    response = api.post("/media/images", "worker_user",
-                        data={"file": (io.BytesIO(buffer.getvalue()), "a.jpg")},
-                        content_type="multipart/form-data")
+    response = api.post(
+        "/media/images",
+        "worker_user",
+        data={"file": (io.BytesIO(buffer.getvalue()), "a.jpg")},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 201
     image = response.get_json()
     assert image["status"] == "processing" and image["variants"] == {}

@@ -35,8 +35,14 @@ class Loaded:
 def _generate(engine: Engine) -> Loaded:
     Base.metadata.create_all(engine)
     phases: list[str] = []
-    report = generate(engine, users=USERS, notes=NOTES, interactions=INTERACTIONS, seed=7,
-                      progress=lambda phase, done, total: phases.append(phase))
+    report = generate(
+        engine,
+        users=USERS,
+        notes=NOTES,
+        interactions=INTERACTIONS,
+        seed=7,
+        progress=lambda phase, done, total: phases.append(phase),
+    )
     assert {"plan", "users", "notes", "likes", "counters"} <= set(phases)
     return Loaded(engine, report)
 
@@ -94,29 +100,29 @@ def column(conn: Connection, sql: str) -> list[int]:
 # Each query counts rows whose counter differs from COUNT(*) of the rows it summarises.
 COUNTER_MISMATCHES = {
     "notes.like_count": "SELECT count(*) FROM notes n WHERE n.like_count <> "
-                        "(SELECT count(*) FROM note_likes x WHERE x.note_id = n.id)",
+    "(SELECT count(*) FROM note_likes x WHERE x.note_id = n.id)",
     "notes.collect_count": "SELECT count(*) FROM notes n WHERE n.collect_count <> "
-                           "(SELECT count(*) FROM collects x WHERE x.note_id = n.id)",
+    "(SELECT count(*) FROM collects x WHERE x.note_id = n.id)",
     "notes.comment_count": "SELECT count(*) FROM notes n WHERE n.comment_count <> "
-                           "(SELECT count(*) FROM comments x WHERE x.note_id = n.id)",
+    "(SELECT count(*) FROM comments x WHERE x.note_id = n.id)",
     "users.follower_count": "SELECT count(*) FROM users u WHERE u.follower_count <> "
-                            "(SELECT count(*) FROM user_follows x WHERE x.followee_id = u.id)",
+    "(SELECT count(*) FROM user_follows x WHERE x.followee_id = u.id)",
     "users.following_count": "SELECT count(*) FROM users u WHERE u.following_count <> "
-                             "(SELECT count(*) FROM user_follows x WHERE x.follower_id = u.id)",
+    "(SELECT count(*) FROM user_follows x WHERE x.follower_id = u.id)",
     "users.note_count": "SELECT count(*) FROM users u WHERE u.note_count <> "
-                        "(SELECT count(*) FROM notes x WHERE x.author_id = u.id)",
+    "(SELECT count(*) FROM notes x WHERE x.author_id = u.id)",
     "users.like_received_count": "SELECT count(*) FROM users u WHERE u.like_received_count <> "
-                                 "(SELECT count(*) FROM note_likes x JOIN notes n "
-                                 "ON n.id = x.note_id WHERE n.author_id = u.id)",
+    "(SELECT count(*) FROM note_likes x JOIN notes n "
+    "ON n.id = x.note_id WHERE n.author_id = u.id)",
     "users.collect_received_count": "SELECT count(*) FROM users u "
-                                    "WHERE u.collect_received_count <> "
-                                    "(SELECT count(*) FROM collects x JOIN notes n "
-                                    "ON n.id = x.note_id WHERE n.author_id = u.id)",
+    "WHERE u.collect_received_count <> "
+    "(SELECT count(*) FROM collects x JOIN notes n "
+    "ON n.id = x.note_id WHERE n.author_id = u.id)",
     "albums.note_count": "SELECT count(*) FROM albums a WHERE a.note_count <> "
-                         "(SELECT count(*) FROM collects x WHERE x.album_id = a.id)",
+    "(SELECT count(*) FROM collects x WHERE x.album_id = a.id)",
     "comments.reply_count": "SELECT count(*) FROM comments c WHERE c.reply_count <> "
-                            "(SELECT count(*) FROM comments x "
-                            "WHERE x.note_id = c.note_id AND x.root_id = c.id)",
+    "(SELECT count(*) FROM comments x "
+    "WHERE x.note_id = c.note_id AND x.root_id = c.id)",
 }
 
 
@@ -136,16 +142,34 @@ def test_row_counts_match_the_report(loaded: Loaded) -> None:
         # Every note has 1–9 ready pictures, positions 0…n-1, owned by its author.
         assert scalar(conn, "SELECT count(*) FROM images WHERE status = 'ready'") == r.images
         assert scalar(conn, "SELECT count(*) FROM note_images") == r.images >= NOTES
-        assert scalar(conn, "SELECT count(*) FROM (SELECT note_id FROM note_images GROUP BY "
-                            "note_id HAVING min(position) = 0 AND max(position) = count(*) - 1 "
-                            "AND count(*) <= 9) AS ok") == NOTES
-        assert scalar(conn, "SELECT count(*) FROM note_images AS x JOIN images AS i ON "
-                            "i.id = x.image_id JOIN notes AS n ON n.id = x.note_id "
-                            "WHERE i.owner_id <> n.author_id") == 0
+        assert (
+            scalar(
+                conn,
+                "SELECT count(*) FROM (SELECT note_id FROM note_images GROUP BY "
+                "note_id HAVING min(position) = 0 AND max(position) = count(*) - 1 "
+                "AND count(*) <= 9) AS ok",
+            )
+            == NOTES
+        )
+        assert (
+            scalar(
+                conn,
+                "SELECT count(*) FROM note_images AS x JOIN images AS i ON "
+                "i.id = x.image_id JOIN notes AS n ON n.id = x.note_id "
+                "WHERE i.owner_id <> n.author_id",
+            )
+            == 0
+        )
         assert scalar(conn, "SELECT count(*) FROM channels") == 10
         assert scalar(conn, "SELECT count(*) FROM users WHERE username NOT LIKE 'synth%'") == 0
-        assert scalar(conn, "SELECT count(*) FROM notes WHERE status <> 'published' "
-                            "OR published_at IS NULL OR cover_image_id IS NOT NULL") == 0
+        assert (
+            scalar(
+                conn,
+                "SELECT count(*) FROM notes WHERE status <> 'published' "
+                "OR published_at IS NULL OR cover_image_id IS NOT NULL",
+            )
+            == 0
+        )
 
 
 def test_counters_equal_row_counts(loaded: Loaded) -> None:
@@ -159,32 +183,68 @@ def test_counters_equal_row_counts(loaded: Loaded) -> None:
 
 def test_no_duplicates_and_no_self_interactions(loaded: Loaded) -> None:
     with loaded.engine.connect() as conn:
-        for table, cols in (("note_likes", "user_id, note_id"), ("collects", "user_id, note_id"),
-                            ("user_follows", "follower_id, followee_id"),
-                            ("albums", "owner_id, name")):
-            dupes = f"SELECT count(*) FROM (SELECT {cols} FROM {table} GROUP BY {cols} " \
-                    "HAVING count(*) > 1) AS d"
+        for table, cols in (
+            ("note_likes", "user_id, note_id"),
+            ("collects", "user_id, note_id"),
+            ("user_follows", "follower_id, followee_id"),
+            ("albums", "owner_id, name"),
+        ):
+            dupes = (
+                f"SELECT count(*) FROM (SELECT {cols} FROM {table} GROUP BY {cols} "
+                "HAVING count(*) > 1) AS d"
+            )
             assert scalar(conn, dupes) == 0, table
-        assert scalar(conn, "SELECT count(*) FROM user_follows "
-                            "WHERE follower_id = followee_id") == 0
-        assert scalar(conn, "SELECT count(*) FROM note_likes x JOIN notes n ON n.id = x.note_id "
-                            "WHERE n.author_id = x.user_id") == 0
+        assert (
+            scalar(conn, "SELECT count(*) FROM user_follows WHERE follower_id = followee_id") == 0
+        )
+        assert (
+            scalar(
+                conn,
+                "SELECT count(*) FROM note_likes x JOIN notes n ON n.id = x.note_id "
+                "WHERE n.author_id = x.user_id",
+            )
+            == 0
+        )
         # Collects go into the collector's own default album.
-        assert scalar(conn, "SELECT count(*) FROM collects c JOIN albums a ON a.id = c.album_id "
-                            "WHERE a.owner_id <> c.user_id OR NOT a.is_default") == 0
+        assert (
+            scalar(
+                conn,
+                "SELECT count(*) FROM collects c JOIN albums a ON a.id = c.album_id "
+                "WHERE a.owner_id <> c.user_id OR NOT a.is_default",
+            )
+            == 0
+        )
 
 
 def test_times_are_consistent(loaded: Loaded) -> None:
     with loaded.engine.connect() as conn:
         for table in ("note_likes", "collects", "comments"):
-            assert scalar(conn, f"SELECT count(*) FROM {table} x JOIN notes n "
-                                "ON n.id = x.note_id WHERE x.created_at <= n.created_at") == 0
-        assert scalar(conn, "SELECT count(*) FROM notes n JOIN users u ON u.id = n.author_id "
-                            "WHERE n.created_at < u.created_at "
-                            "OR n.published_at < n.created_at") == 0
-        assert scalar(conn, "SELECT count(*) FROM comments c JOIN comments p "
-                            "ON p.id = c.parent_id WHERE c.created_at < p.created_at "
-                            "OR c.note_id <> p.note_id OR c.id < p.id") == 0
+            assert (
+                scalar(
+                    conn,
+                    f"SELECT count(*) FROM {table} x JOIN notes n "
+                    "ON n.id = x.note_id WHERE x.created_at <= n.created_at",
+                )
+                == 0
+            )
+        assert (
+            scalar(
+                conn,
+                "SELECT count(*) FROM notes n JOIN users u ON u.id = n.author_id "
+                "WHERE n.created_at < u.created_at "
+                "OR n.published_at < n.created_at",
+            )
+            == 0
+        )
+        assert (
+            scalar(
+                conn,
+                "SELECT count(*) FROM comments c JOIN comments p "
+                "ON p.id = c.parent_id WHERE c.created_at < p.created_at "
+                "OR c.note_id <> p.note_id OR c.id < p.id",
+            )
+            == 0
+        )
         assert scalar(conn, "SELECT count(*) FROM comments WHERE parent_id IS NOT NULL") > 0
 
 
@@ -209,9 +269,12 @@ def test_follower_counts_are_heavy_tailed(loaded: Loaded) -> None:
 
 def test_users_stick_to_a_few_channels(loaded: Loaded) -> None:
     with loaded.engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT x.user_id, n.channel_code, count(*) FROM note_likes x "
-            "JOIN notes n ON n.id = x.note_id GROUP BY x.user_id, n.channel_code")).all()
+        rows = conn.execute(
+            text(
+                "SELECT x.user_id, n.channel_code, count(*) FROM note_likes x "
+                "JOIN notes n ON n.id = x.note_id GROUP BY x.user_id, n.channel_code"
+            )
+        ).all()
     per_user: dict[int, list[int]] = {}
     for user_id, _channel, count in rows:
         per_user.setdefault(user_id, []).append(int(count))
@@ -230,8 +293,9 @@ def test_second_run_without_append_refuses_and_changes_nothing(loaded: Loaded) -
 
 
 def test_same_seed_gives_the_same_data(sqlite_loaded: Loaded, postgresql_loaded: Loaded) -> None:
-    query = ("SELECT sum(like_count * id), sum(collect_count * id), sum(comment_count * id) "
-             "FROM notes")
+    query = (
+        "SELECT sum(like_count * id), sum(collect_count * id), sum(comment_count * id) FROM notes"
+    )
     with sqlite_loaded.engine.connect() as a, postgresql_loaded.engine.connect() as b:
         assert tuple(a.execute(text(query)).one()) == tuple(b.execute(text(query)).one())
 
@@ -257,16 +321,20 @@ def test_append_on_a_migrated_postgres_schema_keeps_sequences_ahead() -> None:
             first, _second = _check_append(engine)
             assert first.channels_inserted == 0  # the migration had filled them
             with engine.begin() as conn:  # an application insert takes nextval('users_id_seq')
-                new_id = scalar(conn, """
+                new_id = scalar(
+                    conn,
+                    """
                     INSERT INTO users (username, nickname, bio, password_hash, status, official,
                         verified, level, points, badges, follower_count, following_count,
                         note_count, like_received_count, collect_received_count, created_at,
                         updated_at)
                     VALUES ('real_user', 'real', '', 'x', 'active', false, false, 1, 0, '[]',
                         0, 0, 0, 0, 0, now(), now())
-                    RETURNING id""")
-                assert new_id > scalar(conn, "SELECT max(id) FROM users "
-                                             "WHERE username <> 'real_user'")
+                    RETURNING id""",
+                )
+                assert new_id > scalar(
+                    conn, "SELECT max(id) FROM users WHERE username <> 'real_user'"
+                )
         finally:
             engine.dispose()
 

@@ -45,8 +45,12 @@ def contexts(notes: dict[int, NoteFeatures], seed: int) -> list[dict[str, object
     rng = random.Random(seed)
     ids = list(notes)
     events = [
-        Event(7, n, rng.choice(["like", "collect", "open", "comment"]), NOW - rng.uniform(1, 900)
-              * HOUR)
+        Event(
+            7,
+            n,
+            rng.choice(["like", "collect", "open", "comment"]),
+            NOW - rng.uniform(1, 900) * HOUR,
+        )
         for n in rng.sample(ids, 25)
     ]
     profile = InterestProfile.build(events, notes, NOW, seed_channels=["food"])
@@ -79,12 +83,16 @@ def contexts(notes: dict[int, NoteFeatures], seed: int) -> list[dict[str, object
     ]
 
 
-def run(notes: dict[int, NoteFeatures], spec: dict[str, object], channel: str | None,
-        prepared: PreparedCatalogue | None) -> list[tuple[int, float, str, dict[str, float]]]:
+def run(
+    notes: dict[int, NoteFeatures],
+    spec: dict[str, object],
+    channel: str | None,
+    prepared: PreparedCatalogue | None,
+) -> list[tuple[int, float, str, dict[str, float]]]:
     kw = {k: v for k, v in spec.items() if k != "rng_seed"}
-    feed_notes = notes if channel is None else {
-        n: f for n, f in notes.items() if f.channel == channel
-    }
+    feed_notes = (
+        notes if channel is None else {n: f for n, f in notes.items() if f.channel == channel}
+    )
     if prepared is not None and channel is None:
         feed_notes = prepared.notes  # the service hands the prepared mapping itself
     ctx = RequestContext(
@@ -106,7 +114,10 @@ def test_prepared_pages_equal_computed_pages(seed: int, channel: str | None) -> 
     notes = catalogue(600, seed)
     for spec in contexts(notes, seed):
         prepared = PreparedCatalogue.build(
-            notes, spec["hot"], NOW, TrafficPool(RANKING.exploration)  # type: ignore[arg-type]
+            notes,
+            spec["hot"],
+            NOW,
+            TrafficPool(RANKING.exploration),  # type: ignore[arg-type]
         )
         want = run(notes, spec, channel, None)
         got = run(notes, spec, channel, prepared)

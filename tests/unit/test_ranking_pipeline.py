@@ -108,9 +108,12 @@ def test_diversity_with_a_limit_is_the_prefix_of_the_unlimited_run() -> None:
         pinned = {rng.randrange(20): items[-1]} if items and rng.random() < 0.3 else None
         whole = diversify(items, notes, history=[0, 1] if len(items) > 2 else [], pinned=pinned)
         limit = rng.randint(0, 40)
-        assert diversify(
-            items, notes, history=[0, 1] if len(items) > 2 else [], pinned=pinned, limit=limit
-        ) == whole[:limit]
+        assert (
+            diversify(
+                items, notes, history=[0, 1] if len(items) > 2 else [], pinned=pinned, limit=limit
+            )
+            == whole[:limit]
+        )
 
 
 @settings(max_examples=200, deadline=None)

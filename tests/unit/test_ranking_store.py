@@ -156,12 +156,21 @@ def test_a_page_is_read_and_written_in_one_go(store: tuple[FeedStore, Clock]) ->
     state = s.load_page("u1:sess", "u1:sess:", "u1:next:", "u1")
     assert (state.seen, state.buffer, state.ahead) == (set(), [], ahead)
     rest = [Scored(8, 0.4, "hot", {"hot": 0.4})]
-    s.save_page(PageWrite(
-        session_id="u1:sess", user_key="u1", served=[1, 2], buffer_key="u1:sess:", buffer=rest,
-        impressions=[(1, 1, "hot", 1.0), (1, 2, "cf", 1.0)], served_user_key="u1",
-        serve_ttl_seconds=3600, drop_ahead_key="u1:next:", generation=state.generation,
-        keys={8: NoteKey(80, "food", 3), 2: NoteKey(20, None, None)},
-    ))
+    s.save_page(
+        PageWrite(
+            session_id="u1:sess",
+            user_key="u1",
+            served=[1, 2],
+            buffer_key="u1:sess:",
+            buffer=rest,
+            impressions=[(1, 1, "hot", 1.0), (1, 2, "cf", 1.0)],
+            served_user_key="u1",
+            serve_ttl_seconds=3600,
+            drop_ahead_key="u1:next:",
+            generation=state.generation,
+            keys={8: NoteKey(80, "food", 3), 2: NoteKey(20, None, None)},
+        )
+    )
     state = s.load_page("u1:sess", "u1:sess:", "u1:next:", "u1")
     assert (state.seen, state.buffer, state.ahead) == ({1, 2}, rest, [])
     assert state.keys == {8: NoteKey(80, "food", 3), 2: NoteKey(20, None, None)}
@@ -169,8 +178,15 @@ def test_a_page_is_read_and_written_in_one_go(store: tuple[FeedStore, Clock]) ->
     assert [i.note_id for i in s.drain_impressions(10)] == [1, 2]
     # a page loaded before feedback must not leave a buffer that survives it
     s.invalidate_buffers("u1")
-    s.save_page(PageWrite(
-        session_id="u1:sess", user_key="u1", served=[3], buffer_key="u1:sess:", buffer=rest,
-        impressions=[], generation=state.generation,
-    ))
+    s.save_page(
+        PageWrite(
+            session_id="u1:sess",
+            user_key="u1",
+            served=[3],
+            buffer_key="u1:sess:",
+            buffer=rest,
+            impressions=[],
+            generation=state.generation,
+        )
+    )
     assert s.load_page("u1:sess", "u1:sess:", None, "u1").buffer == []
