@@ -30,7 +30,8 @@ class DatabaseState:
 
 def _json_column(value: Any) -> str:
     """JSON columns (badges on every card's author) through orjson; integers beyond 64 bits
-    through the standard encoder, which has no such limit."""
+    through the standard encoder, which has no such limit, so a write never fails. orjson reads
+    such integers back as floats: no column holds one (ids are bounded by `MAX_ID`)."""
     try:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:
