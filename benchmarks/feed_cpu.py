@@ -4,7 +4,7 @@ database this reads).
 
 Through the Flask test client in services mode (PostgreSQL + Redis), one thread: 50 synthetic
 users each open a session (page 1, ranked in this process: no worker runs here), their queued
-cards' content is put in the shared cache (a worker's `warm_cards` does that in production),
+cards' content is put in the shared cache (the worker's `prefetch_feed` does that in production),
 then each user reads four more pages from their queue. Prints the mean thread CPU and wall
 time of both kinds of page, and with `--profile` the functions of `app/` and `ranking/` that
 a buffered page spends its time in.

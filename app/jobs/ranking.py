@@ -14,7 +14,7 @@ import numpy as np
 from sqlalchemy import delete, insert, text, update
 
 from app.extensions import db, get_feed_store
-from app.jobs import enqueue, job
+from app.jobs import job
 from app.models import HotListEntry, Note, NoteEvent, RankingModel, utcnow
 from app.services.ranking_data import engagement_events, note_features
 from app.services.sql import bump
@@ -157,23 +157,16 @@ def rebuild_itemcf() -> dict[str, Any]:
 
 @job("default", keep_result=False)
 def prefetch_feed(user_id: int, channel: str | None = None) -> dict[str, Any]:
-    """Rank a viewer's next discover pages ahead of their next scroll; their cards' content
-    is put in the shared cache by a low-priority job, so it never delays the next ranking."""
+    """Rank a viewer's next discover pages ahead of their next scroll, and put their cards'
+    content in the shared cache for whichever web process serves them. In the same job: as a
+    separate low-priority job it waited behind the next prefetches while web processes, finding
+    no content, read it from the database themselves."""
+    from app.api.cards import warm_content
     from app.services.discover import prefetch_next_pages
 
     ranked = prefetch_next_pages(user_id, channel)
-    if ranked:
-        enqueue(warm_cards, ranked)
-    return {"user_id": user_id, "channel": channel, "cards": len(ranked)}
-
-
-@job("low", keep_result=False)
-def warm_cards(note_ids: list[int]) -> dict[str, Any]:
-    """Put these notes' card content in the shared cache for whichever web process serves
-    them."""
-    from app.api.cards import warm_content
-
-    return {"cards": len(note_ids), "loaded": warm_content(note_ids)}
+    loaded = warm_content(ranked) if ranked else 0
+    return {"user_id": user_id, "channel": channel, "cards": len(ranked), "loaded": loaded}
 
 
 def _add_impression_counts(counts: Counter[int]) -> None:
