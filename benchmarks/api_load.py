@@ -11,6 +11,7 @@ time; talks to 127.0.0.1 only.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import platform
@@ -19,15 +20,42 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+class Connections:
+    """How the client threads talk to the server. Kept-alive connections, one per thread, are
+    what an app or a proxy holds open (and what wrk uses); `new=True` opens a connection per
+    request instead (`Connection: close`), which adds the TCP set-up and gunicorn's accept to
+    every request on both sides."""
+
+    new = False
+    _local = threading.local()
+
+    @classmethod
+    def get(cls, netloc: str) -> http.client.HTTPConnection:
+        pool: dict[str, http.client.HTTPConnection] = cls._local.__dict__.setdefault("pool", {})
+        if netloc not in pool:
+            host, _, port = netloc.partition(":")
+            pool[netloc] = http.client.HTTPConnection(host, int(port or 80), timeout=60)
+        return pool[netloc]
+
+    @classmethod
+    def drop(cls, netloc: str) -> None:
+        connection = cls._local.__dict__.get("pool", {}).pop(netloc, None)
+        if connection is not None:
+            connection.close()
+
+
+_STALE = (http.client.RemoteDisconnected, http.client.CannotSendRequest, ConnectionError)
 
 
 def request_json(
@@ -40,17 +68,29 @@ def request_json(
     parse: bool = True,
 ) -> tuple[int, Any]:
     """One request: (status, the parsed JSON body or None). HTTP errors come back as their
-    status, not raised; `parse=False` skips decoding (timed loops that only count statuses)."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(base + path, data=data, method=method)
-    request.add_header("Content-Type", "application/json")
+    status, not raised; `parse=False` skips decoding (timed loops that only count statuses).
+
+    A kept-alive connection the server closed while idle is reopened and the request sent
+    again once (the server never read it)."""
+    url = urllib.parse.urlsplit(base + path)
+    target = url.path + (f"?{url.query}" if url.query else "")
+    headers = {"Content-Type": "application/json"}
     if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
+        headers["Authorization"] = f"Bearer {token}"
+    if Connections.new:
+        headers["Connection"] = "close"
+    data = json.dumps(body).encode() if body is not None else None
+    for attempt in (1, 2):
+        connection = Connections.get(url.netloc)
+        try:
+            connection.request(method, target, body=data, headers=headers)
+            response = connection.getresponse()
             raw, status = response.read(), response.status
-    except urllib.error.HTTPError as exc:
-        raw, status = exc.read(), exc.code
+            break
+        except _STALE:
+            Connections.drop(url.netloc)
+            if attempt == 2:
+                raise
     if not parse or not raw:
         return status, None
     try:
@@ -118,7 +158,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--new-connections",
+        action="store_true",
+        help="a new connection per request instead of one kept alive per client thread",
+    )
     args = parser.parse_args()
+    Connections.new = args.new_connections
 
     data_dir = Path(tempfile.mkdtemp(prefix="sprout-bench-"))
     env = {

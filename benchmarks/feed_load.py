@@ -32,7 +32,13 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.api_load import call, free_port, request_json, run_scenario  # noqa: E402
+from benchmarks.api_load import (  # noqa: E402
+    Connections,
+    call,
+    free_port,
+    request_json,
+    run_scenario,
+)
 
 
 def ensure_database(url: str) -> None:
@@ -119,10 +125,6 @@ def cpu_seconds() -> dict[str, float]:
     return out
 
 
-def measure(name: str, requests: int, clients: int, action) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    return run_scenario(name, requests, clients, action, warmup=50)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -137,7 +139,24 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rq-workers", type=int, default=1)
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=50,
+        help="unmeasured requests per scenario first, one at a time",
+    )
+    parser.add_argument(
+        "--skip-jobs",
+        action="store_true",
+        help="serve with the hot list and item-CF model a previous run built; time no jobs",
+    )
+    parser.add_argument(
+        "--new-connections",
+        action="store_true",
+        help="a new connection per request instead of one kept alive per client thread",
+    )
     args = parser.parse_args()
+    Connections.new = args.new_connections
 
     ensure_database(args.database_url)
     import redis
@@ -153,7 +172,7 @@ def main() -> None:
         "SPROUT_RATE_LIMITS": "off",
         "SPROUT_SEED_ON_EMPTY": "0",
     }
-    jobs = rebuild_in_child(env)
+    jobs = None if args.skip_jobs else rebuild_in_child(env)
     print(json.dumps(jobs), file=sys.stderr)
 
     engine = create_engine(args.database_url)
@@ -227,7 +246,7 @@ def main() -> None:
             tokens.append(body["token"])
         cursors: dict[int, str | None] = {}
         pages: dict[int, int] = {}
-        first_page: list[bool] = [True] * (args.requests + 50)
+        first_page: list[bool] = [True] * args.requests
 
         def discover(index: int) -> int:
             # Each user scrolls sessions of five pages: page 1 starts a session (no cursor).
@@ -235,7 +254,8 @@ def main() -> None:
             page = pages.get(slot, 0)
             pages[slot] = page + 1
             cursor = cursors.get(slot) if page % 5 else None
-            first_page[index] = cursor is None
+            if index < args.requests:
+                first_page[index] = cursor is None
             path = "/feeds/discover?limit=20" + (f"&cursor={cursor}" if cursor else "")
             status, body = request_json(base, "GET", path, tokens[slot])
             cursors[slot] = body.get("next_cursor") if body else None
@@ -247,44 +267,45 @@ def main() -> None:
             ids = ",".join(map(str, rng.sample(note_ids, 20)))
             return call(base, "GET", f"/notes?ids={ids}", tokens[index % len(tokens)])
 
-        cpu_before = cpu_seconds()
+        def measure(name: str, action: Any) -> dict[str, Any]:
+            """One scenario, with the CPU every process group spent on it (warm-up included)."""
+            before = cpu_seconds()
+            row = run_scenario(name, args.requests, args.clients, action, warmup=args.warmup)
+            after = cpu_seconds()
+            calls = args.requests + min(args.warmup, args.requests)
+            row["cpu_ms"] = {
+                group: (after[group] - before.get(group, 0.0)) / calls * 1000 for group in after
+            }
+            return row
+
         results = [
-            measure(
-                "GET /feeds/discover (signed in, 20 cards)", args.requests, args.clients, discover
-            ),
-            cpu_seconds(),
+            measure("GET /feeds/discover (signed in, 20 cards)", discover),
             measure(
                 "GET /feeds/following",
-                args.requests,
-                args.clients,
                 lambda i: call(base, "GET", "/feeds/following", tokens[i % len(tokens)]),
             ),
-            measure(
-                "GET /feeds/hot",
-                args.requests,
-                args.clients,
-                lambda i: call(base, "GET", "/feeds/hot?window=week"),
-            ),
-            measure("GET /notes?ids= (20 by primary key, bare)", args.requests, args.clients, bare),
+            measure("GET /feeds/hot", lambda i: call(base, "GET", "/feeds/hot?window=week")),
+            measure("GET /notes?ids= (20 by primary key, bare)", bare),
         ]
     finally:
         for process in (server, *workers):
             process.terminate()
             process.wait(timeout=30)
 
-    cpu_after = results.pop(1)
     print(
         f"\n{os.cpu_count()} cores; PostgreSQL + Redis; gunicorn {args.workers} workers x "
         f"{args.threads} threads and {args.rq_workers} RQ worker(s); {args.clients} client "
-        "threads in a "
-        "separate process.\n"
+        f"threads in a separate process, "
+        f"{'a new connection per request' if args.new_connections else 'kept-alive connections'}"
+        f"; {args.warmup} warm-up requests per scenario.\n"
     )
-    print("| scenario | requests | req/s | p50 ms | p95 ms | p99 ms | errors |")
-    print("|---|---|---|---|---|---|---|")
+    print("| scenario | requests | req/s | p50 ms | p95 ms | p99 ms | errors | CPU ms/request |")
+    print("|---|---|---|---|---|---|---|---|")
     for row in results:
         print(
             f"| {row['scenario']} | {row['requests']} | {row['rps']:.0f} | {row['p50']:.1f} | "
-            f"{row['p95']:.1f} | {row['p99']:.1f} | {row['errors']} |"
+            f"{row['p95']:.1f} | {row['p99']:.1f} | {row['errors']} | "
+            f"{sum(row['cpu_ms'].values()):.1f} |"
         )
     discover_ms = results[0]["latencies"]
     for label, wanted in (
@@ -297,21 +318,18 @@ def main() -> None:
             print(
                 f"| discover, {label} | {len(part)} | | {q[49]:.1f} | {q[94]:.1f} | {q[98]:.1f} | |"
             )
-    spent = {k: cpu_after.get(k, 0.0) - cpu_before.get(k, 0.0) for k in cpu_after}
-    per_request = " + ".join(
-        f"{k} {v / (args.requests + 50) * 1000:.2f}"
-        for k, v in sorted(spent.items(), key=lambda kv: -kv[1])
-    )
-    print(
-        f"\nCPU per discover request (ms, warm-up included): {per_request} = "
-        f"{sum(spent.values()) / (args.requests + 50) * 1000:.2f}"
-    )
+    print("\nCPU per request by process (ms, warm-up included):")
+    for row in results:
+        parts = sorted(row["cpu_ms"].items(), key=lambda kv: -kv[1])
+        print(f"- {row['scenario']}: " + " + ".join(f"{k} {v:.2f}" for k, v in parts))
     ratio = results[0]["p50"] / results[3]["p50"]
     print(f"\ndiscover p50 / bare p50 = {ratio:.2f}")
-    print(
-        f"hot recompute {jobs['hot']['seconds']} s; item-CF rebuild {jobs['itemcf']['seconds']}"
-        f" s; peak memory of the jobs' process {jobs['peak_rss_mib']} MiB"
-    )
+    if jobs:
+        print(
+            f"hot recompute {jobs['hot']['seconds']} s; item-CF rebuild "
+            f"{jobs['itemcf']['seconds']} s; peak memory of the jobs' process "
+            f"{jobs['peak_rss_mib']} MiB"
+        )
 
 
 if __name__ == "__main__":
