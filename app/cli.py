@@ -40,6 +40,11 @@ def init_app(app: Flask) -> None:
 
         if settings.seed_on_empty and database_is_empty():
             load_seed_content(progress=_echo_progress)
+        from app.extensions import get_search
+        from app.services.search import reindex
+
+        if not get_search().stats().get("generation"):  # never built: build it now
+            click.echo(reindex(progress=_echo_progress), err=True)
 
     @app.cli.command("migrate")
     def migrate_command() -> None:
@@ -49,9 +54,11 @@ def init_app(app: Flask) -> None:
     @app.cli.command("seed")
     def seed_command() -> None:
         """Load the cold-start content again (idempotent)."""
+        from app.services.search import reindex
         from seed_content.loader import load_seed_content
 
         load_seed_content(progress=_echo_progress)
+        click.echo(reindex(progress=_echo_progress), err=True)
 
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
@@ -88,7 +95,15 @@ def init_app(app: Flask) -> None:
             tick(connection)
             start_scheduler_thread(current_app._get_current_object(), connection)
         listen = [name for name in QUEUES if not queues or name in queues]
-        SimpleWorker(listen, connection=connection).work(burst=burst)
+        # with_scheduler: jobs declared with retries come back after their wait.
+        SimpleWorker(listen, connection=connection).work(burst=burst, with_scheduler=not burst)
+
+    @app.cli.command("search-reindex")
+    def search_reindex_command() -> None:
+        """Rebuild the search index from the database (in place; resumes if interrupted)."""
+        from app.services.search import reindex
+
+        click.echo(reindex(progress=_echo_progress), err=True)
 
     @app.cli.command("rebuild")
     def rebuild_command() -> None:

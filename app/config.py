@@ -13,6 +13,7 @@ DEFAULT_RATE_LIMITS: dict[str, str] = {
     "login": "20/minute",
     "write": "120/minute",
     "report": "30/hour",
+    "search": "120/minute",  # per user or address: each query feeds the hot-terms log
 }
 
 

@@ -113,7 +113,7 @@ def init_redis(app: Flask, settings: Settings) -> None:
 
 
 class RateLimiter:
-    """Named limits from settings (`register`, `login`, `write`, `report`), moving window.
+    """Named limits from settings (`register`, `login`, `write`, `report`, `search`), moving window.
 
     Counters live in Redis when it is configured, so every app process shares them.
     """
@@ -180,3 +180,21 @@ def get_feed_store() -> Any:
         )
         current_app.extensions["sprout.feed_store"] = store
     return store
+
+
+def get_search() -> Any:
+    """The search backend: Elasticsearch when `ELASTICSEARCH_URL` is set, else the embedded
+    index in the data directory. One per app (it keeps a connection per thread)."""
+    backend = current_app.extensions.get("sprout.search")
+    if backend is None:
+        settings: Settings = current_app.config["SPROUT"]
+        if settings.elasticsearch_url:
+            from app.search.elasticsearch import ElasticsearchSearch
+
+            backend = ElasticsearchSearch(settings.elasticsearch_url)
+        else:
+            from app.search.embedded import EmbeddedSearch
+
+            backend = EmbeddedSearch(settings.data_dir / "search.sqlite3")
+        current_app.extensions["sprout.search"] = backend
+    return backend

@@ -19,6 +19,7 @@ def blueprint_modules() -> list[ModuleType]:
         notes,
         notifications,
         openapi,
+        search,
         shares,
         social,
         topics,
@@ -38,5 +39,6 @@ def blueprint_modules() -> list[ModuleType]:
         topics,
         feeds,
         notifications,
+        search,
         admin,
     ]

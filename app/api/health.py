@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 from sqlalchemy import text
 
-from app.extensions import db, get_redis
+from app.extensions import db, get_redis, get_search
 
 bp = Blueprint("health", __name__)
 
@@ -37,12 +37,10 @@ def readyz() -> Any:
             checks["redis"] = {"ok": True, "backend": "redis"}
         except Exception as exc:
             checks["redis"] = {"ok": False, "error": type(exc).__name__}
-    search = current_app.extensions.get("sprout.search")
-    if search is None:
-        # Nothing to reach yet: the search backends arrive with the search issue.
-        checks["search"] = {"ok": True, "backend": "none (search not built yet)"}
-    else:
-        checks["search"] = search.health()
+    try:
+        checks["search"] = get_search().health()
+    except Exception as exc:
+        checks["search"] = {"ok": False, "error": type(exc).__name__}
     ready = all(check["ok"] for check in checks.values())
     response = jsonify({"status": "ready" if ready else "unavailable", "checks": checks})
     response.status_code = 200 if ready else 503

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 from flask import Flask, current_app, has_app_context
-from rq import Queue
+from rq import Queue, Retry
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -36,9 +36,17 @@ def _app_for_worker() -> Flask:
     return _worker_app
 
 
-def job(queue: str, *, keep_result: bool = True) -> Callable[[Callable[P, R]], Callable[P, R]]:
+# Waits between the attempts of a job declared with `retries`: a dependency that is down
+# (Elasticsearch restarting) gets minutes to come back before the job gives up.
+RETRY_INTERVALS = [10, 60, 300, 900, 3600]
+
+
+def job(
+    queue: str, *, keep_result: bool = True, retries: int = 0
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """`keep_result=False` for frequent jobs whose result nobody reads: RQ then deletes the
     job when it succeeds instead of keeping it and its result (fewer writes to Redis per job).
+    `retries`: how many more times RQ runs a failed job, at `RETRY_INTERVALS`.
     """
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}")
@@ -53,6 +61,7 @@ def job(queue: str, *, keep_result: bool = True) -> Callable[[Callable[P, R]], C
 
         run.queue_name = queue  # type: ignore[attr-defined]
         run.keep_result = keep_result  # type: ignore[attr-defined]
+        run.retries = retries  # type: ignore[attr-defined]
         return run
 
     return decorate
@@ -64,8 +73,10 @@ def enqueue(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
     connection = current_app.extensions.get("sprout.redis")
     if connection is not None:
         options: dict[str, Any] = {} if getattr(fn, "keep_result", True) else {"result_ttl": 0}
+        retries = getattr(fn, "retries", 0)
+        retry = Retry(max=retries, interval=RETRY_INTERVALS[:retries]) if retries else None
         Queue(queue_name, connection=connection).enqueue(
-            fn, *args, **kwargs, retry=None, job_timeout=300, **options
+            fn, *args, **kwargs, retry=retry, job_timeout=300, **options
         )
         return
     try:

@@ -11,13 +11,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, insert, text, update
+from sqlalchemy import delete, insert, select, text, update
 
 from app.extensions import db, get_feed_store
-from app.jobs import job
+from app.jobs import enqueue, job
 from app.models import HotListEntry, Note, NoteEvent, RankingModel, utcnow
 from app.services.ranking_data import engagement_events, note_features
-from app.services.sql import bump
+from app.services.sql import bump, id_in
 from ranking.config import HOT, ITEMCF
 from ranking.signals.hot import hot_from_arrays, hot_score, top_hot
 from ranking.signals.itemcf import ItemCF
@@ -41,11 +41,14 @@ def rebuild_hot() -> dict[str, Any]:
         for note_id, feature in features.items()
     ]
     # Notes that left the horizon drop to 0 so they stop ranking on stale scores.
-    db.session.execute(
-        update(Note)
-        .where(Note.hot_score > 0, Note.published_at < now_dt - HOT_SCORE_HORIZON)
-        .values(hot_score=0.0)
+    expired = list(
+        db.session.scalars(
+            select(Note.id).where(
+                Note.hot_score > 0, Note.published_at < now_dt - HOT_SCORE_HORIZON
+            )
+        )
     )
+    db.session.execute(update(Note).where(id_in(Note.id, expired)).values(hot_score=0.0))
     _write_hot_scores(scores)
 
     # Vectorised over the week's events: (note, CES weight, time) arrays, no object per event.
@@ -94,6 +97,8 @@ def rebuild_hot() -> dict[str, Any]:
     for start in range(0, len(rows), 5000):
         db.session.execute(insert(HotListEntry), rows[start : start + 5000])
     db.session.commit()
+    # Search sorts by hot and weighs engagement: its copy follows, in a job of its own.
+    enqueue(refresh_search_signals, [row["id"] for row in scores] + expired)
     return {
         "notes_scored": len(scores),
         "events": len(events),
@@ -153,6 +158,14 @@ def rebuild_itemcf() -> dict[str, Any]:
         existing.blob, existing.stats, existing.built_at = blob, stats, now_dt
     db.session.commit()
     return {**stats, "seconds": round(time.perf_counter() - started, 3), "bytes": len(blob)}
+
+
+@job("low", keep_result=False)
+def refresh_search_signals(note_ids: list[int]) -> dict[str, int]:
+    """The search index's hot scores and engagement counts, after the hot recompute."""
+    from app.services.search import refresh_signals
+
+    return {"notes": refresh_signals(note_ids)}
 
 
 @job("default", keep_result=False)

@@ -5,6 +5,7 @@ from app.models.media import Image
 from app.models.notes import Channel, Note, NoteImage, NoteMention, NoteTag, NoteTopic, Tag, Topic
 from app.models.notifications import Notification
 from app.models.ranking import HotListEntry, NegativeFeedback, NoteEvent, RankingModel
+from app.models.search import SearchQuery, SearchTermRule
 from app.models.social import (
     Album,
     Collect,
@@ -38,6 +39,8 @@ __all__ = [
     "NoteTopic",
     "Notification",
     "RankingModel",
+    "SearchQuery",
+    "SearchTermRule",
     "Share",
     "ShareVisit",
     "Tag",

@@ -67,8 +67,9 @@ def encode_cursor(*values: Any) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
-    """A cursor is opaque to clients; a tampered one is a 400, never a 500."""
+def decode_cursor(cursor: str | None, arity: int | range) -> list[Any] | None:
+    """A cursor is opaque to clients; a tampered one is a 400, never a 500. `arity`: how
+    many values it holds (a range where that varies)."""
     if not cursor:
         return None
     try:
@@ -76,7 +77,8 @@ def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise ValidationFailed("The cursor is not valid.", code="invalid_cursor") from exc
-    if not isinstance(values, list) or len(values) != arity:
+    arities = arity if isinstance(arity, range) else range(arity, arity + 1)
+    if not isinstance(values, list) or len(values) not in arities:
         raise ValidationFailed("The cursor is not valid.", code="invalid_cursor")
     for value in values:
         if not isinstance(value, (int, float, str)) or isinstance(value, bool):

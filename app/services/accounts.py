@@ -16,6 +16,8 @@ from sqlalchemy.exc import IntegrityError
 
 from app.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from app.extensions import db
+from app.jobs import enqueue
+from app.jobs.search import index_user
 from app.models import AuthToken, Image, User, UserActivityDay, UserRole, utcnow
 from app.models.users import ROLES
 from app.services.policies import can_manage_roles, require
@@ -78,6 +80,7 @@ def register(
         ) from exc
     token = _issue_token(user, user_agent)
     db.session.commit()
+    enqueue(index_user, user.id)
     return user, token
 
 
@@ -95,6 +98,7 @@ def login(username: str, password: str, *, user_agent: str | None = None) -> tup
         user.password_hash = hash_password(password)
     token = _issue_token(user, user_agent)
     db.session.commit()
+    enqueue(index_user, user.id)
     return user, token
 
 
@@ -203,6 +207,8 @@ def update_profile(
             raise NotFound("No such image of yours.", code="image_not_found")
         actor.avatar_image_id = image.id
     db.session.commit()
+    if nickname is not None or bio is not None:
+        enqueue(index_user, actor.id)
     return actor
 
 

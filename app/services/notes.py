@@ -22,6 +22,7 @@ from app.extensions import db
 from app.jobs import enqueue
 from app.jobs.notes import render_text_cover
 from app.jobs.notifications import deliver_notification
+from app.jobs.search import index_notes
 from app.models import (
     Channel,
     Image,
@@ -325,6 +326,7 @@ def _publish(note: Note) -> None:
 
 
 def _run_after_commit(note: Note, after: _AfterCommit) -> None:
+    enqueue(index_notes, [note.id])
     if after.render_cover and not note.image_links:
         enqueue(render_text_cover, note.id)
     for user_id in after.mention_user_ids:
@@ -428,6 +430,7 @@ def delete_note(actor: User, note_id: int) -> None:
     if result.rowcount == 1 and note.status == "published":  # type: ignore[attr-defined]
         adjust_published_counters(note, -1)
     db.session.commit()
+    enqueue(index_notes, [note.id])
 
 
 def view_note(actor: User | None, note_id: int) -> Note:

@@ -46,6 +46,14 @@ def can_manage_topics(actor: User) -> bool:
     return actor.has_role("editor")
 
 
+def can_curate_search(actor: User) -> bool:
+    return actor.has_role("editor")
+
+
+def can_reindex_search(actor: User) -> bool:
+    return actor.has_role("admin")
+
+
 def can_manage_roles(actor: User) -> bool:
     return actor.has_role("admin")
 

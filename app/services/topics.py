@@ -12,6 +12,8 @@ from sqlalchemy.orm import lazyload
 
 from app.errors import Conflict, NotFound, Unprocessable
 from app.extensions import db
+from app.jobs import enqueue
+from app.jobs.search import index_notes, index_topic
 from app.models import Channel, Note, NoteTopic, Topic, TopicFollow, User
 from app.services.policies import can_manage_topics, require
 from app.services.sql import bump, id_in_range, inserted
@@ -52,6 +54,12 @@ def _cards(viewer: User | None, topics: list[Topic]) -> TopicCards:
         else {}
     )
     return TopicCards(topics, followed, channels)
+
+
+def topic_cards(viewer: User | None, topic_ids: list[int]) -> TopicCards:
+    """These topics in this order (ids that no longer exist left out)."""
+    by_id = {t.id: t for t in db.session.scalars(select(Topic).where(Topic.id.in_(topic_ids)))}
+    return _cards(viewer, [by_id[i] for i in topic_ids if i in by_id])
 
 
 def get_topic_or_404(topic_id: int) -> Topic:
@@ -131,6 +139,7 @@ def create_topic(
     db.session.add(topic)
     _flush_unique()
     db.session.commit()
+    enqueue(index_topic, topic.id)
     return _cards(actor, [topic])
 
 
@@ -138,7 +147,8 @@ def update_topic(actor: User, topic_id: int, changes: dict[str, Any]) -> TopicCa
     """Only the keys present change; `channel: null` clears the channel."""
     require(can_manage_topics(actor), "Only editors may edit topics.")
     topic = get_topic_or_404(topic_id)
-    if changes.get("name") is not None and changes["name"] != topic.name:
+    renamed = changes.get("name") is not None and changes["name"] != topic.name
+    if renamed:
         _ensure_name_free(changes["name"], topic.id)
         topic.name = changes["name"]
     for key in ("description", "guide"):
@@ -148,6 +158,13 @@ def update_topic(actor: User, topic_id: int, changes: dict[str, Any]) -> TopicCa
         topic.channel_code = _channel_code(changes["channel"])
     _flush_unique()
     db.session.commit()
+    enqueue(index_topic, topic.id)
+    if renamed:  # its notes are found by the topic's name too
+        note_ids = list(
+            db.session.scalars(select(NoteTopic.note_id).where(NoteTopic.topic_id == topic.id))
+        )
+        for start in range(0, len(note_ids), 500):
+            enqueue(index_notes, note_ids[start : start + 500])
     return _cards(actor, [topic])
 
 
