@@ -57,6 +57,9 @@ def doc(note_id: int) -> NoteDoc:
     )
 
 
+pytestmark = pytest.mark.elasticsearch_mock
+
+
 def test_mocked_first_write_creates_versioned_indices_behind_aliases(cluster):
     backend = ElasticsearchSearch(client=cluster.client, prefix="p")
     backend.index_notes([doc(1)])
