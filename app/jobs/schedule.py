@@ -28,9 +28,11 @@ class PeriodicJob:
 
 def periodic_job_definitions() -> list[PeriodicJob]:
     from app.jobs.ranking import flush_impressions, rebuild_hot, rebuild_itemcf
+    from app.jobs.search import flush_search_queries
 
     return [
         PeriodicJob("flush_impressions", 30, flush_impressions),
+        PeriodicJob("flush_search_queries", 30, flush_search_queries),
         PeriodicJob("rebuild_hot", 300, rebuild_hot),
         PeriodicJob("rebuild_itemcf", 3600, rebuild_itemcf),
     ]

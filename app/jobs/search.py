@@ -36,3 +36,11 @@ def reindex_search() -> dict[str, Any]:
     from app.services.search import reindex
 
     return reindex()
+
+
+@job("low", keep_result=False)
+def flush_search_queries() -> dict[str, int]:
+    """Write the buffered search query log (services mode), every 30 s."""
+    from app.services.search import flush_query_log
+
+    return {"queries": flush_query_log()}

@@ -18,19 +18,20 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import orjson
 from cachetools import TTLCache
 from flask import current_app
 from sqlalchemy import delete, func, select
 
 from app.errors import NotFound, ValidationFailed
-from app.extensions import db, get_search
+from app.extensions import db, get_redis, get_search
 from app.jobs import enqueue
 from app.models import Note, NoteTag, NoteTopic, SearchQuery, SearchTermRule, Tag, Topic, User
 from app.search.backend import NoteDoc, NoteQuery, Sort, Suggestion, TopicDoc, UserDoc
-from app.search.text import normalize
+from app.search.text import analyzer, normalize
 from app.services.policies import can_curate_search, can_reindex_search, require
 from app.services.social import followed_ids
-from app.services.sql import id_in, insert_ignore
+from app.services.sql import id_in, insert_ignore, insert_ignore_many
 from app.services.topics import TopicCards, topic_cards
 from app.services.viewer import avatars_for
 
@@ -253,6 +254,27 @@ def reindex(progress: Progress | None = None) -> dict[str, Any]:
 
 
 # -- queries -------------------------------------------------------------------------------
+VOCABULARY_SIZE = 20_000  # most used tags, plus every topic name
+
+
+def _ensure_vocabulary() -> None:
+    """Teach this process's segmenter the deployment's tags and topic names before its first
+    query, so a query splits them as the index did (the index learns them as it writes)."""
+    if current_app.extensions.get("sprout.search_vocabulary"):
+        return
+    current_app.extensions["sprout.search_vocabulary"] = True
+    tags = db.session.scalars(
+        select(Tag.name)
+        .join(NoteTag, NoteTag.tag_id == Tag.id)
+        .group_by(Tag.id, Tag.name)
+        .order_by(func.count().desc())
+        .limit(VOCABULARY_SIZE)
+    ).all()
+    topics = db.session.scalars(select(Topic.name)).all()
+    db.session.rollback()
+    analyzer().add_words([*tags, *topics])
+
+
 @dataclass
 class Results:
     ids: list[int]
@@ -295,6 +317,7 @@ def search_notes(
         after=after,
         limit=limit,
     )
+    _ensure_vocabulary()
     results = _page(lambda: get_search().search_notes(query))
     if after is None and results.ids:
         log_query(text, searcher)
@@ -352,22 +375,49 @@ def query_term(text: str) -> str:
     return _SPACES.sub(" ", normalize(text)).strip()
 
 
+QUERY_LOG_KEY = "sprout:search:queries"  # services mode: buffered here, flushed by a job
+
+
 def log_query(text: str, searcher: str) -> None:
-    """Count a search that found something, once per searcher, term and day."""
+    """Count a search that found something, once per searcher, term and day. With Redis the
+    entry is buffered (one list push) and `flush_query_log` writes the batch; the request
+    never waits for a database write."""
     term = query_term(text)
     if not 1 <= len(term) <= MAX_TERM_CHARS:
         return
+    entry = {"term": term, "searcher": searcher, "day": datetime.now(UTC).date()}
     try:
-        db.session.execute(
-            insert_ignore(
-                SearchQuery,
-                {"term": term, "searcher": searcher, "day": datetime.now(UTC).date()},
-            )
-        )
+        connection = get_redis()
+        if connection is not None:
+            connection.rpush(QUERY_LOG_KEY, orjson.dumps([term, searcher, entry["day"]]))
+            return
+        db.session.execute(insert_ignore(SearchQuery, entry))
         db.session.commit()
     except Exception:  # the log is a signal, never a reason for a search to fail
         db.session.rollback()
         current_app.logger.exception("logging a search query failed")
+
+
+def flush_query_log(max_items: int = 10_000) -> int:
+    """Write the buffered query log in one statement (repeats of a searcher, term and day
+    are ignored by the unique key)."""
+    connection = get_redis()
+    if connection is None:
+        return 0
+    raw = connection.lpop(QUERY_LOG_KEY, max_items) or []
+    rows = {}
+    for item in raw:
+        term, searcher, day = orjson.loads(item)
+        rows[(term, searcher, day)] = {
+            "term": term,
+            "searcher": searcher,
+            "day": date.fromisoformat(day),
+        }
+    if rows:
+        db.session.execute(insert_ignore_many(SearchQuery), list(rows.values()))
+        db.session.commit()
+        _trending_cache().clear()
+    return len(rows)
 
 
 # -- hot terms and suggestions -----------------------------------------------------------

@@ -27,6 +27,12 @@ def insert_ignore(model: type[DeclarativeBase], values: dict[str, Any]) -> Inser
     )
 
 
+def insert_ignore_many(model: type[DeclarativeBase]) -> Insert:
+    """`insert_ignore` for a batch: execute it with a list of rows."""
+    builder = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    return builder(model).on_conflict_do_nothing()
+
+
 def bump(model: type[DeclarativeBase], row_id: Any, **deltas: int) -> None:
     """Atomic `col = col + delta` in SQL; never read-modify-write in Python.
 

@@ -36,7 +36,12 @@ def test_impressions_flow_through_redis_and_the_scheduled_worker(services_app):
     assert db.session.scalar(select(func.count()).select_from(NoteEvent)) == 0  # buffered
 
     connection = services_app.extensions["sprout.redis"]
-    assert set(tick(connection)) == {"flush_impressions", "rebuild_hot", "rebuild_itemcf"}
+    assert set(tick(connection)) == {
+        "flush_impressions",
+        "flush_search_queries",
+        "rebuild_hot",
+        "rebuild_itemcf",
+    }
     assert tick(connection) == []  # once per interval, however many workers tick
     SimpleWorker(list(QUEUES), connection=connection).work(burst=True)
 

@@ -68,3 +68,27 @@ def test_notification_job_runs_on_the_worker_and_is_idempotent(services_app):
     run_worker(services_app)
     db.session.expire_all()
     assert db.session.query(Notification).filter_by(kind="follow").count() == 1
+
+
+def test_search_index_jobs_and_query_log_go_through_the_worker(services_app):
+    """Services mode: index jobs are queued (not run in the request) and a real worker runs
+    them; search queries are buffered in Redis and the periodic flush writes them."""
+    from app.jobs.search import flush_search_queries
+
+    api = Api(services_app.test_client())
+    api.register("camper")
+    created = api.post(
+        "/notes", "camper", json={"title": "周末露营装备", "status": "published"}
+    ).get_json()
+    assert api.get("/search/notes", query_string={"q": "露营"}).get_json()["items"] == []
+    run_worker(services_app)  # index_notes ran
+    items = api.get("/search/notes", "camper", query_string={"q": "露营"}).get_json()["items"]
+    assert [item["id"] for item in items] == [created["id"]]
+    api.get("/search/notes", "camper", query_string={"q": "露营"})  # same searcher again
+    connection = services_app.extensions["sprout.redis"]
+    assert connection.llen("sprout:search:queries") == 2
+    assert api.get("/search/trending").get_json()["items"] == []  # not flushed yet
+    assert flush_search_queries() == {"queries": 1}
+    assert connection.llen("sprout:search:queries") == 0
+    terms = api.get("/search/trending").get_json()["items"]
+    assert [(t["term"], t["score"]) for t in terms] == [("露营", 1.0)]
