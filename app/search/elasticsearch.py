@@ -338,16 +338,42 @@ class ElasticsearchSearch:
         except NotFoundError:  # never indexed anything yet
             return {"hits": {"hits": []}}
 
-    def _text_query(self, terms: list[str], fields: list[str], operator: str) -> dict[str, Any]:
+    def _text_query(
+        self, terms: list[str], fields: list[str], operator: str, prefix: bool
+    ) -> dict[str, Any]:
         return {
             "multi_match": {
                 "query": " ".join(terms),
                 "fields": fields,
-                "type": "cross_fields",
+                # bool_prefix: the last word may be unfinished (names people type)
+                "type": "bool_prefix" if prefix else "cross_fields",
                 "operator": operator,
                 "analyzer": "sprout_pre",
             }
         }
+
+    def _operator(
+        self, kind: str, terms: list[str], fields: list[str], filters: list[Any], prefix: bool
+    ) -> str:
+        """All the words if some document has them all, else any of them: decided on the
+        whole result set, so every page of a query uses the same rule."""
+        if len(terms) == 1:
+            return "and"
+        query = {
+            "bool": {"must": [self._text_query(terms, fields, "and", prefix)], "filter": filters}
+        }
+        try:
+            found = self._call(
+                self.client.search,
+                index=self.alias(kind),
+                query=query,
+                size=0,
+                terminate_after=1,
+                track_total_hits=1,
+            )
+        except NotFoundError:
+            return "and"
+        return "and" if found["hits"]["total"]["value"] else "or"
 
     def _page(
         self,
@@ -359,34 +385,35 @@ class ElasticsearchSearch:
         after: tuple[Any, ...] | None,
         limit: int,
         rescore: str | None = None,
+        prefix: bool = False,
     ) -> Hits:
-        """All the words first; any of them when no document has them all."""
-        for operator in ("and", "or"):
-            query: dict[str, Any] = {
-                "bool": {"must": [self._text_query(terms, fields, operator)], "filter": filters}
+        operator = self._operator(kind, terms, fields, filters, prefix)
+        query: dict[str, Any] = {
+            "bool": {
+                "must": [self._text_query(terms, fields, operator, prefix)],
+                "filter": filters,
             }
-            if rescore:
-                query = {
-                    "script_score": {
-                        "query": query,
-                        "script": {
-                            "source": rescore,
-                            "params": {"now": time.time(), "fresh": FRESHNESS_SECONDS},
-                        },
-                    }
+        }
+        if rescore:
+            query = {
+                "script_score": {
+                    "query": query,
+                    "script": {
+                        "source": rescore,
+                        "params": {"now": time.time(), "fresh": FRESHNESS_SECONDS},
+                    },
                 }
-            body: dict[str, Any] = {
-                "query": query,
-                "sort": sort,
-                "size": limit + 1,
-                "track_total_hits": False,
-                "_source": False,
             }
-            if after:
-                body["search_after"] = list(after)
-            found = self._search(kind, **body)["hits"]["hits"]
-            if found or after or len(terms) == 1:
-                break
+        body: dict[str, Any] = {
+            "query": query,
+            "sort": sort,
+            "size": limit + 1,
+            "track_total_hits": False,
+            "_source": False,
+        }
+        if after:
+            body["search_after"] = list(after)
+        found = self._search(kind, **body)["hits"]["hits"]
         more = len(found) > limit
         items = [
             Hit(int(hit["_id"]), float(hit.get("_score") or 0.0), tuple(terms))
@@ -439,6 +466,7 @@ class ElasticsearchSearch:
             [{"_score": "desc"}, {"id": "desc"}],
             after,
             limit,
+            prefix=True,
         )
 
     def search_topics(self, text: str, after: tuple[Any, ...] | None, limit: int) -> Hits:
@@ -453,6 +481,7 @@ class ElasticsearchSearch:
             [{"_score": "desc"}, {"id": "desc"}],
             after,
             limit,
+            prefix=True,
         )
 
     def suggest(self, prefix: str, limit: int) -> list[Suggestion]:

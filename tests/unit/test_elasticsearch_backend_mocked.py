@@ -117,7 +117,7 @@ def test_mocked_writes_during_a_reindex_go_to_both_generations(cluster):
 def test_mocked_query_body_filters_sorts_and_search_after(cluster):
     backend = ElasticsearchSearch(client=cluster.client, prefix="p")
     hits = [{"_id": str(i), "_score": 1.0, "sort": [100 - i, i]} for i in (5, 4, 3)]
-    cluster.client.search.return_value = {"hits": {"hits": hits}}
+    cluster.client.search.return_value = {"hits": {"total": {"value": 3}, "hits": hits}}
     page = backend.search_notes(
         NoteQuery("防晒 露营", sort="new", channel="beauty", topic_id=7, tag="防晒", limit=2)
     )
@@ -135,16 +135,24 @@ def test_mocked_query_body_filters_sorts_and_search_after(cluster):
 def test_mocked_any_word_when_no_document_has_them_all(cluster):
     backend = ElasticsearchSearch(client=cluster.client, prefix="p")
     cluster.client.search.side_effect = [
-        {"hits": {"hits": []}},
+        {"hits": {"total": {"value": 0}, "hits": []}},  # does any note have both words?
         {"hits": {"hits": [{"_id": "9", "_score": 2.0, "sort": [2.0, 9]}]}},
     ]
     page = backend.search_notes(NoteQuery("防晒 露营"))
     assert [h.id for h in page.items] == [9]
-    operators = [
-        c.kwargs["query"]["script_score"]["query"]["bool"]["must"][0]["multi_match"]["operator"]
-        for c in cluster.client.search.call_args_list
-    ]
-    assert operators == ["and", "or"]
+    check, search = cluster.client.search.call_args_list
+    assert check.kwargs["size"] == 0
+    assert check.kwargs["query"]["bool"]["must"][0]["multi_match"]["operator"] == "and"
+    page_query = search.kwargs["query"]["script_score"]["query"]["bool"]["must"][0]
+    assert page_query["multi_match"]["operator"] == "or"
+
+
+def test_mocked_names_match_an_unfinished_last_word(cluster):
+    backend = ElasticsearchSearch(client=cluster.client, prefix="p")
+    cluster.client.search.return_value = {"hits": {"hits": []}}
+    backend.search_users("camp", None, 10)
+    match = cluster.client.search.call_args.kwargs["query"]["bool"]["must"][0]["multi_match"]
+    assert match["type"] == "bool_prefix" and match["query"] == "camp"
 
 
 def test_mocked_cluster_down_is_search_unavailable(cluster):
