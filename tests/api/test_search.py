@@ -259,3 +259,25 @@ def test_reindex_rebuilds_in_place_and_drops_what_is_gone(api, notes):
 def test_readyz_reports_the_search_backend(client):
     checks = client.get("/readyz").get_json()
     assert checks["checks"]["search"] == {"ok": True, "backend": "embedded"} or checks["search"]
+
+
+def test_an_interrupted_reindex_resumes_where_it_stopped(api, notes, monkeypatch):
+    from app.extensions import get_search
+    from app.services import search
+
+    monkeypatch.setattr(search, "BATCH", 2)
+    seen: list[tuple[str, int, int]] = []
+
+    def crash_after_first_batch(kind: str, done: int, total: int) -> None:
+        seen.append((kind, done, total))
+        if len(seen) == 1:
+            raise KeyboardInterrupt  # the operator pressed Ctrl-C
+
+    with pytest.raises(KeyboardInterrupt):
+        search.reindex(progress=crash_after_first_batch)
+    assert get_search().stats()["reindex_running"] is True
+    result = search.reindex(progress=lambda *progress: seen.append(progress))
+    assert result["generation"] == 1 and result["notes"] == 2  # the two it had not done
+    assert seen[1] == ("notes", 4, 4)  # resumed after the first batch of notes
+    assert sorted(found(api, "防晒 露营 穿搭 iphone")) == sorted(notes.values())
+    assert get_search().stats()["reindex_running"] is False
