@@ -24,6 +24,7 @@ def blueprint_modules() -> list[ModuleType]:
         social,
         topics,
     )
+    from moderation import api as moderation_api
 
     return [
         health,
@@ -40,5 +41,6 @@ def blueprint_modules() -> list[ModuleType]:
         feeds,
         notifications,
         search,
+        moderation_api,
         admin,
     ]

@@ -53,3 +53,8 @@ __all__ = [
     "UserRole",
     "utcnow",
 ]
+
+# Moderation keeps its models in its own package; importing them here completes the metadata.
+from moderation.models import ModerationKeyword
+
+__all__ += ["ModerationKeyword"]
