@@ -1,4 +1,4 @@
-"""Moderation routes (so far the keyword list)."""
+"""Moderation routes (so far the reason taxonomy and the keyword list)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,42 @@ from app.api.presenters import iso
 from app.api.routing import current_actor, endpoint
 from moderation import keywords
 from moderation.schemas import KeywordIn
+from moderation.taxonomy import taxonomy
 
 bp = Blueprint("moderation", __name__, url_prefix="/api/v1")
+
+
+@endpoint(
+    bp,
+    "/report-reasons",
+    "GET",
+    summary="The report-reason taxonomy: nine categories, their reasons with codes, zh/en "
+    "labels and severity, and the aggravating circumstances",
+)
+def report_reasons() -> Any:
+    data = taxonomy()
+    return {
+        "categories": [
+            {
+                "code": category["code"],
+                "zh": category["zh"],
+                "en": category["en"],
+                "severity": category["severity"],
+                "reasons": [
+                    {
+                        "code": reason["code"],
+                        "zh": reason["zh"],
+                        "en": reason["en"],
+                        "aggravating": reason.get("aggravating", []),
+                    }
+                    for reason in category["reasons"]
+                ],
+            }
+            for category in data.categories
+        ],
+        "aggravating": list(data.aggravating.values()),
+        "penalty_ladder": list(data.ladder),
+    }
 
 
 def _view(row: Any) -> dict[str, Any]:
