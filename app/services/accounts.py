@@ -98,7 +98,6 @@ def login(username: str, password: str, *, user_agent: str | None = None) -> tup
         user.password_hash = hash_password(password)
     token = _issue_token(user, user_agent)
     db.session.commit()
-    enqueue(index_user, user.id)
     return user, token
 
 
