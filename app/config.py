@@ -94,6 +94,8 @@ class Settings:
     ranking_default_page_size: int = 20  # what a prefetch job ranks pages of
     ranking_catalogue_hot: int = 1500  # hottest notes kept as candidates
     ranking_catalogue_new: int = 500  # newest notes kept for the traffic pool
+    # Reports' total weight at which a target is hidden until a moderator decides.
+    moderation_hide_weight: float = 5.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -146,6 +148,7 @@ def load_settings(**overrides: Any) -> Settings:
         s3_public_url=env.get("SPROUT_S3_PUBLIC_URL") or None,
         public_base_url=(env.get("SPROUT_PUBLIC_URL") or "").rstrip("/"),
         seed_on_empty=parse_boolean(env.get("SPROUT_SEED_ON_EMPTY"), True),
+        moderation_hide_weight=float(env.get("SPROUT_MODERATION_HIDE_WEIGHT") or 5.0),
     )
     if "database_url" in overrides and overrides["database_url"].startswith("postgresql://"):
         overrides["database_url"] = "postgresql+psycopg://" + overrides["database_url"][13:]

@@ -1,4 +1,5 @@
-"""Moderation routes (so far the reason taxonomy and the keyword list)."""
+"""Moderation routes: the reason taxonomy, reports, the review queue, decisions, the audit
+log and the keyword list."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from flask import Blueprint
 
 from app.api.presenters import iso
 from app.api.routing import current_actor, endpoint
-from moderation import keywords
-from moderation.schemas import KeywordIn
+from app.schemas.common import Page, decode_cursor, encode_cursor, page_of
+from moderation import keywords, service
+from moderation.schemas import CasesQuery, DecisionIn, KeywordIn, ReportIn
 from moderation.taxonomy import taxonomy
 
 bp = Blueprint("moderation", __name__, url_prefix="/api/v1")
@@ -101,3 +103,164 @@ def add_keyword(body: KeywordIn) -> Any:
 def delete_keyword(keyword_id: int) -> Any:
     keywords.delete_keyword(current_actor(), keyword_id)
     return None
+
+
+def _report_view(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "target_type": row.target_type,
+        "target_id": row.target_id,
+        "reason_code": row.reason_code,
+        "outcome": row.outcome,
+        "created_at": iso(row.created_at),
+    }
+
+
+@endpoint(
+    bp,
+    "/reports",
+    "POST",
+    summary="Report a note, comment or user; reporting the same target again changes nothing",
+    body=ReportIn,
+    status=201,
+    auth="required",
+    rate_limit="report",
+    allow_muted=True,
+    errors=[400, 401, 404, 422, 429],
+)
+def create_report(body: ReportIn) -> Any:
+    row, created = service.report(
+        current_actor(), body.target_type, body.target_id, body.reason_code, body.detail
+    )
+    return {**_report_view(row), "counted": created}
+
+
+@endpoint(
+    bp,
+    "/me/reports",
+    "GET",
+    summary="My reports and their outcome (upheld, dismissed, or null while pending)",
+    auth="required",
+    errors=[401],
+)
+def my_reports() -> Any:
+    return {"items": [_report_view(r) for r in service.my_reports(current_actor(), 50)]}
+
+
+def _case_view(case: Any) -> dict[str, Any]:
+    return {
+        "id": case.id,
+        "target_type": case.target_type,
+        "target_id": case.target_id,
+        "target_user_id": case.target_user_id,
+        "status": case.status,
+        "reason_code": case.reason_code,
+        "severity": case.severity,
+        "report_count": case.report_count,
+        "weighted_reports": case.weighted_reports,
+        "reach": case.reach,
+        "priority": case.priority,
+        "auto_hidden": case.auto_hidden,
+        "claimed_by": case.claimed_by_id,
+        "outcome": case.outcome,
+        "created_at": iso(case.created_at),
+        "decided_at": iso(case.decided_at),
+    }
+
+
+@endpoint(
+    bp,
+    "/moderation/cases",
+    "GET",
+    summary="The review queue, highest priority first; `status=`, `reason=` (code or category)",
+    query=CasesQuery,
+    auth="required",
+    role="moderator",
+    errors=[400, 401, 403],
+)
+def list_cases(query: CasesQuery) -> Any:
+    after = decode_cursor(query.cursor, 2)
+    cases = service.list_cases(
+        current_actor(), query.status, query.reason, query.limit, tuple(after) if after else None
+    )
+    page = page_of(cases, query.limit, lambda case: encode_cursor(case.priority, case.id))
+    page["items"] = [_case_view(case) for case in page["items"]]
+    return page
+
+
+@endpoint(
+    bp,
+    "/moderation/cases/<int:case_id>/claim",
+    "POST",
+    summary="Take a case so no one else handles it (409 if another moderator has it)",
+    auth="required",
+    role="moderator",
+    errors=[401, 403, 404, 409],
+)
+def claim_case(case_id: int) -> Any:
+    return _case_view(service.claim(current_actor(), case_id))
+
+
+@endpoint(
+    bp,
+    "/moderation/cases/<int:case_id>/decision",
+    "POST",
+    summary="Decide a case: content keep|hide|remove, account none|warn|mute|ban; a mute "
+    "without duration_days takes the next step of the penalty ladder",
+    body=DecisionIn,
+    auth="required",
+    role="moderator",
+    errors=[400, 401, 403, 404, 409],
+)
+def decide_case(case_id: int, body: DecisionIn) -> Any:
+    case, actions = service.decide(
+        current_actor(), case_id, body.content, body.account, body.duration_days, body.note
+    )
+    return {
+        "case": _case_view(case),
+        "actions": [
+            {
+                "id": action.id,
+                "kind": action.kind,
+                **(
+                    {"duration_days": action.duration_days, "ends_at": iso(action.ends_at)}
+                    if action.kind == "mute"
+                    else {}
+                ),
+            }
+            for action in actions
+        ],
+    }
+
+
+@endpoint(
+    bp,
+    "/moderation/log",
+    "GET",
+    summary="The full audit log, newest first (moderator)",
+    query=Page,
+    auth="required",
+    role="moderator",
+    errors=[400, 401, 403],
+)
+def audit_log(query: Page) -> Any:
+    after = decode_cursor(query.cursor, 1)
+    entries = service.audit_log(
+        current_actor(), query.limit, int(after[0]) if after and isinstance(after[0], int) else None
+    )
+    page = page_of(entries, query.limit, lambda entry: encode_cursor(entry.id))
+    page["items"] = [
+        {
+            "id": e.id,
+            "actor_id": e.actor_id,
+            "action": e.action,
+            "target_type": e.target_type,
+            "target_id": e.target_id,
+            "reason": e.reason,
+            "before": e.before,
+            "after": e.after,
+            "created_at": iso(e.created_at),
+        }
+        for e in page["items"]
+    ]
+    return page

@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, utcnow
@@ -25,3 +36,122 @@ class ModerationKeyword(Base):
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Case(Base):
+    """Every report on one target, gathered: one case per target, reopened by new reports
+    after a decision."""
+
+    __tablename__ = "moderation_cases"
+    __table_args__ = (
+        UniqueConstraint("target_type", "target_id", name="uq_moderation_cases_target"),
+        Index("ix_moderation_cases_status_priority", "status", "priority"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_type: Mapped[str] = mapped_column(String(10))  # note | comment | user
+    target_id: Mapped[int] = mapped_column(Integer)
+    target_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    status: Mapped[str] = mapped_column(String(10), default="open")  # open | claimed | decided
+    reason_code: Mapped[str] = mapped_column(String(48))  # the most severe reason reported
+    severity: Mapped[int] = mapped_column(Integer, default=1)
+    report_count: Mapped[int] = mapped_column(Integer, default=0)
+    weighted_reports: Mapped[float] = mapped_column(Float, default=0.0)
+    reach: Mapped[int] = mapped_column(Integer, default=0)
+    priority: Mapped[float] = mapped_column(Float, default=0.0)
+    auto_hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    claimed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    claimed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)  # upheld | dismissed
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Report(Base):
+    """One per reporter and target: reporting again changes nothing."""
+
+    __tablename__ = "moderation_reports"
+    __table_args__ = (
+        UniqueConstraint(
+            "reporter_id", "target_type", "target_id", name="uq_moderation_reports_reporter"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("moderation_cases.id", ondelete="CASCADE"), index=True
+    )
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    target_type: Mapped[str] = mapped_column(String(10))
+    target_id: Mapped[int] = mapped_column(Integer)
+    reason_code: Mapped[str] = mapped_column(String(48))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    weight: Mapped[float] = mapped_column(Float, default=1.0)
+    outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)  # upheld | dismissed
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ModerationAction(Base):
+    """What a decision did: to content (hide, remove) or to an account (warn, mute, ban).
+    Mutes and bans are strikes until an appeal reverses them."""
+
+    __tablename__ = "moderation_actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("moderation_cases.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(10))
+    target_type: Mapped[str] = mapped_column(String(10))
+    target_id: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    reason_code: Mapped[str] = mapped_column(String(48))
+    duration_days: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: permanent
+    ends_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    moderator_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    before: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reversed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """Append-only: nothing in the code updates or deletes these rows."""
+
+    __tablename__ = "moderation_audit"
+    __table_args__ = (Index("ix_moderation_audit_created_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )  # None: the system (automatic protection)
+    action: Mapped[str] = mapped_column(String(32))
+    target_type: Mapped[str] = mapped_column(String(10))
+    target_id: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    before: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    after: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Mute(Base):
+    """A user's current mute (one row per user): every write checks it."""
+
+    __tablename__ = "moderation_mutes"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    until: Mapped[datetime | None] = mapped_column(nullable=True)  # None: permanent
+    reason_code: Mapped[str] = mapped_column(String(48))
+    action_id: Mapped[int | None] = mapped_column(
+        ForeignKey("moderation_actions.id", ondelete="SET NULL"), nullable=True
+    )

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from app.schemas.common import Schema, SingleLine
+from app.schemas.common import CleanText, Id, Page, Schema, SingleLine
 from moderation.taxonomy import taxonomy
 
 
@@ -20,3 +20,22 @@ class KeywordIn(Schema):
     word: Annotated[SingleLine, Field(min_length=1, max_length=40)]
     action: Literal["review", "block", "allow"] = "review"
     category: Annotated[str, Field(max_length=32), AfterValidator(_category)] = "other"
+
+
+class ReportIn(Schema):
+    target_type: Literal["note", "comment", "user"]
+    target_id: Id
+    reason_code: Annotated[str, Field(min_length=3, max_length=48)]
+    detail: Annotated[CleanText, Field(max_length=500)] = ""
+
+
+class CasesQuery(Page):
+    status: Literal["open", "claimed", "decided"] | None = None
+    reason: Annotated[str, Field(max_length=48)] | None = None
+
+
+class DecisionIn(Schema):
+    content: Literal["keep", "hide", "remove"]
+    account: Literal["none", "warn", "mute", "ban"]
+    duration_days: Annotated[int, Field(ge=1, le=3650)] | Literal["permanent"] | None = None
+    note: Annotated[CleanText, Field(max_length=1000)] = ""

@@ -81,6 +81,7 @@ def login(body: LoginIn) -> Any:
     auth="required",
     status=204,
     rate_limit="",
+    allow_muted=True,
 )
 def logout() -> Any:
     accounts.logout(bearer_token() or "")

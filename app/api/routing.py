@@ -15,7 +15,7 @@ from typing import Any, Literal
 from flask import Blueprint, Response, g, jsonify, request
 from pydantic import BaseModel, ValidationError
 
-from app.errors import Unauthorized, ValidationFailed
+from app.errors import Forbidden, Unauthorized, ValidationFailed
 from app.extensions import rate_limiter
 from app.models import User
 
@@ -66,6 +66,21 @@ def _resolve_actor(auth: AuthMode) -> None:
         return
     if auth != "none":
         g.actor = authenticate(token)
+
+
+def _refuse_if_muted(actor: User | None) -> None:
+    if actor is None:
+        return
+    from moderation.service import current_mute
+
+    mute = current_mute(actor.id)
+    if mute is not None:
+        until = mute.until.isoformat().replace("+00:00", "Z") if mute.until else None
+        raise Forbidden(
+            "This account is muted" + (f" until {until}." if until else " permanently."),
+            code="account_muted",
+            details={"reason": mute.reason_code, "until": until},
+        )
 
 
 def client_ip() -> str:
@@ -130,8 +145,11 @@ def endpoint(
     rate_limit: str | None = None,
     content_type: str = "application/json",
     errors: list[int] | None = None,
+    allow_muted: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare a route. Writes by signed-in users count against the `write` limit by default."""
+    """Declare a route. Writes by signed-in users count against the `write` limit by default
+    and are refused to muted users (403 `account_muted`) unless `allow_muted` (signing out,
+    appealing)."""
     limit_name = rate_limit
     if limit_name is None and method in WRITE_METHODS and auth == "required":
         limit_name = "write"
@@ -157,6 +175,8 @@ def endpoint(
         @functools.wraps(fn)
         def view(**kwargs: Any) -> Any:
             _resolve_actor(auth)
+            if method in WRITE_METHODS and not allow_muted:
+                _refuse_if_muted(current_actor())
             if limit_name is not None:
                 actor = current_actor()
                 identity = f"user:{actor.id}" if actor else f"ip:{client_ip()}"

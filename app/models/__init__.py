@@ -55,6 +55,13 @@ __all__ = [
 ]
 
 # Moderation keeps its models in its own package; importing them here completes the metadata.
-from moderation.models import ModerationKeyword
+from moderation.models import (
+    AuditEntry,
+    Case,
+    ModerationAction,
+    ModerationKeyword,
+    Mute,
+    Report,
+)
 
-__all__ += ["ModerationKeyword"]
+__all__ += ["AuditEntry", "Case", "ModerationAction", "ModerationKeyword", "Mute", "Report"]

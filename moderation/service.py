@@ -1,0 +1,555 @@
+"""Moderation use cases: reports gathered into cases, claims, decisions with the penalty
+ladder, automatic protection and the audit trail. Services only: no Flask request here."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from flask import current_app
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.errors import Conflict, NotFound, Unprocessable, ValidationFailed
+from app.extensions import db
+from app.jobs import enqueue
+from app.jobs.notifications import deliver_notification
+from app.jobs.search import index_notes, index_user
+from app.models import Comment, Note, User, utcnow
+from app.services.accounts import revoke_all_tokens
+from app.services.notes import adjust_published_counters
+from app.services.policies import require
+from moderation.models import AuditEntry, Case, ModerationAction, Mute, Report
+from moderation.taxonomy import Reason, taxonomy
+
+TargetType = Literal["note", "comment", "user"]
+MUTE_DAYS = {"mute_1d": 1, "mute_7d": 7, "mute_15d": 15, "mute_permanent": None}
+HIDDEN_STATES = ("hidden", "removed")
+
+
+def can_moderate(actor: User) -> bool:
+    return actor.has_role("moderator")
+
+
+def audit(
+    actor_id: int | None,
+    action: str,
+    target_type: str,
+    target_id: int,
+    reason: str = "",
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Append to the audit log in the caller's transaction (so it commits with the change)."""
+    db.session.add(
+        AuditEntry(
+            actor_id=actor_id,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            reason=reason,
+            before=before or {},
+            after=after or {},
+        )
+    )
+
+
+# -- targets -----------------------------------------------------------------------------------
+@dataclass
+class Target:
+    kind: TargetType
+    id: int
+    owner_id: int
+    reach: int
+    row: Any
+
+
+def load_target(kind: str, target_id: int) -> Target:
+    if kind == "note":
+        note = db.session.get(Note, target_id)
+        if note is None or note.deleted_at is not None or note.status == "draft":
+            raise NotFound("No such note.", code="note_not_found")
+        reach = note.view_count + note.like_count + note.collect_count + note.comment_count
+        return Target("note", note.id, note.author_id, reach, note)
+    if kind == "comment":
+        comment = db.session.get(Comment, target_id)
+        if comment is None or comment.deleted_at is not None:
+            raise NotFound("No such comment.", code="comment_not_found")
+        return Target(
+            "comment",
+            comment.id,
+            comment.author_id,
+            comment.like_count + comment.reply_count,
+            comment,
+        )
+    user = db.session.get(User, target_id)
+    if user is None:
+        raise NotFound("No such user.", code="user_not_found")
+    return Target("user", user.id, user.id, user.follower_count, user)
+
+
+def _content_state(target: Target) -> str | None:
+    return None if target.kind == "user" else target.row.status
+
+
+def _set_content_state(target: Target, status: str) -> None:
+    """Hide, remove or restore a note or comment; published counters and search follow."""
+    before = target.row.status
+    if before == status:
+        return
+    if target.kind == "note":
+        if before == "published" and status != "published":
+            adjust_published_counters(target.row, -1)
+        elif before != "published" and status == "published":
+            adjust_published_counters(target.row, +1)
+    target.row.status = status
+
+
+def _after_content_change(target: Target) -> None:
+    if target.kind == "note":
+        enqueue(index_notes, [target.id])
+
+
+# -- reports -------------------------------------------------------------------------------------
+def reporter_weight(reporter_id: int) -> float:
+    """1 for a reporter with no history; upheld reports raise it, dismissed ones lower it."""
+    rows = db.session.execute(
+        select(Report.outcome, func.count())
+        .where(Report.reporter_id == reporter_id, Report.outcome.is_not(None))
+        .group_by(Report.outcome)
+    ).all()
+    counts = dict(rows)
+    upheld, dismissed = counts.get("upheld", 0), counts.get("dismissed", 0)
+    return round(min(3.0, max(0.25, (1 + upheld) / (1 + dismissed))), 3)
+
+
+def _priority(case: Case) -> float:
+    return round(case.weighted_reports * case.severity * (1 + math.log10(1 + case.reach)), 4)
+
+
+def report(
+    reporter: User, target_type: str, target_id: int, reason_code: str, detail: str
+) -> tuple[Report, bool]:
+    """File a report; the same reporter on the same target again changes nothing (returns
+    the first report and False)."""
+    reason = taxonomy().reason(reason_code)
+    if reason is None:
+        raise ValidationFailed(
+            "Unknown reason: see /report-reasons.",
+            code="unknown_reason",
+            details={"field": "reason_code"},
+        )
+    target = load_target(target_type, target_id)
+    if target.owner_id == reporter.id:
+        raise Unprocessable("You cannot report yourself or your own content.", code="own_target")
+    existing = db.session.scalar(
+        select(Report).where(
+            Report.reporter_id == reporter.id,
+            Report.target_type == target_type,
+            Report.target_id == target_id,
+        )
+    )
+    if existing is not None:
+        return existing, False
+    case = _case_for(target, reason)
+    weight = reporter_weight(reporter.id)
+    row = Report(
+        case_id=case.id,
+        reporter_id=reporter.id,
+        target_type=target_type,
+        target_id=target_id,
+        reason_code=reason_code,
+        detail=detail,
+        weight=weight,
+    )
+    db.session.add(row)
+    try:
+        db.session.flush()
+    except IntegrityError:  # the same report, concurrently: the other one counts
+        db.session.rollback()
+        again = db.session.scalar(
+            select(Report).where(
+                Report.reporter_id == reporter.id,
+                Report.target_type == target_type,
+                Report.target_id == target_id,
+            )
+        )
+        assert again is not None
+        return again, False
+    db.session.execute(
+        update(Case)
+        .where(Case.id == case.id)
+        .values(
+            report_count=Case.report_count + 1,
+            weighted_reports=Case.weighted_reports + weight,
+            updated_at=utcnow(),
+        )
+    )
+    db.session.refresh(case)
+    if reason.severity > case.severity:
+        case.severity, case.reason_code = reason.severity, reason.code
+    case.reach = target.reach
+    if case.status == "decided":  # new reports after a decision: back in the queue
+        case.status, case.outcome, case.decided_at = "open", None, None
+    case.priority = _priority(case)
+    hidden_now = _protect(case, target)
+    db.session.commit()
+    if hidden_now:  # jobs only after the commit: inline, they end the transaction
+        _after_content_change(target)
+    return row, True
+
+
+def _case_for(target: Target, reason: Reason) -> Case:
+    case = db.session.scalar(
+        select(Case).where(Case.target_type == target.kind, Case.target_id == target.id)
+    )
+    if case is not None:
+        return case
+    case = Case(
+        target_type=target.kind,
+        target_id=target.id,
+        target_user_id=target.owner_id,
+        reason_code=reason.code,
+        severity=reason.severity,
+        reach=target.reach,
+    )
+    db.session.add(case)
+    try:
+        db.session.flush()
+    except IntegrityError:  # another reporter opened it at the same moment
+        db.session.rollback()
+        case = db.session.scalar(
+            select(Case).where(Case.target_type == target.kind, Case.target_id == target.id)
+        )
+        assert case is not None
+    return case
+
+
+def _protect(case: Case, target: Target) -> bool:
+    """Hide reported content pending review once its reports weigh enough; True if it did."""
+    threshold = current_app.config["SPROUT"].moderation_hide_weight
+    if (
+        case.auto_hidden
+        or target.kind == "user"
+        or case.status == "decided"
+        or case.weighted_reports < threshold
+        or _content_state(target) != "published"
+    ):
+        return False
+    _set_content_state(target, "hidden")
+    case.auto_hidden = True
+    audit(
+        None,
+        "auto_hide",
+        target.kind,
+        target.id,
+        f"reports weighing {case.weighted_reports:g} ≥ {threshold:g}",
+        {"status": "published"},
+        {"status": "hidden"},
+    )
+    return True
+
+
+# -- the queue -----------------------------------------------------------------------------------
+def list_cases(
+    actor: User, status: str | None, reason_code: str | None, limit: int, after: tuple | None
+) -> list[Case]:
+    require(can_moderate(actor), "Only moderators may see the review queue.")
+    statement = select(Case).order_by(Case.priority.desc(), Case.id.desc()).limit(limit + 1)
+    statement = statement.where(
+        Case.status == status if status else Case.status.in_(("open", "claimed"))
+    )
+    if reason_code:
+        category = reason_code.split(".", 1)[0]
+        statement = statement.where(
+            Case.reason_code == reason_code
+            if "." in reason_code
+            else Case.reason_code.like(f"{category}.%")
+        )
+    if after is not None:
+        priority, last_id = after
+        statement = statement.where(
+            (Case.priority < priority) | ((Case.priority == priority) & (Case.id < last_id))
+        )
+    return list(db.session.scalars(statement))
+
+
+def get_case(actor: User, case_id: int) -> Case:
+    require(can_moderate(actor), "Only moderators may see cases.")
+    case = db.session.get(Case, case_id)
+    if case is None:
+        raise NotFound("No such case.", code="case_not_found")
+    return case
+
+
+def claim(actor: User, case_id: int) -> Case:
+    """Take a case; someone else's claim is a 409 (claiming your own again is fine)."""
+    case = get_case(actor, case_id)
+    if case.status == "decided":
+        raise Conflict("This case is already decided.", code="case_decided")
+    taken = db.session.execute(
+        update(Case)
+        .where(
+            Case.id == case.id,
+            Case.status == "open",
+        )
+        .values(status="claimed", claimed_by_id=actor.id, claimed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount == 0:  # type: ignore[attr-defined]
+        db.session.rollback()
+        db.session.refresh(case)
+        if case.claimed_by_id == actor.id and case.status == "claimed":
+            return case
+        raise Conflict("Another moderator has claimed this case.", code="case_claimed")
+    audit(actor.id, "claim", case.target_type, case.target_id, f"case {case.id}")
+    db.session.commit()
+    db.session.refresh(case)
+    return case
+
+
+# -- decisions -----------------------------------------------------------------------------------
+def active_strikes(user_id: int) -> int:
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(ModerationAction)
+            .where(
+                ModerationAction.user_id == user_id,
+                ModerationAction.kind.in_(("mute", "ban")),
+                ModerationAction.reversed_at.is_(None),
+            )
+        )
+        or 0
+    )
+
+
+def ladder_step(user_id: int, reason: Reason | None) -> str:
+    """The next step for this user: one step per active strike, aggravated reasons higher."""
+    data = taxonomy()
+    steps = active_strikes(user_id)
+    if reason is not None:
+        steps += sum(data.aggravating[code]["steps_up"] for code in reason.aggravating)
+    return data.ladder[min(steps, len(data.ladder) - 1)]
+
+
+def decide(
+    actor: User,
+    case_id: int,
+    content: str,
+    account: str,
+    duration_days: int | str | None,
+    note: str,
+) -> tuple[Case, list[ModerationAction]]:
+    case = get_case(actor, case_id)
+    if case.status == "decided":
+        raise Conflict("This case is already decided.", code="case_decided")
+    if case.status == "claimed" and case.claimed_by_id != actor.id:
+        raise Conflict("Another moderator has claimed this case.", code="case_claimed")
+    target = load_target_any(case)
+    if target.kind == "user" and content != "keep":
+        raise ValidationFailed(
+            "A user has no content to hide or remove: decide on the account.",
+            code="invalid_decision",
+        )
+    reason = taxonomy().reason(case.reason_code)
+    actions: list[ModerationAction] = []
+    now = utcnow()
+    if target.kind != "user":
+        before = _content_state(target)
+        wanted = {"keep": "published", "hide": "hidden", "remove": "removed"}[content]
+        if content != "keep" or (case.auto_hidden and before == "hidden"):
+            _set_content_state(target, wanted)
+            audit(
+                actor.id,
+                f"content_{content}",
+                target.kind,
+                target.id,
+                note,
+                {"status": before},
+                {"status": wanted},
+            )
+        if content != "keep":
+            actions.append(
+                _action(
+                    case, content, target, target.owner_id, actor, None, None, {"status": before}
+                )
+            )
+    if account != "none":
+        owner = db.session.get(User, target.owner_id)
+        assert owner is not None
+        actions.append(
+            _account_action(case, account, target, owner, actor, duration_days, reason, note, now)
+        )
+    upheld = content != "keep" or account != "none"
+    case.status, case.decided_at, case.outcome = "decided", now, "upheld" if upheld else "dismissed"
+    case.claimed_by_id = case.claimed_by_id or actor.id
+    reports = list(
+        db.session.scalars(
+            select(Report).where(Report.case_id == case.id, Report.outcome.is_(None))
+        )
+    )
+    for row in reports:
+        row.outcome = case.outcome
+    audit(
+        actor.id,
+        "decide",
+        case.target_type,
+        case.target_id,
+        note,
+        {"status": "open"},
+        {"content": content, "account": account, "outcome": case.outcome},
+    )
+    db.session.commit()
+    if target.kind != "user":
+        _after_content_change(target)
+    if any(a.kind == "ban" for a in actions):
+        enqueue(index_user, target.owner_id, True)
+    for row in reports:
+        enqueue(
+            deliver_notification,
+            "system",
+            row.reporter_id,
+            None,
+            None,
+            None,
+            {
+                "type": "report_outcome",
+                "case_id": case.id,
+                "outcome": case.outcome,
+                "reason_code": row.reason_code,
+            },
+        )
+    return case, actions
+
+
+def load_target_any(case: Case) -> Target:
+    """The case's target even if it is hidden or removed already."""
+    if case.target_type == "note":
+        note = db.session.get(Note, case.target_id)
+        if note is None:
+            raise NotFound("The reported note no longer exists.", code="note_not_found")
+        return Target("note", note.id, note.author_id, case.reach, note)
+    if case.target_type == "comment":
+        comment = db.session.get(Comment, case.target_id)
+        if comment is None:
+            raise NotFound("The reported comment no longer exists.", code="comment_not_found")
+        return Target("comment", comment.id, comment.author_id, case.reach, comment)
+    return load_target("user", case.target_id)
+
+
+def _action(
+    case: Case,
+    kind: str,
+    target: Target,
+    user_id: int | None,
+    actor: User,
+    duration_days: int | None,
+    ends_at: datetime | None,
+    before: dict[str, Any],
+) -> ModerationAction:
+    action = ModerationAction(
+        case_id=case.id,
+        kind=kind,
+        target_type=target.kind,
+        target_id=target.id,
+        user_id=user_id,
+        reason_code=case.reason_code,
+        duration_days=duration_days,
+        ends_at=ends_at,
+        moderator_id=actor.id,
+        before=before,
+    )
+    db.session.add(action)
+    db.session.flush()
+    return action
+
+
+def _account_action(
+    case: Case,
+    account: str,
+    target: Target,
+    owner: User,
+    actor: User,
+    duration_days: int | str | None,
+    reason: Reason | None,
+    note: str,
+    now: datetime,
+) -> ModerationAction:
+    if account == "warn":
+        audit(actor.id, "warn", "user", owner.id, note)
+        return _action(case, "warn", target, owner.id, actor, None, None, {})
+    if account == "ban":
+        before = {"status": owner.status}
+        owner.status = "banned"
+        revoke_all_tokens(owner.id)
+        audit(actor.id, "ban", "user", owner.id, note, before, {"status": "banned"})
+        return _action(case, "ban", target, owner.id, actor, None, None, before)
+    # mute: the given duration, or the ladder's next step
+    if duration_days is None:
+        step = ladder_step(owner.id, reason)
+        if step == "ban":
+            step = "mute_permanent"
+        days = MUTE_DAYS[step]
+    elif duration_days == "permanent":
+        days = None
+    else:
+        days = int(duration_days)
+    until = now + timedelta(days=days) if days is not None else None
+    previous = db.session.get(Mute, owner.id)
+    before = {
+        "muted_until": previous.until.isoformat() if previous and previous.until else None,
+        "muted": previous is not None,
+    }
+    action = _action(case, "mute", target, owner.id, actor, days, until, before)
+    if previous is None:
+        db.session.add(
+            Mute(user_id=owner.id, until=until, reason_code=case.reason_code, action_id=action.id)
+        )
+    else:
+        previous.until, previous.reason_code, previous.action_id = (
+            until,
+            case.reason_code,
+            action.id,
+        )
+    audit(
+        actor.id,
+        "mute",
+        "user",
+        owner.id,
+        note,
+        before,
+        {"muted_until": until.isoformat() if until else None, "duration_days": days},
+    )
+    return action
+
+
+def current_mute(user_id: int) -> Mute | None:
+    """The user's mute if it is in force."""
+    mute = db.session.get(Mute, user_id)
+    if mute is None:
+        return None
+    if mute.until is not None and mute.until <= utcnow():
+        return None
+    return mute
+
+
+def audit_log(actor: User, limit: int, before_id: int | None) -> list[AuditEntry]:
+    require(can_moderate(actor), "Only moderators may read the audit log.")
+    statement = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit + 1)
+    if before_id is not None:
+        statement = statement.where(AuditEntry.id < before_id)
+    return list(db.session.scalars(statement))
+
+
+def my_reports(reporter: User, limit: int) -> list[Report]:
+    return list(
+        db.session.scalars(
+            select(Report)
+            .where(Report.reporter_id == reporter.id)
+            .order_by(Report.id.desc())
+            .limit(limit)
+        )
+    )
