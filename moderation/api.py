@@ -11,7 +11,15 @@ from app.api.presenters import iso
 from app.api.routing import current_actor, endpoint
 from app.schemas.common import Page, decode_cursor, encode_cursor, page_of
 from moderation import keywords, service
-from moderation.schemas import CasesQuery, DecisionIn, KeywordIn, ReportIn
+from moderation.schemas import (
+    AppealDecisionIn,
+    AppealIn,
+    AppealsQuery,
+    CasesQuery,
+    DecisionIn,
+    KeywordIn,
+    ReportIn,
+)
 from moderation.taxonomy import taxonomy
 
 bp = Blueprint("moderation", __name__, url_prefix="/api/v1")
@@ -264,3 +272,103 @@ def audit_log(query: Page) -> Any:
         for e in page["items"]
     ]
     return page
+
+
+def _appeal_view(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "action_id": row.action_id,
+        "user_id": row.user_id,
+        "statement": row.statement,
+        "status": row.status,
+        "decided_by": row.decided_by_id,
+        "decision_note": row.decision_note,
+        "created_at": iso(row.created_at),
+        "decided_at": iso(row.decided_at),
+    }
+
+
+@endpoint(
+    bp,
+    "/appeals",
+    "POST",
+    summary="Appeal a moderation action against you (one appeal per action)",
+    body=AppealIn,
+    status=201,
+    auth="required",
+    allow_muted=True,
+    errors=[400, 401, 404, 409],
+)
+def create_appeal(body: AppealIn) -> Any:
+    return _appeal_view(service.appeal(current_actor(), body.action_id, body.statement))
+
+
+@endpoint(
+    bp,
+    "/moderation/appeals",
+    "GET",
+    summary="Appeals, oldest first; `status=pending|upheld|reversed` (moderator)",
+    query=AppealsQuery,
+    auth="required",
+    role="moderator",
+    errors=[400, 401, 403],
+)
+def list_appeals(query: AppealsQuery) -> Any:
+    rows = service.list_appeals(current_actor(), query.status, query.limit)
+    return {"items": [_appeal_view(row) for row in rows], "next_cursor": None}
+
+
+@endpoint(
+    bp,
+    "/moderation/appeals/<int:appeal_id>/decision",
+    "POST",
+    summary="Uphold or reverse an appeal; a reversal restores the content, lifts the penalty "
+    "and removes the strike (a moderator other than the one who acted)",
+    body=AppealDecisionIn,
+    auth="required",
+    role="moderator",
+    errors=[400, 401, 403, 404, 409],
+)
+def decide_appeal(appeal_id: int, body: AppealDecisionIn) -> Any:
+    row = service.decide_appeal(current_actor(), appeal_id, body.outcome, body.note)
+    return _appeal_view(row)
+
+
+@endpoint(
+    bp,
+    "/modlog",
+    "GET",
+    summary="The public moderation log: what was done and why, without who",
+    query=Page,
+    errors=[400],
+)
+def modlog(query: Page) -> Any:
+    after = decode_cursor(query.cursor, 1)
+    entries = service.public_log(
+        query.limit, int(after[0]) if after and isinstance(after[0], int) else None
+    )
+    page = page_of(entries, query.limit, lambda entry: encode_cursor(entry.id))
+    page["items"] = [
+        {
+            "id": e.id,
+            "action": e.action,
+            "target_type": e.target_type,
+            "created_at": iso(e.created_at),
+        }
+        for e in page["items"]
+    ]
+    return page
+
+
+@endpoint(
+    bp,
+    "/admin/moderation/metrics",
+    "GET",
+    summary="Queue size by severity, median time to decision, share of actions reversed on "
+    "appeal (admin)",
+    auth="required",
+    role="admin",
+    errors=[401, 403],
+)
+def metrics() -> Any:
+    return service.metrics(current_actor())

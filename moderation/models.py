@@ -155,3 +155,24 @@ class Mute(Base):
     action_id: Mapped[int | None] = mapped_column(
         ForeignKey("moderation_actions.id", ondelete="SET NULL"), nullable=True
     )
+
+
+class Appeal(Base):
+    """One per action, by the penalised user; decided by a moderator other than the one who
+    acted."""
+
+    __tablename__ = "moderation_appeals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(
+        ForeignKey("moderation_actions.id", ondelete="CASCADE"), unique=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    statement: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|upheld|reversed
+    decided_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(nullable=True)

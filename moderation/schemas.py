@@ -39,3 +39,18 @@ class DecisionIn(Schema):
     account: Literal["none", "warn", "mute", "ban"]
     duration_days: Annotated[int, Field(ge=1, le=3650)] | Literal["permanent"] | None = None
     note: Annotated[CleanText, Field(max_length=1000)] = ""
+
+
+class AppealIn(Schema):
+    action_id: Id
+    statement: Annotated[CleanText, Field(min_length=1, max_length=1000)]
+
+
+class AppealsQuery(Schema):
+    status: Literal["pending", "upheld", "reversed"] | None = "pending"
+    limit: int = Field(default=20, ge=1, le=50)
+
+
+class AppealDecisionIn(Schema):
+    outcome: Literal["uphold", "reverse"]
+    note: Annotated[CleanText, Field(max_length=1000)] = ""

@@ -21,7 +21,7 @@ from app.models import Comment, Note, User, utcnow
 from app.services.accounts import revoke_all_tokens
 from app.services.notes import adjust_published_counters
 from app.services.policies import require
-from moderation.models import AuditEntry, Case, ModerationAction, Mute, Report
+from moderation.models import Appeal, AuditEntry, Case, ModerationAction, Mute, Report
 from moderation.taxonomy import Reason, taxonomy
 
 TargetType = Literal["note", "comment", "user"]
@@ -553,3 +553,176 @@ def my_reports(reporter: User, limit: int) -> list[Report]:
             .limit(limit)
         )
     )
+
+
+# -- appeals -------------------------------------------------------------------------------------
+def appeal(user: User, action_id: int, statement: str) -> Appeal:
+    """One appeal per action, by the user it penalised."""
+    action = db.session.get(ModerationAction, action_id)
+    if action is None or action.user_id != user.id:
+        raise NotFound("No such action against you.", code="action_not_found")
+    if action.reversed_at is not None:
+        raise Conflict("This action was already reversed.", code="action_reversed")
+    row = Appeal(action_id=action.id, user_id=user.id, statement=statement)
+    db.session.add(row)
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise Conflict("This action has been appealed already.", code="already_appealed") from exc
+    audit(
+        user.id,
+        "appeal",
+        action.target_type,
+        action.target_id,
+        statement,
+        {},
+        {"action_id": action.id},
+    )
+    db.session.commit()
+    return row
+
+
+def list_appeals(actor: User, status: str | None, limit: int) -> list[Appeal]:
+    require(can_moderate(actor), "Only moderators may see appeals.")
+    statement = select(Appeal).order_by(Appeal.id).limit(limit)
+    if status:
+        statement = statement.where(Appeal.status == status)
+    return list(db.session.scalars(statement))
+
+
+def decide_appeal(actor: User, appeal_id: int, outcome: str, note: str) -> Appeal:
+    """Uphold, or reverse: the content comes back, the penalty lifts, the strike goes."""
+    require(can_moderate(actor), "Only moderators may decide appeals.")
+    row = db.session.get(Appeal, appeal_id)
+    if row is None:
+        raise NotFound("No such appeal.", code="appeal_not_found")
+    if row.status != "pending":
+        raise Conflict("This appeal is already decided.", code="appeal_decided")
+    action = db.session.get(ModerationAction, row.action_id)
+    assert action is not None
+    if action.moderator_id == actor.id:
+        raise Conflict(
+            "Another moderator must decide an appeal against your own action.",
+            code="own_action",
+        )
+    row.status, row.decided_by_id, row.decision_note, row.decided_at = (
+        "upheld" if outcome == "uphold" else "reversed",
+        actor.id,
+        note,
+        utcnow(),
+    )
+    reindex_note = reindex_user = False
+    if outcome == "reverse":
+        action.reversed_at = utcnow()
+        if action.kind in ("hide", "remove") and action.target_type in ("note", "comment"):
+            target = load_target_any_kind(action.target_type, action.target_id)
+            _set_content_state(target, action.before.get("status", "published"))
+            reindex_note = target.kind == "note"
+        elif action.kind == "mute":
+            mute = db.session.get(Mute, action.user_id)
+            if mute is not None and mute.action_id == action.id:
+                db.session.delete(mute)
+        elif action.kind == "ban":
+            owner = db.session.get(User, action.user_id)
+            if owner is not None:
+                owner.status = "active"
+                reindex_user = True
+    audit(
+        actor.id,
+        f"appeal_{row.status}",
+        action.target_type,
+        action.target_id,
+        note,
+        {"action_id": action.id, "kind": action.kind},
+        {"appeal": row.status},
+    )
+    db.session.commit()
+    if reindex_note:
+        enqueue(index_notes, [action.target_id])
+    if reindex_user and action.user_id is not None:
+        enqueue(index_user, action.user_id, True)
+    enqueue(
+        deliver_notification,
+        "system",
+        row.user_id,
+        None,
+        None,
+        None,
+        {"type": "appeal_outcome", "appeal_id": row.id, "outcome": row.status},
+    )
+    return row
+
+
+def load_target_any_kind(kind: str, target_id: int) -> Target:
+    if kind == "note":
+        note = db.session.get(Note, target_id)
+        if note is None:
+            raise NotFound("The note no longer exists.", code="note_not_found")
+        return Target("note", note.id, note.author_id, 0, note)
+    comment = db.session.get(Comment, target_id)
+    if comment is None:
+        raise NotFound("The comment no longer exists.", code="comment_not_found")
+    return Target("comment", comment.id, comment.author_id, 0, comment)
+
+
+# -- transparency and metrics ------------------------------------------------------------------
+PUBLIC_ACTIONS = (
+    "auto_hide",
+    "content_hide",
+    "content_remove",
+    "warn",
+    "mute",
+    "ban",
+    "appeal_reversed",
+)
+
+
+def public_log(limit: int, before_id: int | None) -> list[AuditEntry]:
+    """What moderation did, without who asked, who decided or the private notes."""
+    statement = (
+        select(AuditEntry)
+        .where(AuditEntry.action.in_(PUBLIC_ACTIONS))
+        .order_by(AuditEntry.id.desc())
+        .limit(limit + 1)
+    )
+    if before_id is not None:
+        statement = statement.where(AuditEntry.id < before_id)
+    return list(db.session.scalars(statement))
+
+
+def metrics(actor: User) -> dict[str, Any]:
+    require(actor.has_role("admin"), "Only admins may see moderation metrics.")
+    open_cases = db.session.execute(
+        select(Case.severity, func.count())
+        .where(Case.status.in_(("open", "claimed")))
+        .group_by(Case.severity)
+    ).all()
+    durations = sorted(
+        (decided - created).total_seconds()
+        for created, decided in db.session.execute(
+            select(Case.created_at, Case.decided_at).where(Case.decided_at.is_not(None))
+        )
+    )
+    decided_appeals = db.session.execute(
+        select(Appeal.status, func.count())
+        .where(Appeal.status != "pending")
+        .group_by(Appeal.status)
+    ).all()
+    appeal_counts = dict(decided_appeals)
+    actions = db.session.scalar(select(func.count()).select_from(ModerationAction)) or 0
+    reversed_ = appeal_counts.get("reversed", 0)
+    median = durations[len(durations) // 2] if durations else None
+    if durations and len(durations) % 2 == 0:
+        median = (durations[len(durations) // 2 - 1] + durations[len(durations) // 2]) / 2
+    return {
+        "queue": {
+            "total": sum(count for _, count in open_cases),
+            "by_severity": {str(severity): count for severity, count in sorted(open_cases)},
+        },
+        "median_seconds_to_decision": median,
+        "decisions": len(durations),
+        "actions": actions,
+        "appeals_decided": sum(appeal_counts.values()),
+        "reversed_share": round(reversed_ / actions, 4) if actions else 0.0,
+    }

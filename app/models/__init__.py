@@ -56,6 +56,7 @@ __all__ = [
 
 # Moderation keeps its models in its own package; importing them here completes the metadata.
 from moderation.models import (
+    Appeal,
     AuditEntry,
     Case,
     ModerationAction,
@@ -64,4 +65,4 @@ from moderation.models import (
     Report,
 )
 
-__all__ += ["AuditEntry", "Case", "ModerationAction", "ModerationKeyword", "Mute", "Report"]
+__all__ += ["Appeal", "AuditEntry", "Case", "ModerationAction", "ModerationKeyword", "Mute", "Report"]

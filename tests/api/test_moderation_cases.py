@@ -182,3 +182,66 @@ def test_every_step_is_in_the_audit_log(people, app):
     assert auto["actor_id"] is None and auto["after"] == {"status": "hidden"}
     assert_error(api.get("/moderation/log", "rep1"), 403)
     assert api.get("/me/reports", "rep1").get_json()["items"][0]["outcome"] == "upheld"
+
+
+def test_appeals_reverse_by_another_moderator_restores_everything(people):
+    api = people
+    note = publish(api, "author", "误判的笔记")
+    report(api, "rep1", note)
+    body = decide(api, "mod1", case_of(api, note), content="remove", account="mute")
+    actions = {a["kind"]: a["id"] for a in body["actions"]}
+    assert_error(
+        api.post("/appeals", "rep1", json={"action_id": actions["mute"], "statement": "x"}), 404
+    )
+    first = api.post(
+        "/appeals", "author", json={"action_id": actions["remove"], "statement": "不是广告"}
+    )
+    assert first.status_code == 201, first.get_json()  # muted users may still appeal
+    assert_error(
+        api.post("/appeals", "author", json={"action_id": actions["remove"], "statement": "again"}),
+        409,
+        "already_appealed",
+    )
+    mute_appeal = api.post(
+        "/appeals", "author", json={"action_id": actions["mute"], "statement": "求解封"}
+    )
+    pending = api.get("/moderation/appeals", "mod2").get_json()["items"]
+    assert {a["id"] for a in pending} == {first.get_json()["id"], mute_appeal.get_json()["id"]}
+    own = api.post(
+        f"/moderation/appeals/{first.get_json()['id']}/decision",
+        "mod1",
+        json={"outcome": "reverse"},
+    )
+    assert_error(own, 409, "own_action")
+    for appeal in (first, mute_appeal):
+        done = api.post(
+            f"/moderation/appeals/{appeal.get_json()['id']}/decision",
+            "mod2",
+            json={"outcome": "reverse", "note": "误判"},
+        )
+        assert done.status_code == 200 and done.get_json()["status"] == "reversed"
+    assert api.get(f"/notes/{note}", "rep1").status_code == 200  # content back
+    assert (
+        api.post("/notes", "author", json={"title": "恢复发言", "status": "published"}).status_code
+        == 201
+    )
+    from moderation.service import active_strikes
+
+    assert active_strikes(api.users["author"]["id"]) == 0  # the strike is gone
+
+
+def test_public_modlog_and_admin_metrics(people):
+    api = people
+    note = publish(api, "author")
+    report(api, "rep1", note)
+    decide(api, "mod1", case_of(api, note), content="hide", account="warn", note="私密备注")
+    entries = api.get("/modlog").get_json()["items"]
+    assert [e["action"] for e in entries] == ["warn", "content_hide"]
+    assert all(set(e) == {"id", "action", "target_type", "created_at"} for e in entries)
+    assert "私密备注" not in str(entries)
+    api.register("root")
+    api.grant("root", "admin")
+    assert_error(api.get("/admin/moderation/metrics", "mod1"), 403)
+    metrics = api.get("/admin/moderation/metrics", "root").get_json()
+    assert metrics["decisions"] == 1 and metrics["queue"]["total"] == 0
+    assert metrics["median_seconds_to_decision"] >= 0 and metrics["reversed_share"] == 0.0
