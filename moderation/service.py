@@ -21,6 +21,7 @@ from app.models import Comment, Note, User, utcnow
 from app.services.accounts import revoke_all_tokens
 from app.services.notes import adjust_published_counters
 from app.services.policies import require
+from app.services.sql import bump
 from moderation.models import Appeal, AuditEntry, Case, ModerationAction, Mute, Report
 from moderation.taxonomy import Reason, taxonomy
 
@@ -99,11 +100,16 @@ def _set_content_state(target: Target, status: str) -> None:
     before = target.row.status
     if before == status:
         return
+    delta = (status == "published") - (before == "published")
     if target.kind == "note":
-        if before == "published" and status != "published":
-            adjust_published_counters(target.row, -1)
-        elif before != "published" and status == "published":
-            adjust_published_counters(target.row, +1)
+        if delta:
+            adjust_published_counters(target.row, delta)
+        if status == "published" and target.row.published_at is None:
+            target.row.published_at = utcnow()
+    elif delta:  # a comment: its note's and thread's counts follow what is visible
+        bump(Note, target.row.note_id, comment_count=delta)
+        if target.row.root_id is not None:
+            bump(Comment, target.row.root_id, reply_count=delta)
     target.row.status = status
 
 
@@ -360,7 +366,8 @@ def decide(
     if target.kind != "user":
         before = _content_state(target)
         wanted = {"keep": "published", "hide": "hidden", "remove": "removed"}[content]
-        if content != "keep" or (case.auto_hidden and before == "hidden"):
+        held = case.auto_hidden and before in ("hidden", "pending_review")
+        if content != "keep" or held:
             _set_content_state(target, wanted)
             audit(
                 actor.id,

@@ -42,6 +42,7 @@ def comment_view(
         "id": comment.id,
         "note_id": comment.note_id,
         "body": comment.body,
+        "status": comment.status,  # pending_review: held by the filter, seen by its author
         "author": user_view(comment.author, avatars.get(comment.author.avatar_image_id or 0)),
         "reply_to": (
             user_view(reply_to, avatars.get(reply_to.avatar_image_id or 0)) if reply_to else None

@@ -65,4 +65,12 @@ from moderation.models import (
     Report,
 )
 
-__all__ += ["Appeal", "AuditEntry", "Case", "ModerationAction", "ModerationKeyword", "Mute", "Report"]
+__all__ += [
+    "Appeal",
+    "AuditEntry",
+    "Case",
+    "ModerationAction",
+    "ModerationKeyword",
+    "Mute",
+    "Report",
+]

@@ -25,6 +25,7 @@ from app.services.notes_access import get_interactable_note, get_note_for
 from app.services.policies import can_delete_comment, require
 from app.services.sql import bump, commit_fresh, id_in_range, insert_ignore
 from app.services.viewer import avatars_for
+from moderation.screening import open_review_case, refuse_if_blocked, screen
 
 PREVIEW_REPLIES = 2
 MAX_MENTIONS = 10
@@ -95,6 +96,9 @@ def add_comment(actor: User, note_id: int, body: str, parent_id: int | None = No
             )
         root_id = parent.root_id or parent.id
         _lock_live_root(root_id)
+    screening = screen(body)  # every comment passes the filter before it appears
+    refuse_if_blocked(screening)
+    held = screening.verdict == "review"
     comment = Comment(
         note_id=note.id,
         author_id=actor.id,
@@ -102,13 +106,18 @@ def add_comment(actor: User, note_id: int, body: str, parent_id: int | None = No
         parent_id=parent.id if parent else None,
         reply_to_user_id=parent.author_id if parent else None,
         body=body,
-        status="published",
+        status="pending_review" if held else "published",
         like_count=0,
         reply_count=0,
         created_at=utcnow(),
     )
     db.session.add(comment)
     db.session.flush()
+    if held:  # counted and announced only once a moderator lets it through
+        _ = (comment.author, comment.reply_to_user)
+        db.session.commit()
+        open_review_case("comment", comment.id, actor.id, screening)
+        return comment
     bump(Note, note.id, comment_count=1)
     if root_id is not None:
         bump(Comment, root_id, reply_count=1)

@@ -40,6 +40,13 @@ from app.schemas.common import MAX_ID
 from app.services.notes_access import get_interactable_note, get_note_for
 from app.services.policies import can_delete_note, can_edit_note, require
 from app.services.sql import bump, insert_ignore, inserted
+from moderation.screening import (
+    Screening,
+    is_new_account,
+    open_review_case,
+    refuse_if_blocked,
+    screen,
+)
 
 AUTHOR_STATUSES = ("draft", "published")
 MAX_TAGS = 10
@@ -317,6 +324,19 @@ def _replace_mentions(note: Note, author: User) -> list[int]:
     return [user_id for user_id in user_ids if user_id not in before]
 
 
+def _screen(author: User, note: Note) -> Screening | None:
+    """New accounts' notes pass the text filter before they appear: a block refuses the
+    write, a review holds the note as pending_review (returned, for a case after commit)."""
+    if not is_new_account(author):
+        return None
+    screening = screen(note.title, note.body, " ".join(tag.name for tag in note.tags))
+    refuse_if_blocked(screening)
+    if screening.verdict == "review":
+        note.status = "pending_review"
+        return screening
+    return None
+
+
 def _publish(note: Note) -> None:
     note.status = "published"
     if note.published_at is None:
@@ -360,11 +380,16 @@ def create_note(actor: User, values: dict[str, Any]) -> Note:
     after.render_cover = not content.image_ids  # a text note: it needs a cover card
     db.session.flush()
     mentioned = _replace_mentions(note, actor)
+    held = None
     if status == "published":
-        _publish(note)
-        after.mention_user_ids = mentioned
+        held = _screen(actor, note)
+        if held is None:
+            _publish(note)
+            after.mention_user_ids = mentioned
     db.session.commit()
     _run_after_commit(note, after)
+    if held is not None:
+        open_review_case("note", note.id, actor.id, held)
     return load_note(note.id)
 
 
@@ -404,7 +429,13 @@ def update_note(actor: User, note_id: int, values: dict[str, Any]) -> Note:
     db.session.flush()
     newly_mentioned = _replace_mentions(note, actor) if "body" in content.fields else []
     first_publish = status == "published" and note.status == "draft"
-    if first_publish:
+    held = _screen(actor, note) if first_publish or note.status == "published" else None
+    if held is not None:
+        if note.status == "published":  # an edit the filter holds back: off the feeds
+            adjust_published_counters(note, -1)
+        note.status = "pending_review"
+        newly_mentioned = []
+    elif first_publish:
         # Everyone mentioned hears about it when the note first goes public.
         newly_mentioned = _mentioned_user_ids(actor, note.body)
         _publish(note)
@@ -414,6 +445,8 @@ def update_note(actor: User, note_id: int, values: dict[str, Any]) -> Note:
     after.mention_user_ids = newly_mentioned
     db.session.commit()
     _run_after_commit(note, after)
+    if held is not None:
+        open_review_case("note", note.id, actor.id, held)
     return load_note(note.id)
 
 
