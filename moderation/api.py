@@ -9,6 +9,7 @@ from flask import Blueprint
 
 from app.api.presenters import iso
 from app.api.routing import current_actor, endpoint
+from app.errors import ValidationFailed
 from app.schemas.common import Page, decode_cursor, encode_cursor, page_of
 from moderation import keywords, service
 from moderation.schemas import (
@@ -188,6 +189,10 @@ def _case_view(case: Any) -> dict[str, Any]:
 )
 def list_cases(query: CasesQuery) -> Any:
     after = decode_cursor(query.cursor, 2)
+    if after is not None and not (
+        isinstance(after[0], int | float) and isinstance(after[1], int) and after[1] > 0
+    ):
+        raise ValidationFailed("The cursor is not valid.", code="invalid_cursor")
     cases = service.list_cases(
         current_actor(), query.status, query.reason, query.limit, tuple(after) if after else None
     )

@@ -245,3 +245,21 @@ def test_public_modlog_and_admin_metrics(people):
     metrics = api.get("/admin/moderation/metrics", "root").get_json()
     assert metrics["decisions"] == 1 and metrics["queue"]["total"] == 0
     assert metrics["median_seconds_to_decision"] >= 0 and metrics["reversed_share"] == 0.0
+
+
+@pytest.mark.parametrize("cursor", ["bad!", "WyJhIiwgMV0", "WzEuNSwgImIiXQ", "WzEsIC0xXQ"])
+def test_tampered_queue_cursors_are_400(people, cursor):
+    assert_error(people.get("/moderation/cases", "mod1", query_string={"cursor": cursor}), 400)
+
+
+def test_queue_pages_with_its_cursor(people):
+    api = people
+    notes = [publish(api, "author", f"笔记{i}") for i in range(3)]
+    for note in notes:
+        report(api, "rep1", note)
+    first = api.get("/moderation/cases", "mod1", query_string={"limit": 2}).get_json()
+    rest = api.get(
+        "/moderation/cases", "mod1", query_string={"limit": 2, "cursor": first["next_cursor"]}
+    ).get_json()
+    seen = [c["target_id"] for c in first["items"] + rest["items"]]
+    assert sorted(seen) == sorted(notes) and rest["next_cursor"] is None
