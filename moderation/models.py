@@ -176,3 +176,20 @@ class Appeal(Base):
     decision_note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class Fingerprint(Base):
+    """A digest of the normalised text of each note and comment, to see the same text posted
+    from several accounts (coordinated spam)."""
+
+    __tablename__ = "moderation_fingerprints"
+    __table_args__ = (
+        Index("ix_moderation_fingerprints_digest_created_at", "digest", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(40))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    target_type: Mapped[str] = mapped_column(String(10))
+    target_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -25,7 +25,14 @@ from app.services.notes_access import get_interactable_note, get_note_for
 from app.services.policies import can_delete_comment, require
 from app.services.sql import bump, commit_fresh, id_in_range, insert_ignore
 from app.services.viewer import avatars_for
-from moderation.screening import open_review_case, refuse_if_blocked, screen
+from moderation.screening import (
+    open_review_case,
+    record_fingerprint,
+    refuse_if_blocked,
+    screen,
+    screen_duplicates,
+    strictest,
+)
 
 PREVIEW_REPLIES = 2
 MAX_MENTIONS = 10
@@ -96,7 +103,8 @@ def add_comment(actor: User, note_id: int, body: str, parent_id: int | None = No
             )
         root_id = parent.root_id or parent.id
         _lock_live_root(root_id)
-    screening = screen(body)  # every comment passes the filter before it appears
+    # Every comment passes the filter, and the same text from other accounts, before it appears.
+    screening = strictest(screen(body), screen_duplicates(actor.id, body))
     refuse_if_blocked(screening)
     held = screening.verdict == "review"
     comment = Comment(
@@ -113,6 +121,7 @@ def add_comment(actor: User, note_id: int, body: str, parent_id: int | None = No
     )
     db.session.add(comment)
     db.session.flush()
+    record_fingerprint(actor.id, "comment", comment.id, body)
     if held:  # counted and announced only once a moderator lets it through
         _ = (comment.author, comment.reply_to_user)
         db.session.commit()

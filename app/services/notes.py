@@ -44,8 +44,11 @@ from moderation.screening import (
     Screening,
     is_new_account,
     open_review_case,
+    record_fingerprint,
     refuse_if_blocked,
     screen,
+    screen_duplicates,
+    strictest,
 )
 
 AUTHOR_STATUSES = ("draft", "published")
@@ -325,11 +328,16 @@ def _replace_mentions(note: Note, author: User) -> list[int]:
 
 
 def _screen(author: User, note: Note) -> Screening | None:
-    """New accounts' notes pass the text filter before they appear: a block refuses the
-    write, a review holds the note as pending_review (returned, for a case after commit)."""
-    if not is_new_account(author):
-        return None
-    screening = screen(note.title, note.body, " ".join(tag.name for tag in note.tags))
+    """New accounts' notes pass the text filter, and every note the check for the same text
+    from other accounts, before they appear: a block refuses the write, a review holds the
+    note as pending_review (returned, for a case after commit)."""
+    duplicates = screen_duplicates(author.id, note.title, note.body)
+    record_fingerprint(author.id, "note", note.id, note.title, note.body)
+    screening = (
+        strictest(screen(note.title, note.body, " ".join(t.name for t in note.tags)), duplicates)
+        if is_new_account(author)
+        else duplicates
+    )
     refuse_if_blocked(screening)
     if screening.verdict == "review":
         note.status = "pending_review"

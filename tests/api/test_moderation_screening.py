@@ -83,3 +83,26 @@ def test_new_accounts_notes_are_screened_older_ones_are_not(api):
         json={"title": "好物推荐", "body": "官网 www.cheap-shop.com", "status": "published"},
     ).get_json()
     assert settled["status"] == "published"  # older accounts are not held back
+
+
+def test_the_same_text_from_several_accounts_is_held(api):
+    note_id = setup(api)
+    spam = "夏季清仓特卖，全场三折，私信领取优惠券"
+    for user in ("bot1", "bot2"):
+        api.register(user)
+        first = api.post(f"/notes/{note_id}/comments", user, json={"body": spam})
+        assert first.get_json()["status"] == "published"
+    api.register("bot3")
+    third = api.post(
+        f"/notes/{note_id}/comments", "bot3", json={"body": "夏季清仓特卖 全场三折！私信领取优惠券"}
+    )
+    assert third.get_json()["status"] == "pending_review"  # same text once normalised
+    (case,) = api.get("/moderation/cases", "mod").get_json()["items"]
+    assert case["reason_code"] == "spam_ads.coordinated" and case["target_type"] == "comment"
+    for user in ("fan", "author", "mod"):  # short common phrases are never held
+        assert (
+            api.post(f"/notes/{note_id}/comments", user, json={"body": "好看!"}).get_json()[
+                "status"
+            ]
+            == "published"
+        )
