@@ -11,7 +11,7 @@ from app.api.cards import cards_in_order
 from app.api.presenters import iso, profile_view
 from app.api.routing import client_ip, current_actor, endpoint
 from app.api.topics import topic_view
-from app.errors import DependencyDown, ValidationFailed
+from app.errors import ValidationFailed
 from app.schemas.common import decode_cursor, encode_cursor
 from app.schemas.search import (
     NameSearchQuery,
@@ -20,7 +20,6 @@ from app.schemas.search import (
     TermRuleIn,
     TrendingQuery,
 )
-from app.search.backend import SearchUnavailable
 from app.search.highlight import highlight
 from app.services import search
 from app.services.discover import channel_exists
@@ -42,12 +41,6 @@ def _next(after: tuple[Any, ...] | None) -> str | None:
     return encode_cursor(*after) if after is not None else None
 
 
-def _unavailable(exc: SearchUnavailable) -> DependencyDown:
-    return DependencyDown(
-        "Search is unavailable right now; try again shortly.", code="search_unavailable"
-    )
-
-
 @endpoint(
     bp,
     "/search/notes",
@@ -62,21 +55,18 @@ def search_notes(query: NoteSearchQuery) -> Any:
     if query.channel:
         channel_exists(query.channel)
     actor = current_actor()
-    try:
-        results = search.search_notes(
-            actor,
-            query.q,
-            sort=query.sort,
-            channel=query.channel,
-            topic_id=query.topic,
-            tag=query.tag,
-            author_id=query.author,
-            after=_after(query.cursor),
-            limit=query.limit,
-            searcher=search.searcher_key(actor, client_ip()),
-        )
-    except SearchUnavailable as exc:
-        raise _unavailable(exc) from exc
+    results = search.search_notes(
+        actor,
+        query.q,
+        sort=query.sort,
+        channel=query.channel,
+        topic_id=query.topic,
+        tag=query.tag,
+        author_id=query.author,
+        after=_after(query.cursor),
+        limit=query.limit,
+        searcher=search.searcher_key(actor, client_ip()),
+    )
     items = []
     for card in cards_in_order(results.ids, actor):
         marks = {"title": highlight(card["title"], results.terms)}
@@ -96,10 +86,7 @@ def search_notes(query: NoteSearchQuery) -> Any:
     errors=[400, 429, 503],
 )
 def search_users(query: NameSearchQuery) -> Any:
-    try:
-        found = search.search_users(current_actor(), query.q, _after(query.cursor), query.limit)
-    except SearchUnavailable as exc:
-        raise _unavailable(exc) from exc
+    found = search.search_users(current_actor(), query.q, _after(query.cursor), query.limit)
     items = [
         profile_view(
             user,
@@ -121,12 +108,7 @@ def search_users(query: NameSearchQuery) -> Any:
     errors=[400, 429, 503],
 )
 def search_topics(query: NameSearchQuery) -> Any:
-    try:
-        cards, found = search.search_topics(
-            current_actor(), query.q, _after(query.cursor), query.limit
-        )
-    except SearchUnavailable as exc:
-        raise _unavailable(exc) from exc
+    cards, found = search.search_topics(current_actor(), query.q, _after(query.cursor), query.limit)
     items = [topic_view(topic, cards) for topic in cards.topics]
     return {"items": items, "next_cursor": _next(found.next_after)}
 
@@ -140,10 +122,7 @@ def search_topics(query: NameSearchQuery) -> Any:
     errors=[400, 503],
 )
 def suggest(query: SuggestQuery) -> Any:
-    try:
-        found = search.suggest(query.q, query.limit)
-    except SearchUnavailable as exc:
-        raise _unavailable(exc) from exc
+    found = search.suggest(query.q, query.limit)
     return {"items": [{"text": s.text, "kind": s.kind} for s in found]}
 
 

@@ -7,12 +7,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from app.errors import DependencyDown
+
 Sort = Literal["relevance", "new", "hot"]
 MAX_RESULTS = 1000  # deepest page any query reaches: relevance beyond it is noise
 
 
-class SearchUnavailable(Exception):
-    """The backend cannot answer now (Elasticsearch down): the API says 503."""
+class SearchUnavailable(DependencyDown):
+    """The backend cannot answer now (Elasticsearch down): the API's 503, in the envelope."""
+
+    code = "search_unavailable"
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__("Search is unavailable right now; try again shortly.")
+        self.detail = detail
 
 
 @dataclass(frozen=True)
