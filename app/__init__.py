@@ -88,12 +88,16 @@ def register_error_handlers(app: Flask) -> None:
 
 
 class IdConverter(IntegerConverter):
-    """`<int:…>` in our routes matches only ids that can exist (1 to 18 digits, below 2**63):
-    anything else is a 404 from routing, so the database never sees an out-of-range integer.
-    A regex, not min/max: werkzeug answers a converter's rejection with 405 when another
-    method's rule shares the path."""
+    """`<int:…>` in our routes matches only ids that can exist (1 to 2**31 - 1, `MAX_ID`: the
+    id columns are 32-bit): anything else is a 404 from routing, so the database never sees
+    an out-of-range integer. A regex, not min/max: werkzeug answers a converter's rejection
+    with 405 when another method's rule shares the path."""
 
-    regex = r"[1-9][0-9]{0,17}"
+    regex = (
+        r"(?:[1-9][0-9]{0,8}|1[0-9]{9}|20[0-9]{8}|21[0-3][0-9]{7}|214[0-6][0-9]{6}"
+        r"|2147[0-3][0-9]{5}|21474[0-7][0-9]{4}|214748[0-2][0-9]{3}|2147483[0-5][0-9]{2}"
+        r"|21474836[0-3][0-9]|214748364[0-7])"
+    )
 
 
 def register_blueprints(app: Flask) -> None:

@@ -13,7 +13,9 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from app.errors import ValidationFailed
 
-MAX_ID = 2**63 - 1
+# Every id column is a 32-bit INTEGER (PostgreSQL rejects larger values with an error, not a
+# miss): anything above cannot exist.
+MAX_ID = 2**31 - 1
 
 
 def _parse_id(value: Any) -> Any:
