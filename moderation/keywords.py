@@ -18,6 +18,7 @@ from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db, get_redis
 from app.models import User
 from app.services.policies import require
+from app.services.sql import id_in_range
 from moderation.models import ModerationKeyword
 from moderation.text_filter import Keyword, TextFilter, normalize_word
 
@@ -56,7 +57,7 @@ def add_keyword(actor: User, word: str, action: str, category: str) -> Moderatio
 
 def delete_keyword(actor: User, keyword_id: int) -> None:
     require(can_manage_keywords(actor), "Only moderators may change the keyword list.")
-    row = db.session.get(ModerationKeyword, keyword_id)
+    row = db.session.get(ModerationKeyword, keyword_id) if id_in_range(keyword_id) else None
     if row is None:
         raise NotFound("No such keyword.", code="keyword_not_found")
     db.session.delete(row)

@@ -29,9 +29,16 @@ class ReportIn(Schema):
     detail: Annotated[CleanText, Field(max_length=500)] = ""
 
 
+def _reason_or_category(code: str) -> str:
+    data = taxonomy()
+    if code not in data.reasons and code not in {c["code"] for c in data.categories}:
+        raise ValueError("not a reason or category of /report-reasons")
+    return code
+
+
 class CasesQuery(Page):
     status: Literal["open", "claimed", "decided"] | None = None
-    reason: Annotated[str, Field(max_length=48)] | None = None
+    reason: Annotated[str, Field(max_length=48), AfterValidator(_reason_or_category)] | None = None
 
 
 class DecisionIn(Schema):

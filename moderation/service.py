@@ -21,7 +21,7 @@ from app.models import Comment, Note, User, utcnow
 from app.services.accounts import revoke_all_tokens
 from app.services.notes import adjust_published_counters
 from app.services.policies import require
-from app.services.sql import bump
+from app.services.sql import bump, id_in_range
 from moderation.models import Appeal, AuditEntry, Case, ModerationAction, Mute, Report
 from moderation.taxonomy import Reason, taxonomy
 
@@ -67,28 +67,29 @@ class Target:
     row: Any
 
 
-def load_target(kind: str, target_id: int) -> Target:
+_MODELS: dict[str, Any] = {"note": Note, "comment": Comment, "user": User}
+
+
+def _get(model: Any, row_id: int | None) -> Any:
+    """A row by id; ids beyond the database's integer range are simply not found."""
+    return db.session.get(model, row_id) if id_in_range(row_id) else None
+
+
+def load_target(kind: str, target_id: int, *, reportable: bool = True) -> Target:
+    """A report's target. `reportable=False`: also one moderation hid, removed or held (a
+    decision or an appeal acts on it); gone for good is a 404 either way."""
+    row = _get(_MODELS[kind], target_id)
+    gone = row is None or (kind != "user" and row.deleted_at is not None)
+    if not gone and reportable and kind == "note":
+        gone = row.status == "draft"
+    if gone:
+        raise NotFound(f"No such {kind}.", code=f"{kind}_not_found")
     if kind == "note":
-        note = db.session.get(Note, target_id)
-        if note is None or note.deleted_at is not None or note.status == "draft":
-            raise NotFound("No such note.", code="note_not_found")
-        reach = note.view_count + note.like_count + note.collect_count + note.comment_count
-        return Target("note", note.id, note.author_id, reach, note)
+        reach = row.view_count + row.like_count + row.collect_count + row.comment_count
+        return Target("note", row.id, row.author_id, reach, row)
     if kind == "comment":
-        comment = db.session.get(Comment, target_id)
-        if comment is None or comment.deleted_at is not None:
-            raise NotFound("No such comment.", code="comment_not_found")
-        return Target(
-            "comment",
-            comment.id,
-            comment.author_id,
-            comment.like_count + comment.reply_count,
-            comment,
-        )
-    user = db.session.get(User, target_id)
-    if user is None:
-        raise NotFound("No such user.", code="user_not_found")
-    return Target("user", user.id, user.id, user.follower_count, user)
+        return Target("comment", row.id, row.author_id, row.like_count + row.reply_count, row)
+    return Target("user", row.id, row.id, row.follower_count, row)
 
 
 def _content_state(target: Target) -> str | None:
@@ -284,7 +285,7 @@ def list_cases(
 
 def get_case(actor: User, case_id: int) -> Case:
     require(can_moderate(actor), "Only moderators may see cases.")
-    case = db.session.get(Case, case_id)
+    case = _get(Case, case_id)
     if case is None:
         raise NotFound("No such case.", code="case_not_found")
     return case
@@ -354,7 +355,7 @@ def decide(
         raise Conflict("This case is already decided.", code="case_decided")
     if case.status == "claimed" and case.claimed_by_id != actor.id:
         raise Conflict("Another moderator has claimed this case.", code="case_claimed")
-    target = load_target_any(case)
+    target = load_target(case.target_type, case.target_id, reportable=False)
     if target.kind == "user" and content != "keep":
         raise ValidationFailed(
             "A user has no content to hide or remove: decide on the account.",
@@ -430,21 +431,6 @@ def decide(
             },
         )
     return case, actions
-
-
-def load_target_any(case: Case) -> Target:
-    """The case's target even if it is hidden or removed already."""
-    if case.target_type == "note":
-        note = db.session.get(Note, case.target_id)
-        if note is None:
-            raise NotFound("The reported note no longer exists.", code="note_not_found")
-        return Target("note", note.id, note.author_id, case.reach, note)
-    if case.target_type == "comment":
-        comment = db.session.get(Comment, case.target_id)
-        if comment is None:
-            raise NotFound("The reported comment no longer exists.", code="comment_not_found")
-        return Target("comment", comment.id, comment.author_id, case.reach, comment)
-    return load_target("user", case.target_id)
 
 
 def _action(
@@ -565,7 +551,7 @@ def my_reports(reporter: User, limit: int) -> list[Report]:
 # -- appeals -------------------------------------------------------------------------------------
 def appeal(user: User, action_id: int, statement: str) -> Appeal:
     """One appeal per action, by the user it penalised."""
-    action = db.session.get(ModerationAction, action_id)
+    action = _get(ModerationAction, action_id)
     if action is None or action.user_id != user.id:
         raise NotFound("No such action against you.", code="action_not_found")
     if action.reversed_at is not None:
@@ -601,7 +587,7 @@ def list_appeals(actor: User, status: str | None, limit: int) -> list[Appeal]:
 def decide_appeal(actor: User, appeal_id: int, outcome: str, note: str) -> Appeal:
     """Uphold, or reverse: the content comes back, the penalty lifts, the strike goes."""
     require(can_moderate(actor), "Only moderators may decide appeals.")
-    row = db.session.get(Appeal, appeal_id)
+    row = _get(Appeal, appeal_id)
     if row is None:
         raise NotFound("No such appeal.", code="appeal_not_found")
     if row.status != "pending":
@@ -623,7 +609,7 @@ def decide_appeal(actor: User, appeal_id: int, outcome: str, note: str) -> Appea
     if outcome == "reverse":
         action.reversed_at = utcnow()
         if action.kind in ("hide", "remove") and action.target_type in ("note", "comment"):
-            target = load_target_any_kind(action.target_type, action.target_id)
+            target = load_target(action.target_type, action.target_id, reportable=False)
             _set_content_state(target, action.before.get("status", "published"))
             reindex_note = target.kind == "note"
         elif action.kind == "mute":
@@ -659,18 +645,6 @@ def decide_appeal(actor: User, appeal_id: int, outcome: str, note: str) -> Appea
         {"type": "appeal_outcome", "appeal_id": row.id, "outcome": row.status},
     )
     return row
-
-
-def load_target_any_kind(kind: str, target_id: int) -> Target:
-    if kind == "note":
-        note = db.session.get(Note, target_id)
-        if note is None:
-            raise NotFound("The note no longer exists.", code="note_not_found")
-        return Target("note", note.id, note.author_id, 0, note)
-    comment = db.session.get(Comment, target_id)
-    if comment is None:
-        raise NotFound("The comment no longer exists.", code="comment_not_found")
-    return Target("comment", comment.id, comment.author_id, 0, comment)
 
 
 # -- transparency and metrics ------------------------------------------------------------------

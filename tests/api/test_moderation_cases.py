@@ -263,3 +263,19 @@ def test_queue_pages_with_its_cursor(people):
     ).get_json()
     seen = [c["target_id"] for c in first["items"] + rest["items"]]
     assert sorted(seen) == sorted(notes) and rest["next_cursor"] is None
+
+
+def test_out_of_range_ids_and_unknown_filters_are_4xx(people):
+    api = people
+    huge = 2**31  # one past the 32-bit id columns
+    assert_error(report(api, "rep1", huge), 400)  # ids in bodies: validation
+    assert_error(report(api, "rep1", 2**31 - 1, kind="user"), 404)
+    assert_error(api.post(f"/moderation/cases/{huge}/claim", "mod1"), 404)
+    decision = {"content": "keep", "account": "none"}
+    assert_error(api.post(f"/moderation/cases/{huge}/decision", "mod1", json=decision), 404)
+    assert_error(api.post("/appeals", "rep1", json={"action_id": huge, "statement": "x"}), 400)
+    assert_error(
+        api.post(f"/moderation/appeals/{huge}/decision", "mod1", json={"outcome": "uphold"}), 404
+    )
+    assert_error(api.delete(f"/moderation/keywords/{huge}", "mod1"), 404)
+    assert_error(api.get("/moderation/cases", "mod1", query_string={"reason": "spam%"}), 400)
