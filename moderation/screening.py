@@ -1,19 +1,24 @@
 """Automated checks before content appears: every comment, and the notes of new accounts,
-pass the text filter. `block` refuses the write (422, nothing saved); `review` saves it as
-`pending_review` (its author sees it so; nobody else does) and opens a case for a moderator.
+pass the text filter (external links count only from new accounts); every note and comment
+is compared with what other accounts posted lately (the same text, a near-identical picture)
+and with its author's own pace (bursts). `block` refuses the write (422, nothing saved);
+`review` saves it as `pending_review` (its author sees it so; nobody else does) and opens a
+case for a moderator.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, func, literal, or_, select
 
 from app.errors import Unprocessable
 from app.extensions import db
-from app.models import User, utcnow
+from app.models import Comment, Image, Note, NoteImage, User, utcnow
+from app.models.functions import hamming_distance
 from moderation.keywords import text_filter
 from moderation.models import Case, Fingerprint
 from moderation.taxonomy import taxonomy
@@ -25,6 +30,22 @@ NEW_ACCOUNT_DAYS = 7
 DUPLICATE_MIN_CHARS = 8
 DUPLICATE_OTHER_ACCOUNTS = 2
 DUPLICATE_WINDOW = timedelta(hours=24)
+# Near-identical pictures: at most this many of the 64 perceptual-hash bits differ. Re-encoding,
+# resizing and watermarks stay within 6, brightness within 10; distinct pictures are 18+ apart.
+IMAGE_MATCH_BITS = 10
+# Bursts: more than this many of one account's comments or notes within the window are held
+# for review (staff and official accounts excepted: editors publish in batches).
+BURSTS: dict[str, tuple[int, timedelta]] = {
+    "comment": (15, timedelta(minutes=10)),
+    "note": (10, timedelta(hours=1)),
+}
+# The reason a case opened by a spam signal gets (before the filter's category).
+SIGNAL_REASONS = {
+    "duplicate_text": "spam_ads.coordinated",
+    "duplicate_image": "spam_ads.coordinated",
+    "burst": "spam_ads.single_account",
+    "link": "spam_ads.deceptive_links",
+}
 # The reason a case opened by the filter gets, by the category of what matched.
 AUTO_REASONS = {
     "illegal": "illegal.other",
@@ -43,7 +64,8 @@ AUTO_REASONS = {
 class Screening:
     verdict: str | None  # None | "review" | "block"
     category: str = "other"
-    kinds: list[str] = field(default_factory=list)  # keyword, phone, contact, link
+    # keyword, phone, contact, link, duplicate_text, duplicate_image, burst
+    kinds: list[str] = field(default_factory=list)
 
 
 def is_new_account(user: User) -> bool:
@@ -51,8 +73,15 @@ def is_new_account(user: User) -> bool:
     return created is not None and utcnow() - created < timedelta(days=NEW_ACCOUNT_DAYS)
 
 
-def screen(*texts: str) -> Screening:
-    matches = [m for text in texts if text for m in text_filter().scan(text)]
+def screen(*texts: str, new_account: bool) -> Screening:
+    """The word list and contact details for everyone; external links only from new accounts."""
+    matches = [
+        m
+        for text in texts
+        if text
+        for m in text_filter().scan(text)
+        if new_account or m.kind != "link"
+    ]
     if not matches:
         return Screening(None)
     worst = max(matches, key=lambda m: 2 if m.action == "block" else 1)
@@ -83,6 +112,51 @@ def screen_duplicates(author_id: int, *texts: str) -> Screening:
     return Screening(None)
 
 
+def screen_duplicate_images(author_id: int, image_ids: Sequence[int]) -> Screening:
+    """Review when other accounts posted a near-identical picture lately."""
+    hashes = list(
+        db.session.scalars(
+            select(Image.phash).where(Image.id.in_(image_ids), Image.phash.is_not(None))
+        )
+    )
+    if not hashes:
+        return Screening(None)
+    near = or_(
+        *(hamming_distance(Image.phash, literal(h, BigInteger)) <= IMAGE_MATCH_BITS for h in hashes)
+    )
+    others = db.session.scalar(
+        select(func.count(func.distinct(Note.author_id)))
+        .select_from(Image)
+        .join(NoteImage, NoteImage.image_id == Image.id)
+        .join(Note, Note.id == NoteImage.note_id)
+        .where(
+            Image.created_at >= utcnow() - DUPLICATE_WINDOW,
+            Image.phash.is_not(None),
+            Note.author_id != author_id,
+            near,
+        )
+    )
+    if (others or 0) >= DUPLICATE_OTHER_ACCOUNTS:
+        return Screening("review", "spam_ads", ["duplicate_image"])
+    return Screening(None)
+
+
+def screen_burst(author: User, target_type: str, exclude_id: int | None = None) -> Screening:
+    """Review an account posting faster than people do."""
+    if author.official or author.roles != {"user"}:
+        return Screening(None)
+    limit, window = BURSTS[target_type]
+    model = Comment if target_type == "comment" else Note
+    recent = select(func.count()).where(
+        model.author_id == author.id, model.created_at >= utcnow() - window
+    )
+    if exclude_id is not None:
+        recent = recent.where(model.id != exclude_id)
+    if (db.session.scalar(recent) or 0) >= limit:
+        return Screening("review", "spam_ads", ["burst"])
+    return Screening(None)
+
+
 def record_fingerprint(author_id: int, target_type: str, target_id: int, *texts: str) -> None:
     """Remember what was posted (in the caller's transaction)."""
     digest = _digest(texts)
@@ -95,8 +169,13 @@ def record_fingerprint(author_id: int, target_type: str, target_id: int, *texts:
 
 
 def strictest(*screenings: Screening) -> Screening:
+    """The strictest verdict, naming every signal that reached it."""
     order = {None: 0, "review": 1, "block": 2}
-    return max(screenings, key=lambda s: order[s.verdict])
+    worst = max(screenings, key=lambda s: order[s.verdict])
+    if worst.verdict is None:
+        return worst
+    kinds = sorted({k for s in screenings if s.verdict == worst.verdict for k in s.kinds})
+    return Screening(worst.verdict, worst.category, kinds)
 
 
 def refuse_if_blocked(screening: Screening) -> None:
@@ -112,9 +191,10 @@ def open_review_case(target_type: str, target_id: int, owner_id: int, screening:
     """A case for content the filter held back (call after the content is committed)."""
     from moderation.service import audit
 
+    signal = next((kind for kind in SIGNAL_REASONS if kind in screening.kinds), None)
     code = (
-        "spam_ads.coordinated"
-        if "duplicate_text" in screening.kinds
+        SIGNAL_REASONS[signal]
+        if signal is not None and screening.category == "spam_ads"
         else AUTO_REASONS.get(screening.category, "other.other")
     )
     reason = taxonomy().reason(code)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, utcnow
@@ -16,6 +16,8 @@ IMAGE_KINDS = ("upload", "cover", "avatar")
 
 class Image(Base):
     __tablename__ = "images"
+    # Moderation looks for the same picture among the last day's uploads.
+    __table_args__ = (Index("ix_images_created_at", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int | None] = mapped_column(
@@ -32,5 +34,7 @@ class Image(Base):
     content_type: Mapped[str] = mapped_column(String(40))
     variants: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Perceptual hash of an upload (`pipeline.perceptual_hash`); none for generated covers.
+    phash: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

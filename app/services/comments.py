@@ -26,10 +26,12 @@ from app.services.policies import can_delete_comment, require
 from app.services.sql import bump, commit_fresh, id_in_range, insert_ignore
 from app.services.viewer import avatars_for
 from moderation.screening import (
+    is_new_account,
     open_review_case,
     record_fingerprint,
     refuse_if_blocked,
     screen,
+    screen_burst,
     screen_duplicates,
     strictest,
 )
@@ -103,8 +105,13 @@ def add_comment(actor: User, note_id: int, body: str, parent_id: int | None = No
             )
         root_id = parent.root_id or parent.id
         _lock_live_root(root_id)
-    # Every comment passes the filter, and the same text from other accounts, before it appears.
-    screening = strictest(screen(body), screen_duplicates(actor.id, body))
+    # Every comment passes the filter, the same text from other accounts and the author's pace
+    # before it appears.
+    screening = strictest(
+        screen(body, new_account=is_new_account(actor)),
+        screen_duplicates(actor.id, body),
+        screen_burst(actor, "comment"),
+    )
     refuse_if_blocked(screening)
     held = screening.verdict == "review"
     comment = Comment(

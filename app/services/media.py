@@ -39,6 +39,7 @@ def image_row(
         storage_key=storage_key,
         content_type=picture.content_type,
         variants=variants,
+        phash=picture.phash if isinstance(picture, SanitizedImage) else None,
     )
 
 

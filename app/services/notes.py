@@ -47,6 +47,8 @@ from moderation.screening import (
     record_fingerprint,
     refuse_if_blocked,
     screen,
+    screen_burst,
+    screen_duplicate_images,
     screen_duplicates,
     strictest,
 )
@@ -328,16 +330,19 @@ def _replace_mentions(note: Note, author: User) -> list[int]:
 
 
 def _screen(author: User, note: Note) -> Screening | None:
-    """New accounts' notes pass the text filter, and every note the check for the same text
-    from other accounts, before they appear: a block refuses the write, a review holds the
-    note as pending_review (returned, for a case after commit)."""
-    duplicates = screen_duplicates(author.id, note.title, note.body)
-    record_fingerprint(author.id, "note", note.id, note.title, note.body)
-    screening = (
-        strictest(screen(note.title, note.body, " ".join(t.name for t in note.tags)), duplicates)
-        if is_new_account(author)
-        else duplicates
+    """Before a note appears: the text filter for new accounts' notes, and for every note the
+    same text or picture from other accounts and the author's pace. A block refuses the
+    write, a review holds the note as pending_review (returned, for a case after commit)."""
+    new_account = is_new_account(author)
+    screening = strictest(
+        screen(note.title, note.body, " ".join(t.name for t in note.tags), new_account=True)
+        if new_account
+        else Screening(None),
+        screen_duplicates(author.id, note.title, note.body),
+        screen_duplicate_images(author.id, [link.image_id for link in note.image_links]),
+        screen_burst(author, "note", exclude_id=note.id),
     )
+    record_fingerprint(author.id, "note", note.id, note.title, note.body)
     refuse_if_blocked(screening)
     if screening.verdict == "review":
         note.status = "pending_review"

@@ -184,6 +184,33 @@ def test_every_step_is_in_the_audit_log(people, app):
     assert api.get("/me/reports", "rep1").get_json()["items"][0]["outcome"] == "upheld"
 
 
+def test_the_database_refuses_to_change_the_audit_log(people, app):
+    from sqlalchemy import delete, select, update
+    from sqlalchemy.exc import DatabaseError
+
+    from app.extensions import db
+    from moderation.models import AuditEntry
+
+    api = people
+    note = publish(api, "author")
+    report(api, "rep1", note)
+    api.post(f"/moderation/cases/{case_of(api, note)}/claim", "mod1")
+    entry_id = db.session.scalars(select(AuditEntry.id)).one()
+    for statement in (
+        update(AuditEntry).where(AuditEntry.id == entry_id).values(reason="rewritten"),
+        update(AuditEntry).where(AuditEntry.id == entry_id).values(actor_id=None, target_id=0),
+        delete(AuditEntry).where(AuditEntry.id == entry_id),
+    ):
+        with pytest.raises(DatabaseError, match="append-only"):
+            db.session.execute(statement)
+        db.session.rollback()
+    # Only forgetting a deleted account's id is allowed (the foreign key's SET NULL).
+    db.session.execute(update(AuditEntry).where(AuditEntry.id == entry_id).values(actor_id=None))
+    db.session.commit()
+    (entry,) = api.get("/moderation/log", "mod1").get_json()["items"]
+    assert entry["action"] == "claim" and entry["actor_id"] is None
+
+
 def test_appeals_reverse_by_another_moderator_restores_everything(people):
     api = people
     note = publish(api, "author", "误判的笔记")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import random
 from datetime import timedelta
+
+from PIL import Image, ImageDraw, ImageFilter
 
 from tests.conftest import assert_error
 
@@ -106,3 +110,102 @@ def test_the_same_text_from_several_accounts_is_held(api):
             ]
             == "published"
         )
+
+
+def scene(seed: int, *, width: int = 480, height: int = 640) -> Image.Image:
+    """A photo-like picture: shapes on a coloured ground, with sensor noise."""
+    rng = random.Random(seed)
+    image = Image.new("RGB", (width, height), tuple(rng.randrange(256) for _ in range(3)))
+    draw = ImageDraw.Draw(image)
+    for _ in range(12):
+        x, y = rng.randrange(width), rng.randrange(height)
+        box = [x, y, x + rng.randrange(40, 260), y + rng.randrange(40, 260)]
+        colour = tuple(rng.randrange(256) for _ in range(3))
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=colour)
+    noise = Image.effect_noise((width, height), 12).convert("RGB")
+    return Image.blend(image, noise, 0.08).filter(ImageFilter.GaussianBlur(1))
+
+
+def jpeg(image: Image.Image, quality: int = 90) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def post_picture(api, user: str, data: bytes, title: str) -> dict:
+    uploaded = api.post(
+        "/media/images",
+        user,
+        data={"file": (io.BytesIO(data), "photo.jpg")},
+        content_type="multipart/form-data",
+    )
+    assert uploaded.status_code == 201, uploaded.get_json()
+    note = api.post(
+        "/notes",
+        user,
+        json={"title": title, "image_ids": [uploaded.get_json()["id"]], "status": "published"},
+    )
+    assert note.status_code == 201, note.get_json()
+    return note.get_json()
+
+
+def test_a_near_identical_picture_from_several_accounts_is_held(api):
+    setup(api)
+    original = scene(7)
+    # The same picture, re-encoded, resized and watermarked as reposting accounts do.
+    resized = original.resize((360, 480))
+    marked = original.copy()
+    ImageDraw.Draw(marked).text((20, 580), "@好物分享 123", fill="white", font_size=36)
+    api.register("bot1")
+    api.register("bot2")
+    for user, picture, title in (
+        ("bot1", jpeg(original), "今日穿搭"),
+        ("bot1", jpeg(original), "今日穿搭二"),  # one's own repeats are no signal
+        ("bot2", jpeg(resized, quality=40), "通勤穿搭"),
+    ):
+        assert post_picture(api, user, picture, title)["status"] == "published"
+    api.register("bot3")
+    held = post_picture(api, "bot3", jpeg(marked, quality=60), "周末穿搭")
+    assert held["status"] == "pending_review"
+    (case,) = api.get("/moderation/cases", "mod").get_json()["items"]
+    assert case["reason_code"] == "spam_ads.coordinated" and case["target_type"] == "note"
+    # A different picture from a fourth account passes.
+    api.register("painter")
+    assert post_picture(api, "painter", jpeg(scene(8)), "晚霞")["status"] == "published"
+
+
+def test_links_are_held_only_from_new_accounts(api):
+    note_id = setup(api)
+    link = {"body": "详细攻略在 www.camp-guide.com 可以看看"}
+    held = api.post(f"/notes/{note_id}/comments", "fan", json=link).get_json()
+    assert held["status"] == "pending_review"
+    (case,) = api.get("/moderation/cases", "mod").get_json()["items"]
+    assert case["reason_code"] == "spam_ads.deceptive_links"
+    from app.extensions import db
+    from app.models import User, utcnow
+
+    db.session.get(User, api.users["fan"]["id"]).created_at = utcnow() - timedelta(days=30)
+    db.session.commit()
+    settled = api.post(f"/notes/{note_id}/comments", "fan", json=link).get_json()
+    assert settled["status"] == "published"
+    # Contact details are held from every account.
+    contact = api.post(f"/notes/{note_id}/comments", "fan", json={"body": "加我 vx: camp_2024"})
+    assert contact.get_json()["status"] == "pending_review"
+
+
+def test_a_burst_of_comments_is_held_and_staff_are_not(api):
+    from moderation.screening import BURSTS
+
+    note_id = setup(api)
+    limit, _window = BURSTS["comment"]
+    for index in range(limit):
+        body = {"body": f"第{index}条：这个露营地在哪里"}
+        assert api.post(f"/notes/{note_id}/comments", "fan", json=body).status_code == 201
+    burst = api.post(f"/notes/{note_id}/comments", "fan", json={"body": "还有位置吗"}).get_json()
+    assert burst["status"] == "pending_review"
+    (case,) = api.get("/moderation/cases", "mod").get_json()["items"]
+    assert case["reason_code"] == "spam_ads.single_account"
+    for index in range(limit + 1):
+        reply = api.post(f"/notes/{note_id}/comments", "mod", json={"body": f"回复{index}"})
+        assert reply.get_json()["status"] == "published"
+    assert api.get(f"/notes/{note_id}").get_json()["comment_count"] == 2 * limit + 1
