@@ -1,12 +1,14 @@
-"""`flask` commands: init (migrate, bootstrap admin, seed), seed, worker, synth."""
+"""`flask` commands: init (migrate, bootstrap admin, seed), seed, import-pgc, worker, synth."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
+from tqdm import tqdm
 
 from app.config import Settings
 
@@ -39,12 +41,13 @@ def init_app(app: Flask) -> None:
         from seed_content.loader import database_is_empty, load_seed_content
 
         if settings.seed_on_empty and database_is_empty():
-            load_seed_content(progress=_echo_progress)
+            click.echo(load_seed_content(progress=ProgressBars()).summary(), err=True)
+            rebuild_rankings()
         from app.extensions import get_search
         from app.services.search import reindex
 
         if not get_search().stats().get("generation"):  # never built: build it now
-            click.echo(reindex(progress=_echo_progress), err=True)
+            click.echo(reindex(progress=ProgressBars()), err=True)
 
     @app.cli.command("migrate")
     def migrate_command() -> None:
@@ -52,13 +55,25 @@ def init_app(app: Flask) -> None:
         migrate(current_app.config["SPROUT"].database_url)
 
     @app.cli.command("seed")
-    def seed_command() -> None:
-        """Load the cold-start content again (idempotent)."""
+    @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+    @click.option(
+        "--packs",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        help="Load the packs of this folder instead of seed_content/packs.",
+    )
+    def seed_command(dry_run: bool, packs: Path | None) -> None:
+        """Load the cold-start packs (idempotent: run twice, nothing changes)."""
         from app.services.search import reindex
         from seed_content.loader import load_seed_content
 
-        load_seed_content(progress=_echo_progress)
-        click.echo(reindex(progress=_echo_progress), err=True)
+        try:
+            report = load_seed_content(progress=ProgressBars(), dry_run=dry_run, packs_dir=packs)
+        except ValueError as exc:  # a broken pack: say what, change nothing
+            raise click.ClickException(str(exc)) from exc
+        click.echo(report.summary(), err=True)
+        if report.changed and not dry_run:
+            rebuild_rankings()
+            click.echo(reindex(progress=ProgressBars()), err=True)
 
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
@@ -103,17 +118,13 @@ def init_app(app: Flask) -> None:
         """Rebuild the search index from the database (in place; resumes if interrupted)."""
         from app.services.search import reindex
 
-        click.echo(reindex(progress=_echo_progress), err=True)
+        click.echo(reindex(progress=ProgressBars()), err=True)
 
     @app.cli.command("rebuild")
     def rebuild_command() -> None:
         """Run the periodic ranking jobs now: impressions, hot scores and lists, item-CF."""
-        from app.jobs.schedule import periodic_job_definitions
 
-        for definition in periodic_job_definitions():
-            click.echo(f"{definition.name} …", err=True)
-            result = definition.function()
-            click.echo(f"{definition.name}: {result}", err=True)
+        rebuild_rankings()
 
     @app.cli.command("synth")
     @click.option("--users", default=20_000, show_default=True)
@@ -133,7 +144,7 @@ def init_app(app: Flask) -> None:
             interactions=interactions,
             seed=seed,
             append=append,
-            progress=_echo_progress,
+            progress=ProgressBars(),
         )
         click.echo(report)
 
@@ -147,12 +158,35 @@ def ensure_bootstrap_admin() -> None:
         click.echo(f"admin account {settings.admin_username!r} ensured")
 
 
-def _echo_progress(phase: str, done: int, total: int) -> None:
-    width = 30
-    filled = int(width * done / total) if total else width
-    end = "\n" if done >= total else ""
-    click.echo(
-        f"\r{phase:<14} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", nl=False, err=True
-    )
-    if end:
-        click.echo("", err=True)
+def rebuild_rankings() -> None:
+    """Run the periodic ranking jobs now (hot scores and lists, item-CF)."""
+    from app.jobs.schedule import periodic_job_definitions
+
+    for definition in periodic_job_definitions():
+        click.echo(f"{definition.name} …", err=True)
+        result = definition.function()
+        click.echo(f"{definition.name}: {result}", err=True)
+
+
+class ProgressBars:
+    """A `(phase, done, total)` progress callback drawing one tqdm bar per phase."""
+
+    def __init__(self) -> None:
+        self._bar: tqdm[Any] | None = None
+        self._phase: str | None = None
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if phase != self._phase:
+            self.close()
+            self._bar = tqdm(total=total, desc=f"{phase:<10}", unit="item", file=sys.stderr)
+            self._phase = phase
+        assert self._bar is not None
+        self._bar.total = total
+        self._bar.update(done - self._bar.n)
+        if done >= total:
+            self.close()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        self._bar, self._phase = None, None

@@ -1,29 +1,19 @@
-"""The moderator-managed keyword list and the filter built from it.
-
-Each process keeps the built filter and rebuilds it when the list's version moves: a counter
-in Redis in services mode (every process sees a change at its next check, at most
-`CHECK_SECONDS` later), the process's own counter otherwise."""
+"""The moderator-managed keyword list and the filter built from it (each process keeps the
+built filter: `VersionedSnapshot`)."""
 
 from __future__ import annotations
 
-import threading
-import time
-from dataclasses import dataclass
-
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import Conflict, NotFound, ValidationFailed
-from app.extensions import db, get_redis
+from app.extensions import db
 from app.models import User
 from app.services.policies import require
+from app.services.snapshots import VersionedSnapshot
 from app.services.sql import id_in_range
 from moderation.models import ModerationKeyword
 from moderation.text_filter import Keyword, TextFilter, normalize_word
-
-VERSION_KEY = "sprout:moderation:keywords:version"
-CHECK_SECONDS = 5.0
 
 
 def can_manage_keywords(actor: User) -> bool:
@@ -65,50 +55,22 @@ def delete_keyword(actor: User, keyword_id: int) -> None:
     _changed()
 
 
-@dataclass
-class _Built:
-    version: int
-    checked: float
-    text_filter: TextFilter
+def _build_filter() -> TextFilter:
+    rows = db.session.execute(
+        select(ModerationKeyword.word, ModerationKeyword.action, ModerationKeyword.category)
+    ).all()
+    return TextFilter(Keyword(w, a, c) for w, a, c in rows)  # type: ignore[arg-type]
 
 
-_lock = threading.Lock()
-
-
-def _version() -> int:
-    connection = get_redis()
-    if connection is not None:
-        return int(connection.get(VERSION_KEY) or 0)
-    return int(current_app.extensions.get("sprout.keywords_version", 0))
+_filter_snapshot: VersionedSnapshot[TextFilter] = VersionedSnapshot(
+    "moderation:keywords", _build_filter
+)
 
 
 def _changed() -> None:
-    connection = get_redis()
-    if connection is not None:
-        connection.incr(VERSION_KEY)
-    else:
-        current_app.extensions["sprout.keywords_version"] = _version() + 1
-    current_app.extensions.pop("sprout.text_filter", None)
+    _filter_snapshot.changed()
 
 
 def text_filter() -> TextFilter:
     """This process's filter for the current list."""
-    built: _Built | None = current_app.extensions.get("sprout.text_filter")
-    now = time.monotonic()
-    if built is not None and now - built.checked < CHECK_SECONDS:
-        return built.text_filter
-    with _lock:
-        version = _version()
-        if built is None or built.version != version:
-            rows = db.session.execute(
-                select(ModerationKeyword.word, ModerationKeyword.action, ModerationKeyword.category)
-            ).all()
-            built = _Built(
-                version,
-                now,
-                TextFilter(Keyword(w, a, c) for w, a, c in rows),  # type: ignore[arg-type]
-            )
-        else:
-            built.checked = now
-        current_app.extensions["sprout.text_filter"] = built
-    return built.text_filter
+    return _filter_snapshot.get()

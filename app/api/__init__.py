@@ -12,6 +12,7 @@ def blueprint_modules() -> list[ModuleType]:
         admin,
         albums,
         comments,
+        editorial,
         feeds,
         health,
         media,
@@ -41,6 +42,7 @@ def blueprint_modules() -> list[ModuleType]:
         feeds,
         notifications,
         search,
+        editorial,
         moderation_api,
         admin,
     ]

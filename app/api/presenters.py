@@ -95,6 +95,7 @@ def note_view(
     liked: bool = False,
     collected: bool = False,
     avatars: dict[int, Image] | None = None,
+    source: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     content = note_content(
         note,
@@ -114,6 +115,8 @@ def note_view(
         "share_count": note.share_count,
         "liked": liked,
         "collected": collected,
+        # Imported articles keep their original link and attribution.
+        "source": source,
     }
 
 
@@ -149,12 +152,19 @@ def notes_view(
     notes: Iterable[Note], viewer_id: int | None, **extra: dict[str, Any]
 ) -> list[dict[str, Any]]:
     """Many notes at once: viewer flags and author avatars in two queries, not 2·N."""
-    from app.services.viewer import avatars_for, viewer_flags
+    from app.services.viewer import avatars_for, note_sources, viewer_flags
 
     notes = list(notes)
     liked, collected = viewer_flags(viewer_id, [note.id for note in notes])
     avatars = avatars_for([note.author for note in notes])
+    sources = note_sources([note.id for note in notes])
     return [
-        note_view(note, liked=note.id in liked, collected=note.id in collected, avatars=avatars)
+        note_view(
+            note,
+            liked=note.id in liked,
+            collected=note.id in collected,
+            avatars=avatars,
+            source=sources.get(note.id),
+        )
         for note in notes
     ]

@@ -24,7 +24,7 @@ from app.schemas.topics import (
     decode_hot_cursor,
     decode_popularity_cursor,
 )
-from app.services import topics
+from app.services import editorial, topics
 from app.services.topics import TopicCards, TopicNote
 
 bp = Blueprint("topics", __name__, url_prefix="/api/v1")
@@ -127,7 +127,7 @@ def _note_cursor(sort: str, item: TopicNote) -> str:
     bp,
     "/topics/<int:topic_id>/notes",
     "GET",
-    summary="Published notes in a topic, `sort=hot|new`",
+    summary="Published notes in a topic, `sort=hot|new`; `hot` opens with the topic's picks",
     query=TopicNotesQuery,
     errors=[400, 404],
 )
@@ -135,11 +135,21 @@ def topic_notes(topic_id: int, query: TopicNotesQuery) -> Any:
     after_new = decode_time_cursor(query.cursor) if query.sort == "new" else None
     after_hot = decode_hot_cursor(query.cursor) if query.sort == "hot" else None
     actor = current_actor()
+    # The hot order opens with the editors' picks for the topic (marked), never repeated below.
+    picked = editorial.slot_picks(f"topic:{topic_id}") if query.sort == "hot" else []
     rows = topics.topic_notes(
-        actor, topic_id, query.sort, query.limit, after_new=after_new, after_hot=after_hot
+        actor,
+        topic_id,
+        query.sort,
+        query.limit,
+        after_new=after_new,
+        after_hot=after_hot,
+        exclude=picked,
     )
     page = page_of(rows, query.limit, lambda item: _note_cursor(query.sort, item))
-    page["items"] = cards_in_order([item.note.id for item in page["items"]], actor)
+    shown_picks = [] if query.cursor else picked
+    cards = cards_in_order(shown_picks + [item.note.id for item in page["items"]], actor)
+    page["items"] = [{**card, "pick": card["id"] in shown_picks} for card in cards]
     return page
 
 

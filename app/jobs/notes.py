@@ -10,11 +10,10 @@ from sqlalchemy import select, update
 
 from app.extensions import db, get_storage
 from app.jobs import job
-from app.media.pipeline import make_variants
-from app.media.storage import image_key, new_image_prefix
+from app.media.storage import new_image_prefix
 from app.media.text_cover import render_text_cover as draw_text_cover
 from app.models import Note, NoteImage
-from app.services.media import image_row
+from app.services.media import image_row, save_with_variants
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +48,7 @@ def render_text_cover(note_id: int) -> None:
     db.session.rollback()
 
     cover = draw_text_cover(title, seed=str(note_id))
-    storage = get_storage()
-    original_key = image_key(prefix, "original", cover.extension)
-    storage.save(original_key, cover.encoded, cover.content_type)
-    variants = {}
-    for name, variant in make_variants(cover.image).items():
-        key = image_key(prefix, name, variant.extension)
-        storage.save(key, variant.data, variant.content_type)
-        variants[name] = {"key": key, "width": variant.width, "height": variant.height}
+    original_key, variants = save_with_variants(cover, prefix)
 
     # Attach under the note's row lock, only if the title is still the one we drew.
     db.session.execute(select(Note.id).where(Note.id == note_id).with_for_update())
@@ -91,6 +83,6 @@ def render_text_cover(note_id: int) -> None:
     db.session.commit()
     for key in stale_keys:
         try:
-            storage.delete(key)
+            get_storage().delete(key)
         except Exception:  # best effort: an orphaned file costs only disk space
             log.warning("could not delete stale cover file %s", key, exc_info=True)

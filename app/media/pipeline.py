@@ -32,12 +32,14 @@ __all__ = [
     "CJKFontNotFound",
     "EncodedVariant",
     "ImageRejected",
+    "PreparedImage",
     "SanitizedImage",
     "TextCover",
     "dominant_color",
     "find_cjk_font",
     "make_variants",
     "perceptual_hash",
+    "prepare_image",
     "render_text_cover",
     "sanitize_upload",
     "to_srgb",
@@ -137,6 +139,39 @@ class EncodedVariant:
     height: int
     content_type: str = "image/webp"
     extension: str = "webp"
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """A picture made on the server (seed content), encoded with its variants. Plain data, so
+    worker processes can make them and hand them back."""
+
+    source_format: str
+    width: int
+    height: int
+    dominant_color: str
+    encoded: bytes
+    content_type: str
+    extension: str
+    phash: int
+    variants: dict[str, EncodedVariant]
+
+
+def prepare_image(image: Image.Image, source_format: str = "PNG") -> PreparedImage:
+    """Everything `sanitize_upload` and the variants job produce, for a trusted image."""
+    clean = to_srgb(image)
+    encoded, content_type, extension = _encode_original(clean)
+    return PreparedImage(
+        source_format=source_format,
+        width=clean.width,
+        height=clean.height,
+        dominant_color=dominant_color(clean),
+        encoded=encoded,
+        content_type=content_type,
+        extension=extension,
+        phash=perceptual_hash(clean),
+        variants=make_variants(clean),
+    )
 
 
 # --- sanitising ----------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Every model, imported so that `Base.metadata` is complete for Alembic and the tests."""
 
 from app.models.base import Base, utcnow
+from app.models.editorial import Boost, ContentSource, EditorialLogEntry, EditorPick
 from app.models.media import Image
 from app.models.notes import Channel, Note, NoteImage, NoteMention, NoteTag, NoteTopic, Tag, Topic
 from app.models.notifications import Notification
@@ -23,10 +24,14 @@ __all__ = [
     "Album",
     "AuthToken",
     "Base",
+    "Boost",
     "Channel",
     "Collect",
     "Comment",
     "CommentLike",
+    "ContentSource",
+    "EditorPick",
+    "EditorialLogEntry",
     "HotListEntry",
     "Image",
     "NegativeFeedback",

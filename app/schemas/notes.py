@@ -73,6 +73,11 @@ class NoteImageOut(ImageRef):
     variants: dict[str, Any]
 
 
+class NoteSourceOut(BaseModel):
+    url: str
+    attribution: str | None
+
+
 class NoteOut(BaseModel):
     id: int
     title: str
@@ -91,6 +96,7 @@ class NoteOut(BaseModel):
     share_count: int
     liked: bool
     collected: bool
+    source: NoteSourceOut | None = None
     created_at: datetime
     updated_at: datetime
     published_at: datetime | None

@@ -27,7 +27,8 @@ def _rate(part: int, whole: int) -> float:
 
 
 def platform_stats(actor: User, today: date | None = None) -> dict[str, Any]:
-    """Counts, DAU/WAU (UTC days from `user_activity_days`) and users per signup source."""
+    """Counts, DAU/WAU (UTC days from `user_activity_days`), the weekly active rate (members
+    who posted or commented) and users per signup source."""
     require(can_view_stats(actor), "Only an admin may see platform statistics.")
     today = today or utcnow().date()
     week_start = today - timedelta(days=WEEK_DAYS - 1)
@@ -55,11 +56,19 @@ def platform_stats(actor: User, today: date | None = None) -> dict[str, Any]:
         .distinct()
     )
     wau = _count(select(func.count()).select_from(weekly_active.subquery()))
+    # Community health (seed 004): the share of members (people, not official accounts) who
+    # posted or commented in the last 7 days.
+    member = (User.official.is_(False), User.status == "active")
+    members = _count(select(func.count()).select_from(User).where(*member))
     week_start_time = utcnow() - timedelta(days=WEEK_DAYS)
-    posters = _count(
-        select(func.count(distinct(Note.author_id))).where(
-            *live_note, Note.published_at >= week_start_time
-        )
+    posters = select(Note.author_id).where(*live_note, Note.published_at >= week_start_time)
+    commenters = select(Comment.author_id).where(
+        Comment.status == "published",
+        Comment.deleted_at.is_(None),
+        Comment.created_at >= week_start_time,
+    )
+    contributors = _count(
+        select(func.count()).where(*member, User.id.in_(posters.union(commenters)))
     )
     active_ids = weekly_active.subquery()
     by_source = db.session.execute(
@@ -78,9 +87,10 @@ def platform_stats(actor: User, today: date | None = None) -> dict[str, Any]:
             "day": today.isoformat(),
             "dau": dau,
             "wau": wau,
-            "weekly_active_rate": _rate(wau, users),
-            "weekly_posters": posters,
-            "weekly_posters_rate": _rate(posters, users),
+            "weekly_visit_rate": _rate(wau, users),
+            "members": members,
+            "weekly_contributors": contributors,
+            "weekly_active_rate": _rate(contributors, members),
         },
         "signup_sources": [
             {

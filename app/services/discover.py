@@ -22,6 +22,7 @@ from app.extensions import db, get_feed_store
 from app.jobs import enqueue
 from app.jobs.ranking import flush_impressions
 from app.models import HotListEntry, NegativeFeedback, Note, NoteTopic, User
+from app.services.editorial import editorial_source
 from app.services.notes_access import get_note_for
 from app.services.ranking_data import ModelCache, note_features, user_signals
 from app.services.sql import insert_ignore
@@ -492,7 +493,7 @@ def _run_pipeline(
         cf=cf,
         recent=recent,
         hot=catalogue.hot,
-        editorial=None,
+        editorial=editorial_source(),
         seen=store.seen(session_key) if seen is None else seen,
         recently_served=store.recently_served(str(viewer.id)) if viewer else set(),
         engaged=engaged,

@@ -11,14 +11,20 @@ from app.errors import AppError, NotFound
 from app.extensions import db, get_storage
 from app.jobs import enqueue
 from app.jobs.media import make_image_variants
-from app.media.pipeline import ImageRejected, SanitizedImage, sanitize_upload
+from app.media.pipeline import (
+    ImageRejected,
+    PreparedImage,
+    SanitizedImage,
+    make_variants,
+    sanitize_upload,
+)
 from app.media.storage import image_key, new_image_prefix
 from app.media.text_cover import TextCover
 from app.models import Image, User
 
 
 def image_row(
-    picture: SanitizedImage | TextCover,
+    picture: SanitizedImage | TextCover | PreparedImage,
     *,
     owner_id: int,
     kind: str,
@@ -39,8 +45,25 @@ def image_row(
         storage_key=storage_key,
         content_type=picture.content_type,
         variants=variants,
-        phash=picture.phash if isinstance(picture, SanitizedImage) else None,
+        phash=picture.phash if isinstance(picture, SanitizedImage | PreparedImage) else None,
     )
+
+
+def save_with_variants(
+    picture: SanitizedImage | TextCover | PreparedImage, prefix: str
+) -> tuple[str, dict[str, Any]]:
+    """Store a picture made on the server (a cover, a seed picture) with its variants now:
+    (the original's key, the `variants` column)."""
+    storage = get_storage()
+    original_key = image_key(prefix, "original", picture.extension)
+    storage.save(original_key, picture.encoded, picture.content_type)
+    variants = {}
+    made = picture.variants if isinstance(picture, PreparedImage) else make_variants(picture.image)
+    for name, variant in made.items():
+        key = image_key(prefix, name, variant.extension)
+        storage.save(key, variant.data, variant.content_type)
+        variants[name] = {"key": key, "width": variant.width, "height": variant.height}
+    return original_key, variants
 
 
 def upload_image(actor: User, data: bytes) -> Image:

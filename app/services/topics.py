@@ -190,8 +190,10 @@ def topic_notes(
     limit: int,
     after_new: tuple[datetime, int] | None = None,
     after_hot: tuple[float, int, int] | None = None,
+    exclude: list[int] | None = None,
 ) -> list[TopicNote]:
-    """Published notes in the topic. `hot`: hot score, then weighted engagement, then id."""
+    """Published notes in the topic. `hot`: hot score, then weighted engagement, then id.
+    `exclude`: notes shown elsewhere on the page (the topic's picks)."""
     topic = get_topic_or_404(topic_id)
     in_topic = select(NoteTopic.note_id).where(NoteTopic.topic_id == topic.id)
     score = engagement()
@@ -207,6 +209,8 @@ def topic_notes(
         .options(lazyload("*"))  # the cards are built by id (`cards_in_order`)
         .execution_options(populate_existing=True)
     )
+    if exclude:
+        stmt = stmt.where(Note.id.not_in(exclude))
     if sort == "new":
         stmt = stmt.order_by(Note.published_at.desc(), Note.id.desc())
         if after_new is not None:

@@ -1,4 +1,4 @@
-"""Per-viewer facts batched for lists: which notes the viewer liked or collected, avatars."""
+"""Facts batched for lists of notes: which the viewer liked or collected, avatars, sources."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Collect, Image, NoteLike, User
+from app.models import Collect, ContentSource, Image, NoteLike, User
 
 
 def viewer_flags(viewer_id: int | None, note_ids: list[int]) -> tuple[set[int], set[int]]:
@@ -35,3 +35,17 @@ def avatars_for(users: Iterable[User]) -> dict[int, Image]:
     if not ids:
         return {}
     return {image.id: image for image in db.session.scalars(select(Image).where(Image.id.in_(ids)))}
+
+
+def note_sources(note_ids: list[int]) -> dict[int, dict[str, str | None]]:
+    """Where imported notes came from: `{url, attribution}` by note id."""
+    if not note_ids:
+        return {}
+    rows = db.session.execute(
+        select(ContentSource.target_id, ContentSource.url, ContentSource.attribution).where(
+            ContentSource.kind == "note",
+            ContentSource.target_id.in_(note_ids),
+            ContentSource.url.is_not(None),
+        )
+    )
+    return {note_id: {"url": url, "attribution": attribution} for note_id, url, attribution in rows}

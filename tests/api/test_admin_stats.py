@@ -81,8 +81,10 @@ def test_stats_numbers(api):
     assert health["day"] == today.isoformat()
     assert health["dau"] == 2  # boss and u1
     assert health["wau"] == 3  # boss, u1, u2 (u5's day is 7 days ago: outside the week)
-    assert health["weekly_active_rate"] == 0.4286  # 3 / 7
-    assert health["weekly_posters"] == 1 and health["weekly_posters_rate"] == 0.1429
+    assert health["weekly_visit_rate"] == 0.4286  # 3 / 7
+    # Members exclude the official u4; u1 posted, u2 and u3 commented this week.
+    assert health["members"] == 6 and health["weekly_contributors"] == 3
+    assert health["weekly_active_rate"] == 0.5
     assert body["signup_sources"] == [
         {"source": "ad", "users": 2, "weekly_active": 0, "weekly_active_rate": 0.0},
         {"source": "invite", "users": 2, "weekly_active": 2, "weekly_active_rate": 1.0},
