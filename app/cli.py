@@ -75,6 +75,49 @@ def init_app(app: Flask) -> None:
             rebuild_rankings()
             click.echo(reindex(progress=ProgressBars()), err=True)
 
+    @app.cli.command("import-pgc")
+    @click.argument("source")
+    @click.option("--account", required=True, help="The official account that publishes.")
+    @click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["auto", "jsonl", "feed"]),
+        default="auto",
+        show_default=True,
+        help="jsonl: JSON Lines; feed: RSS or Atom; auto: tell from the content.",
+    )
+    @click.option("--channel", help="The channel of the notes (default: classified).")
+    @click.option("--topic", "topics", type=int, multiple=True, help="A topic id (repeatable).")
+    @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+    def import_command(
+        source: str,
+        account: str,
+        fmt: str,
+        channel: str | None,
+        topics: tuple[int, ...],
+        dry_run: bool,
+    ) -> None:
+        """Import articles from a JSON Lines or RSS/Atom file or URL (idempotent)."""
+        from seed_content.importers import (
+            ImportFailed,
+            import_articles,
+            official_account,
+            parse,
+            read_source,
+        )
+
+        try:
+            publisher = official_account(account)
+            articles, problems = parse(read_source(source), fmt)
+        except ImportFailed as exc:
+            raise click.ClickException(str(exc)) from exc
+        report = import_articles(
+            articles, publisher, channel=channel, topic_ids=list(topics), dry_run=dry_run
+        )
+        for problem in problems + report.skipped:
+            click.echo(f"skipped {problem}", err=True)
+        click.echo(report.summary(), err=True)
+
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
     @click.option(

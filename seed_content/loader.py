@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.jobs import enqueue
-from app.jobs.search import index_topic
+from app.jobs.search import index_topic, index_user
 from app.media.pipeline import PreparedImage, prepare_image
 from app.media.storage import new_image_prefix
 from app.media.text_cover import find_cjk_font
@@ -176,6 +176,8 @@ class _Loader:
                 self._remember("account", spec.username, user.id, digest)
             self.accounts[pack.channel] = user
             db.session.commit()
+            if state != "unchanged":
+                enqueue(index_user, user.id)
             self._tick("accounts", done, len(self.packs))
 
     def topics_(self) -> None:
@@ -400,10 +402,15 @@ def _picture_maker(count: int) -> Iterator[Callable[[list[Any]], Iterator[Prepar
 
 
 def load_seed_content(
-    progress: Progress | None = None, *, dry_run: bool = False, packs_dir: Path | None = None
+    progress: Progress | None = None,
+    *,
+    dry_run: bool = False,
+    packs_dir: Path | None = None,
+    packs: tuple[Pack, ...] | None = None,
 ) -> LoadReport:
-    """Load every pack; see the module docstring. Raises ValueError on a broken pack."""
-    packs = all_packs(packs_dir or PACKS_DIR)
+    """Load every pack (of `packs_dir`, or `packs` as given); see the module docstring.
+    Raises ValueError on a broken pack."""
+    packs = packs if packs is not None else all_packs(packs_dir or PACKS_DIR)
     problems = cross_check(packs)
     if problems:
         raise ValueError("the seed packs are inconsistent:\n" + "\n".join(problems))

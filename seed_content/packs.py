@@ -7,7 +7,6 @@ import re
 import sys
 import tomllib
 from collections import Counter
-from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -88,12 +87,18 @@ class Pack(Strict):
     notes: list[NoteItem] = Field(min_length=30)
 
 
+class PackError(ValueError):
+    """A pack that cannot be read, named by its file."""
+
+
 def read_pack(path: Path) -> Pack:
-    with path.open("rb") as handle:
-        return Pack.model_validate(tomllib.load(handle))
+    try:
+        with path.open("rb") as handle:
+            return Pack.model_validate(tomllib.load(handle))
+    except (ValidationError, tomllib.TOMLDecodeError) as exc:
+        raise PackError(f"{path}: {exc}") from exc
 
 
-@cache
 def all_packs(directory: Path = PACKS_DIR) -> tuple[Pack, ...]:
     return tuple(read_pack(path) for path in sorted(directory.glob("*.toml")))
 
@@ -145,9 +150,9 @@ def main(paths: list[str]) -> int:
     for path in files:
         try:
             packs.append(read_pack(path))
-        except (ValidationError, tomllib.TOMLDecodeError) as exc:
+        except PackError as exc:
             failed = True
-            print(f"{path}: {exc}")
+            print(exc)
     problems = cross_check(tuple(packs), complete=not paths) if not failed else []
     for problem in problems:
         print(problem)
