@@ -57,6 +57,9 @@ class InterestConfig:
     half_life_seconds: float = 14 * DAY
     event_weights: Mapping[str, float] = field(default_factory=lambda: INTEREST_EVENT_WEIGHTS)
     seed_weight: float = 2.0
+    # An onboarding choice is a statement, not a glance: it counts as this many events of
+    # evidence, so a new user's first page follows what they picked.
+    seed_evidence: float = 5.0
     negative_factor: float = 0.2  # affinity multiplied by this, then lowered by negative_penalty
     negative_penalty: float = 1.0
     max_keys: int = 200  # per dimension, so a stored profile stays small

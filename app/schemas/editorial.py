@@ -17,7 +17,9 @@ MAX_BOOST_WEIGHT = 5.0
 class PickIn(Schema):
     note_id: Id
     slot: Slot
-    position: int | None = Field(default=None, ge=1, le=100, description="1 = the first card")
+    position: int | None = Field(
+        default=None, ge=1, le=100, strict=True, description="1 = the first card"
+    )
     starts_at: AwareDatetime | None = None
     ends_at: AwareDatetime | None = None
 
@@ -36,7 +38,7 @@ class PicksQuery(Page):
 class BoostIn(Schema):
     note_id: Id | None = None
     user_id: Id | None = None
-    weight: float = Field(ge=0.01, le=MAX_BOOST_WEIGHT)
+    weight: float = Field(ge=0.01, le=MAX_BOOST_WEIGHT, strict=True)
     starts_at: AwareDatetime | None = None
     ends_at: AwareDatetime
 

@@ -165,10 +165,10 @@ class InterestProfile:
         hl = half_life_seconds or config.half_life_seconds
         for ch in seed_channels:
             profile.channels[ch] = profile.channels.get(ch, 0.0) + config.seed_weight
-            profile.evidence += 1.0
+            profile.evidence += config.seed_evidence
         for t in seed_topics:
             profile.topics[int(t)] = profile.topics.get(int(t), 0.0) + config.seed_weight
-            profile.evidence += 1.0
+            profile.evidence += config.seed_evidence
         ln2 = math.log(2.0) / hl
         for ev in events:
             if ev.ts > now:
@@ -368,9 +368,9 @@ class InterestProfile:
             if k < 2 or w <= 0:
                 continue
             vals = np.array([v for v in d.values() if v > 0], dtype=np.float64)
-            den += w
             if len(vals) == 0:
-                continue
+                continue  # nothing known in this dimension: no evidence either way
+            den += w
             p = vals / vals.sum()
             h = float(-(p * np.log(p)).sum())
             num += w * max(0.0, 1.0 - h / math.log(max(k, len(vals))))
@@ -378,7 +378,16 @@ class InterestProfile:
 
     def _scales(self) -> tuple[float, float, float, float]:
         dw = self.config.dim_weights
-        norm = sum(dw.values()) or 1.0
+        # Scores reach 1 on a note matching the best key of every dimension the profile knows:
+        # a profile of onboarding choices alone (channels, topics) is not capped by the
+        # dimensions it has no evidence for.
+        dims = (
+            ("channel", self.channels),
+            ("topic", self.topics),
+            ("tag", self.tags),
+            ("author", self.authors),
+        )
+        norm = sum(dw.get(name, 0.0) for name, d in dims if d) or 1.0
         out = []
         for name, d in (
             ("channel", self.channels),
