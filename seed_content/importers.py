@@ -249,13 +249,15 @@ def import_articles(
             "title": _shorten(article.title, settings.note_title_max),
             "body": _shorten(article.body, settings.note_body_max),
             "tags": _tags(article.tags),
-            "topic_ids": list(topic_ids or []),
         }
-        if channel:
-            values["channel"] = channel
+        # The article decides whether a note changes; the channel and topics of this run
+        # apply to new notes only (an editor may have moved the note since).
         digest = hashlib.sha256(
             json.dumps([values, article.attribution], ensure_ascii=False, sort_keys=True).encode()
         ).hexdigest()
+        placement: dict[str, Any] = {"topic_ids": list(topic_ids or [])}
+        if channel:
+            placement["channel"] = channel
         source = db.session.scalar(
             select(ContentSource).where(ContentSource.kind == "note", ContentSource.key == key)
         )
@@ -275,7 +277,7 @@ def import_articles(
             continue
         try:
             if note is None:
-                note = create_note(account, {**values, "status": "published"})
+                note = create_note(account, {**values, **placement, "status": "published"})
                 published = article.published_at
                 if published is not None and published < utcnow():
                     note.published_at = note.created_at = published  # its original date
