@@ -9,7 +9,7 @@ import math
 import random
 from typing import Final
 
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw
 
 from app.media.text_cover import CJKFont, find_cjk_font
 
@@ -89,7 +89,7 @@ def _motif(image: Image.Image, motif: str, accent: str, rng: random.Random) -> N
         for y in range(step // 2, h, step):
             for x in range(step // 2 + (y // step % 2) * step // 2, w, step):
                 draw.ellipse([x - 7, y - 7, x + 7, y + 7], fill=light)
-    image.paste(layer.filter(ImageFilter.GaussianBlur(1)), (0, 0), layer)
+    image.paste(layer, (0, 0), layer)
 
 
 def _fit(draw: ImageDraw.ImageDraw, text: str, font: CJKFont, max_width: int, size: int) -> int:
