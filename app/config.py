@@ -80,8 +80,6 @@ class Settings:
     testing: bool = False
     # Content rules; the growth issue grants more through privileges.
     note_title_max: int = 20
-    note_body_max: int = 1000
-    note_images_max: int = 18
     comment_body_max: int = 500
     upload_max_bytes: int = 20 * 1024 * 1024
     upload_max_pixels: int = 40_000_000

@@ -13,6 +13,7 @@ from app.errors import ValidationFailed
 from app.schemas.common import Page, decode_cursor, encode_cursor, page_of
 from moderation import keywords, service
 from moderation.schemas import (
+    AccountLinkIn,
     AppealDecisionIn,
     AppealIn,
     AppealsQuery,
@@ -291,6 +292,22 @@ def _appeal_view(row: Any) -> dict[str, Any]:
         "created_at": iso(row.created_at),
         "decided_at": iso(row.decided_at),
     }
+
+
+@endpoint(
+    bp,
+    "/moderation/account-links",
+    "POST",
+    summary="Link accounts that belong together: interactions among them earn no points "
+    "(moderator)",
+    body=AccountLinkIn,
+    status=201,
+    auth="required",
+    role="moderator",
+    errors=[400, 401, 403, 404],
+)
+def link_accounts(body: AccountLinkIn) -> Any:
+    return {"user_ids": service.link_accounts(current_actor(), body.user_ids, body.reason)}
 
 
 @endpoint(

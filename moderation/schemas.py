@@ -61,3 +61,8 @@ class AppealsQuery(Schema):
 class AppealDecisionIn(Schema):
     outcome: Literal["uphold", "reverse"]
     note: Annotated[CleanText, Field(max_length=1000)] = ""
+
+
+class AccountLinkIn(Schema):
+    user_ids: list[Id] = Field(min_length=2, max_length=20)
+    reason: Annotated[CleanText, Field(min_length=1, max_length=500)]

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.errors import Conflict, NotFound, Unprocessable, ValidationFailed
 from app.extensions import db
+from app.growth.events import settle_content
 from app.jobs import enqueue
 from app.jobs.notifications import deliver_notification
 from app.jobs.search import index_notes, index_user
@@ -21,8 +22,16 @@ from app.models import Comment, Note, User, utcnow
 from app.services.accounts import revoke_all_tokens
 from app.services.notes import adjust_published_counters
 from app.services.policies import require
-from app.services.sql import bump, id_in_range
-from moderation.models import Appeal, AuditEntry, Case, ModerationAction, Mute, Report
+from app.services.sql import bump, id_in_range, inserted
+from moderation.models import (
+    AccountLink,
+    Appeal,
+    AuditEntry,
+    Case,
+    ModerationAction,
+    Mute,
+    Report,
+)
 from moderation.taxonomy import Reason, taxonomy
 
 TargetType = Literal["note", "comment", "user"]
@@ -117,6 +126,8 @@ def _set_content_state(target: Target, status: str) -> None:
 def _after_content_change(target: Target) -> None:
     if target.kind == "note":
         enqueue(index_notes, [target.id])
+    if target.kind in ("note", "comment"):
+        enqueue(settle_content, target.kind, target.id)  # points follow: claw back, restore
 
 
 # -- reports -------------------------------------------------------------------------------------
@@ -605,13 +616,13 @@ def decide_appeal(actor: User, appeal_id: int, outcome: str, note: str) -> Appea
         note,
         utcnow(),
     )
-    reindex_note = reindex_user = False
+    restored: Target | None = None
+    reindex_user = False
     if outcome == "reverse":
         action.reversed_at = utcnow()
         if action.kind in ("hide", "remove") and action.target_type in ("note", "comment"):
-            target = load_target(action.target_type, action.target_id, reportable=False)
-            _set_content_state(target, action.before.get("status", "published"))
-            reindex_note = target.kind == "note"
+            restored = load_target(action.target_type, action.target_id, reportable=False)
+            _set_content_state(restored, action.before.get("status", "published"))
         elif action.kind == "mute":
             mute = db.session.get(Mute, action.user_id)
             if mute is not None and mute.action_id == action.id:
@@ -631,8 +642,8 @@ def decide_appeal(actor: User, appeal_id: int, outcome: str, note: str) -> Appea
         {"appeal": row.status},
     )
     db.session.commit()
-    if reindex_note:
-        enqueue(index_notes, [action.target_id])
+    if restored is not None:
+        _after_content_change(restored)  # search and points follow the restored content
     if reindex_user and action.user_id is not None:
         enqueue(index_user, action.user_id, True)
     enqueue(
@@ -707,3 +718,34 @@ def metrics(actor: User) -> dict[str, Any]:
         "appeals_decided": sum(appeal_counts.values()),
         "reversed_share": round(reversed_ / actions, 4) if actions else 0.0,
     }
+
+
+# -- linked accounts -------------------------------------------------------------------------------
+def link_accounts(actor: User, user_ids: list[int], reason: str) -> list[int]:
+    """Record that these accounts belong together (multiple accounts): interactions among
+    them earn no points. Idempotent; returns the ids linked."""
+    require(can_moderate(actor), "Only moderators may link accounts.")
+    ids = sorted(set(user_ids))
+    if len(ids) < 2:
+        raise ValidationFailed("Link at least two different accounts.", code="invalid_link")
+    found = set(db.session.scalars(select(User.id).where(User.id.in_(ids))))
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise NotFound(
+            "Some users do not exist.", code="user_not_found", details={"user_ids": missing}
+        )
+    for one in ids:
+        for other in ids:
+            if one != other:
+                inserted(
+                    AccountLink,
+                    {
+                        "user_id": one,
+                        "linked_user_id": other,
+                        "reason": reason,
+                        "created_by_id": actor.id,
+                    },
+                )
+    audit(actor.id, "link_accounts", "user", ids[0], reason, {}, {"user_ids": ids})
+    db.session.commit()
+    return ids

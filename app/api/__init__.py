@@ -25,6 +25,7 @@ def blueprint_modules() -> list[ModuleType]:
         social,
         topics,
     )
+    from app.growth import api as growth_api
     from moderation import api as moderation_api
 
     return [
@@ -43,6 +44,7 @@ def blueprint_modules() -> list[ModuleType]:
         notifications,
         search,
         editorial,
+        growth_api,
         moderation_api,
         admin,
     ]

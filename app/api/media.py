@@ -19,12 +19,13 @@ bp = Blueprint("media", __name__, url_prefix="/api/v1")
     bp,
     "/media/images",
     "POST",
-    summary="Upload an image (JPEG, PNG, WebP, GIF, HEIC…)",
+    summary="Upload an image (JPEG, PNG, WebP, GIF, HEIC…); optional form fields `edits` "
+    "(JSON: filter, stickers, tags) and `watermark` (true: the personalised watermark)",
     response=ImageOut,
     status=201,
     auth="required",
     content_type="multipart/form-data",
-    errors=[413, 415, 422, 429],
+    errors=[400, 403, 413, 415, 422, 429],
 )
 def upload_image() -> Any:
     if request.mimetype != "multipart/form-data":
@@ -32,7 +33,8 @@ def upload_image() -> Any:
     upload = request.files.get("file")
     if upload is None:
         raise ValidationFailed("The multipart field `file` is missing.", code="file_required")
-    image = media.upload_image(current_actor(), upload.read())
+    watermark = (request.form.get("watermark") or "").strip().lower() in {"1", "true", "yes"}
+    image = media.upload_image(current_actor(), upload.read(), request.form.get("edits"), watermark)
     return image_view(image)
 
 

@@ -40,6 +40,8 @@ def image_view(image: Any) -> dict[str, Any] | None:
         "height": image.height,
         "dominant_color": image.dominant_color,
         "variants": variants,
+        # Image tags (图片标签): labels at points of the picture, drawn by clients.
+        "tags": list(((getattr(image, "edits", None) or {}).get("tags")) or []),
     }
 
 

@@ -9,11 +9,29 @@ from PIL import Image as PILImage
 
 from app.extensions import db, get_storage
 from app.jobs import job
+from app.media.creative import Edits, apply_edits, parse_edits, watermark
 from app.media.pipeline import make_variants
 from app.media.storage import image_key
 from app.models import Image
 
 log = logging.getLogger(__name__)
+
+
+def creative_rendition(
+    original: PILImage.Image,
+    edits: dict | None,
+    mark: str | None,  # type: ignore[type-arg]
+) -> PILImage.Image:
+    """What the variants show: the original with its filter and stickers, and the
+    watermark when the uploader asked for it (the stored original stays as uploaded)."""
+    picture = original
+    if edits:
+        parsed: Edits = parse_edits(edits)
+        if parsed.filter != "original" or parsed.stickers:
+            picture = apply_edits(picture.convert("RGB"), parsed)
+    if mark:
+        picture = watermark(picture.convert("RGB"), mark)
+    return picture
 
 
 @job("media")
@@ -27,7 +45,7 @@ def make_image_variants(image_id: int) -> None:
     try:
         with PILImage.open(io.BytesIO(storage.open(image.storage_key))) as original:
             original.load()
-            variants = make_variants(original)
+            variants = make_variants(creative_rendition(original, image.edits, image.watermark))
         stored = {}
         for name, variant in variants.items():
             key = image_key(prefix, name, variant.extension)

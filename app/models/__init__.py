@@ -59,8 +59,19 @@ __all__ = [
     "utcnow",
 ]
 
-# Moderation keeps its models in its own package; importing them here completes the metadata.
+# Moderation and growth keep their models in their own packages; importing them here
+# completes the metadata.
+from app.growth.models import (
+    Campaign,
+    CampaignDay,
+    CampaignMember,
+    CheckIn,
+    PointsEntry,
+    Redemption,
+    StoreItem,
+)
 from moderation.models import (
+    AccountLink,
     Appeal,
     AuditEntry,
     Case,
@@ -72,6 +83,7 @@ from moderation.models import (
 )
 
 __all__ += [
+    "AccountLink",
     "Appeal",
     "AuditEntry",
     "Case",
@@ -80,4 +92,14 @@ __all__ += [
     "ModerationKeyword",
     "Mute",
     "Report",
+]
+
+__all__ += [
+    "Campaign",
+    "CampaignDay",
+    "CampaignMember",
+    "CheckIn",
+    "PointsEntry",
+    "Redemption",
+    "StoreItem",
 ]

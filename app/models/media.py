@@ -36,5 +36,10 @@ class Image(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     #: Perceptual hash of an upload (`pipeline.perceptual_hash`); none for generated covers.
     phash: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: Creative tools asked for at upload (`media.creative.Edits.to_dict`): a filter and
+    #: stickers the variants job applies, and image tags kept as data.
+    edits: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    #: The personalised watermark drawn on the variants ("@nickname"), for those privileged.
+    watermark: Mapped[str | None] = mapped_column(String(60), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

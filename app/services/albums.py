@@ -18,6 +18,7 @@ from sqlalchemy.orm import lazyload
 
 from app.errors import Conflict, NotFound
 from app.extensions import db
+from app.growth.events import record_interaction
 from app.jobs import enqueue
 from app.jobs.notifications import deliver_notification
 from app.models import Album, Collect, Note, User, utcnow
@@ -336,6 +337,15 @@ def collect_note(actor: User, note_id: int, album_id: int | None = None) -> dict
     commit_fresh()
     if created:
         enqueue(deliver_notification, "collect", author_id, actor.id, note.id)
+        enqueue(
+            record_interaction,
+            "collect_received",
+            author_id,
+            actor.id,
+            "note",
+            note.id,
+            f"collect:{actor.id}:{note.id}",
+        )
     return state
 
 

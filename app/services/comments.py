@@ -18,6 +18,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 
 from app.errors import NotFound, Unprocessable, ValidationFailed
 from app.extensions import db
+from app.growth.events import settle_content
 from app.jobs import enqueue
 from app.jobs.notifications import deliver_notification
 from app.models import Comment, CommentLike, Image, Note, User, utcnow
@@ -165,6 +166,7 @@ def add_comment(actor: User, note_id: int, body: str, parent_id: int | None = No
 
     excerpt = {"excerpt": body[:80]}
     enqueue(deliver_notification, kind, told, *ids, excerpt)
+    enqueue(settle_content, "comment", comment.id)  # points for both sides, once
     for user_id in mentioned:
         if user_id != told:  # already told about this comment
             enqueue(deliver_notification, "mention", user_id, *ids, excerpt)
@@ -311,6 +313,7 @@ def delete_comment(actor: User, comment_id: int) -> None:
             bump(Comment, comment.root_id, reply_count=-1)
         bump(Note, note.id, comment_count=-hidden)
     commit_fresh()
+    enqueue(settle_content, "comment", comment.id)  # a deleted comment's points go back
 
 
 def _like_state(comment_id: int, liked: bool) -> dict[str, Any]:

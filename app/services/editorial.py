@@ -12,6 +12,7 @@ from sqlalchemy import or_, select
 
 from app.errors import NotFound, Unprocessable
 from app.extensions import db
+from app.growth.levels import new_creator_boosts
 from app.models import Channel, Note, Topic, User, utcnow
 from app.models.editorial import Boost, EditorialLogEntry, EditorPick
 from app.services.policies import is_staff, require
@@ -300,8 +301,9 @@ editorial_snapshot: VersionedSnapshot[EditorialData] = VersionedSnapshot(
 class DatabaseEditorial:
     """The `EditorialSource` of the service: picks and boosts as of `now` (Unix seconds)."""
 
-    def __init__(self, data: EditorialData) -> None:
+    def __init__(self, data: EditorialData, new_creators: dict[int, float] | None = None) -> None:
         self._data = data
+        self._new_creators = new_creators or {}
 
     @staticmethod
     def _moment(now: float) -> datetime:
@@ -330,8 +332,12 @@ class DatabaseEditorial:
         return self._sum(self._data.note_boosts, now)
 
     def author_boosts(self, now: float) -> dict[int, float]:
-        return self._sum(self._data.author_boosts, now)
+        boosts = self._sum(self._data.author_boosts, now)
+        for author_id, weight in self._new_creators.items():
+            boosts[author_id] = boosts.get(author_id, 0.0) + weight
+        return boosts
 
 
 def editorial_source() -> DatabaseEditorial:
-    return DatabaseEditorial(editorial_snapshot.get())
+    """Editors' picks and boosts, plus the growth system's boost for new creators."""
+    return DatabaseEditorial(editorial_snapshot.get(), new_creator_boosts())

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import current_app
 
 from app.config import Settings
-from app.errors import AppError, NotFound
+from app.errors import AppError, NotFound, ValidationFailed
 from app.extensions import db, get_storage
+from app.growth.levels import require_privilege
 from app.jobs import enqueue
 from app.jobs.media import make_image_variants
+from app.media.creative import Edits, EditsInvalid, parse_edits
 from app.media.pipeline import (
     ImageRejected,
     PreparedImage,
@@ -66,8 +69,34 @@ def save_with_variants(
     return original_key, variants
 
 
-def upload_image(actor: User, data: bytes) -> Image:
+def _creative(
+    actor: User, raw_edits: str | None, watermark: bool
+) -> tuple[Edits | None, str | None]:
+    """The creative tools asked for, checked: 400 `invalid_edits`, 403 `privilege_required`."""
+    edits = None
+    if raw_edits:
+        try:
+            edits = parse_edits(json.loads(raw_edits))
+        except (ValueError, EditsInvalid) as exc:
+            field = exc.field if isinstance(exc, EditsInvalid) else "edits"
+            raise ValidationFailed(
+                f"The edits are not valid: {exc}", code="invalid_edits", details={"field": field}
+            ) from exc
+        for pack in sorted(edits.packs_used):
+            require_privilege(actor, f"sticker_pack:{pack}")
+    mark = None
+    if watermark:
+        require_privilege(actor, "watermark")
+        mark = f"@{actor.nickname}"[:60]
+    return edits, mark
+
+
+def upload_image(
+    actor: User, data: bytes, raw_edits: str | None = None, watermark: bool = False
+) -> Image:
+    """Check the upload and the creative tools asked for before storing anything."""
     settings: Settings = current_app.config["SPROUT"]
+    edits, mark = _creative(actor, raw_edits, watermark)
     try:
         clean = sanitize_upload(
             data,
@@ -90,6 +119,8 @@ def upload_image(actor: User, data: bytes) -> Image:
     image = image_row(
         clean, owner_id=actor.id, kind="upload", status="processing", storage_key=key, variants={}
     )
+    image.edits = edits.to_dict() if edits is not None else None
+    image.watermark = mark
     db.session.add(image)
     db.session.commit()
     clean.image.close()

@@ -19,6 +19,9 @@ from sqlalchemy.orm import lazyload
 from app.config import Settings
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable, ValidationFailed
 from app.extensions import db
+from app.growth.config import GROWTH
+from app.growth.events import record_interaction, settle_content
+from app.growth.levels import require_privilege
 from app.jobs import enqueue
 from app.jobs.notes import render_text_cover
 from app.jobs.notifications import deliver_notification
@@ -117,26 +120,46 @@ def _check_title(title: str) -> str:
     return title
 
 
-def _check_body(body: str) -> str:
+def _within_privilege(
+    actor: User, size: int, base: int, most: int, privilege: str, error: ValidationFailed
+) -> None:
+    """Up to `base` for everyone, up to `most` with the privilege (403 without), never more."""
+    if size > most:
+        raise error
+    if size > base:
+        require_privilege(actor, privilege)
+
+
+def _check_body(actor: User, body: str) -> str:
     body = unicodedata.normalize("NFC", body)
-    limit = _settings().note_body_max
-    if len(body) > limit:
-        raise ValidationFailed(
-            f"The body is at most {limit} characters.",
+    _within_privilege(
+        actor,
+        len(body),
+        GROWTH.body_base,
+        GROWTH.body_long,
+        "long_note",
+        ValidationFailed(
+            f"The body is at most {GROWTH.body_long} characters.",
             code="body_too_long",
-            details={"max": limit, "length": len(body)},
-        )
+            details={"max": GROWTH.body_long, "length": len(body)},
+        ),
+    )
     return body
 
 
 def _check_images(actor: User, image_ids: list[int]) -> list[int]:
-    limit = _settings().note_images_max
-    if len(image_ids) > limit:
-        raise ValidationFailed(
-            f"A note has at most {limit} images.",
+    _within_privilege(
+        actor,
+        len(image_ids),
+        GROWTH.images_base,
+        GROWTH.images_more,
+        "more_images",
+        ValidationFailed(
+            f"A note has at most {GROWTH.images_more} images.",
             code="too_many_images",
-            details={"max": limit, "count": len(image_ids)},
-        )
+            details={"max": GROWTH.images_more, "count": len(image_ids)},
+        ),
+    )
     if len(set(image_ids)) != len(image_ids):
         raise ValidationFailed("An image appears twice.", code="duplicate_image")
     if not image_ids:
@@ -229,7 +252,7 @@ def _validate(actor: User, values: dict[str, Any]) -> _Content:
     if "title" in values:
         content.title = _check_title(values["title"])
     if "body" in values:
-        content.body = _check_body(values["body"])
+        content.body = _check_body(actor, values["body"])
     if "image_ids" in values:
         content.image_ids = _check_images(actor, list(values["image_ids"]))
     if "tags" in values:
@@ -363,6 +386,8 @@ def _publish(note: Note) -> None:
 
 def _run_after_commit(note: Note, after: _AfterCommit) -> None:
     enqueue(index_notes, [note.id])
+    if note.status == "published":
+        enqueue(settle_content, "note", note.id)  # points once, campaigns, level
     if after.render_cover and not note.image_links:
         enqueue(render_text_cover, note.id)
     for user_id in after.mention_user_ids:
@@ -480,6 +505,7 @@ def delete_note(actor: User, note_id: int) -> None:
         adjust_published_counters(note, -1)
     db.session.commit()
     enqueue(index_notes, [note.id])
+    enqueue(settle_content, "note", note.id)  # a deleted note's points go back
 
 
 def view_note(actor: User | None, note_id: int) -> Note:
@@ -552,6 +578,15 @@ def like_note(actor: User, note_id: int) -> dict[str, Any]:
     db.session.commit()
     if created:
         enqueue(deliver_notification, "like", note.author_id, actor.id, note.id, None, None)
+        enqueue(
+            record_interaction,
+            "like_received",
+            note.author_id,
+            actor.id,
+            "note",
+            note.id,
+            f"like:{actor.id}:{note.id}",
+        )
     return {"liked": True, "like_count": count}
 
 

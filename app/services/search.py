@@ -26,7 +26,18 @@ from sqlalchemy import delete, func, select
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db, get_redis, get_search
 from app.jobs import enqueue
-from app.models import Note, NoteTag, NoteTopic, SearchQuery, SearchTermRule, Tag, Topic, User
+from app.models import (
+    Image,
+    Note,
+    NoteImage,
+    NoteTag,
+    NoteTopic,
+    SearchQuery,
+    SearchTermRule,
+    Tag,
+    Topic,
+    User,
+)
 from app.search.backend import NoteDoc, NoteQuery, Sort, Suggestion, TopicDoc, UserDoc
 from app.search.text import analyzer, normalize
 from app.services.policies import can_curate_search, can_reindex_search, require
@@ -93,6 +104,16 @@ def _note_docs(rows: list[Any]) -> list[NoteDoc]:
             .where(id_in(NoteTopic.note_id, ids))
         ):
             topics[note_id].append((topic_id, name))
+        # Image tags (labels placed on a picture) are searched like the note's own tags.
+        for note_id, edits in db.session.execute(
+            select(NoteImage.note_id, Image.edits)
+            .join(Image, Image.id == NoteImage.image_id)
+            .where(id_in(NoteImage.note_id, ids), Image.edits.is_not(None))
+        ):
+            for tag in (edits or {}).get("tags") or []:
+                label = str(tag.get("label", "")).strip()
+                if label and label not in tags[note_id]:
+                    tags[note_id].append(label)
     return [
         NoteDoc(
             id=row.id,

@@ -14,6 +14,8 @@ from sqlalchemy import func, select
 
 from app.errors import NotFound
 from app.extensions import db
+from app.growth.events import record_action
+from app.jobs import enqueue
 from app.models import Note, Share, ShareVisit, User, utcnow
 from app.services.notes_access import get_interactable_note, get_note_for
 from app.services.policies import require
@@ -51,6 +53,8 @@ def share_note(actor: User, note_id: int, channel: str, base_url: str) -> ShareL
         share = _create_share(actor.id, note.id, channel)
     count = db.session.scalar(select(Note.share_count).where(Note.id == note.id)) or 0
     commit_fresh()
+    # One paid share per note and sharer, whatever the channel.
+    enqueue(record_action, "share", actor.id, f"share:{actor.id}:{note_id}", "note", note_id)
     return ShareLink(share, f"{base_url.rstrip('/')}/s/{share.token}", count)
 
 

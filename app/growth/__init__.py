@@ -1,0 +1,1 @@
+"""The growth system: points ledger, levels, privileges, check-ins, tasks, campaigns, store."""

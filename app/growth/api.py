@@ -1,0 +1,348 @@
+"""Growth routes: points, levels, check-ins, tasks, campaigns, the store, manual grants."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from app.api.presenters import user_view
+from app.api.routing import current_actor, endpoint
+from app.extensions import db
+from app.growth import campaigns, ledger, store, tasks
+from app.growth.levels import growth_view
+from app.growth.models import PointsEntry, Redemption, StoreItem
+from app.growth.schemas import (
+    CampaignIn,
+    CampaignOut,
+    CampaignPage,
+    CampaignsQuery,
+    CheckInOut,
+    GrantIn,
+    GrantOut,
+    GrowthOut,
+    Leaderboard,
+    LeaderboardQuery,
+    PointsPage,
+    RedemptionOut,
+    RedemptionPage,
+    StoreItemIn,
+    StoreItemList,
+    StoreItemOut,
+    TaskList,
+)
+from app.models import User
+from app.schemas.common import Page, decode_id_cursor, encode_cursor, page_of
+from app.services.viewer import avatars_for
+
+bp = Blueprint("growth", __name__, url_prefix="/api/v1")
+
+
+def entry_view(entry: PointsEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "delta": entry.delta,
+        "action": entry.action,
+        "reason": entry.reason,
+        "created_at": entry.created_at,
+    }
+
+
+def item_view(item: StoreItem, mine: int | None = None) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "name": item.name,
+        "description": item.description,
+        "price_points": item.price_points,
+        "stock": item.stock,
+        "per_user_limit": item.per_user_limit,
+        "redeemed_count": item.redeemed_count,
+        "redeemed_by_me": mine,
+    }
+
+
+def redemption_view(row: Redemption, item: StoreItem, points: int | None = None) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "item": {"id": item.id, "name": item.name},
+        "user_id": row.user_id,
+        "price_points": row.price_points,
+        "status": row.status,
+        "created_at": row.created_at,
+        "points": points,
+    }
+
+
+@endpoint(
+    bp,
+    "/me/growth",
+    "GET",
+    summary="Points, level, progress to the next level and privileges",
+    response=GrowthOut,
+    auth="required",
+    errors=[401],
+)
+def my_growth() -> Any:
+    actor = current_actor()
+    db.session.refresh(actor)
+    return {
+        **growth_view(actor, ledger.earned_today(actor.id)),
+        "streak": tasks.streak_of(actor),
+    }
+
+
+@endpoint(
+    bp,
+    "/me/points",
+    "GET",
+    summary="The points ledger, newest first",
+    query=Page,
+    response=PointsPage,
+    auth="required",
+    errors=[400, 401],
+)
+def my_points(query: Page) -> Any:
+    entries = ledger.history(current_actor().id, query.limit, decode_id_cursor(query.cursor))
+    page = page_of(entries, query.limit, lambda entry: encode_cursor(entry.id))
+    page["items"] = [entry_view(entry) for entry in page["items"]]
+    return page
+
+
+@endpoint(
+    bp,
+    "/me/checkin",
+    "POST",
+    summary="Daily check-in (签到); again the same day is 409",
+    response=CheckInOut,
+    auth="required",
+    errors=[401, 409],
+)
+def check_in() -> Any:
+    return tasks.check_in(current_actor())
+
+
+@endpoint(
+    bp,
+    "/me/tasks",
+    "GET",
+    summary="Daily and weekly tasks with progress",
+    response=TaskList,
+    auth="required",
+    errors=[401],
+)
+def my_tasks() -> Any:
+    return {"items": tasks.task_list(current_actor())}
+
+
+# --- campaigns ------------------------------------------------------------------------------
+
+
+@endpoint(
+    bp,
+    "/campaigns",
+    "GET",
+    summary="Check-in campaigns (打卡活动), newest first",
+    query=CampaignsQuery,
+    response=CampaignPage,
+    errors=[400],
+)
+def list_campaigns(query: CampaignsQuery) -> Any:
+    rows = campaigns.list_campaigns(
+        query.include_ended, query.limit, decode_id_cursor(query.cursor)
+    )
+    page = page_of(rows, query.limit, lambda campaign: encode_cursor(campaign.id))
+    members = campaigns.memberships(current_actor(), [c.id for c in page["items"]])
+    page["items"] = [campaigns.campaign_view(c, members.get(c.id)) for c in page["items"]]
+    return page
+
+
+@endpoint(
+    bp,
+    "/campaigns",
+    "POST",
+    summary="Create a check-in campaign on a topic (editor)",
+    body=CampaignIn,
+    response=CampaignOut,
+    status=201,
+    auth="required",
+    role="editor",
+    errors=[400, 401, 403, 422],
+)
+def create_campaign(body: CampaignIn) -> Any:
+    campaign = campaigns.create_campaign(
+        current_actor(),
+        body.topic_id,
+        body.title,
+        body.description,
+        body.starts_at,
+        body.ends_at,
+        body.required_days,
+        body.reward_points,
+    )
+    return campaigns.campaign_view(campaign, None)
+
+
+@endpoint(
+    bp,
+    "/campaigns/<int:campaign_id>",
+    "GET",
+    summary="A campaign, with the viewer's progress",
+    response=CampaignOut,
+    errors=[404],
+)
+def get_campaign(campaign_id: int) -> Any:
+    campaign = campaigns.get_campaign(campaign_id)
+    member = campaigns.memberships(current_actor(), [campaign.id]).get(campaign.id)
+    return campaigns.campaign_view(campaign, member)
+
+
+@endpoint(
+    bp,
+    "/campaigns/<int:campaign_id>/join",
+    "POST",
+    summary="Join a campaign (idempotent); then post under its topic to check in",
+    response=CampaignOut,
+    auth="required",
+    errors=[401, 404, 409],
+)
+def join_campaign(campaign_id: int) -> Any:
+    member = campaigns.join(current_actor(), campaign_id)
+    return campaigns.campaign_view(campaigns.get_campaign(campaign_id), member)
+
+
+@endpoint(
+    bp,
+    "/campaigns/<int:campaign_id>/leaderboard",
+    "GET",
+    summary="Members by check-in days",
+    query=LeaderboardQuery,
+    response=Leaderboard,
+    errors=[400, 404],
+)
+def leaderboard(campaign_id: int, query: LeaderboardQuery) -> Any:
+    rows = campaigns.leaderboard(campaign_id, query.limit)
+    avatars = avatars_for([user for _, user in rows])
+    return {
+        "campaign_id": campaign_id,
+        "items": [
+            {
+                "rank": rank,
+                "user": user_view(user, avatars.get(user.avatar_image_id or 0)),
+                "days_done": member.days_done,
+                "completed": member.completed_at is not None,
+            }
+            for rank, (member, user) in enumerate(rows, 1)
+        ],
+    }
+
+
+# --- store ----------------------------------------------------------------------------------
+
+
+@endpoint(
+    bp,
+    "/store/items",
+    "GET",
+    summary="The redemption store's items (兑换区)",
+    response=StoreItemList,
+)
+def list_items() -> Any:
+    items = store.list_items()
+    actor = current_actor()
+    mine = store.redeemed_by(actor.id, [i.id for i in items]) if actor else {}
+    return {"items": [item_view(i, mine.get(i.id, 0) if actor else None) for i in items]}
+
+
+@endpoint(
+    bp,
+    "/store/items",
+    "POST",
+    summary="Stock an item (admin)",
+    body=StoreItemIn,
+    response=StoreItemOut,
+    status=201,
+    auth="required",
+    role="admin",
+    errors=[400, 401, 403],
+)
+def create_item(body: StoreItemIn) -> Any:
+    item = store.create_item(
+        current_actor(),
+        body.name,
+        body.description,
+        body.price_points,
+        body.stock,
+        body.per_user_limit,
+    )
+    return item_view(item)
+
+
+@endpoint(
+    bp,
+    "/store/items/<int:item_id>/redeem",
+    "POST",
+    summary="Redeem an item for points: 409 when out of stock, over the limit or short of points",
+    response=RedemptionOut,
+    status=201,
+    auth="required",
+    errors=[401, 404, 409],
+)
+def redeem(item_id: int) -> Any:
+    actor = current_actor()
+    redemption = store.redeem(actor, item_id)
+    item = db.session.get(StoreItem, redemption.item_id)
+    balance = db.session.get(User, actor.id, populate_existing=True)
+    assert item is not None and balance is not None
+    return redemption_view(redemption, item, balance.points)
+
+
+@endpoint(
+    bp,
+    "/me/redemptions",
+    "GET",
+    summary="My redemption orders, newest first",
+    query=Page,
+    response=RedemptionPage,
+    auth="required",
+    errors=[400, 401],
+)
+def my_redemptions(query: Page) -> Any:
+    rows = store.history(current_actor().id, query.limit, decode_id_cursor(query.cursor))
+    page = page_of(rows, query.limit, lambda row: encode_cursor(row[0].id))
+    page["items"] = [redemption_view(r, i) for r, i in page["items"]]
+    return page
+
+
+@endpoint(
+    bp,
+    "/admin/store/redemptions",
+    "GET",
+    summary="Every redemption, newest first (admin)",
+    query=Page,
+    response=RedemptionPage,
+    auth="required",
+    role="admin",
+    errors=[400, 401, 403],
+)
+def all_redemptions(query: Page) -> Any:
+    rows = store.all_redemptions(current_actor(), query.limit, decode_id_cursor(query.cursor))
+    page = page_of(rows, query.limit, lambda row: encode_cursor(row[0].id))
+    page["items"] = [redemption_view(r, i) for r, i in page["items"]]
+    return page
+
+
+@endpoint(
+    bp,
+    "/admin/users/<int:user_id>/points",
+    "POST",
+    summary="A manual grant or deduction of points, recorded with the admin and reason (admin)",
+    body=GrantIn,
+    response=GrantOut,
+    status=201,
+    auth="required",
+    role="admin",
+    errors=[400, 401, 403, 404, 409],
+)
+def grant_points(user_id: int, body: GrantIn) -> Any:
+    entry, balance = ledger.manual_grant(current_actor(), user_id, body.delta, body.reason)
+    return {"entry": entry_view(entry), "user_id": user_id, "points": balance}

@@ -1,0 +1,100 @@
+"""What the rest of the app tells the growth system, as jobs enqueued after the commit that
+made the event durable: each is idempotent (ledger keys), so a retry never pays twice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.growth import campaigns, tasks
+from app.growth.config import GROWTH
+from app.growth.ledger import award, settle_reversals
+from app.growth.levels import refresh_level
+from app.jobs import enqueue, job
+from app.jobs.notifications import deliver_notification
+from app.models import Comment, Note
+
+
+def _level_up(user_id: int) -> None:
+    moved = refresh_level(user_id)
+    db.session.commit()
+    if moved is not None:
+        level = next(lv for lv in GROWTH.levels if lv.number == moved[1])
+        enqueue(
+            deliver_notification,
+            "system",
+            user_id,
+            None,
+            None,
+            None,
+            {
+                "type": "level_up",
+                "level": level.number,
+                "level_name": level.name,
+                "mascot": level.mascot,
+                "privileges": list(GROWTH.privileges_at(level.number)),
+            },
+        )
+
+
+@job("default", retries=3)
+def record_interaction(
+    action: str, owner_id: int, actor_id: int, ref_type: str, ref_id: int, key: str
+) -> dict[str, Any]:
+    """Someone liked, collected or commented on the owner's content."""
+    entry = award(owner_id, action, key, ref=(ref_type, ref_id), actor_id=actor_id)
+    db.session.commit()
+    _level_up(owner_id)
+    return {"paid": entry.delta if entry else 0}
+
+
+@job("default", retries=3)
+def record_action(action: str, user_id: int, key: str, ref_type: str, ref_id: int) -> None:
+    """The user did something that pays (a share), then their tasks move."""
+    award(user_id, action, key, ref=(ref_type, ref_id))
+    tasks.reward_completed(user_id, action)
+    db.session.commit()
+
+
+@job("default", retries=3)
+def settle_content(kind: str, content_id: int) -> dict[str, Any]:
+    """Points follow what is visible: published content pays once (after review, if it was
+    held); removed or deleted content is clawed back, and restored if it comes back."""
+    row = db.session.get(Note if kind == "note" else Comment, content_id, populate_existing=True)
+    if row is None:
+        db.session.rollback()
+        return {"missing": True}
+    live = row.status == "published" and row.deleted_at is None
+    gone = row.status == "removed" or row.deleted_at is not None
+    ref = (kind, content_id)
+    if live:
+        settle_reversals(ref, removed=False)
+        if kind == "note":
+            award(row.author_id, "publish_note", f"publish_note:{row.id}", ref=ref)
+            tasks.reward_completed(row.author_id, "publish_note")
+            campaigns.check_in(row)
+        else:
+            award(row.author_id, "comment", f"comment:{row.id}", ref=ref)
+            tasks.reward_completed(row.author_id, "comment")
+            owner_id = db.session.scalar(select(Note.author_id).where(Note.id == row.note_id))
+            if owner_id is not None:
+                award(
+                    owner_id,
+                    "comment_received",
+                    f"comment_received:{row.id}",
+                    ref=ref,
+                    actor_id=row.author_id,
+                )
+    elif gone:
+        settle_reversals(ref, removed=True)
+    db.session.commit()
+    affected = {row.author_id}
+    if kind == "comment":
+        owner = db.session.scalar(select(Note.author_id).where(Note.id == row.note_id))
+        if owner is not None:
+            affected.add(owner)
+    for user_id in affected:
+        _level_up(user_id)
+    return {"live": live, "gone": gone}

@@ -1,0 +1,134 @@
+"""The redemption store (兑换区): items with a price, stock and per-user limit. A redemption
+is one transaction under the user's row lock: stock and points move only by conditional
+UPDATEs, so concurrent redemptions never oversell or overspend."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+
+from app.errors import Conflict, NotFound
+from app.extensions import db
+from app.growth.ledger import append_entry, lock_user
+from app.growth.models import Redemption, StoreItem
+from app.models import User
+from app.services.policies import is_staff, require
+from app.services.sql import id_in_range
+
+
+def can_manage_store(actor: User) -> bool:
+    return is_staff(actor, "admin")
+
+
+def create_item(
+    actor: User,
+    name: str,
+    description: str,
+    price_points: int,
+    stock: int,
+    per_user_limit: int | None,
+) -> StoreItem:
+    require(can_manage_store(actor), "Only admins may stock the store.")
+    item = StoreItem(
+        name=name,
+        description=description,
+        price_points=price_points,
+        stock=stock,
+        per_user_limit=per_user_limit,
+        created_by_id=actor.id,
+    )
+    db.session.add(item)
+    db.session.commit()
+    return item
+
+
+def list_items(include_inactive: bool = False) -> list[StoreItem]:
+    stmt = select(StoreItem).order_by(StoreItem.price_points, StoreItem.id)
+    if not include_inactive:
+        stmt = stmt.where(StoreItem.active.is_(True))
+    return list(db.session.scalars(stmt))
+
+
+def redeemed_by(user_id: int, item_ids: list[int]) -> dict[int, int]:
+    if not item_ids:
+        return {}
+    rows = db.session.execute(
+        select(Redemption.item_id, func.count())
+        .where(Redemption.user_id == user_id, Redemption.item_id.in_(item_ids))
+        .group_by(Redemption.item_id)
+    )
+    return {item_id: int(count) for item_id, count in rows}
+
+
+def redeem(user: User, item_id: int) -> Redemption:
+    item = db.session.get(StoreItem, item_id) if id_in_range(item_id) else None
+    if item is None or not item.active:
+        raise NotFound("No such item.", code="item_not_found")
+    lock_user(user.id)  # one redemption of this user at a time: the limit check holds
+    if item.per_user_limit is not None:
+        mine = redeemed_by(user.id, [item.id]).get(item.id, 0)
+        if mine >= item.per_user_limit:
+            db.session.rollback()
+            raise Conflict(
+                "You have redeemed this item as often as allowed.",
+                code="redemption_limit_reached",
+                details={"per_user_limit": item.per_user_limit},
+            )
+    price = item.price_points
+    paid = db.session.execute(
+        update(User)
+        .where(User.id == user.id, User.points >= price)
+        .values(points=User.points - price, updated_at=User.updated_at)
+    ).rowcount
+    if paid != 1:
+        balance = db.session.scalar(select(User.points).where(User.id == user.id))
+        db.session.rollback()
+        raise Conflict(
+            "Not enough points.",
+            code="insufficient_points",
+            details={"price_points": price, "points": balance},
+        )
+    taken = db.session.execute(
+        update(StoreItem)
+        .where(StoreItem.id == item.id, StoreItem.stock > 0)
+        .values(stock=StoreItem.stock - 1, redeemed_count=StoreItem.redeemed_count + 1)
+    ).rowcount
+    if taken != 1:
+        db.session.rollback()  # the points come back with it
+        raise Conflict("Out of stock.", code="out_of_stock")
+    redemption = Redemption(item_id=item.id, user_id=user.id, price_points=price)
+    db.session.add(redemption)
+    db.session.flush()
+    append_entry(
+        user.id,
+        -price,
+        "redeem",
+        f"redeem:{redemption.id}",
+        f"redeem: {item.name}",
+        ref=("redemption", redemption.id),
+        balance_moved=True,  # by the conditional UPDATE above
+    )
+    db.session.commit()
+    return redemption
+
+
+def history(
+    user_id: int | None, limit: int, before_id: int | None
+) -> list[tuple[Redemption, StoreItem]]:
+    stmt = (
+        select(Redemption, StoreItem)
+        .join(StoreItem, StoreItem.id == Redemption.item_id)
+        .order_by(Redemption.id.desc())
+        .limit(limit + 1)
+    )
+    if user_id is not None:
+        stmt = stmt.where(Redemption.user_id == user_id)
+    if before_id is not None:
+        stmt = stmt.where(Redemption.id < before_id)
+    return [(r, i) for r, i in db.session.execute(stmt).all()]
+
+
+def all_redemptions(
+    actor: User, limit: int, before_id: int | None
+) -> list[tuple[Redemption, StoreItem]]:
+    require(can_manage_store(actor), "Only admins may see every redemption.")
+    return history(None, limit, before_id)
