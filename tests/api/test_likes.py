@@ -138,6 +138,13 @@ def test_concurrent_likes_are_counted_exactly(api, app):
     assert column(User.like_received_count, alice_id) == 20
     counts = sorted(body["like_count"] for _, body in results.values())
     assert counts[-1] == 20 and all(1 <= c <= 20 for c in counts)
+    # Each like paid the author one point, exactly once, and the balance is the ledger's sum.
+    from app.growth.models import PointsEntry
+
+    received = db.session.query(PointsEntry).filter_by(user_id=alice_id, action="like_received")
+    assert received.count() == 20 and sum(e.delta for e in received) == 20
+    every = db.session.query(PointsEntry).filter_by(user_id=alice_id)
+    assert column(User.points, alice_id) == sum(e.delta for e in every)
 
     # And 20 concurrent unlikes bring it back to zero.
     db.session.commit()
