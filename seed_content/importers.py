@@ -30,6 +30,7 @@ from sqlalchemy import select
 from app.config import Settings
 from app.errors import AppError
 from app.extensions import db
+from app.growth.levels import max_body
 from app.models import ContentSource, Note, User, utcnow
 from app.services.editorial import log_action
 from app.services.notes import MAX_TAGS, TAG_MAX_CHARS, create_note, normalize_tag, update_note
@@ -247,7 +248,7 @@ def import_articles(
         key = _key(article.link)
         values: dict[str, Any] = {
             "title": _shorten(article.title, settings.note_title_max),
-            "body": _shorten(article.body, settings.note_body_max),
+            "body": _shorten(article.body, max_body(account)),
             "tags": _tags(article.tags),
         }
         # The article decides whether a note changes; the channel and topics of this run
