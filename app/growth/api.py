@@ -20,6 +20,7 @@ from app.growth.schemas import (
     CheckInOut,
     GrantIn,
     GrantOut,
+    GrantPage,
     GrowthOut,
     Leaderboard,
     LeaderboardQuery,
@@ -346,3 +347,23 @@ def all_redemptions(query: Page) -> Any:
 def grant_points(user_id: int, body: GrantIn) -> Any:
     entry, balance = ledger.manual_grant(current_actor(), user_id, body.delta, body.reason)
     return {"entry": entry_view(entry), "user_id": user_id, "points": balance}
+
+
+@endpoint(
+    bp,
+    "/admin/points/grants",
+    "GET",
+    summary="Every manual grant and deduction, with the admin and the reason (admin)",
+    query=Page,
+    response=GrantPage,
+    auth="required",
+    role="admin",
+    errors=[400, 401, 403],
+)
+def manual_grants(query: Page) -> Any:
+    entries = ledger.manual_grants(current_actor(), query.limit, decode_id_cursor(query.cursor))
+    page = page_of(entries, query.limit, lambda entry: encode_cursor(entry.id))
+    page["items"] = [
+        {**entry_view(e), "user_id": e.user_id, "actor_id": e.actor_id} for e in page["items"]
+    ]
+    return page

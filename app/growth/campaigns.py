@@ -16,7 +16,7 @@ from app.jobs import enqueue
 from app.jobs.notifications import deliver_notification
 from app.models import Note, NoteTopic, Topic, User, utcnow
 from app.services.policies import is_staff, require
-from app.services.sql import bump, id_in_range, inserted
+from app.services.sql import bump, id_in_range, inserted, newest_first
 
 
 def can_run_campaigns(actor: User) -> bool:
@@ -71,11 +71,9 @@ def get_campaign(campaign_id: int) -> Campaign:
 
 
 def list_campaigns(include_ended: bool, limit: int, before_id: int | None) -> list[Campaign]:
-    stmt = select(Campaign).order_by(Campaign.id.desc()).limit(limit + 1)
+    stmt = newest_first(select(Campaign), Campaign.id, limit, before_id)
     if not include_ended:
         stmt = stmt.where(Campaign.ends_at > utcnow())
-    if before_id is not None:
-        stmt = stmt.where(Campaign.id < before_id)
     return list(db.session.scalars(stmt))
 
 

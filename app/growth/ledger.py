@@ -15,7 +15,7 @@ from app.growth.config import GROWTH
 from app.growth.models import PointsEntry
 from app.models import User, utcnow
 from app.services.policies import is_staff, require
-from app.services.sql import id_in_range, insert_ignore
+from app.services.sql import id_in_range, insert_ignore, newest_first
 from moderation.models import AccountLink
 
 #: Actions that the daily caps do not apply to (not earned by activity).
@@ -173,6 +173,13 @@ def manual_grant(actor: User, user_id: int, delta: int, reason: str) -> tuple[Po
     return entry, int(balance or 0)
 
 
+def manual_grants(actor: User, limit: int, before_id: int | None) -> list[PointsEntry]:
+    """Every manual grant and deduction, newest first: who gave what to whom, and why."""
+    require(is_staff(actor, "admin"), "Only admins may read the manual grants.")
+    manual = select(PointsEntry).where(PointsEntry.action == "manual")
+    return list(db.session.scalars(newest_first(manual, PointsEntry.id, limit, before_id)))
+
+
 def settle_reversals(ref: tuple[str, int], removed: bool) -> int:
     """Claw back every entry paid for this content while it is removed; restore them when it
     is back. Idempotent: returns the number of entries written."""
@@ -217,15 +224,8 @@ def settle_reversals(ref: tuple[str, int], removed: bool) -> int:
 
 
 def history(user_id: int, limit: int, before_id: int | None) -> list[PointsEntry]:
-    stmt = (
-        select(PointsEntry)
-        .where(PointsEntry.user_id == user_id, PointsEntry.delta != 0)
-        .order_by(PointsEntry.id.desc())
-        .limit(limit + 1)
-    )
-    if before_id is not None:
-        stmt = stmt.where(PointsEntry.id < before_id)
-    return list(db.session.scalars(stmt))
+    mine = select(PointsEntry).where(PointsEntry.user_id == user_id, PointsEntry.delta != 0)
+    return list(db.session.scalars(newest_first(mine, PointsEntry.id, limit, before_id)))
 
 
 def count_actions(user_id: int, action: str, since: date) -> int:

@@ -166,3 +166,12 @@ class GrantOut(BaseModel):
     entry: PointsEntryOut
     user_id: int
     points: int
+
+
+class GrantEntryOut(PointsEntryOut):
+    user_id: int
+    actor_id: int | None
+
+
+class GrantPage(PageOut):
+    items: list[GrantEntryOut]

@@ -12,7 +12,7 @@ from app.growth.ledger import append_entry, lock_user
 from app.growth.models import Redemption, StoreItem
 from app.models import User
 from app.services.policies import is_staff, require
-from app.services.sql import id_in_range
+from app.services.sql import id_in_range, newest_first
 
 
 def can_manage_store(actor: User) -> bool:
@@ -114,16 +114,14 @@ def redeem(user: User, item_id: int) -> Redemption:
 def history(
     user_id: int | None, limit: int, before_id: int | None
 ) -> list[tuple[Redemption, StoreItem]]:
-    stmt = (
-        select(Redemption, StoreItem)
-        .join(StoreItem, StoreItem.id == Redemption.item_id)
-        .order_by(Redemption.id.desc())
-        .limit(limit + 1)
+    stmt = newest_first(
+        select(Redemption, StoreItem).join(StoreItem, StoreItem.id == Redemption.item_id),
+        Redemption.id,
+        limit,
+        before_id,
     )
     if user_id is not None:
         stmt = stmt.where(Redemption.user_id == user_id)
-    if before_id is not None:
-        stmt = stmt.where(Redemption.id < before_id)
     return [(r, i) for r, i in db.session.execute(stmt).all()]
 
 

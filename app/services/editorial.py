@@ -17,7 +17,7 @@ from app.models import Channel, Note, Topic, User, utcnow
 from app.models.editorial import Boost, EditorialLogEntry, EditorPick
 from app.services.policies import is_staff, require
 from app.services.snapshots import VersionedSnapshot
-from app.services.sql import id_in_range
+from app.services.sql import id_in_range, newest_first
 
 DAILY_PICKS = 20
 # The ranking names the home waterfall "discover"; editors call its slot "home".
@@ -123,13 +123,11 @@ def list_picks(
 ) -> list[EditorPick]:
     """Newest first; current and scheduled picks unless `include_ended`."""
     require(can_curate(actor), "Only editors and admins may see the picks.")
-    stmt = select(EditorPick).order_by(EditorPick.id.desc()).limit(limit + 1)
+    stmt = newest_first(select(EditorPick), EditorPick.id, limit, before_id)
     if slot is not None:
         stmt = stmt.where(EditorPick.slot == slot)
     if not include_ended:
         stmt = stmt.where(or_(EditorPick.ends_at.is_(None), EditorPick.ends_at > utcnow()))
-    if before_id is not None:
-        stmt = stmt.where(EditorPick.id < before_id)
     return list(db.session.scalars(stmt))
 
 
@@ -214,11 +212,9 @@ def boost_details(boost: Boost) -> dict[str, Any]:
 
 def list_boosts(actor: User, include_ended: bool, limit: int, before_id: int | None) -> list[Boost]:
     require(can_curate(actor), "Only editors and admins may see the boosts.")
-    stmt = select(Boost).order_by(Boost.id.desc()).limit(limit + 1)
+    stmt = newest_first(select(Boost), Boost.id, limit, before_id)
     if not include_ended:
         stmt = stmt.where(Boost.ends_at > utcnow())
-    if before_id is not None:
-        stmt = stmt.where(Boost.id < before_id)
     return list(db.session.scalars(stmt))
 
 
@@ -235,9 +231,7 @@ def delete_boost(actor: User, boost_id: int) -> None:
 
 def editorial_log(actor: User, limit: int, before_id: int | None) -> list[EditorialLogEntry]:
     require(can_curate(actor), "Only editors and admins may read the editorial log.")
-    stmt = select(EditorialLogEntry).order_by(EditorialLogEntry.id.desc()).limit(limit + 1)
-    if before_id is not None:
-        stmt = stmt.where(EditorialLogEntry.id < before_id)
+    stmt = newest_first(select(EditorialLogEntry), EditorialLogEntry.id, limit, before_id)
     return list(db.session.scalars(stmt))
 
 

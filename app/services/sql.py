@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Insert, any_, bindparam, case, update
+from sqlalchemy import BigInteger, Insert, Select, any_, bindparam, case, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -84,3 +84,10 @@ def id_in(column, ids: list[int]):  # type: ignore[no-untyped-def]
     if db.engine.dialect.name == "postgresql":
         return column == any_(bindparam(None, ids, type_=ARRAY(BigInteger)))
     return column.in_(ids)
+
+
+def newest_first(stmt: Select, id_column: Any, limit: int, before_id: int | None) -> Select:  # type: ignore[type-arg]
+    """A page of `stmt` by descending id, one row more than `limit` (`page_of` tells from it
+    whether there is a next page), after the cursor's id."""
+    stmt = stmt.order_by(id_column.desc()).limit(limit + 1)
+    return stmt if before_id is None else stmt.where(id_column < before_id)

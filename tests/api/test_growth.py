@@ -300,6 +300,13 @@ def test_store_redemptions_history_and_manual_grants(api):
         f"/admin/users/{buyer}/points", "boss", json={"delta": 100, "reason": "活动补偿"}
     ).get_json()
     assert granted["points"] == 100 and granted["entry"]["reason"] == "活动补偿"
+    (audit,) = api.get("/admin/points/grants", "boss").get_json()["items"]
+    assert (audit["user_id"], audit["actor_id"], audit["delta"]) == (
+        buyer,
+        api.users["boss"]["id"],
+        100,
+    )
+    assert_error(api.get("/admin/points/grants", "buyer"), 403)
     order = api.post(f"/store/items/{made['id']}/redeem", "buyer")
     assert order.status_code == 201, order.get_json()
     assert order.get_json()["points"] == 70
