@@ -377,3 +377,23 @@ def test_concurrent_redemptions_never_oversell_or_overspend(api, app):
         mine = db.session.query(Redemption).filter_by(user_id=user.id).count()
         assert mine <= 2 and user.points == 100 - 40 * mine >= 0
         assert sum(d for _, d in ledger(api, name, tasks=True)) == user.points
+
+
+def test_a_new_creators_first_notes_get_an_exploration_boost(api, app):
+    api.register("newbie")
+    api.register("veteran")
+    publish(api, "newbie", "我的第一篇")
+    publish(api, "veteran", "老用户的笔记")
+    from app.extensions import db
+    from app.models import User, utcnow
+
+    db.session.get(User, api.users["veteran"]["id"]).created_at = utcnow() - timedelta(days=30)
+    db.session.commit()
+    with app.app_context():
+        from app.services.editorial import editorial_source
+
+        app.extensions.pop("sprout.new_creators", None)
+        boosts = editorial_source().author_boosts(utcnow().timestamp())
+    assert boosts == {api.users["newbie"]["id"]: 0.6}
+    assert "new_creator_boost" in api.get("/me/growth", "newbie").get_json()["privileges"]
+    assert "new_creator_boost" not in api.get("/me/growth", "veteran").get_json()["privileges"]
