@@ -32,7 +32,7 @@ def test_the_packs_are_complete_and_consistent():
         assert len(pack.notes) >= 30
         assert any("home" in n.picks for n in pack.notes)
         assert any("channel" in n.picks for n in pack.notes)
-    assert all(note.images and note.tags for note in notes)
+    assert all(note.images and note.tags and note.topics for note in notes)
     assert all(topic.guide and topic.description for topic in topics)
     assert sum(len(note.comments) for note in notes) >= 100
 
@@ -40,7 +40,7 @@ def test_the_packs_are_complete_and_consistent():
 def test_loading_twice_changes_nothing_and_an_edit_updates_in_place(api):
     packs = small_packs()
     first = load_seed_content(packs=packs)
-    assert first.created["account"] == 10 and first.created["topic"] == 30
+    assert first.created["account"] == 10 and first.created["topic"] == 40
     assert first.created["note"] == sum(len(p.notes) for p in packs)
     assert first.created["pick"] > 0 and first.created["comment"] > 0
     again = load_seed_content(packs=packs)
@@ -99,7 +99,7 @@ def test_the_seed_command_dry_run_reports_and_writes_nothing(app):
 
     result = app.test_cli_runner().invoke(args=["seed", "--dry-run"])
     assert result.exit_code == 0, result.output
-    assert "dry run, would have created 10 accounts, 30 topics, 320 notes" in result.output
+    assert "dry run, would have created 10 accounts, 40 topics, 320 notes" in result.output
     assert db.session.scalar(select(func.count()).select_from(Note)) == 0
 
 
