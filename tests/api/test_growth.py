@@ -193,27 +193,26 @@ def test_check_in_streaks_and_tasks(api, app):
     assert tasks["daily_checkin"]["completed"] and tasks["daily_checkin"]["rewarded"]
     assert tasks["weekly_checkin"]["progress"] == 1 and not tasks["weekly_checkin"]["completed"]
     assert ("task", 5) in ledger(api, "daily", tasks=True)
+    # Someone who checked in yesterday makes a streak of 2 today, paid 5 + 1.
+    api.register("regular")
     with app.app_context():
         from app.extensions import db
-        from app.growth.models import CheckIn, PointsEntry
+        from app.growth.ledger import today
+        from app.growth.models import CheckIn
 
-        user_id = api.users["daily"]["id"]
-        # Move today's check-in (and its ledger) to yesterday: today's makes a streak of 2.
-        row = db.session.query(CheckIn).filter_by(user_id=user_id).one()
-        row.day = row.day - timedelta(days=1)
-        for entry in db.session.query(PointsEntry).filter_by(user_id=user_id):
-            entry.day = entry.day - timedelta(days=1)
-            entry.key = entry.key + ":moved"
+        yesterday = today() - timedelta(days=1)
+        db.session.add(CheckIn(user_id=api.users["regular"]["id"], day=yesterday, streak=1))
         db.session.commit()
-    second = api.post("/me/checkin", "daily").get_json()
+    second = api.post("/me/checkin", "regular").get_json()
     assert second == {**second, "streak": 2, "points_awarded": 6}
+    assert api.get("/me/growth", "regular").get_json()["streak"] == 2
+    assert api.get("/me/growth", "daily").get_json()["streak"] == 1
     api.post("/notes", "daily", json={"title": "打卡", "status": "published"})
     api.register("friend")
     note = publish(api, "friend")
     api.post(f"/notes/{note}/comments", "daily", json={"body": "第一条评论"})
     tasks = {t["code"]: t for t in api.get("/me/tasks", "daily").get_json()["items"]}
     assert tasks["daily_post"]["rewarded"] and tasks["daily_comment"]["progress"] == 1
-    assert api.get("/me/growth", "daily").get_json()["streak"] == 2
 
 
 def test_campaigns_check_in_by_posting_under_the_topic(api, app):
@@ -397,3 +396,24 @@ def test_a_new_creators_first_notes_get_an_exploration_boost(api, app):
     assert boosts == {api.users["newbie"]["id"]: 0.6}
     assert "new_creator_boost" in api.get("/me/growth", "newbie").get_json()["privileges"]
     assert "new_creator_boost" not in api.get("/me/growth", "veteran").get_json()["privileges"]
+
+
+def test_the_database_refuses_to_change_the_ledger(api, app):
+    import pytest
+    from sqlalchemy import delete, update
+    from sqlalchemy.exc import DatabaseError
+
+    from app.extensions import db
+    from app.growth.models import PointsEntry
+
+    api.register("saver")
+    api.post("/me/checkin", "saver")
+    entry_id = db.session.query(PointsEntry.id).filter_by(action="checkin").scalar()
+    for statement in (
+        update(PointsEntry).where(PointsEntry.id == entry_id).values(delta=500),
+        delete(PointsEntry).where(PointsEntry.id == entry_id),
+    ):
+        with pytest.raises(DatabaseError, match="append-only"):
+            db.session.execute(statement)
+        db.session.rollback()
+    assert ledger(api, "saver") == [("checkin", 5)]
