@@ -84,12 +84,7 @@ def redemption_view(row: Redemption, item: StoreItem, points: int | None = None)
     errors=[401],
 )
 def my_growth() -> Any:
-    actor = current_actor()
-    db.session.refresh(actor)
-    return {
-        **growth_view(actor, ledger.earned_today(actor.id)),
-        "streak": tasks.streak_of(actor),
-    }
+    return growth_view(current_actor())
 
 
 @endpoint(

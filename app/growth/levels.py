@@ -13,6 +13,8 @@ from sqlalchemy import func, select, update
 from app.errors import Forbidden
 from app.extensions import db
 from app.growth.config import GROWTH, NEW_USER_WINDOW, Level
+from app.growth.ledger import earned_today
+from app.growth.tasks import streak_of
 from app.models import Collect, Comment, Note, NoteLike, User, utcnow
 
 _LIVE_NOTE = (Note.status == "published", Note.deleted_at.is_(None))
@@ -108,7 +110,9 @@ def refresh_level(user_id: int) -> tuple[int, int] | None:
     return (old, reached) if moved else None
 
 
-def growth_view(user: User, points_today: int) -> dict[str, Any]:
+def growth_view(user: User) -> dict[str, Any]:
+    """GET /me/growth, from fresh state (points and levels move in SQL and in jobs)."""
+    db.session.refresh(user)
     made = contribution(user.id)
     level = level_of(user)
     following = GROWTH.next_level(level)
@@ -135,7 +139,8 @@ def growth_view(user: User, points_today: int) -> dict[str, Any]:
         ),
         "privileges": privileges_of(user),
         "daily_cap": GROWTH.daily_cap,
-        "earned_today": points_today,
+        "earned_today": earned_today(user.id),
+        "streak": streak_of(user),
         "levels": [
             {
                 "level": lv.number,

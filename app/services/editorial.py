@@ -142,25 +142,15 @@ def delete_pick(actor: User, pick_id: int) -> None:
     editorial_snapshot.changed()
 
 
-def daily_picks(now: datetime | None = None) -> list[int]:
-    """Today's picks (每日精选): the home slot's current picks, fixed positions first."""
-    now = now or utcnow()
-    snapshot = editorial_snapshot.get()
-    current = [p for p in snapshot.picks.get("home", []) if _active(p.starts_at, p.ends_at, now)]
-    current.sort(key=lambda p: (p.position is None, p.position or 0, -p.starts_at.timestamp()))
-    return list(dict.fromkeys(p.note_id for p in current))[:DAILY_PICKS]
-
-
 def slot_picks(slot: str, now: datetime | None = None) -> list[int]:
     """A slot's current picks in display order (topic pages show them first)."""
-    now = now or utcnow()
-    current = [
-        p
-        for p in editorial_snapshot.get().picks.get(slot, [])
-        if _active(p.starts_at, p.ends_at, now)
-    ]
-    current.sort(key=lambda p: (p.position is None, p.position or 0, -p.starts_at.timestamp()))
+    current = editorial_snapshot.get().current_picks(slot, now or utcnow())
     return list(dict.fromkeys(p.note_id for p in current))
+
+
+def daily_picks(now: datetime | None = None) -> list[int]:
+    """Today's picks (每日精选): the home slot's current picks, fixed positions first."""
+    return slot_picks("home", now)[:DAILY_PICKS]
 
 
 # --- boosts ---------------------------------------------------------------------------------
@@ -262,6 +252,12 @@ class EditorialData:
     note_boosts: list[_BoostRow] = field(default_factory=list)
     author_boosts: list[_BoostRow] = field(default_factory=list)
 
+    def current_picks(self, slot: str, moment: datetime) -> list[_Timed]:
+        """The slot's picks showing at `moment`: fixed positions first, then newest."""
+        rows = [p for p in self.picks.get(slot, []) if _active(p.starts_at, p.ends_at, moment)]
+        rows.sort(key=lambda p: (p.position is None, p.position or 0, -p.starts_at.timestamp()))
+        return rows
+
 
 def _load_editorial() -> EditorialData:
     now = utcnow()
@@ -304,13 +300,7 @@ class DatabaseEditorial:
         return datetime.fromtimestamp(now, UTC)
 
     def picks(self, slot: str, now: float) -> list[tuple[int, int | None]]:
-        moment = self._moment(now)
-        rows = [
-            p
-            for p in self._data.picks.get(RANKING_SLOTS.get(slot, slot), [])
-            if _active(p.starts_at, p.ends_at, moment)
-        ]
-        rows.sort(key=lambda p: (p.position is None, p.position or 0, -p.starts_at.timestamp()))
+        rows = self._data.current_picks(RANKING_SLOTS.get(slot, slot), self._moment(now))
         # API positions count from 1; the ranking's pinned positions from 0.
         return [(p.note_id, p.position - 1 if p.position else None) for p in rows]
 

@@ -301,6 +301,7 @@ class _AfterCommit:
 
     render_cover: bool = False
     mention_user_ids: list[int] = field(default_factory=list)
+    published_now: bool = False  # first published: points, campaign check-in, level
 
 
 def _apply_content(note: Note, content: _Content, after: _AfterCommit) -> None:
@@ -386,8 +387,8 @@ def _publish(note: Note) -> None:
 
 def _run_after_commit(note: Note, after: _AfterCommit) -> None:
     enqueue(index_notes, [note.id])
-    if note.status == "published":
-        enqueue(settle_content, "note", note.id)  # points once, campaigns, level
+    if after.published_now:
+        enqueue(settle_content, "note", note.id)
     if after.render_cover and not note.image_links:
         enqueue(render_text_cover, note.id)
     for user_id in after.mention_user_ids:
@@ -427,6 +428,7 @@ def create_note(actor: User, values: dict[str, Any]) -> Note:
         if held is None:
             _publish(note)
             after.mention_user_ids = mentioned
+            after.published_now = True
     db.session.commit()
     _run_after_commit(note, after)
     if held is not None:
@@ -480,6 +482,7 @@ def update_note(actor: User, note_id: int, values: dict[str, Any]) -> Note:
         # Everyone mentioned hears about it when the note first goes public.
         newly_mentioned = _mentioned_user_ids(actor, note.body)
         _publish(note)
+        after.published_now = True
     elif note.status != "published":
         newly_mentioned = []  # drafts notify nobody; they will when published
     note.updated_at = utcnow()
