@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import diskcache
 import orjson
 import redis
 from flask import Flask, current_app
@@ -21,6 +24,9 @@ from sqlalchemy.orm import Session, scoped_session, sessionmaker
 from app.config import Settings
 from app.errors import RateLimited
 from app.models.functions import register_sqlite_functions
+from app.shared_state import DiskState, RedisState, SharedState, open_disk_cache
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -110,28 +116,54 @@ def get_redis() -> redis.Redis | None:
 
 
 def init_redis(app: Flask, settings: Settings) -> None:
+    """Redis in services mode; the embedded store's directory otherwise (see
+    `app.shared_state`: every process must see the same state in both modes)."""
     if settings.redis_url:
-        app.extensions["sprout.redis"] = redis.Redis.from_url(settings.redis_url)
+        # Short timeouts: a dead Redis must delay side effects, not hang requests.
+        connection = redis.Redis.from_url(
+            settings.redis_url, socket_connect_timeout=2, socket_timeout=5
+        )
+        app.extensions["sprout.redis"] = connection
+        app.extensions["sprout.shared"] = RedisState(connection)
+    else:
+        app.extensions["sprout.shared"] = DiskState(open_disk_cache(shared_dir(settings, "state")))
+
+
+def shared_dir(settings: Settings, name: str) -> Path:
+    """Where the embedded mode keeps one kind of shared state (absolute: it goes into URIs)."""
+    return (settings.data_dir / "shared" / name).resolve()
+
+
+def shared_state() -> SharedState:
+    return current_app.extensions["sprout.shared"]
 
 
 class RateLimiter:
     """Named limits from settings (`register`, `login`, `write`, `report`, `search`), moving window.
 
-    Counters live in Redis when it is configured, so every app process shares them.
+    Counters live in Redis in services mode and in the embedded store otherwise, so a limit
+    is counted once across every process. If that store cannot be reached the request goes
+    through (logged): a dead Redis must not lock every user out.
     """
 
     def __init__(self, settings: Settings) -> None:
         self.limits = settings.rate_limits
-        self.storage = storage_from_string(settings.redis_url or "memory://")
+        uri = settings.redis_url or f"sprout-diskcache://{shared_dir(settings, 'limits')}"
+        options = {"socket_connect_timeout": 2, "socket_timeout": 5} if settings.redis_url else {}
+        self.storage = storage_from_string(uri, **options)
         self.strategy = MovingWindowRateLimiter(self.storage)
 
     def hit(self, name: str, *identity: str) -> None:
         if self.limits is None or name not in self.limits:
             return
         item = parse_limit(self.limits[name])
-        if self.strategy.hit(item, "sprout", name, *identity):
+        try:
+            if self.strategy.hit(item, "sprout", name, *identity):
+                return
+            stats = self.strategy.get_window_stats(item, "sprout", name, *identity)
+        except (redis.RedisError, diskcache.Timeout, OSError):
+            log.warning("rate limit %s not counted: its store is unreachable", name)
             return
-        stats = self.strategy.get_window_stats(item, "sprout", name, *identity)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         raise RateLimited(
             f"Too many {name} requests; try again in {retry_after} s.",
@@ -168,18 +200,18 @@ def get_storage() -> Any:
 
 
 def get_feed_store() -> Any:
-    """Seen sets, recently served notes and the impression buffer: Redis when configured
-    (shared by every process), else kept in this process."""
+    """Seen sets, recently served notes, buffers and the impression buffer, shared by every
+    process: Redis when configured, else the embedded store in the data directory."""
     store = current_app.extensions.get("sprout.feed_store")
     if store is None:
-        from ranking.store import MemoryFeedStore, RedisFeedStore
+        from ranking.store import DiskFeedStore, RedisFeedStore
 
         connection = current_app.extensions.get("sprout.redis")
-        store = (
-            RedisFeedStore(connection, prefix="sprout:feed:")
-            if connection is not None
-            else MemoryFeedStore()
-        )
+        if connection is not None:
+            store = RedisFeedStore(connection, prefix="sprout:feed:")
+        else:
+            settings: Settings = current_app.config["SPROUT"]
+            store = DiskFeedStore(open_disk_cache(shared_dir(settings, "feed")))
         current_app.extensions["sprout.feed_store"] = store
     return store
 

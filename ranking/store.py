@@ -430,3 +430,154 @@ def _decode(raw: Any, generation: int) -> tuple[list[Scored], dict[int, NoteKey]
         return [], {}
     keys = {int(n): NoteKey(a, c, t) for n, a, c, t in (rest[0] if rest else [])}
     return [Scored(int(n), float(sc), str(src), comps) for n, sc, src, comps in items], keys
+
+
+class DiskFeedStore:
+    """The embedded mode's shared store: the same state as `RedisFeedStore`, in a diskcache
+    directory that every process on the machine opens (SQLite underneath; each
+    read-modify-write runs in one of its transactions, so processes never lose each other's
+    writes). Expiry is diskcache's own, per key."""
+
+    def __init__(
+        self,
+        cache: Any,
+        *,
+        session_ttl_seconds: float = RANKING.session_ttl_seconds,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.cache = cache
+        self._session_ttl = session_ttl_seconds
+        self._clock = clock
+
+    def seen(self, session_id: str) -> set[int]:
+        return set(self.cache.get(f"seen:{session_id}", (), retry=True))
+
+    def add_seen(self, session_id: str, ids: Iterable[int]) -> None:
+        ids = [int(i) for i in ids]
+        if not ids:
+            return
+        key = f"seen:{session_id}"
+        with self.cache.transact(retry=True):
+            current = set(self.cache.get(key, ()))
+            current.update(ids)
+            self.cache.set(key, current, expire=self._session_ttl)
+
+    def recently_served(self, user_key: str) -> set[int]:
+        now = self._clock()
+        served: dict[int, float] = self.cache.get(f"served:{user_key}", {}, retry=True)
+        return {n for n, exp in served.items() if exp > now}
+
+    def mark_served(self, user_key: str, ids: Iterable[int], ttl_seconds: float) -> None:
+        ids = [int(i) for i in ids]
+        if not ids:
+            return
+        key = f"served:{user_key}"
+        with self.cache.transact(retry=True):
+            self._mark_served(key, ids, ttl_seconds)
+
+    def _mark_served(self, key: str, ids: list[int], ttl_seconds: float) -> None:
+        now = self._clock()
+        served = {n: e for n, e in self.cache.get(key, {}).items() if e > now}
+        served.update(dict.fromkeys(ids, now + ttl_seconds))
+        self.cache.set(key, served, expire=max(served.values()) - now + 1)
+
+    def record_impressions(self, items: Iterable[ImpressionLike]) -> None:
+        rows = [tuple(Impression(*it)) for it in items]
+        if rows:
+            with self.cache.transact(retry=True):
+                for row in rows:
+                    self.cache.push(row, prefix="impressions")
+
+    def drain_impressions(self, max_items: int) -> list[Impression]:
+        out: list[Impression] = []
+        with self.cache.transact(retry=True):
+            while len(out) < max_items:
+                _, row = self.cache.pull(prefix="impressions")
+                if row is None:
+                    break
+                out.append(Impression(*row))
+        return out
+
+    def session_buffer(self, session_id: str, user_key: str) -> list[Scored]:
+        raw = self.cache.get(f"buffer:{session_id}", retry=True)
+        return _decode(raw, self.generation(user_key))[0]
+
+    def set_session_buffer(
+        self,
+        session_id: str,
+        user_key: str,
+        items: list[Scored],
+        ttl_seconds: float | None = None,
+        generation: int | None = None,
+        keys: Keys | None = None,
+    ) -> None:
+        key = f"buffer:{session_id}"
+        if not items:
+            self.cache.delete(key, retry=True)
+            return
+        if generation is None:
+            generation = self.generation(user_key)
+        ttl = self._session_ttl if ttl_seconds is None else max(ttl_seconds, 1.0)
+        self.cache.set(key, _encode(generation, items, keys or {}), expire=ttl, retry=True)
+
+    def generation(self, user_key: str) -> int:
+        return int(self.cache.get(f"generation:{user_key}", 0, retry=True))
+
+    def claim(self, key: str, ttl_seconds: float) -> bool:
+        return bool(self.cache.add(f"claim:{key}", 1, expire=max(ttl_seconds, 1.0), retry=True))
+
+    def release(self, key: str) -> None:
+        self.cache.delete(f"claim:{key}", retry=True)
+
+    def invalidate_buffers(self, user_key: str) -> None:
+        key = f"generation:{user_key}"
+        with self.cache.transact(retry=True):
+            self.cache.set(key, int(self.cache.get(key, 0)) + 1, expire=self._session_ttl)
+
+    def load_page(
+        self, session_id: str | None, buffer_key: str | None, ahead_key: str | None, user_key: str
+    ) -> PageState:
+        """One read transaction for everything a page reads."""
+        with self.cache.transact(retry=True):
+            current = int(self.cache.get(f"generation:{user_key}", 0))
+            seen = set(self.cache.get(f"seen:{session_id}", ())) if session_id else set()
+            buffer = self.cache.get(f"buffer:{buffer_key}") if buffer_key else None
+            ahead = self.cache.get(f"buffer:{ahead_key}") if ahead_key else None
+        buffer_items, keys = _decode(buffer, current)
+        ahead_items, ahead_keys = _decode(ahead, current)
+        return PageState(
+            seen=seen,
+            buffer=buffer_items,
+            ahead=ahead_items,
+            generation=current,
+            keys={**ahead_keys, **keys},
+        )
+
+    def save_page(self, write: PageWrite) -> None:
+        """One write transaction for everything a page writes."""
+        with self.cache.transact(retry=True):
+            buffer_key = f"buffer:{write.buffer_key}"
+            if write.buffer:
+                ttl = write.buffer_ttl_seconds
+                self.cache.set(
+                    buffer_key,
+                    _encode(write.generation, write.buffer, write.keys),
+                    expire=self._session_ttl if ttl is None else max(ttl, 1.0),
+                )
+            else:
+                self.cache.delete(buffer_key)
+            if write.drop_ahead_key:
+                self.cache.delete(f"buffer:{write.drop_ahead_key}")
+            if write.served:
+                seen_key = f"seen:{write.session_id}"
+                seen = set(self.cache.get(seen_key, ()))
+                seen.update(int(n) for n in write.served)
+                self.cache.set(seen_key, seen, expire=self._session_ttl)
+                if write.served_user_key is not None:
+                    self._mark_served(
+                        f"served:{write.served_user_key}",
+                        [int(n) for n in write.served],
+                        write.serve_ttl_seconds,
+                    )
+            for row in write.impressions:
+                self.cache.push(tuple(Impression(*row)), prefix="impressions")

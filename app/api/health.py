@@ -30,7 +30,7 @@ def readyz() -> Any:
         db.session.rollback()
     connection = get_redis()
     if connection is None:
-        checks["redis"] = {"ok": True, "backend": "none (jobs inline, feed state in process)"}
+        checks["redis"] = {"ok": True, "backend": "none (jobs inline, shared state on disk)"}
     else:
         try:
             connection.ping()

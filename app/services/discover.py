@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from app.config import Settings
 from app.errors import NotFound, Unprocessable
-from app.extensions import db, get_feed_store
+from app.extensions import db, get_feed_store, shared_state
 from app.jobs import enqueue
 from app.jobs.ranking import flush_impressions
 from app.models import HotListEntry, NegativeFeedback, Note, NoteTopic, User
@@ -38,7 +38,7 @@ from ranking.types import Impression, NoteFeatures, Scored
 
 log = logging.getLogger(__name__)
 
-IMPRESSION_FLUSH_EVERY = 200  # embedded mode: write impressions once this many are buffered
+IMPRESSION_FLUSH_SECONDS = 30  # embedded mode: buffered impressions are written this often
 PREFETCH_CLAIM_SECONDS = 15  # one prefetch job per viewer and feed at a time
 FEATURE_TTL_SECONDS = 300.0
 PREFETCH_WHEN_PAGES_LEFT = 6  # ask the worker for the next pages when fewer are buffered
@@ -512,13 +512,12 @@ def _run_pipeline(
 
 
 def _maybe_flush(recorded: int) -> None:
-    """Services mode flushes on the worker's schedule; embedded mode flushes in batches here."""
-    if current_app.extensions.get("sprout.redis") is not None:
+    """Services mode flushes on the worker's schedule; in embedded mode the first page served
+    after each `IMPRESSION_FLUSH_SECONDS`, whichever process serves it, flushes the shared
+    buffer."""
+    if not recorded or current_app.extensions.get("sprout.redis") is not None:
         return
-    caches = _caches()
-    caches["unflushed"] = caches.get("unflushed", 0) + recorded
-    if caches["unflushed"] >= IMPRESSION_FLUSH_EVERY:
-        caches["unflushed"] = 0
+    if shared_state().claim("sprout:impressions:flush", IMPRESSION_FLUSH_SECONDS):
         enqueue(flush_impressions)
 
 

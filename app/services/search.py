@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
+import redis
 from cachetools import TTLCache
 from flask import current_app
 from sqlalchemy import delete, func, select
@@ -407,11 +408,14 @@ def log_query(text: str, searcher: str) -> None:
     if not 1 <= len(term) <= MAX_TERM_CHARS:
         return
     entry = {"term": term, "searcher": searcher, "day": datetime.now(UTC).date()}
-    try:
-        connection = get_redis()
-        if connection is not None:
+    connection = get_redis()
+    if connection is not None:
+        try:
             connection.rpush(QUERY_LOG_KEY, orjson.dumps([term, searcher, entry["day"]]))
             return
+        except redis.RedisError:  # Redis down: write it now rather than lose it
+            pass
+    try:
         db.session.execute(insert_ignore(SearchQuery, entry))
         db.session.commit()
     except Exception:  # the log is a signal, never a reason for a search to fail

@@ -1,12 +1,15 @@
 """Process-local copies of small, rarely changed tables (the keyword filter, editorial picks
 and boosts) that every request reads.
 
-Each process keeps what it built and rebuilds it when the data's version moves: a counter in
-Redis in services mode (every process sees a change at its next check, at most
-`check_seconds` later), the app's own counter otherwise (one process)."""
+Each process keeps what it built and rebuilds it when the data's version moves. The version
+is a counter in the shared state (Redis, or the embedded store every process of `make run`
+opens), so every process sees a change at its next check, at most `check_seconds` (5 s)
+later. If the counter cannot be read (Redis down) the process keeps serving what it built
+and checks again later."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -15,9 +18,10 @@ from typing import Generic, TypeVar
 
 from flask import current_app
 
-from app.extensions import get_redis
+from app.extensions import shared_state
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -35,19 +39,20 @@ class VersionedSnapshot(Generic[T]):
         self._check_seconds = check_seconds
         self._lock = threading.Lock()
 
-    def _version(self) -> int:
-        connection = get_redis()
-        if connection is not None:
-            return int(connection.get(self.version_key) or 0)
-        return int(current_app.extensions.get(f"sprout.{self.name}.version", 0))
+    def _version(self) -> int | None:
+        try:
+            return shared_state().get_int(self.version_key)
+        except Exception:  # Redis down: serve what was built, check again later
+            log.warning("version of %s unreadable; serving the last build", self.name)
+            return None
 
     def changed(self) -> None:
-        """Call after committing a change: every process rebuilds at its next check."""
-        connection = get_redis()
-        if connection is not None:
-            connection.incr(self.version_key)
-        else:
-            current_app.extensions[f"sprout.{self.name}.version"] = self._version() + 1
+        """Call after committing a change: every process rebuilds at its next check (this
+        one at once)."""
+        try:
+            shared_state().incr(self.version_key)
+        except Exception:
+            log.warning("version of %s not bumped; other processes see it on restart", self.name)
         current_app.extensions.pop(f"sprout.{self.name}", None)
 
     def get(self) -> T:
@@ -57,8 +62,8 @@ class VersionedSnapshot(Generic[T]):
             return built.value
         with self._lock:
             version = self._version()
-            if built is None or built.version != version:
-                built = _Built(version, now, self._build())
+            if built is None or (version is not None and built.version != version):
+                built = _Built(version if version is not None else -1, now, self._build())
             else:
                 built.checked = now
             current_app.extensions[f"sprout.{self.name}"] = built

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import diskcache
 import pytest
 import redis as redis_lib
 
-from ranking.store import FeedStore, MemoryFeedStore, RedisFeedStore
+from ranking.store import DiskFeedStore, FeedStore, MemoryFeedStore, RedisFeedStore
 from ranking.types import Impression
 
 
@@ -32,11 +34,16 @@ def redis_client(redis_url: str) -> Iterator[Any]:
     client.close()
 
 
-@pytest.fixture(params=["memory", "redis"])
-def store(request: pytest.FixtureRequest) -> Iterator[tuple[FeedStore, Clock]]:
+@pytest.fixture(params=["memory", "redis", "disk"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[FeedStore, Clock]]:
     clock = Clock()
     if request.param == "memory":
         yield MemoryFeedStore(clock=clock, session_ttl_seconds=600), clock
+        return
+    if request.param == "disk":
+        cache = diskcache.Cache(str(tmp_path / "feed"))
+        yield DiskFeedStore(cache, clock=clock, session_ttl_seconds=600), clock
+        cache.close()
         return
     client = request.getfixturevalue("redis_client")
     prefix = f"test:ranking:{uuid.uuid4().hex}:"
@@ -49,6 +56,7 @@ def store(request: pytest.FixtureRequest) -> Iterator[tuple[FeedStore, Clock]]:
 def test_implementations_satisfy_the_protocol(redis_client: Any) -> None:
     assert isinstance(MemoryFeedStore(), FeedStore)
     assert isinstance(RedisFeedStore(redis_client, "x:"), FeedStore)
+    assert isinstance(DiskFeedStore(None), FeedStore)
 
 
 def test_seen_accumulates_per_session(store: tuple[FeedStore, Clock]) -> None:

@@ -1,0 +1,236 @@
+"""The real topology for tests: gunicorn with several workers, an RQ worker, a Redis of the
+test's own (started and killed by the test, never the shared one), and a small HTTP client.
+
+Every process is a real one started from the same code as `make run` and `make worker`."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Response:
+    """Status, headers and the decoded JSON body (None when empty or not JSON)."""
+
+    def __init__(self, status: int, headers: Mapping[str, str], raw: bytes) -> None:
+        self.status = status
+        self.headers = dict(headers)
+        self.raw = raw
+        try:
+            self.body: Any = json.loads(raw) if raw else None
+        except ValueError:
+            self.body = None
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {self.raw[:300]!r}>"
+
+
+def call(
+    base: str,
+    method: str,
+    path: str,
+    token: str | None = None,
+    body: Any = None,
+    *,
+    headers: Mapping[str, str] | None = None,
+    raw: bytes | None = None,
+    timeout: float = 60,
+) -> Response:
+    """One request over real HTTP; any status comes back as a `Response` (no exception)."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    request = urllib.request.Request(base + path, data=data, method=method)
+    if data is not None and raw is None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    for key, value in (headers or {}).items():
+        request.add_header(key, value)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return Response(response.status, response.headers, response.read())
+    except urllib.error.HTTPError as exc:
+        return Response(exc.code, exc.headers, exc.read())
+
+
+class Process:
+    """A child process whose output goes to a log file (read it when a test fails)."""
+
+    def __init__(self, args: list[str], env: Mapping[str, str], log: Path) -> None:
+        self.args = args
+        self.env = dict(env)
+        self.log = log
+        self.popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        handle = self.log.open("ab")
+        self.popen = subprocess.Popen(
+            self.args,
+            cwd=ROOT,
+            env=self.env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # kill() reaches the whole group (gunicorn's workers)
+        )
+        handle.close()
+
+    @property
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.popen is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, sig)
+        try:
+            self.popen.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(timeout=15)
+        self.popen = None
+
+    def stop(self) -> None:
+        self.kill(signal.SIGTERM)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+def server_env(
+    database_url: str,
+    data_dir: Path,
+    *,
+    redis_url: str | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SPROUT_DATA_DIR": str(data_dir),
+        "SPROUT_SEED_ON_EMPTY": "0",
+        "PYTHONUNBUFFERED": "1",
+    }
+    for name in ("REDIS_URL", "ELASTICSEARCH_URL", "SPROUT_ADMIN_USERNAME", "SPROUT_RATE_LIMITS"):
+        env.pop(name, None)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    env.update(extra or {})
+    return env
+
+
+class LiveServer(Process):
+    """`gunicorn app.wsgi:app` with `workers` processes, as `make run` starts it."""
+
+    def __init__(
+        self, env: Mapping[str, str], log: Path, *, workers: int = 3, threads: int = 4
+    ) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.api = self.base + "/api/v1"
+        super().__init__(
+            [
+                str(BIN / "gunicorn"),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(workers),
+                "--threads",
+                str(threads),
+                "app.wsgi:app",
+            ],
+            env,
+            log,
+        )
+
+    def start(self) -> None:
+        super().start()
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if call(self.base, "GET", "/healthz", timeout=2).status == 200:
+                    return
+            except OSError:
+                pass
+            if not self.running:
+                break
+            time.sleep(0.2)
+        self.kill()
+        raise RuntimeError("the server did not start:\n" + self.output()[-5000:])
+
+
+class Worker(Process):
+    """`flask worker` (RQ on every queue, with the periodic scheduler), as `make worker`."""
+
+    def __init__(self, env: Mapping[str, str], log: Path, *args: str) -> None:
+        super().__init__([str(BIN / "flask"), "--app", "app", "worker", *args], env, log)
+
+
+class RedisServer(Process):
+    """A Redis of the test's own on a free port: tests stop and kill it, never the shared one."""
+
+    def __init__(self, log: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        executable = shutil.which("redis-server") or "/usr/bin/redis-server"
+        super().__init__(
+            [
+                executable,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+            ],
+            os.environ,
+            log,
+        )
+
+    def start(self) -> None:
+        import redis
+
+        super().start()
+        client = redis.Redis(port=self.port, socket_connect_timeout=1)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            try:
+                client.ping()
+                return
+            except redis.RedisError:
+                time.sleep(0.1)
+        raise RuntimeError("redis did not start:\n" + self.output())
+
+
+def wait_until(predicate: Any, timeout: float, every: float = 0.25) -> Any:
+    """Poll `predicate` until it returns something truthy; that value, or the last on timeout."""
+    deadline = time.time() + timeout
+    value = predicate()
+    while not value and time.time() < deadline:
+        time.sleep(every)
+        value = predicate()
+    return value
