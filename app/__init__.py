@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
@@ -64,9 +65,16 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
+        """The envelope instead of werkzeug's HTML, keeping the exception's own headers (a
+        405's `Allow`, a 401's `WWW-Authenticate`)."""
         status = exc.code or 500
+        headers = {
+            key: value
+            for key, value in exc.get_headers(request.environ)
+            if key.lower() != "content-type"
+        }
         return _error_response(
-            status, HTTP_CODES.get(status, "http_error"), exc.description or exc.name
+            status, HTTP_CODES.get(status, "http_error"), exc.description or exc.name, None, headers
         )
 
     @app.errorhandler(ValidationError)
@@ -77,6 +85,23 @@ def register_error_handlers(app: Flask) -> None:
             "The request is not valid.",
             {"errors": exc.errors(include_url=False, include_input=False)},
         )
+
+    @app.errorhandler(DBAPIError)
+    def _database_error(exc: DBAPIError) -> Response:
+        """A dropped or refused database connection is a dependency outage (503, retry),
+        not a bug; the pool replaces the connection for the next request."""
+        from app.extensions import db as database
+
+        database.session.rollback()
+        if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+            log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+            return _error_response(
+                503,
+                "database_unavailable",
+                "The database is unavailable; try again shortly.",
+                headers={"Retry-After": "1"},
+            )
+        return _unexpected(exc)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

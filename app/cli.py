@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import click
+import redis
 from flask import Flask, current_app
 from tqdm import tqdm
 
@@ -147,14 +149,25 @@ def init_app(app: Flask) -> None:
         unknown = sorted(set(queues) - set(QUEUES))
         if unknown:
             raise click.BadParameter(f"unknown queue(s) {unknown}; known: {list(QUEUES)}")
-        if not burst and not no_schedule:
-            from app.jobs.schedule import start_scheduler_thread, tick
-
-            tick(connection)
-            start_scheduler_thread(current_app._get_current_object(), connection)
         listen = [name for name in QUEUES if not queues or name in queues]
-        # with_scheduler: jobs declared with retries come back after their wait.
-        SimpleWorker(listen, connection=connection).work(burst=burst, with_scheduler=not burst)
+        if not burst and not no_schedule:
+            from app.jobs.schedule import start_scheduler_thread
+
+            # The thread's own ticks survive a Redis outage (each failure is logged).
+            start_scheduler_thread(current_app._get_current_object(), connection, first=True)
+        # A Redis outage delays jobs, it does not end the worker: wait and listen again.
+        # with_scheduler: RQ's own scheduler for jobs that wait.
+        wait = 1.0
+        while True:
+            try:
+                SimpleWorker(listen, connection=connection).work(
+                    burst=burst, with_scheduler=not burst
+                )
+                return
+            except redis.ConnectionError as exc:
+                click.echo(f"Redis unreachable ({exc}); listening again in {wait:.0f} s", err=True)
+                time.sleep(wait)
+                wait = min(wait * 2, 30.0)
 
     @app.cli.command("search-reindex")
     def search_reindex_command() -> None:

@@ -94,6 +94,9 @@ class Settings:
     ranking_catalogue_new: int = 500  # newest notes kept for the traffic pool
     # Reports' total weight at which a target is hidden until a moderator decides.
     moderation_hide_weight: float = 5.0
+    # The job outbox: a job sent to the queue and not done after this long is sent again (a
+    # worker died mid-job, or Redis lost its queue); it must exceed the longest job's run.
+    outbox_lease_seconds: float = 600.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -147,6 +150,7 @@ def load_settings(**overrides: Any) -> Settings:
         public_base_url=(env.get("SPROUT_PUBLIC_URL") or "").rstrip("/"),
         seed_on_empty=parse_boolean(env.get("SPROUT_SEED_ON_EMPTY"), True),
         moderation_hide_weight=float(env.get("SPROUT_MODERATION_HIDE_WEIGHT") or 5.0),
+        outbox_lease_seconds=float(env.get("SPROUT_OUTBOX_LEASE_SECONDS") or 600.0),
     )
     if "database_url" in overrides and overrides["database_url"].startswith("postgresql://"):
         overrides["database_url"] = "postgresql+psycopg://" + overrides["database_url"][13:]

@@ -19,12 +19,19 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from app.config import Settings
 from app.errors import RateLimited
 from app.models.functions import register_sqlite_functions
-from app.shared_state import DiskState, RedisState, SharedState, open_disk_cache
+from app.shared_state import (
+    DiskState,
+    FallbackFeedStore,
+    RedisState,
+    SharedState,
+    open_disk_cache,
+)
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +100,7 @@ class Database:
         @app.teardown_request
         @app.teardown_appcontext
         def _remove_session(_exc: BaseException | None) -> None:
-            app.extensions["sprout.db"].session.remove()
+            remove_session(app.extensions["sprout.db"].session)
 
     @property
     def state(self) -> DatabaseState:
@@ -109,6 +116,16 @@ class Database:
 
 
 db = Database()
+
+
+def remove_session(session: scoped_session[Session]) -> None:
+    """End this thread's session, even on a connection that died under it (the pool has
+    dropped that connection; the next session gets a fresh one)."""
+    try:
+        session.remove()
+    except DBAPIError:
+        log.warning("closing a session on a dead database connection", exc_info=True)
+        session.registry.clear()
 
 
 def get_redis() -> redis.Redis | None:
@@ -207,11 +224,10 @@ def get_feed_store() -> Any:
         from ranking.store import DiskFeedStore, RedisFeedStore
 
         connection = current_app.extensions.get("sprout.redis")
+        settings: Settings = current_app.config["SPROUT"]
+        store = DiskFeedStore(open_disk_cache(shared_dir(settings, "feed")))
         if connection is not None:
-            store = RedisFeedStore(connection, prefix="sprout:feed:")
-        else:
-            settings: Settings = current_app.config["SPROUT"]
-            store = DiskFeedStore(open_disk_cache(shared_dir(settings, "feed")))
+            store = FallbackFeedStore(RedisFeedStore(connection, prefix="sprout:feed:"), store)
         current_app.extensions["sprout.feed_store"] = store
     return store
 

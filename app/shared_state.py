@@ -135,3 +135,27 @@ class DiskcacheStorage(Storage, MovingWindowSupport):
         now = time.time()
         entries = [t for t in self.cache.get(key + ":window", [], retry=True) if t >= now - expiry]
         return (entries[-1], len(entries)) if entries else (now, 0)
+
+
+class FallbackFeedStore:
+    """Services mode's feed store while Redis is unreachable: each call that fails on Redis
+    is served by the embedded store instead, so feeds keep working (sessions that began in
+    Redis start over; nothing is lost but a session's seen set)."""
+
+    def __init__(self, primary: Any, fallback: Any) -> None:
+        self._primary = primary
+        self._fallback = fallback
+
+    def __getattr__(self, name: str) -> Any:
+        primary = getattr(self._primary, name)
+        if not callable(primary):
+            return primary
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return primary(*args, **kwargs)
+            except redis.RedisError:
+                log.warning("feed store: Redis unreachable, %s served from disk", name)
+                return getattr(self._fallback, name)(*args, **kwargs)
+
+        return call

@@ -16,6 +16,7 @@ The cards are exactly `presenters.note_view`'s (a test holds the two to it).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from collections import defaultdict
@@ -24,6 +25,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import orjson
+import redis
 from cachetools import TTLCache
 from flask import current_app, has_request_context, request
 from sqlalchemy import BigInteger, bindparam, exists, false, literal, select, union_all
@@ -252,8 +254,12 @@ def _shared_content(rows: Sequence[Any], host: str) -> dict[int, tuple[Any, dict
     connection = _redis()
     if connection is None or not rows:
         return {}
+    try:
+        raws = connection.mget([_shared_key(row.id) for row in rows])
+    except redis.RedisError:  # Redis down: every card is a miss, read from the database
+        return {}
     found = {}
-    for row, raw in zip(rows, connection.mget([_shared_key(row.id) for row in rows]), strict=True):
+    for row, raw in zip(rows, raws, strict=True):
         if raw is None:
             continue
         stamp, cover_id, view = orjson.loads(raw)
@@ -270,7 +276,8 @@ def _share_content(views: dict[int, tuple[Any, dict[str, Any]]]) -> None:
     for note_id, ((updated_at, cover_id), view) in views.items():
         body = orjson.dumps([updated_at.isoformat(), cover_id, view])
         pipe.set(_shared_key(note_id), body, ex=int(CONTENT_TTL_SECONDS))
-    pipe.execute()
+    with contextlib.suppress(redis.RedisError):  # a cache: skipped while Redis is down
+        pipe.execute()
 
 
 def _rehost(view: dict[str, Any], old: str, new: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 from flask import Flask, current_app, has_app_context
-from rq import Queue, Retry
+from rq import Queue, get_current_job
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -36,17 +36,21 @@ def _app_for_worker() -> Flask:
     return _worker_app
 
 
-# Waits between the attempts of a job declared with `retries`: a dependency that is down
-# (Elasticsearch restarting) gets minutes to come back before the job gives up.
+# Waits between the attempts of a job: a dependency that is down (Elasticsearch restarting,
+# storage unreachable) gets minutes to come back before the job gives up.
 RETRY_INTERVALS = [10, 60, 300, 900, 3600]
+DEFAULT_RETRIES = len(RETRY_INTERVALS)
 
 
 def job(
-    queue: str, *, keep_result: bool = True, retries: int = 0
+    queue: str, *, keep_result: bool = True, retries: int = DEFAULT_RETRIES, durable: bool = True
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """`keep_result=False` for frequent jobs whose result nobody reads: RQ then deletes the
-    job when it succeeds instead of keeping it and its result (fewer writes to Redis per job).
-    `retries`: how many more times RQ runs a failed job, at `RETRY_INTERVALS`.
+    """`durable` jobs carry a committed request's promise (notify, index, make variants,
+    settle points): they go through the outbox (`app.jobs.outbox`) and are retried, after a
+    failure, a dead worker or a lost queue, until they are done. `durable=False` is for work
+    that is redone anyway (periodic flushes and rebuilds, ranking a viewer's next pages).
+    `retries`: how many more attempts after a failure, at `RETRY_INTERVALS`. `keep_result=False`
+    for frequent jobs whose result nobody reads.
     """
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}")
@@ -54,35 +58,70 @@ def job(
     def decorate(fn: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(fn)
         def run(*args: P.args, **kwargs: P.kwargs) -> R:
-            if has_app_context():
+            if not has_app_context():
+                with _app_for_worker().app_context():
+                    return fn(*args, **kwargs)
+            if get_current_job() is None:  # inline, in a request or a command
                 return fn(*args, **kwargs)
-            with _app_for_worker().app_context():
+            # An RQ job inside `flask worker`'s long-lived app context: each job starts and
+            # ends with a clean session, so one dropped connection cannot poison the next.
+            from app.extensions import db, remove_session
+
+            try:
                 return fn(*args, **kwargs)
+            finally:
+                remove_session(db.state.session)
 
         run.queue_name = queue  # type: ignore[attr-defined]
         run.keep_result = keep_result  # type: ignore[attr-defined]
         run.retries = retries  # type: ignore[attr-defined]
+        run.durable = durable  # type: ignore[attr-defined]
         return run
 
     return decorate
 
 
-def enqueue(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-    """Call after the commit. Inline failures are logged, not raised: the request succeeded."""
-    queue_name = getattr(fn, "queue_name", "default")
-    connection = current_app.extensions.get("sprout.redis")
-    if connection is not None:
-        options: dict[str, Any] = {} if getattr(fn, "keep_result", True) else {"result_ttl": 0}
-        retries = getattr(fn, "retries", 0)
-        retry = Retry(max=retries, interval=RETRY_INTERVALS[:retries]) if retries else None
-        Queue(queue_name, connection=connection).enqueue(
-            fn, *args, **kwargs, retry=retry, job_timeout=300, **options
-        )
-        return
-    try:
-        fn(*args, **kwargs)
-    except Exception:
-        log.exception("inline job %s failed", getattr(fn, "__name__", fn))
-        from app.extensions import db
+def enqueue(fn: Callable[..., Any], *args: Any) -> None:
+    """Call after the commit. Never raises: the request that promised the work succeeded.
 
-        db.session.rollback()
+    Services mode: a durable job's intent is written to the outbox, then sent to RQ; if
+    Redis is down the relay sends it when Redis is back. Embedded mode: the job runs inline;
+    if it fails, its intent goes to the outbox and is retried with back-off.
+    """
+    from app.jobs import outbox
+
+    connection = current_app.extensions.get("sprout.redis")
+    durable = getattr(fn, "durable", True)
+    if connection is None:
+        try:
+            fn(*args)
+        except Exception as exc:
+            log.exception("inline job %s failed", getattr(fn, "__name__", fn))
+            from app.extensions import db
+
+            db.session.rollback()
+            if durable:
+                outbox.record_failure(fn, args, {}, exc)
+        outbox.relay_inline_soon()
+        return
+    if not durable:
+        try:
+            send(connection, fn, *args)
+        except Exception:
+            log.warning("job %s not queued: Redis is unreachable", fn.__name__, exc_info=True)
+        return
+    outbox.record_and_send(connection, fn, args, {})
+
+
+def send(
+    connection: Any,
+    fn: Callable[..., Any],
+    *args: Any,
+    queue: str | None = None,
+    job_id: str | None = None,
+) -> None:
+    """Put a job on its RQ queue (or `queue`); raises if Redis is unreachable."""
+    options: dict[str, Any] = {} if getattr(fn, "keep_result", True) else {"result_ttl": 0}
+    Queue(queue or getattr(fn, "queue_name", "default"), connection=connection).enqueue(
+        fn, *args, job_id=job_id, job_timeout=300, **options
+    )

@@ -29,7 +29,7 @@ HOT_SCORE_HORIZON = timedelta(seconds=HOT.half_life_seconds * 14)
 CF_HISTORY = timedelta(days=90)
 
 
-@job("low")
+@job("low", durable=False)
 def rebuild_hot() -> dict[str, Any]:
     """notes.hot_score for recent notes, and the day/week hot lists per channel and topic."""
     started = time.perf_counter()
@@ -134,7 +134,7 @@ def _write_hot_scores(scores: list[dict[str, Any]]) -> None:
         db.session.execute(update(Note), scores[start : start + 5000])
 
 
-@job("low")
+@job("low", durable=False)
 def rebuild_itemcf() -> dict[str, Any]:
     """Fit item-to-item CF on the last 90 days of engagement and store it for every process."""
     started = time.perf_counter()
@@ -160,7 +160,7 @@ def rebuild_itemcf() -> dict[str, Any]:
     return {**stats, "seconds": round(time.perf_counter() - started, 3), "bytes": len(blob)}
 
 
-@job("low", keep_result=False)
+@job("low", keep_result=False, durable=False)
 def refresh_search_signals(note_ids: list[int]) -> dict[str, int]:
     """The search index's hot scores and engagement counts, after the hot recompute."""
     from app.services.search import refresh_signals
@@ -168,7 +168,7 @@ def refresh_search_signals(note_ids: list[int]) -> dict[str, int]:
     return {"notes": refresh_signals(note_ids)}
 
 
-@job("default", keep_result=False)
+@job("default", keep_result=False, durable=False)
 def prefetch_feed(user_id: int, channel: str | None = None) -> dict[str, Any]:
     """Rank a viewer's next discover pages ahead of their next scroll, and put their cards'
     content in the shared cache for whichever web process serves them. In the same job: as a
@@ -198,7 +198,7 @@ def _add_impression_counts(counts: Counter[int]) -> None:
         bump(Note, note_id, impression_count=count)
 
 
-@job("default")
+@job("default", durable=False)
 def flush_impressions(max_items: int = 50_000) -> dict[str, Any]:
     """Write buffered impressions in one batch and add them to the notes' exposure counts."""
     batch = get_feed_store().drain_impressions(max_items)

@@ -27,10 +27,12 @@ class PeriodicJob:
 
 
 def periodic_job_definitions() -> list[PeriodicJob]:
+    from app.jobs.outbox import relay_outbox
     from app.jobs.ranking import flush_impressions, rebuild_hot, rebuild_itemcf
     from app.jobs.search import flush_search_queries
 
     return [
+        PeriodicJob("relay_outbox", 10, relay_outbox),
         PeriodicJob("flush_impressions", 30, flush_impressions),
         PeriodicJob("flush_search_queries", 30, flush_search_queries),
         PeriodicJob("rebuild_hot", 300, rebuild_hot),
@@ -50,14 +52,25 @@ def tick(connection: Redis) -> list[str]:
     return enqueued
 
 
-def start_scheduler_thread(app: Flask, connection: Redis, every_seconds: float = 10.0) -> None:
+def start_scheduler_thread(
+    app: Flask, connection: Redis, every_seconds: float = 10.0, *, first: bool = False
+) -> None:
+    """Tick every `every_seconds` (and at once with `first`) in a daemon thread; a failed
+    tick (Redis down) is logged and the next one tries again."""
+
     def loop() -> None:
         stop = threading.Event()
+        if first:
+            _tick_logged(app, connection)
         while not stop.wait(every_seconds):
-            try:
-                with app.app_context():
-                    tick(connection)
-            except Exception:
-                log.exception("scheduler tick failed")
+            _tick_logged(app, connection)
 
     threading.Thread(target=loop, name="sprout-scheduler", daemon=True).start()
+
+
+def _tick_logged(app: Flask, connection: Redis) -> None:
+    try:
+        with app.app_context():
+            tick(connection)
+    except Exception:
+        log.warning("scheduler tick failed", exc_info=True)

@@ -38,7 +38,7 @@ def reindex_search() -> dict[str, Any]:
     return reindex()
 
 
-@job("low", keep_result=False)
+@job("low", keep_result=False, durable=False)
 def flush_search_queries() -> dict[str, int]:
     """Write the buffered search query log (services mode), every 30 s."""
     from app.services.search import flush_query_log

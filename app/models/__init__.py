@@ -2,6 +2,7 @@
 
 from app.models.base import Base, utcnow
 from app.models.editorial import Boost, ContentSource, EditorialLogEntry, EditorPick
+from app.models.jobs import OutboxJob
 from app.models.media import Image
 from app.models.notes import Channel, Note, NoteImage, NoteMention, NoteTag, NoteTopic, Tag, Topic
 from app.models.notifications import Notification
@@ -43,6 +44,7 @@ __all__ = [
     "NoteTag",
     "NoteTopic",
     "Notification",
+    "OutboxJob",
     "RankingModel",
     "SearchQuery",
     "SearchTermRule",

@@ -73,6 +73,11 @@ class Topology:
         assert self.server is not None
         return self.server.api
 
+    @property
+    def base(self) -> str:
+        assert self.server is not None
+        return self.server.base
+
     def logs(self) -> str:
         return "\n".join(p.output()[-4000:] for p in self.processes)
 

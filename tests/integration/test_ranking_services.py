@@ -37,6 +37,7 @@ def test_impressions_flow_through_redis_and_the_scheduled_worker(services_app):
 
     connection = services_app.extensions["sprout.redis"]
     assert set(tick(connection)) == {
+        "relay_outbox",
         "flush_impressions",
         "flush_search_queries",
         "rebuild_hot",

@@ -132,7 +132,9 @@ def test_a_new_keyword_is_enforced_by_every_worker_within_6_s(
     started, streak, attempts = time.monotonic(), 0, 0
     while streak < 12 and time.monotonic() - started < 6.0:
         attempts += 1
-        response = call(top.api, "POST", path, commenter, body={"body": f"青 蛙 泡 泡 糖 {attempts}"})
+        response = call(
+            top.api, "POST", path, commenter, body={"body": f"青 蛙 泡 泡 糖 {attempts}"}
+        )
         assert response.status in (201, 422), response
         streak = streak + 1 if response.status == 422 else 0
     assert streak >= 12, f"the keyword was not enforced by every worker in 6 s ({streak})"

@@ -1,0 +1,261 @@
+"""The job outbox: nothing a committed request promised is lost when Redis or a worker dies.
+
+A durable job's intent (function and arguments) is a row of `job_outbox`, written right
+after the change it follows commits and before anything is sent to Redis. The row is then
+sent to RQ as `run_outbox_job(row_id)`, which runs the job and marks the row done. Whatever
+goes wrong, the row stays `pending` and `relay_outbox` (every 10 s on the worker's schedule)
+sends it again once it is due:
+- Redis was down when it was written: due at once, sent when Redis answers again;
+- a worker died mid-job (`kill -9`), or Redis lost its queue on a restart: due when its
+  lease (`outbox_lease_seconds`) runs out;
+- the job raised: due after a back-off (`RETRY_INTERVALS`), `dead` after its last attempt.
+Jobs are idempotent, so a job sent twice (a slow worker past its lease) runs twice in
+effect once. Embedded mode runs jobs inline and keeps only the failed ones here.
+`sweep_stuck` repairs what a lost job would have left behind (images still `processing`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import traceback
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from sqlalchemy import select, update
+
+from app.config import Settings
+from app.extensions import db, shared_state
+from app.jobs import RETRY_INTERVALS, job, send
+from app.models import Image, OutboxJob, utcnow
+
+log = logging.getLogger(__name__)
+
+RELAY_BATCH = 500
+STUCK_AFTER = timedelta(minutes=10)  # an image processing longer than this lost its job
+INLINE_RELAY_SECONDS = 30  # embedded mode: failed jobs are retried this often at most
+WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+def _name(fn: Callable[..., Any]) -> str:
+    return f"{fn.__module__}:{fn.__qualname__}"
+
+
+def _resolve(name: str) -> Callable[..., Any]:
+    module, _, attribute = name.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def _lease() -> timedelta:
+    settings: Settings = current_app.config["SPROUT"]
+    return timedelta(seconds=settings.outbox_lease_seconds)
+
+
+def _rq_id(row_id: int) -> str:
+    return f"outbox-{row_id}"
+
+
+def _write(row: OutboxJob) -> int:
+    """Commit the row on its own: on PostgreSQL through a separate connection, so a caller's
+    open transaction is neither committed early nor waited for; SQLite has one writer, so
+    there the row goes through the caller's session."""
+    if db.engine.dialect.name == "sqlite":
+        db.session.add(row)
+        db.session.commit()
+        return row.id
+    with db.engine.begin() as conn:
+        values = {c.key: getattr(row, c.key) for c in OutboxJob.__table__.columns if c.key != "id"}
+        return conn.execute(
+            OutboxJob.__table__.insert().values(values).returning(OutboxJob.id)
+        ).scalar_one()
+
+
+def _row(
+    fn: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any], **state: Any
+) -> OutboxJob:
+    now = utcnow()
+    return OutboxJob(
+        function=_name(fn),
+        args=[list(args), kwargs],
+        queue=getattr(fn, "queue_name", "default"),
+        state="pending",
+        attempts=0,
+        created_at=now,
+        due_at=now,
+        **state,
+    )
+
+
+def record_and_send(
+    connection: Any, fn: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any]
+) -> None:
+    """Services mode: write the intent, then send it. Neither step raises to the caller; if
+    even the database write fails (it just committed the change) the error is logged."""
+    try:
+        row_id = _write(_row(fn, args, kwargs))
+    except Exception:
+        db.session.rollback()
+        log.exception("job %s could not be recorded in the outbox", _name(fn))
+        return
+    try:
+        queue = getattr(fn, "queue_name", "default")
+        send(connection, run_outbox_job, row_id, queue=queue, job_id=_rq_id(row_id))
+    except Exception:
+        log.warning("job %s (outbox %s) waits for Redis", _name(fn), row_id)
+
+
+def record_failure(
+    fn: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any], exc: BaseException
+) -> None:
+    """Embedded mode: an inline job failed; keep it for a retry after the first back-off."""
+    try:
+        row = _row(fn, args, kwargs, attempts=1, last_error=_error(exc))
+        row.due_at = row.created_at + timedelta(seconds=RETRY_INTERVALS[0])
+        _write(row)
+    except Exception:
+        db.session.rollback()
+        log.exception("failed job %s could not be kept for a retry", _name(fn))
+
+
+def _error(exc: BaseException) -> str:
+    return "".join(traceback.format_exception_only(type(exc), exc))[-2000:]
+
+
+@job("default", durable=False)
+def run_outbox_job(row_id: int) -> dict[str, Any]:
+    """Run one outbox job: claim it for a lease, run it, mark it done (or due again later)."""
+    now = utcnow()
+    claimed = db.session.execute(
+        update(OutboxJob)
+        .where(OutboxJob.id == row_id, OutboxJob.state == "pending")
+        .values(attempts=OutboxJob.attempts + 1, due_at=now + _lease())
+        .returning(OutboxJob.function, OutboxJob.args, OutboxJob.attempts)
+    ).first()
+    db.session.commit()
+    if claimed is None:
+        return {"outbox": row_id, "state": "not pending"}
+    return _run(row_id, *claimed)
+
+
+def _run(row_id: int, function: str, arguments: list[Any], attempts: int) -> dict[str, Any]:
+    fn = _resolve(function)
+    args, kwargs = arguments
+    try:
+        fn(*args, **kwargs)
+    except Exception as exc:
+        db.session.rollback()
+        retries = getattr(fn, "retries", len(RETRY_INTERVALS))
+        dead = attempts > retries
+        wait = RETRY_INTERVALS[min(attempts, len(RETRY_INTERVALS)) - 1]
+        db.session.execute(
+            update(OutboxJob)
+            .where(OutboxJob.id == row_id)
+            .values(
+                state="dead" if dead else "pending",
+                due_at=utcnow() + timedelta(seconds=wait),
+                last_error=_error(exc),
+            )
+        )
+        db.session.commit()
+        log.exception("outbox job %s (%s) failed, attempt %s", row_id, function, attempts)
+        return {"outbox": row_id, "state": "dead" if dead else "retry", "attempts": attempts}
+    db.session.execute(
+        update(OutboxJob).where(OutboxJob.id == row_id).values(state="done", done_at=utcnow())
+    )
+    db.session.commit()
+    return {"outbox": row_id, "state": "done", "attempts": attempts}
+
+
+@job("default", durable=False, keep_result=False)
+def relay_outbox(limit: int = RELAY_BATCH) -> dict[str, int]:
+    """Send every due pending job to RQ again, unless it is still waiting in its queue."""
+    connection = current_app.extensions.get("sprout.redis")
+    if connection is None:
+        return {"ran": relay_inline(limit)}
+    due = db.session.execute(
+        select(OutboxJob.id, OutboxJob.queue)
+        .where(OutboxJob.state == "pending", OutboxJob.due_at <= utcnow())
+        .order_by(OutboxJob.due_at)
+        .limit(limit)
+    ).all()
+    sent = waiting = 0
+    for row_id, queue in due:
+        try:
+            status = Job.fetch(_rq_id(row_id), connection=connection).get_status()
+        except NoSuchJobError:
+            status = None
+        if status not in WAITING:  # gone with Redis, abandoned by a dead worker, or failed
+            send(connection, run_outbox_job, row_id, queue=queue, job_id=_rq_id(row_id))
+            sent += 1
+        else:
+            waiting += 1
+        # not due again until its lease passes (the job's own claim sets the same)
+        db.session.execute(
+            update(OutboxJob).where(OutboxJob.id == row_id).values(due_at=utcnow() + _lease())
+        )
+        db.session.commit()
+    repaired = sweep_stuck()
+    return {"sent": sent, "waiting": waiting, "repaired": repaired}
+
+
+def relay_inline(limit: int = 20) -> int:
+    """Embedded mode: run the failed jobs whose back-off has passed, here and now."""
+    due = db.session.scalars(
+        select(OutboxJob.id)
+        .where(OutboxJob.state == "pending", OutboxJob.due_at <= utcnow())
+        .order_by(OutboxJob.due_at)
+        .limit(limit)
+    ).all()
+    for row_id in due:
+        run_outbox_job(row_id)
+    return len(due) + sweep_stuck()
+
+
+def relay_inline_soon() -> None:
+    """Embedded mode has no worker: at most every 30 s, whichever process enqueues next
+    retries what is due."""
+    try:
+        if shared_state().claim("sprout:outbox:inline-relay", INLINE_RELAY_SECONDS):
+            relay_inline()
+    except Exception:
+        db.session.rollback()
+        log.exception("retrying failed inline jobs failed")
+
+
+def sweep_stuck() -> int:
+    """Images still `processing` well past their upload, with no pending job: make their
+    variants again (a job lost before the outbox existed, or a row written off as dead)."""
+    from app.jobs.media import make_image_variants
+
+    cutoff = utcnow() - STUCK_AFTER
+    stuck = db.session.scalars(
+        select(Image.id).where(Image.status == "processing", Image.created_at < cutoff).limit(100)
+    ).all()
+    if not stuck:
+        return 0
+    pending = {
+        args[0][0]
+        for (args,) in db.session.execute(
+            select(OutboxJob.args).where(
+                OutboxJob.state == "pending", OutboxJob.function == _name(make_image_variants)
+            )
+        )
+    }
+    repaired = [image_id for image_id in stuck if image_id not in pending]
+    from app.jobs import enqueue
+
+    for image_id in repaired:
+        enqueue(make_image_variants, image_id)
+    return len(repaired)
+
+
+def outbox_counts() -> dict[str, int]:
+    """Rows by state, for `/readyz` and the operations docs."""
+    from sqlalchemy import func
+
+    rows = db.session.execute(select(OutboxJob.state, func.count()).group_by(OutboxJob.state)).all()
+    return {state: count for state, count in rows}
