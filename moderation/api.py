@@ -9,8 +9,8 @@ from flask import Blueprint
 
 from app.api.presenters import iso
 from app.api.routing import current_actor, endpoint
-from app.errors import ValidationFailed
-from app.schemas.common import Page, decode_cursor, encode_cursor, page_of
+from app.schemas.common import Page, page_of
+from app.schemas.cursors import ID, ID_CURSOR, Cursor, Number
 from moderation import keywords, service
 from moderation.schemas import (
     AccountLinkIn,
@@ -20,11 +20,14 @@ from moderation.schemas import (
     CasesQuery,
     DecisionIn,
     KeywordIn,
+    LiftIn,
     ReportIn,
 )
 from moderation.taxonomy import taxonomy
 
 bp = Blueprint("moderation", __name__, url_prefix="/api/v1")
+
+CASE_CURSOR = Cursor(Number(), ID)  # the review queue: (priority, id), highest first
 
 
 @endpoint(
@@ -189,15 +192,9 @@ def _case_view(case: Any) -> dict[str, Any]:
     errors=[400, 401, 403],
 )
 def list_cases(query: CasesQuery) -> Any:
-    after = decode_cursor(query.cursor, 2)
-    if after is not None and not (
-        isinstance(after[0], int | float) and isinstance(after[1], int) and after[1] > 0
-    ):
-        raise ValidationFailed("The cursor is not valid.", code="invalid_cursor")
-    cases = service.list_cases(
-        current_actor(), query.status, query.reason, query.limit, tuple(after) if after else None
-    )
-    page = page_of(cases, query.limit, lambda case: encode_cursor(case.priority, case.id))
+    after = CASE_CURSOR.decode(query.cursor)
+    cases = service.list_cases(current_actor(), query.status, query.reason, query.limit, after)
+    page = page_of(cases, query.limit, lambda case: CASE_CURSOR.encode(case.priority, case.id))
     page["items"] = [_case_view(case) for case in page["items"]]
     return page
 
@@ -206,7 +203,8 @@ def list_cases(query: CasesQuery) -> Any:
     bp,
     "/moderation/cases/<int:case_id>/claim",
     "POST",
-    summary="Take a case so no one else handles it (409 if another moderator has it)",
+    summary="Take a case so no one else handles it (409 if another moderator has it; 403 "
+    "`conflict_of_interest` on a case about your own content or account)",
     auth="required",
     role="moderator",
     errors=[401, 403, 404, 409],
@@ -220,7 +218,9 @@ def claim_case(case_id: int) -> Any:
     "/moderation/cases/<int:case_id>/decision",
     "POST",
     summary="Decide a case: content keep|hide|remove, account none|warn|mute|ban; a mute "
-    "without duration_days takes the next step of the penalty ladder",
+    "without duration_days takes the next step of the penalty ladder. 403 "
+    "`conflict_of_interest` on a case about your own content or account, 403 "
+    "`insufficient_rank` for warn|mute|ban of an account not ranked below yours",
     body=DecisionIn,
     auth="required",
     role="moderator",
@@ -258,11 +258,8 @@ def decide_case(case_id: int, body: DecisionIn) -> Any:
     errors=[400, 401, 403],
 )
 def audit_log(query: Page) -> Any:
-    after = decode_cursor(query.cursor, 1)
-    entries = service.audit_log(
-        current_actor(), query.limit, int(after[0]) if after and isinstance(after[0], int) else None
-    )
-    page = page_of(entries, query.limit, lambda entry: encode_cursor(entry.id))
+    entries = service.audit_log(current_actor(), query.limit, ID_CURSOR.decode_one(query.cursor))
+    page = page_of(entries, query.limit, lambda entry: ID_CURSOR.encode(entry.id))
     page["items"] = [
         {
             "id": e.id,
@@ -344,8 +341,10 @@ def list_appeals(query: AppealsQuery) -> Any:
     bp,
     "/moderation/appeals/<int:appeal_id>/decision",
     "POST",
-    summary="Uphold or reverse an appeal; a reversal restores the content, lifts the penalty "
-    "and removes the strike (a moderator other than the one who acted)",
+    summary="Uphold or reverse an appeal; a reversal publishes the content again, lifts the "
+    "penalty and removes the strike (a moderator other than the one who acted, 409; not "
+    "the appellant or the penalised, 403 `conflict_of_interest`; ranked above the appellant, "
+    "403 `insufficient_rank`)",
     body=AppealDecisionIn,
     auth="required",
     role="moderator",
@@ -358,6 +357,30 @@ def decide_appeal(appeal_id: int, body: AppealDecisionIn) -> Any:
 
 @endpoint(
     bp,
+    "/moderation/actions/<int:action_id>/lift",
+    "POST",
+    summary="End a mute or a ban early, with a `note` for the audit log: the account may "
+    "write and sign in again (its revoked tokens stay revoked) and the strike stays; any "
+    "account's penalty but one's own (admin)",
+    body=LiftIn,
+    auth="required",
+    role="admin",
+    errors=[400, 401, 403, 404, 409, 422],
+)
+def lift_penalty(action_id: int, body: LiftIn) -> Any:
+    action = service.lift_penalty(current_actor(), action_id, body.note)
+    return {
+        "id": action.id,
+        "kind": action.kind,
+        "user_id": action.user_id,
+        "duration_days": action.duration_days,
+        "ends_at": iso(action.ends_at),
+        "reversed_at": iso(action.reversed_at),
+    }
+
+
+@endpoint(
+    bp,
     "/modlog",
     "GET",
     summary="The public moderation log: what was done and why, without who",
@@ -365,11 +388,8 @@ def decide_appeal(appeal_id: int, body: AppealDecisionIn) -> Any:
     errors=[400],
 )
 def modlog(query: Page) -> Any:
-    after = decode_cursor(query.cursor, 1)
-    entries = service.public_log(
-        query.limit, int(after[0]) if after and isinstance(after[0], int) else None
-    )
-    page = page_of(entries, query.limit, lambda entry: encode_cursor(entry.id))
+    entries = service.public_log(query.limit, ID_CURSOR.decode_one(query.cursor))
+    page = page_of(entries, query.limit, lambda entry: ID_CURSOR.encode(entry.id))
     page["items"] = [
         {
             "id": e.id,

@@ -63,6 +63,10 @@ class AppealDecisionIn(Schema):
     note: Annotated[CleanText, Field(max_length=1000)] = ""
 
 
+class LiftIn(Schema):
+    note: Annotated[CleanText, Field(min_length=1, max_length=1000)]
+
+
 class AccountLinkIn(Schema):
     user_ids: list[Id] = Field(min_length=2, max_length=20)
     reason: Annotated[CleanText, Field(min_length=1, max_length=500)]

@@ -32,15 +32,21 @@ from moderation.models import (
     Mute,
     Report,
 )
+from moderation.policies import (
+    can_decide_appeal,
+    can_lift_penalty,
+    can_moderate,
+    can_penalise,
+    is_disinterested,
+)
 from moderation.taxonomy import Reason, taxonomy
 
 TargetType = Literal["note", "comment", "user"]
 MUTE_DAYS = {"mute_1d": 1, "mute_7d": 7, "mute_15d": 15, "mute_permanent": None}
 HIDDEN_STATES = ("hidden", "removed")
-
-
-def can_moderate(actor: User) -> bool:
-    return actor.has_role("moderator")
+#: The state each content action leaves; reversing the action gives the content back only
+#: if it is still in that state (a later decision stands).
+ACTION_STATES = {"hide": "hidden", "remove": "removed"}
 
 
 def audit(
@@ -305,6 +311,7 @@ def get_case(actor: User, case_id: int) -> Case:
 def claim(actor: User, case_id: int) -> Case:
     """Take a case; someone else's claim is a 409 (claiming your own again is fine)."""
     case = get_case(actor, case_id)
+    _require_disinterested_in_case(actor, case)
     if case.status == "decided":
         raise Conflict("This case is already decided.", code="case_decided")
     taken = db.session.execute(
@@ -326,6 +333,25 @@ def claim(actor: User, case_id: int) -> Case:
     db.session.commit()
     db.session.refresh(case)
     return case
+
+
+def _require_disinterested_in_case(actor: User, case: Case) -> None:
+    """`target_user_id` is the owner of the case's note or comment, or the reported account."""
+    require(
+        is_disinterested(actor, case.target_user_id),
+        "Nobody handles a case about their own content or account.",
+        code="conflict_of_interest",
+        details={"case_id": case.id},
+    )
+
+
+def _require_outranks(actor: User, user: User, allowed: bool, what: str) -> None:
+    require(
+        allowed,
+        f"Staff {what} only accounts ranked below their own role.",
+        code="insufficient_rank",
+        details={"user_id": user.id, "roles": sorted(user.roles)},
+    )
 
 
 # -- decisions -----------------------------------------------------------------------------------
@@ -361,7 +387,11 @@ def decide(
     duration_days: int | str | None,
     note: str,
 ) -> tuple[Case, list[ModerationAction]]:
+    """Content actions judge the content whoever wrote it (as any moderator may delete a
+    note); account actions are refused (403) on an owner not ranked below the actor, and the
+    case's own subject may not decide it at all. Both are checked before anything changes."""
     case = get_case(actor, case_id)
+    _require_disinterested_in_case(actor, case)
     if case.status == "decided":
         raise Conflict("This case is already decided.", code="case_decided")
     if case.status == "claimed" and case.claimed_by_id != actor.id:
@@ -372,6 +402,11 @@ def decide(
             "A user has no content to hide or remove: decide on the account.",
             code="invalid_decision",
         )
+    owner: User | None = None
+    if account != "none":
+        owner = db.session.get(User, target.owner_id)
+        assert owner is not None
+        _require_outranks(actor, owner, can_penalise(actor, owner), "warn, mute or ban")
     reason = taxonomy().reason(case.reason_code)
     actions: list[ModerationAction] = []
     now = utcnow()
@@ -396,9 +431,7 @@ def decide(
                     case, content, target, target.owner_id, actor, None, None, {"status": before}
                 )
             )
-    if account != "none":
-        owner = db.session.get(User, target.owner_id)
-        assert owner is not None
+    if owner is not None:
         actions.append(
             _account_action(case, account, target, owner, actor, duration_days, reason, note, now)
         )
@@ -596,15 +629,25 @@ def list_appeals(actor: User, status: str | None, limit: int) -> list[Appeal]:
 
 
 def decide_appeal(actor: User, appeal_id: int, outcome: str, note: str) -> Appeal:
-    """Uphold, or reverse: the content comes back, the penalty lifts, the strike goes."""
+    """Uphold, or reverse: the content comes back, the penalty lifts, the strike goes. Not
+    by the appellant or the penalised (403), nor by anyone not ranked above the appellant."""
     require(can_moderate(actor), "Only moderators may decide appeals.")
     row = _get(Appeal, appeal_id)
     if row is None:
         raise NotFound("No such appeal.", code="appeal_not_found")
-    if row.status != "pending":
-        raise Conflict("This appeal is already decided.", code="appeal_decided")
     action = db.session.get(ModerationAction, row.action_id)
     assert action is not None
+    require(
+        is_disinterested(actor, row.user_id, action.user_id),
+        "Nobody decides an appeal they filed or that concerns them.",
+        code="conflict_of_interest",
+        details={"appeal_id": row.id},
+    )
+    appellant = db.session.get(User, row.user_id)
+    assert appellant is not None  # appeals go with their account (ON DELETE CASCADE)
+    _require_outranks(actor, appellant, can_decide_appeal(actor, appellant), "decide appeals of")
+    if row.status != "pending":
+        raise Conflict("This appeal is already decided.", code="appeal_decided")
     if action.moderator_id == actor.id:
         raise Conflict(
             "Another moderator must decide an appeal against your own action.",
@@ -620,9 +663,14 @@ def decide_appeal(actor: User, appeal_id: int, outcome: str, note: str) -> Appea
     reindex_user = False
     if outcome == "reverse":
         action.reversed_at = utcnow()
-        if action.kind in ("hide", "remove") and action.target_type in ("note", "comment"):
+        if action.kind in ACTION_STATES and action.target_type in ("note", "comment"):
             restored = load_target(action.target_type, action.target_id, reportable=False)
-            _set_content_state(restored, action.before.get("status", "published"))
+            if _content_state(restored) == ACTION_STATES[action.kind]:
+                # Published, not `before`: reports or screening may have held it before the
+                # decision, and the reversal finds the content should never have gone.
+                _set_content_state(restored, "published")
+            else:
+                restored = None  # a later decision changed it since: that one stands
         elif action.kind == "mute":
             mute = db.session.get(Mute, action.user_id)
             if mute is not None and mute.action_id == action.id:
@@ -658,6 +706,109 @@ def decide_appeal(actor: User, appeal_id: int, outcome: str, note: str) -> Appea
     return row
 
 
+# -- lifting penalties -------------------------------------------------------------------------
+def lift_penalty(actor: User, action_id: int, note: str) -> ModerationAction:
+    """An admin ends a mute or a ban early: the account may write, or sign in, again. Unlike
+    a reversed appeal the strike stays (the penalty was not found wrong, only ended)."""
+    require(can_lift_penalty(actor), "Only an admin may lift a penalty.")
+    action = _get(ModerationAction, action_id)
+    if action is None:
+        raise NotFound("No such action.", code="action_not_found")
+    if action.kind not in ("mute", "ban"):
+        raise Unprocessable(
+            "Only a mute or a ban can be lifted.",
+            code="not_liftable",
+            details={"kind": action.kind},
+        )
+    owner = _get(User, action.user_id)
+    if owner is None:
+        raise NotFound("No such user.", code="user_not_found")
+    require(
+        is_disinterested(actor, owner.id),
+        "Nobody lifts their own penalty.",
+        code="conflict_of_interest",
+        details={"action_id": action.id},
+    )
+    if action.reversed_at is not None:
+        raise Conflict("This action was already reversed.", code="action_reversed")
+    now = utcnow()
+    mute = current_mute(owner.id)
+    in_force = (
+        mute is not None and mute.action_id == action.id
+        if action.kind == "mute"
+        else owner.status == "banned" and (action.ends_at is None or action.ends_at > now)
+    )
+    if not in_force:
+        raise Conflict(
+            "This penalty is no longer in force.",
+            code="penalty_not_in_force",
+            details={"action_id": action.id},
+        )
+    if mute is not None and action.kind == "mute":
+        _lift_mute(actor.id, owner, mute, note, now)
+    else:
+        _lift_ban(actor.id, owner, note, now)
+    db.session.commit()
+    if action.kind == "ban":
+        enqueue(index_user, owner.id, True)
+    enqueue(
+        deliver_notification,
+        "system",
+        owner.id,
+        None,
+        None,
+        None,
+        {"type": "penalty_lifted", "action_id": action.id, "kind": action.kind},
+    )
+    return action
+
+
+def lift_all_penalties(user: User, note: str) -> bool:
+    """The system ends every mute and ban in force on this account (the bootstrap admin at
+    start-up), audited with no actor. Does not commit; True if a ban was lifted (search must
+    show the account again)."""
+    now = utcnow()
+    mute = current_mute(user.id)
+    if mute is not None:
+        _lift_mute(None, user, mute, note, now)
+    if user.status != "banned":
+        return False
+    _lift_ban(None, user, note, now)
+    return True
+
+
+def _lift_mute(actor_id: int | None, owner: User, mute: Mute, note: str, now: datetime) -> None:
+    action = _get(ModerationAction, mute.action_id)
+    if action is not None and (action.ends_at is None or action.ends_at > now):
+        action.ends_at = now
+    before = {
+        "kind": "mute",
+        "action_id": mute.action_id,
+        "muted_until": mute.until.isoformat() if mute.until else None,
+    }
+    db.session.delete(mute)
+    audit(actor_id, "lift", "user", owner.id, note, before, {"muted": False})
+
+
+def _lift_ban(actor_id: int | None, owner: User, note: str, now: datetime) -> None:
+    """Every ban of the account ends now: one status, so lifting one lifts them all."""
+    open_bans = list(
+        db.session.scalars(
+            select(ModerationAction).where(
+                ModerationAction.user_id == owner.id,
+                ModerationAction.kind == "ban",
+                ModerationAction.reversed_at.is_(None),
+                (ModerationAction.ends_at.is_(None)) | (ModerationAction.ends_at > now),
+            )
+        )
+    )
+    for ban in open_bans:
+        ban.ends_at = now
+    before = {"kind": "ban", "status": owner.status, "action_ids": [b.id for b in open_bans]}
+    owner.status = "active"
+    audit(actor_id, "lift", "user", owner.id, note, before, {"status": "active"})
+
+
 # -- transparency and metrics ------------------------------------------------------------------
 PUBLIC_ACTIONS = (
     "auto_hide",
@@ -666,6 +817,7 @@ PUBLIC_ACTIONS = (
     "warn",
     "mute",
     "ban",
+    "lift",
     "appeal_reversed",
 )
 

@@ -21,7 +21,8 @@ from app.schemas.accounts import (
     RolesIn,
     UserPage,
 )
-from app.schemas.common import decode_cursor, encode_cursor, page_of
+from app.schemas.common import page_of
+from app.schemas.cursors import ID_CURSOR
 from app.services import accounts, interests
 from app.services.viewer import avatars_for
 
@@ -179,11 +180,9 @@ def put_roles(user_id: int, body: RolesIn) -> Any:
     errors=[403],
 )
 def admin_users(query: AdminUsersQuery) -> Any:
-    after = decode_cursor(query.cursor, 1)
-    users = accounts.search_users_admin(
-        current_actor(), query.q, query.limit, int(after[0]) if after else None
-    )
-    page = page_of(users, query.limit, lambda user: encode_cursor(user.id))
+    after = ID_CURSOR.decode_one(query.cursor)
+    users = accounts.search_users_admin(current_actor(), query.q, query.limit, after)
+    page = page_of(users, query.limit, lambda user: ID_CURSOR.encode(user.id))
     page["items"] = [
         {
             **user_view(user),

@@ -9,23 +9,17 @@ from flask import Blueprint
 from app.api.cards import cards_in_order
 from app.api.presenters import iso, user_view
 from app.api.routing import current_actor, endpoint
-from app.errors import ValidationFailed
 from app.models import Album
 from app.schemas.albums import AlbumIn, AlbumOut, AlbumPage, AlbumPatch, CollectIn, CollectOut
-from app.schemas.common import (
-    Page,
-    cursor_id,
-    decode_cursor,
-    decode_time_cursor,
-    encode_cursor,
-    encode_time_cursor,
-    page_of,
-)
+from app.schemas.common import Page, page_of
+from app.schemas.cursors import ID, TIME_CURSOR, Cursor, Flag
 from app.schemas.notes import NotePage
 from app.services import albums
 from app.services.viewer import avatars_for
 
 bp = Blueprint("albums", __name__, url_prefix="/api/v1")
+
+ALBUM_CURSOR = Cursor(Flag(), ID)  # album lists: (is_default, id), the default album first
 
 
 def album_view(album: Album, owner_view: dict[str, Any]) -> dict[str, Any]:
@@ -56,17 +50,8 @@ def _one(album: Album) -> dict[str, Any]:
     return album_view(album, _owner_views([album])[album.owner_id])
 
 
-def _album_cursor(cursor: str | None) -> tuple[bool, int] | None:
-    values = decode_cursor(cursor, 2)
-    if values is None:
-        return None
-    if values[0] not in (0, 1) or isinstance(values[0], bool):
-        raise ValidationFailed("The cursor is not valid.", code="invalid_cursor")
-    return bool(values[0]), cursor_id(values[1])
-
-
 def _album_page(items: list[Album], limit: int) -> dict[str, Any]:
-    page = page_of(items, limit, lambda a: encode_cursor(int(a.is_default), a.id))
+    page = page_of(items, limit, lambda a: ALBUM_CURSOR.encode(a.is_default, a.id))
     owners = _owner_views(page["items"])
     page["items"] = [album_view(album, owners[album.owner_id]) for album in page["items"]]
     return page
@@ -82,7 +67,7 @@ def _album_page(items: list[Album], limit: int) -> dict[str, Any]:
     auth="required",
 )
 def list_own_albums(query: Page) -> Any:
-    items = albums.list_own_albums(current_actor(), query.limit, _album_cursor(query.cursor))
+    items = albums.list_own_albums(current_actor(), query.limit, ALBUM_CURSOR.decode(query.cursor))
     return _album_page(items, query.limit)
 
 
@@ -113,7 +98,7 @@ def create_album(body: AlbumIn) -> Any:
 )
 def list_user_albums(user_id: int, query: Page) -> Any:
     items = albums.list_user_albums(
-        current_actor(), user_id, query.limit, _album_cursor(query.cursor)
+        current_actor(), user_id, query.limit, ALBUM_CURSOR.decode(query.cursor)
     )
     return _album_page(items, query.limit)
 
@@ -170,8 +155,8 @@ def delete_album(album_id: int) -> Any:
 )
 def list_album_notes(album_id: int, query: Page) -> Any:
     actor = current_actor()
-    rows = albums.list_album_notes(actor, album_id, query.limit, decode_time_cursor(query.cursor))
-    page = page_of(rows, query.limit, lambda r: encode_time_cursor(r.collected_at, r.note.id))
+    rows = albums.list_album_notes(actor, album_id, query.limit, TIME_CURSOR.decode(query.cursor))
+    page = page_of(rows, query.limit, lambda r: TIME_CURSOR.encode(r.collected_at, r.note.id))
     page["items"] = cards_in_order([r.note.id for r in page["items"]], actor)
     return page
 

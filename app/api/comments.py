@@ -17,16 +17,8 @@ from app.schemas.comments import (
     CommentsQuery,
     ThreadPage,
 )
-from app.schemas.common import (
-    Page,
-    cursor_count,
-    cursor_id,
-    decode_cursor,
-    decode_time_cursor,
-    encode_cursor,
-    encode_time_cursor,
-    page_of,
-)
+from app.schemas.common import Page, page_of
+from app.schemas.cursors import COUNT_CURSOR, TIME_CURSOR
 from app.services import comments
 from app.services.comments import CommentList, CommentRow
 
@@ -63,11 +55,6 @@ def _row_view(row: CommentRow, result: CommentList, *, thread: bool) -> dict[str
     return view
 
 
-def _hot_cursor(cursor: str | None) -> tuple[int, int] | None:
-    values = decode_cursor(cursor, 2)
-    return None if values is None else (cursor_count(values[0]), cursor_id(values[1]))
-
-
 @endpoint(
     bp,
     "/notes/<int:note_id>/comments",
@@ -80,15 +67,15 @@ def _hot_cursor(cursor: str | None) -> tuple[int, int] | None:
 )
 def list_comments(note_id: int, query: CommentsQuery) -> Any:
     hot = query.sort == "hot"
-    after = _hot_cursor(query.cursor) if hot else decode_time_cursor(query.cursor)
+    after = (COUNT_CURSOR if hot else TIME_CURSOR).decode(query.cursor)  # (likes, id) when hot
     result = comments.list_comments(
         current_actor(), note_id, sort=query.sort, limit=query.limit, after=after
     )
 
     def cursor_of(row: CommentRow) -> str:
         if hot:
-            return encode_cursor(row.comment.like_count, row.comment.id)
-        return encode_time_cursor(row.comment.created_at, row.comment.id)
+            return COUNT_CURSOR.encode(row.comment.like_count, row.comment.id)
+        return TIME_CURSOR.encode(row.comment.created_at, row.comment.id)
 
     page = page_of(result.rows, query.limit, cursor_of)
     page["items"] = [_row_view(row, result, thread=True) for row in page["items"]]
@@ -106,12 +93,12 @@ def list_comments(note_id: int, query: CommentsQuery) -> Any:
 )
 def list_replies(comment_id: int, query: Page) -> Any:
     result = comments.list_replies(
-        current_actor(), comment_id, limit=query.limit, after=decode_time_cursor(query.cursor)
+        current_actor(), comment_id, limit=query.limit, after=TIME_CURSOR.decode(query.cursor)
     )
     page = page_of(
         result.rows,
         query.limit,
-        lambda row: encode_time_cursor(row.comment.created_at, row.comment.id),
+        lambda row: TIME_CURSOR.encode(row.comment.created_at, row.comment.id),
     )
     page["items"] = [_row_view(row, result, thread=False) for row in page["items"]]
     return page

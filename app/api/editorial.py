@@ -10,7 +10,8 @@ from app.api.cards import cards_in_order
 from app.api.routing import current_actor, endpoint
 from app.models import utcnow
 from app.models.editorial import Boost, EditorialLogEntry, EditorPick
-from app.schemas.common import decode_id_cursor, encode_cursor, page_of
+from app.schemas.common import page_of
+from app.schemas.cursors import ID_CURSOR
 from app.schemas.editorial import (
     BoostIn,
     BoostOut,
@@ -114,9 +115,9 @@ def list_picks(query: PicksQuery) -> Any:
         query.slot,
         query.include_ended,
         query.limit,
-        decode_id_cursor(query.cursor),
+        ID_CURSOR.decode_one(query.cursor),
     )
-    page = page_of(picks, query.limit, lambda pick: encode_cursor(pick.id))
+    page = page_of(picks, query.limit, lambda pick: ID_CURSOR.encode(pick.id))
     page["items"] = _picks_with_cards(page["items"])
     return page
 
@@ -168,9 +169,9 @@ def create_boost(body: BoostIn) -> Any:
 )
 def list_boosts(query: BoostsQuery) -> Any:
     boosts = editorial.list_boosts(
-        current_actor(), query.include_ended, query.limit, decode_id_cursor(query.cursor)
+        current_actor(), query.include_ended, query.limit, ID_CURSOR.decode_one(query.cursor)
     )
-    page = page_of(boosts, query.limit, lambda boost: encode_cursor(boost.id))
+    page = page_of(boosts, query.limit, lambda boost: ID_CURSOR.encode(boost.id))
     page["items"] = [boost_view(boost) for boost in page["items"]]
     return page
 
@@ -202,8 +203,9 @@ def delete_boost(boost_id: int) -> Any:
     errors=[400, 403],
 )
 def editorial_log(query: LogQuery) -> Any:
-    entries = editorial.editorial_log(current_actor(), query.limit, decode_id_cursor(query.cursor))
-    page = page_of(entries, query.limit, lambda entry: encode_cursor(entry.id))
+    after = ID_CURSOR.decode_one(query.cursor)
+    entries = editorial.editorial_log(current_actor(), query.limit, after)
+    page = page_of(entries, query.limit, lambda entry: ID_CURSOR.encode(entry.id))
     page["items"] = [log_view(entry) for entry in page["items"]]
     return page
 

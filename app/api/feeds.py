@@ -8,20 +8,18 @@ from flask import Blueprint
 
 from app.api.cards import note_cards
 from app.api.routing import current_actor, endpoint
-from app.errors import Forbidden, ValidationFailed
-from app.schemas.common import (
-    Page,
-    decode_cursor,
-    decode_time_cursor,
-    encode_cursor,
-    encode_time_cursor,
-    page_of,
-)
+from app.errors import Forbidden
+from app.schemas.common import Page, page_of
+from app.schemas.cursors import COUNT, TIME_CURSOR, Cursor, IdList, Text
 from app.schemas.feeds import DiscoverQuery, FeedbackIn, HotQuery, RelatedQuery
 from app.services import discover, feeds
 from ranking.types import Scored
 
 bp = Blueprint("feeds", __name__, url_prefix="/api/v1")
+
+# A ranked feed's position: its session (a `token_urlsafe`) and the last cards' ids.
+RANKED_CURSOR = Cursor(Text(8, 32, r"[A-Za-z0-9_-]+"), IdList(20))
+HOT_CURSOR = Cursor(COUNT)  # the hot list: the last rank shown
 
 
 @endpoint(
@@ -35,8 +33,8 @@ bp = Blueprint("feeds", __name__, url_prefix="/api/v1")
 )
 def following_feed(query: Page) -> Any:
     actor = current_actor()
-    rows = feeds.following_feed(actor, query.limit, decode_time_cursor(query.cursor))
-    page = page_of(rows, query.limit, lambda row: encode_time_cursor(row[1], row[0]))
+    rows = feeds.following_feed(actor, query.limit, TIME_CURSOR.decode(query.cursor))
+    page = page_of(rows, query.limit, lambda row: TIME_CURSOR.encode(row[1], row[0]))
     cards = note_cards([note_id for note_id, _ in page["items"]], actor)
     page["items"] = [
         {**cards[note_id], "source": "following"}
@@ -59,23 +57,6 @@ def _card(item: dict[str, Any], scored: Scored, explain: bool) -> dict[str, Any]
             "components": {k: round(v, 6) for k, v in scored.components.items()},
         }
     return card
-
-
-def _feed_cursor(cursor: str | None) -> tuple[str | None, list[int]]:
-    """A ranked-feed cursor is (session, the last cards' ids); anything else is a 400."""
-    values = decode_cursor(cursor, 2)
-    if values is None:
-        return None, []
-    session, tail = values
-    parts = tail.split(".") if isinstance(tail, str) and tail else []
-    if (
-        not isinstance(session, str)
-        or not 8 <= len(session) <= 32
-        or len(parts) > 20
-        or not all(part.isdigit() and len(part) <= 18 for part in parts)
-    ):
-        raise ValidationFailed("The cursor is not valid.", code="invalid_cursor")
-    return session, [int(part) for part in parts]
 
 
 def _may_explain(requested: bool) -> bool:
@@ -101,7 +82,7 @@ def discover_feed(query: DiscoverQuery) -> Any:
     explain = _may_explain(query.explain)
     if query.channel:
         discover.channel_exists(query.channel)
-    session, history = _feed_cursor(query.cursor)
+    session, history = RANKED_CURSOR.decode(query.cursor) or (None, [])
     actor = current_actor()
     page = discover.ranked_feed(
         actor,
@@ -113,9 +94,7 @@ def discover_feed(query: DiscoverQuery) -> Any:
     )
     return {
         "items": [_card(view, scored, explain) for view, scored in page.items],
-        "next_cursor": (
-            encode_cursor(page.session, ".".join(map(str, page.tail))) if page.items else None
-        ),
+        "next_cursor": RANKED_CURSOR.encode(page.session, page.tail) if page.items else None,
         **({"dropped": page.dropped} if explain else {}),
     }
 
@@ -131,8 +110,7 @@ def discover_feed(query: DiscoverQuery) -> Any:
 def hot_feed(query: HotQuery) -> Any:
     if query.channel:
         discover.channel_exists(query.channel)
-    after = decode_cursor(query.cursor, 1)
-    rank = int(after[0]) if after and isinstance(after[0], int) else 0
+    rank = HOT_CURSOR.decode_one(query.cursor) or 0
     rows = discover.hot_list(
         window=query.window,
         channel=query.channel,
@@ -140,7 +118,7 @@ def hot_feed(query: HotQuery) -> Any:
         after_rank=rank,
         present=_present(current_actor()),
     )
-    page = page_of(rows, query.limit, lambda row: encode_cursor(row[2]))
+    page = page_of(rows, query.limit, lambda row: HOT_CURSOR.encode(row[2]))
     page["items"] = [
         {**view, "source": "hot", "rank": rank, "hot_score": round(score, 6)}
         for view, score, rank in page["items"]

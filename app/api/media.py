@@ -42,9 +42,11 @@ def upload_image() -> Any:
     bp,
     "/media/images/<int:image_id>",
     "GET",
-    summary="An image record",
+    summary="An image record: everyone sees one shown by a published note or as an avatar; "
+    "any other (fresh uploads, drafts, held notes) only its owner and moderators, 404 to "
+    "the rest",
     response=ImageOut,
     errors=[404],
 )
 def get_image(image_id: int) -> Any:
-    return image_view(media.get_image(image_id))
+    return image_view(media.get_image(current_actor(), image_id))

@@ -10,7 +10,8 @@ from app.api.cards import cards_in_order
 from app.api.presenters import notes_view
 from app.api.routing import current_actor, endpoint
 from app.models import Note, User
-from app.schemas.common import Page, decode_time_cursor, encode_time_cursor, page_of
+from app.schemas.common import Page, page_of
+from app.schemas.cursors import TIME_CURSOR
 from app.schemas.notes import (
     LikeOut,
     NoteIn,
@@ -35,7 +36,7 @@ def _one(note: Note) -> dict[str, Any]:
 
 
 def _page(items: list[Note], limit: int) -> dict[str, Any]:
-    page = page_of(items, limit, lambda note: encode_time_cursor(*notes.note_cursor(note)))
+    page = page_of(items, limit, lambda note: TIME_CURSOR.encode(*notes.note_cursor(note)))
     page["items"] = cards_in_order([note.id for note in page["items"]], current_actor())
     return page
 
@@ -119,7 +120,7 @@ def delete_note(note_id: int) -> Any:
     errors=[400, 403, 404],
 )
 def user_notes(user_id: int, query: UserNotesQuery) -> Any:
-    after = decode_time_cursor(query.cursor)
+    after = TIME_CURSOR.decode(query.cursor)
     items = notes.list_user_notes(current_actor(), user_id, query.status, query.limit, after)
     return _page(items, query.limit)
 
@@ -136,7 +137,7 @@ def user_notes(user_id: int, query: UserNotesQuery) -> Any:
 )
 def my_drafts(query: Page) -> Any:
     actor = current_actor()
-    after = decode_time_cursor(query.cursor)
+    after = TIME_CURSOR.decode(query.cursor)
     items = notes.list_user_notes(actor, actor.id, "draft", query.limit, after)
     return _page(items, query.limit)
 

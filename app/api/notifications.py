@@ -9,7 +9,8 @@ from flask import Blueprint
 from app.api.presenters import image_view, iso, user_view
 from app.api.routing import current_actor, endpoint
 from app.models import Note, Notification
-from app.schemas.common import decode_id_cursor, encode_cursor, page_of
+from app.schemas.common import page_of
+from app.schemas.cursors import ID_CURSOR
 from app.schemas.notifications import (
     NotificationPage,
     NotificationsQuery,
@@ -39,9 +40,9 @@ def list_notifications(query: NotificationsQuery) -> Any:
         kind=query.kind,
         unread_only=query.unread,
         limit=query.limit,
-        before_id=decode_id_cursor(query.cursor),
+        before_id=ID_CURSOR.decode_one(query.cursor),
     )
-    page = page_of(result.items, query.limit, lambda item: encode_cursor(item.id))
+    page = page_of(result.items, query.limit, lambda item: ID_CURSOR.encode(item.id))
     page["items"] = [notification_view(item, result) for item in page["items"]]
     page["unread_count"] = result.unread_count
     return page

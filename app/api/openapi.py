@@ -7,7 +7,7 @@ from typing import Any
 
 import swagger_ui_bundle
 from flask import Blueprint, Response, current_app, send_from_directory
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from app.api.routing import REGISTRY, EndpointSpec
 
@@ -23,6 +23,17 @@ ERROR_TEXT = {
     415: "Unsupported media type",
     422: "Semantic error",
     429: "Rate limited",
+    503: "A dependency is unavailable",
+}
+
+MULTIPART_UPLOAD = {
+    "type": "object",
+    "required": ["file"],
+    "properties": {
+        "file": {"type": "string", "format": "binary"},
+        "edits": {"type": "string", "description": "JSON: filter, stickers, tags"},
+        "watermark": {"type": "string", "description": "`true` for the personalised watermark"},
+    },
 }
 
 
@@ -60,6 +71,34 @@ def _schema_ref(model: type[BaseModel], components: dict[str, Any]) -> dict[str,
         components[name] = definition
     components[model.__name__] = schema
     return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _error_codes(spec: EndpointSpec) -> set[int]:
+    """What the route declares plus what the shared machinery can answer for any route: a bad
+    query or body (400), a bad token (401) or a banned account's (403), a muted account's write
+    (403), an id that cannot exist (404), a body too large or not JSON (413, 415), a rate
+    limit (429)."""
+    codes = set(spec.errors) | {400}
+    if spec.auth != "none":
+        codes |= {401, 403}
+    if spec.role or spec.refuses_muted:
+        codes.add(403)
+    if "<" in spec.rule:
+        codes.add(404)
+    if spec.body is not None or spec.content_type != "application/json":
+        codes |= {413, 415}
+    if spec.rate_limit:
+        codes.add(429)
+    return codes
+
+
+def _body_required(model: type[BaseModel]) -> bool:
+    """An empty body is read as `{}`, so a body is optional when `{}` is valid."""
+    try:
+        model.model_validate({})
+    except ValidationError:
+        return True
+    return False
 
 
 def build_document() -> dict[str, Any]:
@@ -115,36 +154,25 @@ def build_document() -> dict[str, Any]:
             operation["parameters"] = parameters
         if spec.body is not None:
             operation["requestBody"] = {
-                "required": True,
+                "required": _body_required(spec.body),
                 "content": {spec.content_type: {"schema": _schema_ref(spec.body, components)}},
             }
         elif spec.content_type == "multipart/form-data":
             operation["requestBody"] = {
                 "required": True,
-                "content": {
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["file"],
-                            "properties": {"file": {"type": "string", "format": "binary"}},
-                        }
-                    }
-                },
+                "content": {"multipart/form-data": {"schema": MULTIPART_UPLOAD}},
             }
         ok: dict[str, Any] = {"description": "OK"}
         if spec.response is not None:
             ok["content"] = {"application/json": {"schema": _schema_ref(spec.response, components)}}
         operation["responses"][str(spec.status)] = ok
-        codes = set(spec.errors) | {400}
         if spec.auth == "required":
-            codes |= {401}
             operation["security"] = [{"bearer": []}]
         elif spec.auth == "optional":
             operation["security"] = [{}, {"bearer": []}]
         if spec.role:
-            codes |= {403}
             operation["description"] = f"Requires the `{spec.role}` role."
-        for code in sorted(codes):
+        for code in sorted(_error_codes(spec)):
             operation["responses"][str(code)] = {
                 "description": ERROR_TEXT.get(code, "Error"),
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},

@@ -7,7 +7,6 @@ schemas that validate requests.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -15,9 +14,10 @@ from typing import Any, Literal
 from flask import Blueprint, Response, g, jsonify, request
 from pydantic import BaseModel, ValidationError
 
-from app.errors import Forbidden, Unauthorized, ValidationFailed
+from app.errors import Forbidden, Unauthorized, UnsupportedMedia, ValidationFailed
 from app.extensions import rate_limiter
 from app.models import User
+from app.schemas.common import load_json
 
 AuthMode = Literal["required", "optional", "none"]
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -38,6 +38,8 @@ class EndpointSpec:
     errors: list[int] = field(default_factory=list)
     content_type: str = "application/json"
     blueprint_prefix: str = ""
+    rate_limit: str | None = None  # the limit it counts against (429), if any
+    refuses_muted: bool = False  # a write a muted account is refused (403 `account_muted`)
 
 
 REGISTRY: list[EndpointSpec] = []
@@ -101,14 +103,25 @@ def _pydantic_details(exc: ValidationError) -> dict[str, Any]:
 
 
 def parse_json_body(model: type[BaseModel]) -> BaseModel:
+    """An empty body is `{}`; any other must be a JSON object sent as `application/json`
+    (415 otherwise, as API.md says), at most `MAX_JSON_DEPTH` levels deep."""
     raw = request.get_data(cache=True)
     if not raw.strip():
         payload: Any = {}
     else:
+        if not request.is_json:
+            raise UnsupportedMedia(
+                "Send the body as JSON with `Content-Type: application/json`.",
+                details={"content_type": request.mimetype or None},
+            )
         try:
-            payload = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ValidationFailed("The body is not valid JSON.", code="malformed_json") from exc
+            payload = load_json(raw)
+        except ValueError as exc:  # UnicodeDecodeError included
+            raise ValidationFailed(
+                "The body is not valid JSON.",
+                code="malformed_json",
+                details={"reason": str(exc)[:200]},
+            ) from exc
     if not isinstance(payload, dict):
         raise ValidationFailed("The body must be a JSON object.", code="malformed_json")
     try:
@@ -169,6 +182,8 @@ def endpoint(
             errors=errors or [],
             content_type=content_type,
             blueprint_prefix=bp.url_prefix or "",
+            rate_limit=limit_name,
+            refuses_muted=method in WRITE_METHODS and not allow_muted and auth != "none",
         )
         REGISTRY.append(spec)
 

@@ -11,8 +11,7 @@ from app.api.cards import cards_in_order
 from app.api.presenters import iso, profile_view
 from app.api.routing import client_ip, current_actor, endpoint
 from app.api.topics import topic_view
-from app.errors import ValidationFailed
-from app.schemas.common import decode_cursor, encode_cursor
+from app.schemas.cursors import ID, Cursor, Number
 from app.schemas.search import (
     NameSearchQuery,
     NoteSearchQuery,
@@ -27,18 +26,17 @@ from app.services.discover import channel_exists
 bp = Blueprint("search", __name__, url_prefix="/api/v1")
 
 
+# Where the backend's next page starts: the embedded index's `(offset,)`, Elasticsearch's
+# `search_after` `(sort value, id)`. A position the backend cannot use is its own 400.
+SEARCH_CURSOR = Cursor(Number(), ID, required=1)
+
+
 def _after(cursor: str | None) -> tuple[Any, ...] | None:
-    """A search cursor holds where the backend's next page starts: a few plain values."""
-    values = decode_cursor(cursor, range(1, 5))
-    if values is None:
-        return None
-    if any(len(str(value)) > 64 for value in values):
-        raise ValidationFailed("The cursor is not valid.", code="invalid_cursor")
-    return tuple(values)
+    return SEARCH_CURSOR.decode(cursor)
 
 
 def _next(after: tuple[Any, ...] | None) -> str | None:
-    return encode_cursor(*after) if after is not None else None
+    return SEARCH_CURSOR.encode(*after) if after is not None else None
 
 
 @endpoint(

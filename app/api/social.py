@@ -9,7 +9,8 @@ from flask import Blueprint
 from app.api.presenters import iso, profile_view, user_view
 from app.api.routing import current_actor, endpoint
 from app.schemas.accounts import ProfileOut
-from app.schemas.common import Page, decode_time_cursor, encode_time_cursor, page_of
+from app.schemas.common import Page, page_of
+from app.schemas.cursors import TIME_CURSOR
 from app.schemas.social import FollowIn, FollowOut, FollowPage
 from app.services import social
 from app.services.social import FollowList
@@ -58,7 +59,7 @@ def unfollow(user_id: int) -> Any:
 
 
 def _follow_page(result: FollowList, limit: int) -> dict[str, Any]:
-    page = page_of(result.rows, limit, lambda row: encode_time_cursor(row.followed_at, row.user.id))
+    page = page_of(result.rows, limit, lambda row: TIME_CURSOR.encode(row.followed_at, row.user.id))
     page["items"] = [
         {
             **user_view(row.user, result.avatars.get(row.user.avatar_image_id or 0)),
@@ -80,7 +81,7 @@ def _follow_page(result: FollowList, limit: int) -> dict[str, Any]:
     errors=[400, 404],
 )
 def followers(user_id: int, query: Page) -> Any:
-    after = decode_time_cursor(query.cursor)
+    after = TIME_CURSOR.decode(query.cursor)
     result = social.list_followers(current_actor(), user_id, query.limit, after)
     return _follow_page(result, query.limit)
 
@@ -95,6 +96,6 @@ def followers(user_id: int, query: Page) -> Any:
     errors=[400, 404],
 )
 def following(user_id: int, query: Page) -> Any:
-    after = decode_time_cursor(query.cursor)
+    after = TIME_CURSOR.decode(query.cursor)
     result = social.list_following(current_actor(), user_id, query.limit, after)
     return _follow_page(result, query.limit)

@@ -10,8 +10,11 @@ from app.api.cards import cards_in_order
 from app.api.presenters import iso
 from app.api.routing import current_actor, endpoint
 from app.models import Channel, Topic
-from app.schemas.common import decode_time_cursor, encode_cursor, encode_time_cursor, page_of
+from app.schemas.common import page_of
+from app.schemas.cursors import TIME_CURSOR
 from app.schemas.topics import (
+    HOT_NOTES_CURSOR,
+    POPULARITY_CURSOR,
     ChannelList,
     InterestsOut,
     TopicFollowOut,
@@ -21,8 +24,6 @@ from app.schemas.topics import (
     TopicPage,
     TopicPatch,
     TopicsQuery,
-    decode_hot_cursor,
-    decode_popularity_cursor,
 )
 from app.services import editorial, topics
 from app.services.topics import TopicCards, TopicNote
@@ -67,10 +68,12 @@ def channels() -> Any:
     errors=[400],
 )
 def list_topics(query: TopicsQuery) -> Any:
-    after = decode_popularity_cursor(query.cursor)
+    after = POPULARITY_CURSOR.decode(query.cursor)
     cards = topics.search_topics(current_actor(), query.q, query.limit, after)
     page = page_of(
-        cards.topics, query.limit, lambda topic: encode_cursor(topic.follower_count, topic.id)
+        cards.topics,
+        query.limit,
+        lambda topic: POPULARITY_CURSOR.encode(topic.follower_count, topic.id),
     )
     page["items"] = [topic_view(topic, cards) for topic in page["items"]]
     return page
@@ -119,8 +122,8 @@ def patch_topic(topic_id: int, body: TopicPatch) -> Any:
 
 def _note_cursor(sort: str, item: TopicNote) -> str:
     if sort == "new":
-        return encode_time_cursor(item.note.published_at, item.note.id)  # type: ignore[arg-type]
-    return encode_cursor(item.hot_score, item.engagement, item.note.id)
+        return TIME_CURSOR.encode(item.note.published_at, item.note.id)
+    return HOT_NOTES_CURSOR.encode(item.hot_score, item.engagement, item.note.id)
 
 
 @endpoint(
@@ -132,8 +135,8 @@ def _note_cursor(sort: str, item: TopicNote) -> str:
     errors=[400, 404],
 )
 def topic_notes(topic_id: int, query: TopicNotesQuery) -> Any:
-    after_new = decode_time_cursor(query.cursor) if query.sort == "new" else None
-    after_hot = decode_hot_cursor(query.cursor) if query.sort == "hot" else None
+    after_new = TIME_CURSOR.decode(query.cursor) if query.sort == "new" else None
+    after_hot = HOT_NOTES_CURSOR.decode(query.cursor) if query.sort == "hot" else None
     actor = current_actor()
     # The hot order opens with the editors' picks for the topic (marked), never repeated below.
     picked = editorial.slot_picks(f"topic:{topic_id}") if query.sort == "hot" else []

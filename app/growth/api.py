@@ -33,7 +33,8 @@ from app.growth.schemas import (
     TaskList,
 )
 from app.models import User
-from app.schemas.common import Page, decode_id_cursor, encode_cursor, page_of
+from app.schemas.common import Page, page_of
+from app.schemas.cursors import ID_CURSOR
 from app.services.viewer import avatars_for
 
 bp = Blueprint("growth", __name__, url_prefix="/api/v1")
@@ -98,8 +99,8 @@ def my_growth() -> Any:
     errors=[400, 401],
 )
 def my_points(query: Page) -> Any:
-    entries = ledger.history(current_actor().id, query.limit, decode_id_cursor(query.cursor))
-    page = page_of(entries, query.limit, lambda entry: encode_cursor(entry.id))
+    entries = ledger.history(current_actor().id, query.limit, ID_CURSOR.decode_one(query.cursor))
+    page = page_of(entries, query.limit, lambda entry: ID_CURSOR.encode(entry.id))
     page["items"] = [entry_view(entry) for entry in page["items"]]
     return page
 
@@ -144,9 +145,9 @@ def my_tasks() -> Any:
 )
 def list_campaigns(query: CampaignsQuery) -> Any:
     rows = campaigns.list_campaigns(
-        query.include_ended, query.limit, decode_id_cursor(query.cursor)
+        query.include_ended, query.limit, ID_CURSOR.decode_one(query.cursor)
     )
-    page = page_of(rows, query.limit, lambda campaign: encode_cursor(campaign.id))
+    page = page_of(rows, query.limit, lambda campaign: ID_CURSOR.encode(campaign.id))
     members = campaigns.memberships(current_actor(), [c.id for c in page["items"]])
     page["items"] = [campaigns.campaign_view(c, members.get(c.id)) for c in page["items"]]
     return page
@@ -303,8 +304,8 @@ def redeem(item_id: int) -> Any:
     errors=[400, 401],
 )
 def my_redemptions(query: Page) -> Any:
-    rows = store.history(current_actor().id, query.limit, decode_id_cursor(query.cursor))
-    page = page_of(rows, query.limit, lambda row: encode_cursor(row[0].id))
+    rows = store.history(current_actor().id, query.limit, ID_CURSOR.decode_one(query.cursor))
+    page = page_of(rows, query.limit, lambda row: ID_CURSOR.encode(row[0].id))
     page["items"] = [redemption_view(r, i) for r, i in page["items"]]
     return page
 
@@ -321,8 +322,8 @@ def my_redemptions(query: Page) -> Any:
     errors=[400, 401, 403],
 )
 def all_redemptions(query: Page) -> Any:
-    rows = store.all_redemptions(current_actor(), query.limit, decode_id_cursor(query.cursor))
-    page = page_of(rows, query.limit, lambda row: encode_cursor(row[0].id))
+    rows = store.all_redemptions(current_actor(), query.limit, ID_CURSOR.decode_one(query.cursor))
+    page = page_of(rows, query.limit, lambda row: ID_CURSOR.encode(row[0].id))
     page["items"] = [redemption_view(r, i) for r, i in page["items"]]
     return page
 
@@ -356,8 +357,8 @@ def grant_points(user_id: int, body: GrantIn) -> Any:
     errors=[400, 401, 403],
 )
 def manual_grants(query: Page) -> Any:
-    entries = ledger.manual_grants(current_actor(), query.limit, decode_id_cursor(query.cursor))
-    page = page_of(entries, query.limit, lambda entry: encode_cursor(entry.id))
+    entries = ledger.manual_grants(current_actor(), query.limit, ID_CURSOR.decode_one(query.cursor))
+    page = page_of(entries, query.limit, lambda entry: ID_CURSOR.encode(entry.id))
     page["items"] = [
         {**entry_view(e), "user_id": e.user_id, "actor_id": e.actor_id} for e in page["items"]
     ]

@@ -13,11 +13,8 @@ from app.schemas.common import (
     PageOut,
     Schema,
     SingleLine,
-    cursor_count,
-    cursor_id,
-    cursor_number,
-    decode_cursor,
 )
+from app.schemas.cursors import COUNT, COUNT_CURSOR, ID, Cursor, Number
 
 TopicName = Annotated[SingleLine, Field(min_length=1, max_length=20)]
 ChannelCode = Annotated[str, Field(min_length=1, max_length=24)]
@@ -47,20 +44,8 @@ class TopicNotesQuery(Page):
     sort: Literal["hot", "new"] = "hot"
 
 
-def decode_popularity_cursor(cursor: str | None) -> tuple[int, int] | None:
-    """Topic lists are ordered by (follower_count, id)."""
-    values = decode_cursor(cursor, 2)
-    if values is None:
-        return None
-    return cursor_count(values[0]), cursor_id(values[1])
-
-
-def decode_hot_cursor(cursor: str | None) -> tuple[float, int, int] | None:
-    """Hot topic notes are ordered by (hot_score, engagement, id)."""
-    values = decode_cursor(cursor, 3)
-    if values is None:
-        return None
-    return float(cursor_number(values[0])), cursor_count(values[1]), cursor_id(values[2])
+POPULARITY_CURSOR = COUNT_CURSOR  # topic lists: (follower_count, id)
+HOT_NOTES_CURSOR = Cursor(Number(), COUNT, ID)  # hot topic notes: (hot_score, engagement, id)
 
 
 class ChannelOut(BaseModel):

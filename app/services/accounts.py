@@ -20,7 +20,7 @@ from app.jobs import enqueue
 from app.jobs.search import index_user
 from app.models import AuthToken, Image, User, UserActivityDay, UserRole, utcnow
 from app.models.users import ROLES
-from app.services.policies import can_manage_roles, require
+from app.services.policies import can_change_roles_of, can_manage_roles, require
 from app.services.sql import insert_ignore
 
 _hasher = PasswordHasher()  # Argon2id with the library's current recommended parameters.
@@ -212,6 +212,8 @@ def update_profile(
 
 
 def set_roles(actor: User, user_id: int, roles: list[str]) -> User:
+    """Another admin's roles are refused (403 `insufficient_rank`): staff act only on
+    accounts below their own role."""
     require(can_manage_roles(actor), "Only an admin may change roles.")
     unknown = sorted(set(roles) - set(ROLES))
     if unknown:
@@ -219,6 +221,12 @@ def set_roles(actor: User, user_id: int, roles: list[str]) -> User:
             f"Unknown roles: {', '.join(unknown)}.", details={"allowed": list(ROLES)}
         )
     user = get_user(user_id)
+    require(
+        can_change_roles_of(actor, user),
+        "An admin changes the roles only of accounts ranked below admin.",
+        code="insufficient_rank",
+        details={"user_id": user.id, "roles": sorted(user.roles)},
+    )
     if user.id == actor.id and "admin" not in roles:
         raise Conflict("An admin cannot remove their own admin role.", code="cannot_demote_self")
     wanted = set(roles) - {"user"}
@@ -246,7 +254,12 @@ def search_users_admin(
 
 
 def ensure_admin(username: str, password: str) -> User:
-    """Start-up: the account named in the environment exists, has this password and is admin."""
+    """Start-up: the account named in the environment exists, has this password, is admin and
+    is neither banned nor muted (any such penalty is lifted, audited), so a restart always
+    gives the operator a way back in."""
+    # moderation builds on this module (revoke_all_tokens): imported here, not at the top.
+    from moderation.service import lift_all_penalties
+
     user = db.session.scalar(select(User).where(User.username == username.lower()))
     if user is None:
         user = User(
@@ -264,5 +277,8 @@ def ensure_admin(username: str, password: str) -> User:
             user.password_hash = hash_password(password)
     if "admin" not in {row.role for row in user.role_rows}:
         db.session.add(UserRole(user_id=user.id, role="admin"))
+    unbanned = lift_all_penalties(user, "bootstrap admin ensured at start-up")
     db.session.commit()
+    if unbanned:
+        enqueue(index_user, user.id, True)
     return user

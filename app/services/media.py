@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import exists, or_, select
 
 from app.config import Settings
 from app.errors import AppError, NotFound, ValidationFailed
@@ -23,7 +23,10 @@ from app.media.pipeline import (
 )
 from app.media.storage import image_key, new_image_prefix
 from app.media.text_cover import TextCover
-from app.models import Image, User
+from app.models import Image, Note, NoteImage, User
+from app.schemas.common import load_json
+from app.services.policies import can_view_image
+from app.services.sql import id_in_range
 
 
 def image_row(
@@ -76,7 +79,7 @@ def _creative(
     edits = None
     if raw_edits:
         try:
-            edits = parse_edits(json.loads(raw_edits))
+            edits = parse_edits(load_json(raw_edits))
         except (ValueError, EditsInvalid) as exc:
             field = exc.field if isinstance(exc, EditsInvalid) else "edits"
             raise ValidationFailed(
@@ -129,8 +132,21 @@ def upload_image(
     return image
 
 
-def get_image(image_id: int) -> Image:
-    image = db.session.get(Image, image_id)
-    if image is None:
+def get_image(actor: User | None, image_id: int) -> Image:
+    """An image record; one the viewer may not see is a 404 like a missing one, so ids of
+    unpublished pictures reveal nothing."""
+    image = db.session.get(Image, image_id) if id_in_range(image_id) else None
+    if image is None or not can_view_image(actor, image, in_public_use=_in_public_use(image.id)):
         raise NotFound("No such image.", code="image_not_found")
     return image
+
+
+def _in_public_use(image_id: int) -> bool:
+    """Shown to everyone: the cover or a picture of a published note, or an avatar."""
+    published = (Note.status == "published") & Note.deleted_at.is_(None)
+    in_note = exists().where(
+        NoteImage.image_id == image_id, NoteImage.note_id == Note.id, published
+    )
+    as_cover = exists().where(Note.cover_image_id == image_id, published)
+    as_avatar = exists().where(User.avatar_image_id == image_id)
+    return bool(db.session.scalar(select(or_(in_note, as_cover, as_avatar))))

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from app.errors import Forbidden
-from app.models import Comment, Note, User
+from app.models import Comment, Image, Note, User
+from app.models.users import ROLES
 
 
 def is_staff(actor: User | None, role: str) -> bool:
     return actor is not None and actor.has_role(role)
+
+
+def role_rank(user: User) -> int:
+    """The one ranking of roles (`ROLES` order: user < editor < moderator < admin); an
+    account ranks by its highest role."""
+    return max(ROLES.index(role) for role in user.roles if role in ROLES)
+
+
+def outranks(actor: User, other: User) -> bool:
+    """Staff act only on accounts below their own role: never a peer, a senior or themselves."""
+    return actor.id != other.id and role_rank(actor) > role_rank(other)
 
 
 def can_view_note(actor: User | None, note: Note) -> bool:
@@ -58,6 +71,26 @@ def can_manage_roles(actor: User) -> bool:
     return actor.has_role("admin")
 
 
-def require(allowed: bool, message: str = "You may not do this.") -> None:
+def can_change_roles_of(actor: User, user: User) -> bool:
+    """An admin sets the roles of accounts ranked below admin (and may make them admins) and
+    their own (`set_roles` refuses dropping admin); another admin's are out of reach."""
+    return can_manage_roles(actor) and (actor.id == user.id or outranks(actor, user))
+
+
+def can_view_image(actor: User | None, image: Image, *, in_public_use: bool) -> bool:
+    """An image is public once a published note or an avatar shows it; before that (uploads,
+    drafts, held notes) only its owner and moderators see it."""
+    if in_public_use:
+        return True
+    return actor is not None and (actor.id == image.owner_id or actor.has_role("moderator"))
+
+
+def require(
+    allowed: bool,
+    message: str = "You may not do this.",
+    *,
+    code: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
     if not allowed:
-        raise Forbidden(message)
+        raise Forbidden(message, code=code, details=details)

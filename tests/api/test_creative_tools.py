@@ -62,11 +62,11 @@ def test_sticker_packs_and_the_watermark_are_privileges(api):
     set_level(user, 3)
     edited = upload(api, "maker", edits=json.dumps(EDITS), watermark="true")
     assert edited.status_code == 201, edited.get_json()
-    record = api.get(f"/media/images/{edited.get_json()['id']}").get_json()
+    record = api.get(f"/media/images/{edited.get_json()['id']}", "maker").get_json()
     assert record["status"] == "ready"
     assert record["tags"] == [{"label": "牛油果吐司", "x": 0.4, "y": 0.6}]
     untouched = upload(api, "maker").get_json()
-    untouched = api.get(f"/media/images/{untouched['id']}").get_json()
+    untouched = api.get(f"/media/images/{untouched['id']}", "maker").get_json()
     centre = variant_pixels(record).getpixel((160, 120))
     assert centre != variant_pixels(untouched).getpixel((160, 120))  # the sticker is there
     corner = variant_pixels(record, "large").crop((560, 440, 640, 480))

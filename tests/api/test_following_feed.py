@@ -92,7 +92,7 @@ def test_following_feed_rejects_bad_input(api):
     assert_error(api.get("/feeds/following"), 401)
     for query in [{"limit": 0}, {"limit": 51}, {"limit": "ten"}, {"cursor": "garbage!"}]:
         assert_error(api.get("/feeds/following", "reader", query_string=query), 400)
-    from app.schemas.common import encode_cursor
+    from app.schemas.cursors import pack as encode_cursor
 
     for forged in [encode_cursor("2024-13-99", 1), encode_cursor(None, 1), encode_cursor(1)]:
         response = api.get("/feeds/following", "reader", query_string={"cursor": forged})

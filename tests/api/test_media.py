@@ -41,7 +41,7 @@ def test_phone_photo_is_oriented_stripped_and_gets_variants(api, app):
     assert (body["width"], body["height"]) == (300, 400)
     assert body["dominant_color"].startswith("#") and len(body["dominant_color"]) == 7
     # Jobs run inline here, so the variants already exist.
-    record = api.get(f"/media/images/{body['id']}").get_json()
+    record = api.get(f"/media/images/{body['id']}", "uploader").get_json()
     assert record["status"] == "ready"
     assert set(record["variants"]) == {"thumb", "medium", "large"}
     assert record["variants"]["thumb"]["width"] == 300  # never upscaled

@@ -491,7 +491,7 @@ def test_user_notes_paginate_newest_first(api):
     assert_error(api.get(f"/users/{alice_id}/notes?limit=500"), 400, "validation_error")
     assert_error(api.get(f"/users/{alice_id}/notes?status=hidden"), 400, "validation_error")
     assert_error(api.get("/users/99999/notes"), 404, "user_not_found")
-    from app.schemas.common import encode_cursor
+    from app.schemas.cursors import pack as encode_cursor
 
     forged = encode_cursor("not a date", 1)
     assert_error(api.get(f"/users/{alice_id}/notes?cursor={forged}"), 400, "invalid_cursor")

@@ -61,7 +61,7 @@ def test_filters_and_cursor_paging(api):
         {"unread": "maybe"},
     ]:
         assert_error(api.get("/notifications", "myself", query_string=query), 400)
-    from app.schemas.common import encode_cursor
+    from app.schemas.cursors import pack as encode_cursor
 
     for forged in [
         encode_cursor(-1),

@@ -198,7 +198,7 @@ def test_follow_lists_reject_bad_paging(api):
     path = f"/users/{user['id']}/followers"
     for query in [{"limit": 0}, {"limit": 51}, {"limit": "x"}, {"cursor": "not-a-cursor"}]:
         assert_error(api.get(path, query_string=query), 400)
-    from app.schemas.common import encode_cursor
+    from app.schemas.cursors import pack as encode_cursor
 
     for forged in [
         encode_cursor("yesterday", 1),

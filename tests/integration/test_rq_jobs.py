@@ -49,7 +49,7 @@ def test_upload_is_processing_until_the_worker_makes_variants(services_app):
     from app.extensions import db
 
     db.session.expire_all()
-    ready = api.get(f"/media/images/{image['id']}").get_json()
+    ready = api.get(f"/media/images/{image['id']}", "worker_user").get_json()
     assert ready["status"] == "ready"
     assert ready["variants"]["large"]["width"] == 640
 
