@@ -149,6 +149,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     init_redis(app, settings)
     app.extensions["sprout.limiter"] = RateLimiter(settings)
     register_error_handlers(app)
+    from app.jobs import outbox
+
+    outbox.init_app(app)
     register_blueprints(app)
     from app import cli
 

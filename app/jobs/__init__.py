@@ -82,16 +82,21 @@ def job(
 
 
 def enqueue(fn: Callable[..., Any], *args: Any) -> None:
-    """Call after the commit. Never raises: the request that promised the work succeeded.
+    """Call before the change's commit (preferred) or after it. Never raises.
 
-    Services mode: a durable job's intent is written to the outbox, then sent to RQ; if
-    Redis is down the relay sends it when Redis is back. Embedded mode: the job runs inline;
-    if it fails, its intent goes to the outbox and is retried with back-off.
+    Before: a durable job's intent joins the change's transaction (the outbox), and is sent
+    to RQ, or run inline in embedded mode, once that commits. After: services mode writes
+    the intent to the outbox at once, then sends it (if Redis is down the relay sends it
+    when Redis is back); embedded mode runs the job inline and keeps it for a retry if it
+    fails.
     """
     from app.jobs import outbox
 
     connection = current_app.extensions.get("sprout.redis")
     durable = getattr(fn, "durable", True)
+    if durable and outbox.in_write_transaction():
+        outbox.add_to_transaction(fn, args)  # commits with the change, sent after it
+        return
     if connection is None:
         try:
             fn(*args)
@@ -111,6 +116,17 @@ def enqueue(fn: Callable[..., Any], *args: Any) -> None:
             log.warning("job %s not queued: Redis is unreachable", fn.__name__, exc_info=True)
         return
     outbox.record_and_send(connection, fn, args, {})
+
+
+def commit() -> None:
+    """Commit the current change with the jobs enqueued in it. In embedded mode those jobs
+    then run here, right after the commit, as inline jobs always have (services mode sends
+    them to RQ from the commit itself)."""
+    from app.extensions import db
+    from app.jobs import outbox
+
+    db.session.commit()
+    outbox.run_committed_inline()
 
 
 def send(

@@ -1,10 +1,12 @@
 """The job outbox: nothing a committed request promised is lost when Redis or a worker dies.
 
-A durable job's intent (function and arguments) is a row of `job_outbox`, written right
-after the change it follows commits and before anything is sent to Redis. The row is then
-sent to RQ as `run_outbox_job(row_id)`, which runs the job and marks the row done. Whatever
-goes wrong, the row stays `pending` and `relay_outbox` (every 10 s on the worker's schedule)
-sends it again once it is due:
+A durable job's intent (function and arguments) is a row of `job_outbox`. Enqueued while the
+change is still open (before its commit), the row joins the change's own transaction: both
+commit or neither does, and once they have, the row is sent to RQ (services mode) or run
+inline (embedded mode, at the end of the request). Enqueued after a commit, the row is
+written in a transaction of its own at once. RQ runs `run_outbox_job(row_id)`, which runs
+the job and marks the row done. Whatever goes wrong, the row stays `pending` and
+`relay_outbox` (every 10 s on the worker's schedule) sends it again once it is due:
 - Redis was down when it was written: due at once, sent when Redis answers again;
 - a worker died mid-job (`kill -9`), or Redis lost its queue on a restart: due when its
   lease (`outbox_lease_seconds`) runs out;
@@ -23,10 +25,11 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app
+from flask import Flask, Response, current_app
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from app.config import Settings
 from app.extensions import db, shared_state
@@ -88,6 +91,76 @@ def _row(
         due_at=now,
         **state,
     )
+
+
+def init_app(app: Flask) -> None:
+    """Watch the app's sessions: which transactions wrote, and what to send once they
+    commit; run embedded mode's committed jobs at the end of each request."""
+    factory = app.extensions["sprout.db"].session.session_factory
+    connection = app.extensions.get("sprout.redis")
+
+    @event.listens_for(factory, "after_flush")
+    def _flushed(session: Session, _context: Any) -> None:
+        session.info["wrote"] = True
+
+    @event.listens_for(factory, "do_orm_execute")
+    def _executed(state: ORMExecuteState) -> None:
+        if state.is_insert or state.is_update or state.is_delete:
+            state.session.info["wrote"] = True
+
+    @event.listens_for(factory, "after_commit")
+    def _committed(session: Session) -> None:
+        session.info["wrote"] = False
+        rows: list[OutboxJob] = session.info.pop("outbox", [])
+        if connection is None:
+            session.info.setdefault("outbox_inline", []).extend(row.id for row in rows)
+            return
+        for row in rows:  # no SQL here: the session is between transactions
+            try:
+                send(connection, run_outbox_job, row.id, queue=row.queue, job_id=_rq_id(row.id))
+            except Exception:
+                log.warning("job %s (outbox %s) waits for Redis", row.function, row.id)
+
+    @event.listens_for(factory, "after_rollback")
+    def _rolled_back(session: Session) -> None:
+        session.info["wrote"] = False
+        session.info.pop("outbox", None)  # the change is gone, and its jobs with it
+
+    @app.after_request
+    def _run_committed(response: Response) -> Response:
+        run_committed_inline()
+        return response
+
+
+def in_write_transaction() -> bool:
+    """True while the current session holds a change not yet committed."""
+    session = db.session
+    if not session.in_transaction():
+        return False
+    return bool(session.info.get("wrote") or session.new or session.dirty or session.deleted)
+
+
+def add_to_transaction(fn: Callable[..., Any], args: Sequence[Any]) -> None:
+    """The job's row joins the open change: it commits (and is sent) with it, or not at all."""
+    row = _row(fn, args, {})
+    db.session.add(row)
+    db.session.info.setdefault("outbox", []).append(row)
+
+
+def run_committed_inline() -> int:
+    """Embedded mode: run the jobs whose rows committed with this request's changes."""
+    ran = 0
+    while ids := db.session.info.pop("outbox_inline", []):  # jobs may enqueue more
+        for row_id in ids:
+            try:
+                run_outbox_job(row_id)
+            except Exception:
+                db.session.rollback()
+                log.exception("outbox job %s failed inline; the relay retries it", row_id)
+        ran += len(ids)
+    if ran:
+        relay_inline_soon()
+    return ran
 
 
 def record_and_send(

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from app.extensions import db
-from app.jobs import enqueue
+from app.jobs import commit, enqueue
 from app.jobs.search import index_user
 from app.models import AuthToken, Image, User, UserActivityDay, UserRole, utcnow
 from app.models.users import ROLES
@@ -79,8 +79,8 @@ def register(
             "That username is taken.", code="username_taken", details={"field": "username"}
         ) from exc
     token = _issue_token(user, user_agent)
-    db.session.commit()
-    enqueue(index_user, user.id)
+    enqueue(index_user, user.id)  # in the outbox, committed with the account
+    commit()
     return user, token
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from app.errors import NotFound, Unprocessable, ValidationFailed
 from app.extensions import db
 from app.growth.events import settle_content
-from app.jobs import enqueue
+from app.jobs import commit, enqueue
 from app.jobs.notifications import deliver_notification
 from app.models import Comment, CommentLike, Image, Note, User, utcnow
 from app.services.notes_access import get_interactable_note, get_note_for
@@ -157,19 +157,18 @@ def add_comment(actor: User, note_id: int, body: str, parent_id: int | None = No
     ids = (actor.id, note.id, comment.id)
     # What the representation needs, loaded before the commit expires the session.
     _ = (comment.author, comment.reply_to_user)
-    db.session.commit()
-    # The counters moved in SQL: forget the session's stale copies (a test client shares it).
-    db.session.expire(note, ["comment_count"])
-    root = db.session.get(Comment, root_id) if root_id is not None else None
-    if root is not None:
-        db.session.expire(root, ["reply_count"])
-
-    excerpt = {"excerpt": body[:80]}
+    excerpt = {"excerpt": body[:80]}  # the jobs' intents commit with the comment
     enqueue(deliver_notification, kind, told, *ids, excerpt)
     enqueue(settle_content, "comment", comment.id)  # points for both sides, once
     for user_id in mentioned:
         if user_id != told:  # already told about this comment
             enqueue(deliver_notification, "mention", user_id, *ids, excerpt)
+    commit()
+    # The counters moved in SQL: forget the session's stale copies (a test client shares it).
+    db.session.expire(note, ["comment_count"])
+    root = db.session.get(Comment, root_id) if root_id is not None else None
+    if root is not None:
+        db.session.expire(root, ["reply_count"])
     return comment
 
 

@@ -11,7 +11,7 @@ from app.config import Settings
 from app.errors import AppError, NotFound, ValidationFailed
 from app.extensions import db, get_storage
 from app.growth.levels import require_privilege
-from app.jobs import enqueue
+from app.jobs import commit, enqueue
 from app.jobs.media import make_image_variants
 from app.media.creative import Edits, EditsInvalid, parse_edits
 from app.media.pipeline import (
@@ -125,9 +125,10 @@ def upload_image(
     image.edits = edits.to_dict() if edits is not None else None
     image.watermark = mark
     db.session.add(image)
-    db.session.commit()
+    db.session.flush()
+    enqueue(make_image_variants, image.id)  # in the outbox, committed with the image
+    commit()
     clean.image.close()
-    enqueue(make_image_variants, image.id)
     db.session.refresh(image)
     return image
 

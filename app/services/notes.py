@@ -22,7 +22,7 @@ from app.extensions import db
 from app.growth.config import GROWTH
 from app.growth.events import record_interaction, settle_content
 from app.growth.levels import require_privilege
-from app.jobs import enqueue
+from app.jobs import commit, enqueue
 from app.jobs.notes import render_text_cover
 from app.jobs.notifications import deliver_notification
 from app.jobs.search import index_notes
@@ -386,6 +386,7 @@ def _publish(note: Note) -> None:
 
 
 def _run_after_commit(note: Note, after: _AfterCommit) -> None:
+    """Enqueue the note's follow-up jobs; called before the commit, so they join it."""
     enqueue(index_notes, [note.id])
     if after.published_now:
         enqueue(settle_content, "note", note.id)
@@ -429,8 +430,8 @@ def create_note(actor: User, values: dict[str, Any]) -> Note:
             _publish(note)
             after.mention_user_ids = mentioned
             after.published_now = True
-    db.session.commit()
-    _run_after_commit(note, after)
+    _run_after_commit(note, after)  # the jobs' intents commit with the note
+    commit()
     if held is not None:
         open_review_case("note", note.id, actor.id, held)
     return load_note(note.id)
@@ -487,8 +488,8 @@ def update_note(actor: User, note_id: int, values: dict[str, Any]) -> Note:
         newly_mentioned = []  # drafts notify nobody; they will when published
     note.updated_at = utcnow()
     after.mention_user_ids = newly_mentioned
-    db.session.commit()
-    _run_after_commit(note, after)
+    _run_after_commit(note, after)  # the jobs' intents commit with the edit
+    commit()
     if held is not None:
         open_review_case("note", note.id, actor.id, held)
     return load_note(note.id)
@@ -576,10 +577,7 @@ def like_note(actor: User, note_id: int) -> dict[str, Any]:
     if created:
         bump(Note, note.id, like_count=1)
         bump(User, note.author_id, like_received_count=1)
-    db.session.commit()
-    count = _like_count(note.id)
-    db.session.commit()
-    if created:
+        # In the outbox, committed with the like: a like is never left without its effects.
         enqueue(deliver_notification, "like", note.author_id, actor.id, note.id, None, None)
         enqueue(
             record_interaction,
@@ -590,6 +588,9 @@ def like_note(actor: User, note_id: int) -> dict[str, Any]:
             note.id,
             f"like:{actor.id}:{note.id}",
         )
+    commit()
+    count = _like_count(note.id)
+    db.session.commit()
     return {"liked": True, "like_count": count}
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import and_, delete, or_, select
 
 from app.errors import NotFound, Unprocessable
 from app.extensions import db
-from app.jobs import enqueue
+from app.jobs import commit, enqueue
 from app.jobs.notifications import deliver_notification
 from app.models import Image, Note, User, UserFollow
 from app.services.sql import bump, id_in_range, inserted
@@ -80,9 +80,8 @@ def follow_user(actor: User, user_id: int, source_note_id: int | None = None) ->
         bump(User, actor.id, following_count=1)
         if source_note_id is not None:
             bump(Note, source_note_id, follow_gain_count=1)
-    db.session.commit()
-    if created:
-        enqueue(deliver_notification, "follow", target.id, actor.id)
+        enqueue(deliver_notification, "follow", target.id, actor.id)  # commits with it
+    commit()
     return _follow_state(target.id, True)
 
 

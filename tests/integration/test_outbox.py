@@ -1,0 +1,153 @@
+"""The job outbox (services mode, on SQLite and PostgreSQL, with the real Redis and RQ):
+intents commit with their change or not at all, survive an unreachable Redis, are retried
+with back-off, and are sent again when their queued job is lost."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import redis as redis_lib
+from rq import SimpleWorker
+from sqlalchemy import func, select, update
+
+from app.jobs import QUEUES, commit, enqueue, job
+from app.jobs.notifications import deliver_notification
+from app.models import Note, Notification, OutboxJob, utcnow
+from tests.conftest import Api, make_app
+
+CALLS: list[int] = []
+
+
+@job("default", retries=2)
+def flaky(value: int) -> None:
+    """Fails until `value` calls were made (a dependency coming back)."""
+    CALLS.append(value)
+    if len(CALLS) < value:
+        raise RuntimeError("still down")
+
+
+@pytest.fixture
+def services_app(database_url, tmp_path, redis_url):
+    redis_lib.Redis.from_url(redis_url).flushdb()
+    app = make_app(database_url, tmp_path, redis_url=redis_url)
+    with app.app_context():
+        yield app
+    redis_lib.Redis.from_url(redis_url).flushdb()
+
+
+def _drain(app) -> None:
+    SimpleWorker(list(QUEUES), connection=app.extensions["sprout.redis"]).work(burst=True)
+
+
+def _rows(**where):
+    from app.extensions import db
+
+    db.session.rollback()
+    query = select(*OutboxJob.__table__.columns)  # plain rows: the worker ends sessions
+    for key, value in where.items():
+        query = query.where(getattr(OutboxJob, key) == value)
+    return db.session.execute(query).all()
+
+
+def test_an_intent_commits_with_its_change_or_not_at_all(services_app):
+    from app.extensions import db
+
+    api = Api(services_app.test_client())
+    author = api.register("author")
+    api.register("fan")
+    note = api.post("/notes", "author", json={"title": "事务", "status": "published"}).get_json()
+
+    db.session.execute(update(Note).where(Note.id == note["id"]).values(like_count=99))
+    enqueue(deliver_notification, "like", author["id"], None, note["id"], None, None)
+    db.session.rollback()  # the change is abandoned: so is its job
+    assert not _rows(function="app.jobs.notifications:deliver_notification")
+
+    assert api.post(f"/notes/{note['id']}/like", "fan").status_code == 200
+    (row,) = _rows(function="app.jobs.notifications:deliver_notification")
+    assert row.state == "pending" and row.args[0][:2] == ["like", author["id"]]
+    _drain(services_app)
+    assert _rows(id=row.id)[0].state == "done"
+    assert db.session.scalar(select(func.count()).select_from(Notification)) == 1
+
+
+def test_with_redis_unreachable_a_write_succeeds_and_its_job_waits(database_url, tmp_path):
+    app = make_app(database_url, tmp_path, redis_url="redis://127.0.0.1:1/0")  # nothing there
+    with app.app_context():
+        api = Api(app.test_client())
+        api.register("author")  # register, publish and like all commit and answer 2xx
+        api.register("fan")
+        note = api.post("/notes", "author", json={"title": "断开", "status": "published"})
+        assert note.status_code == 201
+        assert api.post(f"/notes/{note.get_json()['id']}/like", "fan").status_code == 200
+        assert api.post(f"/users/{api.users['author']['id']}/follow", "fan").status_code == 200
+        functions = sorted({row.function.rsplit(":", 1)[1] for row in _rows(state="pending")})
+        assert functions == [
+            "deliver_notification",
+            "index_notes",
+            "index_user",
+            "record_interaction",
+            "render_text_cover",
+            "settle_content",
+        ]
+        ready = app.test_client().get("/readyz")
+        assert ready.status_code == 503
+        from app.extensions import db
+
+        db.engine.dispose()
+
+
+def test_a_failing_job_is_retried_with_back_off_then_given_up(services_app):
+    from app.extensions import db
+    from app.jobs.outbox import relay_outbox
+
+    CALLS.clear()
+    enqueue(flaky, 2)
+    _drain(services_app)  # first attempt fails
+    (row,) = _rows(function=f"{__name__}:flaky")
+    assert (row.state, row.attempts) == ("pending", 1)
+    assert row.due_at > utcnow() + timedelta(seconds=5)  # the first back-off is 10 s
+    assert "still down" in (row.last_error or "")
+    relay_outbox()  # not due yet: nothing is sent
+    _drain(services_app)
+    assert _rows(id=row.id)[0].attempts == 1
+    db.session.execute(update(OutboxJob).where(OutboxJob.id == row.id).values(due_at=utcnow()))
+    db.session.commit()
+    assert relay_outbox()["sent"] == 1
+    _drain(services_app)
+    assert (_rows(id=row.id)[0].state, CALLS) == ("done", [2, 2])
+
+    CALLS.clear()
+    enqueue(flaky, 10)  # never recovers: dead after 1 + 2 retries
+    for _ in range(3):
+        db.session.execute(update(OutboxJob).values(due_at=utcnow()))
+        db.session.commit()
+        relay_outbox()
+        _drain(services_app)
+    (dead,) = _rows(state="dead")
+    assert dead.attempts == 3 and len(CALLS) == 3
+
+
+def test_a_job_lost_from_redis_is_sent_again_and_runs_once(services_app):
+    from app.extensions import db
+    from app.jobs.outbox import relay_outbox
+
+    api = Api(services_app.test_client())
+    author = api.register("author")
+    api.register("fan")
+    note = api.post("/notes", "author", json={"title": "丢失", "status": "published"}).get_json()
+    api.post(f"/notes/{note['id']}/like", "fan")
+    services_app.extensions["sprout.redis"].flushdb()  # Redis restarted empty
+    db.session.execute(update(OutboxJob).values(due_at=utcnow()))
+    db.session.commit()
+    sent = relay_outbox()["sent"]
+    assert sent == len(_rows(state="pending")) and sent >= 2
+    _drain(services_app)
+    relay_outbox()  # done rows are never sent again
+    _drain(services_app)
+    assert not _rows(state="pending")
+    likes = db.session.scalar(
+        select(func.count()).select_from(Notification).where(Notification.kind == "like")
+    )
+    assert likes == 1 and author
+    commit()  # nothing open: a no-op
