@@ -26,7 +26,6 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask, Response, current_app
-from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -80,7 +79,10 @@ def _write(row: OutboxJob) -> int:
 def _row(
     fn: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any], **state: Any
 ) -> OutboxJob:
+    """A pending row. One about to be sent to RQ is due again only when its lease passes
+    (the relay then finds it still queued, or lost); a failed send makes it due at once."""
     now = utcnow()
+    sent_now = current_app.extensions.get("sprout.redis") is not None
     return OutboxJob(
         function=_name(fn),
         args=[list(args), kwargs],
@@ -88,9 +90,21 @@ def _row(
         state="pending",
         attempts=0,
         created_at=now,
-        due_at=now,
+        due_at=now + _lease() if sent_now else now,
         **state,
     )
+
+
+def _due_now(row_ids: list[int]) -> None:
+    """Rows whose send failed (Redis down): due at once, so the relay sends them as soon
+    as Redis answers. Its own short transaction; a failure only delays them to the lease."""
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(
+                update(OutboxJob).where(OutboxJob.id.in_(row_ids)).values(due_at=utcnow())
+            )
+    except Exception:
+        log.warning("outbox rows %s stay due at their lease", row_ids, exc_info=True)
 
 
 def init_app(app: Flask) -> None:
@@ -115,11 +129,15 @@ def init_app(app: Flask) -> None:
         if connection is None:
             session.info.setdefault("outbox_inline", []).extend(row.id for row in rows)
             return
-        for row in rows:  # no SQL here: the session is between transactions
+        unsent = []
+        for row in rows:  # the session is between transactions: no SQL through it here
             try:
                 send(connection, run_outbox_job, row.id, queue=row.queue, job_id=_rq_id(row.id))
             except Exception:
                 log.warning("job %s (outbox %s) waits for Redis", row.function, row.id)
+                unsent.append(row.id)
+        if unsent:
+            _due_now(unsent)
 
     @event.listens_for(factory, "after_rollback")
     def _rolled_back(session: Session) -> None:
@@ -179,6 +197,7 @@ def record_and_send(
         send(connection, run_outbox_job, row_id, queue=queue, job_id=_rq_id(row_id))
     except Exception:
         log.warning("job %s (outbox %s) waits for Redis", _name(fn), row_id)
+        _due_now([row_id])
 
 
 def record_failure(
@@ -255,22 +274,23 @@ def relay_outbox(limit: int = RELAY_BATCH) -> dict[str, int]:
         .order_by(OutboxJob.due_at)
         .limit(limit)
     ).all()
-    sent = waiting = 0
-    for row_id, queue in due:
-        try:
-            status = Job.fetch(_rq_id(row_id), connection=connection).get_status()
-        except NoSuchJobError:
-            status = None
-        if status not in WAITING:  # gone with Redis, abandoned by a dead worker, or failed
-            send(connection, run_outbox_job, row_id, queue=queue, job_id=_rq_id(row_id))
-            sent += 1
-        else:
-            waiting += 1
-        # not due again until its lease passes (the job's own claim sets the same)
+    if due:
+        # Not due again until a lease passes (a job's own claim sets the same).
         db.session.execute(
-            update(OutboxJob).where(OutboxJob.id == row_id).values(due_at=utcnow() + _lease())
+            update(OutboxJob)
+            .where(OutboxJob.id.in_([row_id for row_id, _ in due]))
+            .values(due_at=utcnow() + _lease())
         )
         db.session.commit()
+    jobs = Job.fetch_many([_rq_id(row_id) for row_id, _ in due], connection=connection)
+    sent = waiting = 0
+    for (row_id, queue), queued in zip(due, jobs, strict=True):
+        if queued is not None and queued.get_status(refresh=False) in WAITING:
+            waiting += 1
+            continue
+        # gone with Redis, abandoned by a dead worker, or failed: send it again
+        send(connection, run_outbox_job, row_id, queue=queue, job_id=_rq_id(row_id))
+        sent += 1
     repaired = sweep_stuck()
     return {"sent": sent, "waiting": waiting, "repaired": repaired}
 
