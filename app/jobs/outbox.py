@@ -100,9 +100,7 @@ def _due_now(row_ids: list[int]) -> None:
     as Redis answers. Its own short transaction; a failure only delays them to the lease."""
     try:
         with db.engine.begin() as conn:
-            conn.execute(
-                update(OutboxJob).where(OutboxJob.id.in_(row_ids)).values(due_at=utcnow())
-            )
+            conn.execute(update(OutboxJob).where(OutboxJob.id.in_(row_ids)).values(due_at=utcnow()))
     except Exception:
         log.warning("outbox rows %s stay due at their lease", row_ids, exc_info=True)
 
