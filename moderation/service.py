@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from app.errors import Conflict, NotFound, Unprocessable, ValidationFailed
 from app.extensions import db
 from app.growth.events import settle_content
-from app.jobs import enqueue
+from app.jobs import commit, enqueue
 from app.jobs.notifications import deliver_notification
 from app.jobs.search import index_notes, index_user
 from app.models import Comment, Note, User, utcnow
@@ -219,9 +219,9 @@ def report(
         case.status, case.outcome, case.decided_at = "open", None, None
     case.priority = _priority(case)
     hidden_now = _protect(case, target)
-    db.session.commit()
-    if hidden_now:  # jobs only after the commit: inline, they end the transaction
+    if hidden_now:  # the jobs' intents commit with the hiding
         _after_content_change(target)
+    commit()
     return row, True
 
 
@@ -454,8 +454,7 @@ def decide(
         {"status": "open"},
         {"content": content, "account": account, "outcome": case.outcome},
     )
-    db.session.commit()
-    if target.kind != "user":
+    if target.kind != "user":  # the jobs' intents commit with the decision
         _after_content_change(target)
     if any(a.kind == "ban" for a in actions):
         enqueue(index_user, target.owner_id, True)
@@ -474,6 +473,7 @@ def decide(
                 "reason_code": row.reason_code,
             },
         )
+    commit()
     return case, actions
 
 
@@ -689,9 +689,8 @@ def decide_appeal(actor: User, appeal_id: int, outcome: str, note: str) -> Appea
         {"action_id": action.id, "kind": action.kind},
         {"appeal": row.status},
     )
-    db.session.commit()
-    if restored is not None:
-        _after_content_change(restored)  # search and points follow the restored content
+    if restored is not None:  # search and points follow the restored content
+        _after_content_change(restored)
     if reindex_user and action.user_id is not None:
         enqueue(index_user, action.user_id, True)
     enqueue(
@@ -703,6 +702,7 @@ def decide_appeal(actor: User, appeal_id: int, outcome: str, note: str) -> Appea
         None,
         {"type": "appeal_outcome", "appeal_id": row.id, "outcome": row.status},
     )
+    commit()  # with the jobs' intents
     return row
 
 
@@ -748,7 +748,6 @@ def lift_penalty(actor: User, action_id: int, note: str) -> ModerationAction:
         _lift_mute(actor.id, owner, mute, note, now)
     else:
         _lift_ban(actor.id, owner, note, now)
-    db.session.commit()
     if action.kind == "ban":
         enqueue(index_user, owner.id, True)
     enqueue(
@@ -760,6 +759,7 @@ def lift_penalty(actor: User, action_id: int, note: str) -> ModerationAction:
         None,
         {"type": "penalty_lifted", "action_id": action.id, "kind": action.kind},
     )
+    commit()  # with the jobs' intents
     return action
 
 

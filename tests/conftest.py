@@ -64,11 +64,16 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
+    """The test Redis database; each xdist worker gets its own (15, 14, …), since tests
+    flush it and drain its queues."""
+    base, _, db_index = TEST_REDIS_URL.rpartition("/")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    url = f"{base}/{int(db_index or 0) - int(worker.removeprefix('gw') or 0)}"
     try:
-        redis_lib.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=3).ping()
+        redis_lib.Redis.from_url(url, socket_connect_timeout=3).ping()
     except redis_lib.RedisError as exc:
         pytest.fail(f"Redis is required for the tests and is not reachable: {exc}")
-    return TEST_REDIS_URL
+    return url
 
 
 def _clean_postgres(url: str) -> None:

@@ -334,8 +334,7 @@ def collect_note(actor: User, note_id: int, album_id: int | None = None) -> dict
                 bump(Album, current, note_count=-1)
                 bump(Album, album.id, note_count=1)
     author_id, state = note.author_id, _collect_state(note.id, album.id)
-    commit_fresh()
-    if created:
+    if created:  # the jobs' intents commit with the collect
         enqueue(deliver_notification, "collect", author_id, actor.id, note.id)
         enqueue(
             record_interaction,
@@ -346,6 +345,7 @@ def collect_note(actor: User, note_id: int, album_id: int | None = None) -> dict
             note.id,
             f"collect:{actor.id}:{note.id}",
         )
+    commit_fresh()
     return state
 
 

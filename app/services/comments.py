@@ -311,8 +311,8 @@ def delete_comment(actor: User, comment_id: int) -> None:
         else:
             bump(Comment, comment.root_id, reply_count=-1)
         bump(Note, note.id, comment_count=-hidden)
-    commit_fresh()
     enqueue(settle_content, "comment", comment.id)  # a deleted comment's points go back
+    commit_fresh()
 
 
 def _like_state(comment_id: int, liked: bool) -> dict[str, Any]:
@@ -336,9 +336,9 @@ def like_comment(actor: User, comment_id: int) -> dict[str, Any]:
         bump(Comment, comment.id, like_count=1)
     ids = (comment.author_id, actor.id, comment.note_id, comment.id)
     state = _like_state(comment.id, True)
-    commit_fresh()
     if created:
-        enqueue(deliver_notification, "comment_like", *ids)
+        enqueue(deliver_notification, "comment_like", *ids)  # commits with the like
+    commit_fresh()
     return state
 
 

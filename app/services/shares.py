@@ -52,9 +52,9 @@ def share_note(actor: User, note_id: int, channel: str, base_url: str) -> ShareL
     if share is None:
         share = _create_share(actor.id, note.id, channel)
     count = db.session.scalar(select(Note.share_count).where(Note.id == note.id)) or 0
-    commit_fresh()
-    # One paid share per note and sharer, whatever the channel.
+    # One paid share per note and sharer, whatever the channel; commits with the share.
     enqueue(record_action, "share", actor.id, f"share:{actor.id}:{note_id}", "note", note_id)
+    commit_fresh()
     return ShareLink(share, f"{base_url.rstrip('/')}/s/{share.token}", count)
 
 

@@ -58,9 +58,12 @@ def inserted(model: type[DeclarativeBase], values: dict[str, Any]) -> bool:
 
 
 def commit_fresh() -> None:
-    """Commit, then expire what the session loaded: counters move in SQL (`bump`), so an
-    object read before the commit would otherwise report the old count."""
-    db.session.commit()
+    """Commit (with the jobs enqueued in the change: `app.jobs.commit`), then expire what the
+    session loaded: counters move in SQL (`bump`), so an object read before the commit would
+    otherwise report the old count."""
+    from app.jobs import commit
+
+    commit()
     db.session.expire_all()
 
 

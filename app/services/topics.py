@@ -12,7 +12,7 @@ from sqlalchemy.orm import lazyload
 
 from app.errors import Conflict, NotFound, Unprocessable
 from app.extensions import db
-from app.jobs import enqueue
+from app.jobs import commit, enqueue
 from app.jobs.search import index_notes, index_topic
 from app.models import Channel, Note, NoteTopic, Topic, TopicFollow, User
 from app.services.policies import can_manage_topics, require
@@ -138,8 +138,8 @@ def create_topic(
     )
     db.session.add(topic)
     _flush_unique()
-    db.session.commit()
-    enqueue(index_topic, topic.id)
+    enqueue(index_topic, topic.id)  # commits with the topic
+    commit()
     return _cards(actor, [topic])
 
 
@@ -157,14 +157,14 @@ def update_topic(actor: User, topic_id: int, changes: dict[str, Any]) -> TopicCa
     if "channel" in changes:
         topic.channel_code = _channel_code(changes["channel"])
     _flush_unique()
-    db.session.commit()
-    enqueue(index_topic, topic.id)
+    enqueue(index_topic, topic.id)  # these commit with the change
     if renamed:  # its notes are found by the topic's name too
         note_ids = list(
             db.session.scalars(select(NoteTopic.note_id).where(NoteTopic.topic_id == topic.id))
         )
         for start in range(0, len(note_ids), 500):
             enqueue(index_notes, note_ids[start : start + 500])
+    commit()
     return _cards(actor, [topic])
 
 
