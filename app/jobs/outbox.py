@@ -27,18 +27,19 @@ from typing import Any
 
 from flask import Flask, Response, current_app
 from rq.job import Job, JobStatus
-from sqlalchemy import event, select, update
+from sqlalchemy import event, or_, select, update
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from app.config import Settings
 from app.extensions import db, shared_state
 from app.jobs import RETRY_INTERVALS, job, send
-from app.models import Image, OutboxJob, utcnow
+from app.models import Image, Note, OutboxJob, utcnow
 
 log = logging.getLogger(__name__)
 
 RELAY_BATCH = 500
 STUCK_AFTER = timedelta(minutes=10)  # an image processing longer than this lost its job
+INDEX_SWEEP_SECONDS = 600  # how often edited notes missing from the index are looked for
 INLINE_RELAY_SECONDS = 30  # embedded mode: failed jobs are retried this often at most
 WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
@@ -318,6 +319,36 @@ def relay_inline_soon() -> None:
 
 
 def sweep_stuck() -> int:
+    """Repair what a lost job leaves behind, past a deadline: images still `processing`,
+    and notes edited since the search index last took them in."""
+    return _sweep_images() + _sweep_index()
+
+
+def _sweep_index() -> int:
+    """Notes edited more than `STUCK_AFTER` ago and not indexed since: index them again. At
+    most every `INDEX_SWEEP_SECONDS` (a search outage would otherwise queue them again and
+    again while their jobs wait for it)."""
+    from app.jobs.search import index_notes
+
+    if not shared_state().claim("sprout:outbox:index-sweep", INDEX_SWEEP_SECONDS):
+        return 0
+    stale = db.session.scalars(
+        select(Note.id)
+        .where(
+            Note.updated_at < utcnow() - STUCK_AFTER,
+            or_(Note.indexed_at.is_(None), Note.indexed_at < Note.updated_at),
+        )
+        .limit(500)
+    ).all()
+    db.session.rollback()
+    if stale:
+        from app.jobs import enqueue
+
+        enqueue(index_notes, list(stale))
+    return len(stale)
+
+
+def _sweep_images() -> int:
     """Images still `processing` well past their upload, with no pending job: make their
     variants again (a job lost before the outbox existed, or a row written off as dead)."""
     from app.jobs.media import make_image_variants

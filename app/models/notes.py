@@ -93,6 +93,9 @@ class Note(Base):
     # The last edit by the author, set by the edit itself: counters, hot scores, impressions
     # and covers move without it (no onupdate), and card caches key on it.
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the search index last took this note in; older than `updated_at` for a while means
+    # its index job was lost, and the outbox's sweep indexes it again.
+    indexed_at: Mapped[datetime | None] = mapped_column(nullable=True)
     deleted_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     author: Mapped[User] = relationship(lazy="joined", innerjoin=True)

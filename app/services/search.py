@@ -22,7 +22,7 @@ import orjson
 import redis
 from cachetools import TTLCache
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db, get_redis, get_search
@@ -38,6 +38,7 @@ from app.models import (
     Tag,
     Topic,
     User,
+    utcnow,
 )
 from app.search.backend import NoteDoc, NoteQuery, Sort, Suggestion, TopicDoc, UserDoc
 from app.search.text import analyzer, normalize
@@ -161,12 +162,16 @@ def sync_notes(note_ids: Iterable[int]) -> dict[str, int]:
     """Index what is visible among these notes and drop the rest: safe to run any number of
     times, in any order, after any change (publish, edit, delete, moderation, a ban)."""
     ids = sorted(set(note_ids))
+    read_at = utcnow()
     docs = _note_docs(db.session.execute(_visible_notes().where(id_in(Note.id, ids))).all())
     db.session.rollback()  # read only: no transaction left open while the index writes
     backend = get_search()
     backend.index_notes(docs)
     gone = sorted(set(ids) - {doc.id for doc in docs})
     backend.delete_notes(gone)
+    # What the index now holds is the notes as read: a later edit leaves them behind again.
+    db.session.execute(update(Note).where(id_in(Note.id, ids)).values(indexed_at=read_at))
+    db.session.commit()
     return {"indexed": len(docs), "removed": len(gone)}
 
 
@@ -249,12 +254,17 @@ def reindex(progress: Progress | None = None) -> dict[str, Any]:
             if not ids:
                 break
             if kind == "notes":
+                read_at = utcnow()
                 docs = _note_docs(
                     db.session.execute(
                         _visible_notes().where(id_in(Note.id, ids)).order_by(Note.id)
                     ).all()
                 )
                 backend.index_notes(docs, generation=generation)
+                db.session.execute(
+                    update(Note).where(id_in(Note.id, ids)).values(indexed_at=read_at)
+                )
+                db.session.commit()
             elif kind == "users":
                 docs = _user_docs(id_in(User.id, ids))
                 backend.index_users(docs, generation=generation)

@@ -152,3 +152,49 @@ def test_a_job_lost_from_redis_is_sent_again_and_runs_once(services_app):
     )
     assert likes == 1 and author
     commit()  # nothing open: a no-op
+
+
+def test_the_sweep_repairs_what_a_lost_job_left_behind(services_app):
+    """An image stuck in `processing` and a note edited but never re-indexed, both past the
+    deadline and with no job left anywhere: the relay's sweep queues their jobs again."""
+    from app.extensions import db
+    from app.jobs.outbox import STUCK_AFTER, relay_outbox
+    from app.models import Image
+
+    api = Api(services_app.test_client())
+    api.register("author")
+    note = api.post("/notes", "author", json={"title": "旧笔记", "status": "published"}).get_json()
+    _drain(services_app)
+    long_ago = utcnow() - STUCK_AFTER - timedelta(minutes=1)
+    db.session.execute(
+        update(Note).where(Note.id == note["id"]).values(updated_at=long_ago, indexed_at=None)
+    )
+    image = Image(
+        owner_id=api.users["author"]["id"],
+        kind="upload",
+        status="processing",
+        storage_key="images/lost/original.jpg",
+        source_format="JPEG",
+        content_type="image/jpeg",
+        byte_size=100,
+        width=10,
+        height=10,
+        dominant_color="#000000",
+        variants={},
+        created_at=long_ago,
+    )
+    db.session.add(image)
+    db.session.commit()
+    image_id = image.id
+    services_app.extensions["sprout.redis"].flushdb()  # every queued job is gone
+    db.session.execute(update(OutboxJob).values(state="done"))
+    db.session.commit()
+
+    assert relay_outbox()["repaired"] == 2
+    functions = sorted(row.function.rsplit(":", 1)[1] for row in _rows(state="pending"))
+    assert functions == ["index_notes", "make_image_variants"]
+    _drain(services_app)
+    db.session.rollback()
+    assert db.session.get(Note, note["id"]).indexed_at is not None
+    # the variants job ran: the picture is gone from storage, so the image is marked failed
+    assert db.session.get(Image, image_id).status == "failed"
