@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import redis as redis_lib
+from flask import Flask
 
+from tests.conftest import make_app
 from tests.integration.servers import LiveServer, RedisServer, Worker, server_env
 
 
@@ -122,3 +125,14 @@ def topology(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callabl
     for top in started:
         for process in top.processes:
             process.kill()
+
+
+@pytest.fixture
+def services_app(database_url: str, tmp_path: Path, redis_url: str) -> Iterator[Flask]:
+    """An app in services mode (the test Redis, jobs on RQ) for tests that drive a worker
+    themselves; the Redis database is flushed before and after."""
+    redis_lib.Redis.from_url(redis_url).flushdb()
+    app = make_app(database_url, tmp_path, redis_url=redis_url)
+    with app.app_context():
+        yield app
+    redis_lib.Redis.from_url(redis_url).flushdb()

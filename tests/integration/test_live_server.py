@@ -2,93 +2,27 @@
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import create_engine, text
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.integration.servers import LiveServer, call
+
 CLIENTS = 40
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _call(
     base: str, method: str, path: str, token: str | None = None, body: Any = None
 ) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(base + path, data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
+    response = call(base, method, path, token, body)
+    return response.status, response.body
 
 
-@pytest.fixture
-def live_server(database_url: str, tmp_path: Path):
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SPROUT_DATA_DIR": str(tmp_path / "data"),
-        "SPROUT_RATE_LIMITS": "off",
-        "SPROUT_SEED_ON_EMPTY": "0",
-    }
-    env.pop("REDIS_URL", None)
-    bin_dir = Path(sys.executable).parent
-    process = subprocess.Popen(
-        [
-            str(bin_dir / "gunicorn"),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "3",
-            "--threads",
-            "8",
-            "app.wsgi:app",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            if _call(base, "GET", "/healthz")[0] == 200:
-                break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail(process.stdout.read().decode() if process.stdout else "server did not start")
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
-
-
-def test_concurrent_likes_follows_and_comments_are_exact(live_server: str, database_url: str):
-    api = live_server + "/api/v1"
+def test_concurrent_likes_follows_and_comments_are_exact(
+    live_server: LiveServer, database_url: str
+):
+    api = live_server.api
     status, author = _call(
         api, "POST", "/auth/register", body={"username": "star", "password": "long-password-1"}
     )

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-import redis as redis_lib
 from rq import SimpleWorker
 from sqlalchemy import func, select, update
 
@@ -25,15 +23,6 @@ def flaky(value: int) -> None:
     CALLS.append(value)
     if len(CALLS) < value:
         raise RuntimeError("still down")
-
-
-@pytest.fixture
-def services_app(database_url, tmp_path, redis_url):
-    redis_lib.Redis.from_url(redis_url).flushdb()
-    app = make_app(database_url, tmp_path, redis_url=redis_url)
-    with app.app_context():
-        yield app
-    redis_lib.Redis.from_url(redis_url).flushdb()
 
 
 def _drain(app) -> None:

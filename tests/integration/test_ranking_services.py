@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-import redis as redis_lib
 from rq import SimpleWorker
 from sqlalchemy import func, select
 
 from app.jobs import QUEUES
 from app.jobs.schedule import tick
-from tests.conftest import Api, insert_note, make_app
-
-
-@pytest.fixture
-def services_app(database_url, tmp_path, redis_url):
-    redis_lib.Redis.from_url(redis_url).flushdb()
-    app = make_app(database_url, tmp_path, redis_url=redis_url)
-    with app.app_context():
-        yield app
-    redis_lib.Redis.from_url(redis_url).flushdb()
+from tests.conftest import Api, insert_note
 
 
 def test_impressions_flow_through_redis_and_the_scheduled_worker(services_app):

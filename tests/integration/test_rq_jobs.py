@@ -4,22 +4,11 @@ from __future__ import annotations
 
 import io
 
-import pytest
-import redis as redis_lib
 from PIL import Image
 from rq import SimpleWorker
 
 from app.jobs import QUEUES
-from tests.conftest import Api, make_app
-
-
-@pytest.fixture
-def services_app(database_url, tmp_path, redis_url):
-    redis_lib.Redis.from_url(redis_url).flushdb()
-    app = make_app(database_url, tmp_path, redis_url=redis_url)
-    with app.app_context():
-        yield app
-    redis_lib.Redis.from_url(redis_url).flushdb()
+from tests.conftest import Api
 
 
 def run_worker(app) -> None:
