@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.jobs import enqueue
+from app.jobs import commit, enqueue
 from app.jobs.search import index_topic, index_user
 from app.media.pipeline import PreparedImage, prepare_image
 from app.media.storage import new_image_prefix
@@ -175,9 +175,9 @@ class _Loader:
                 user.avatar_image_id = self._store(prepare_image(avatar), user, "avatar").id
                 self._remember("account", spec.username, user.id, digest)
             self.accounts[pack.channel] = user
-            db.session.commit()
             if state != "unchanged":
-                enqueue(index_user, user.id)
+                enqueue(index_user, user.id)  # commits with the account
+            commit()
             self._tick("accounts", done, len(self.packs))
 
     def topics_(self) -> None:
@@ -199,8 +199,8 @@ class _Loader:
                 topic.created_by_id = topic.created_by_id or (owner.id if owner else None)
                 db.session.flush()
                 self._remember("topic", spec.key, topic.id, digest)
-                db.session.commit()
-                enqueue(index_topic, topic.id)
+                enqueue(index_topic, topic.id)  # commits with the topic
+                commit()
             if topic is not None and topic.id is not None:
                 self.topics[spec.key] = topic.id
             self._tick("topics", done, len(items))

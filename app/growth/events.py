@@ -12,15 +12,14 @@ from app.growth import campaigns, tasks
 from app.growth.config import GROWTH
 from app.growth.ledger import award, settle_reversals
 from app.growth.levels import refresh_level
-from app.jobs import enqueue, job
+from app.jobs import commit, enqueue, job
 from app.jobs.notifications import deliver_notification
 from app.models import Comment, Note
 
 
 def _level_up(user_id: int) -> None:
     moved = refresh_level(user_id)
-    db.session.commit()
-    if moved is not None:
+    if moved is not None:  # the notice's intent commits with the new level
         level = next(lv for lv in GROWTH.levels if lv.number == moved[1])
         enqueue(
             deliver_notification,
@@ -37,6 +36,7 @@ def _level_up(user_id: int) -> None:
                 "privileges": list(GROWTH.privileges_at(level.number)),
             },
         )
+    commit()
 
 
 @job("default", retries=3)

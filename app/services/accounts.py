@@ -205,9 +205,9 @@ def update_profile(
         if image is None or image.owner_id != actor.id:
             raise NotFound("No such image of yours.", code="image_not_found")
         actor.avatar_image_id = image.id
-    db.session.commit()
     if nickname is not None or bio is not None:
-        enqueue(index_user, actor.id)
+        enqueue(index_user, actor.id)  # commits with the profile
+    commit()
     return actor
 
 
@@ -278,7 +278,7 @@ def ensure_admin(username: str, password: str) -> User:
     if "admin" not in {row.role for row in user.role_rows}:
         db.session.add(UserRole(user_id=user.id, role="admin"))
     unbanned = lift_all_penalties(user, "bootstrap admin ensured at start-up")
-    db.session.commit()
     if unbanned:
-        enqueue(index_user, user.id, True)
+        enqueue(index_user, user.id, True)  # commits with the lifted ban
+    commit()
     return user

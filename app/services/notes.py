@@ -507,9 +507,9 @@ def delete_note(actor: User, note_id: int) -> None:
     )
     if result.rowcount == 1 and note.status == "published":  # type: ignore[attr-defined]
         adjust_published_counters(note, -1)
-    db.session.commit()
-    enqueue(index_notes, [note.id])
+    enqueue(index_notes, [note.id])  # these commit with the deletion
     enqueue(settle_content, "note", note.id)  # a deleted note's points go back
+    commit()
 
 
 def view_note(actor: User | None, note_id: int) -> Note:
