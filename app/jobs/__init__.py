@@ -106,7 +106,7 @@ def enqueue(fn: Callable[..., Any], *args: Any) -> None:
 
             db.session.rollback()
             if durable:
-                outbox.record_failure(fn, args, {}, exc)
+                outbox.record_failure(fn, args, exc)
         outbox.relay_inline_soon()
         return
     if not durable:
@@ -115,7 +115,7 @@ def enqueue(fn: Callable[..., Any], *args: Any) -> None:
         except Exception:
             log.warning("job %s not queued: Redis is unreachable", fn.__name__, exc_info=True)
         return
-    outbox.record_and_send(connection, fn, args, {})
+    outbox.record_and_send(connection, fn, args)
 
 
 def commit() -> None:

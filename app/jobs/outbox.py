@@ -77,16 +77,14 @@ def _write(row: OutboxJob) -> int:
         ).scalar_one()
 
 
-def _row(
-    fn: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any], **state: Any
-) -> OutboxJob:
+def _row(fn: Callable[..., Any], args: Sequence[Any], **state: Any) -> OutboxJob:
     """A pending row. One about to be sent to RQ is due again only when its lease passes
     (the relay then finds it still queued, or lost); a failed send makes it due at once."""
     now = utcnow()
     sent_now = current_app.extensions.get("sprout.redis") is not None
     return OutboxJob(
         function=_name(fn),
-        args=[list(args), kwargs],
+        args=[list(args), {}],  # positional and keyword arguments
         queue=getattr(fn, "queue_name", "default"),
         state="pending",
         attempts=0,
@@ -159,7 +157,7 @@ def in_write_transaction() -> bool:
 
 def add_to_transaction(fn: Callable[..., Any], args: Sequence[Any]) -> None:
     """The job's row joins the open change: it commits (and is sent) with it, or not at all."""
-    row = _row(fn, args, {})
+    row = _row(fn, args)
     db.session.add(row)
     db.session.info.setdefault("outbox", []).append(row)
 
@@ -180,13 +178,11 @@ def run_committed_inline() -> int:
     return ran
 
 
-def record_and_send(
-    connection: Any, fn: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any]
-) -> None:
+def record_and_send(connection: Any, fn: Callable[..., Any], args: Sequence[Any]) -> None:
     """Services mode: write the intent, then send it. Neither step raises to the caller; if
     even the database write fails (it just committed the change) the error is logged."""
     try:
-        row_id = _write(_row(fn, args, kwargs))
+        row_id = _write(_row(fn, args))
     except Exception:
         db.session.rollback()
         log.exception("job %s could not be recorded in the outbox", _name(fn))
@@ -199,12 +195,10 @@ def record_and_send(
         _due_now([row_id])
 
 
-def record_failure(
-    fn: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any], exc: BaseException
-) -> None:
+def record_failure(fn: Callable[..., Any], args: Sequence[Any], exc: BaseException) -> None:
     """Embedded mode: an inline job failed; keep it for a retry after the first back-off."""
     try:
-        row = _row(fn, args, kwargs, attempts=1, last_error=_error(exc))
+        row = _row(fn, args, attempts=1, last_error=_error(exc))
         row.due_at = row.created_at + timedelta(seconds=RETRY_INTERVALS[0])
         _write(row)
     except Exception:
@@ -373,11 +367,3 @@ def _sweep_images() -> int:
     for image_id in repaired:
         enqueue(make_image_variants, image_id)
     return len(repaired)
-
-
-def outbox_counts() -> dict[str, int]:
-    """Rows by state, for `/readyz` and the operations docs."""
-    from sqlalchemy import func
-
-    rows = db.session.execute(select(OutboxJob.state, func.count()).group_by(OutboxJob.state)).all()
-    return {state: count for state, count in rows}
