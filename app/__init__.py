@@ -11,10 +11,10 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
-from app.api.json_provider import OrjsonProvider
-from app.config import Settings, load_settings
-from app.errors import AppError
-from app.extensions import RateLimiter, db, init_redis
+from app.core.config import Settings, load_settings
+from app.core.errors import AppError
+from app.core.extensions import RateLimiter, db, init_redis
+from app.core.json_provider import OrjsonProvider
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def _error_response(
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(AppError)
     def _app_error(exc: AppError) -> Response:
-        from app.extensions import db as database
+        from app.core.extensions import db as database
 
         database.session.rollback()
         return _error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
@@ -90,7 +90,7 @@ def register_error_handlers(app: Flask) -> None:
     def _database_error(exc: DBAPIError) -> Response:
         """A dropped or refused database connection is a dependency outage (503, retry),
         not a bug; the pool replaces the connection for the next request."""
-        from app.extensions import db as database
+        from app.core.extensions import db as database
 
         database.session.rollback()
         if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
@@ -106,7 +106,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        from app.extensions import db as database
+        from app.core.extensions import db as database
 
         database.session.rollback()
         return _error_response(500, "internal_error", "Something went wrong on our side.")
@@ -126,7 +126,7 @@ class IdConverter(IntegerConverter):
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.api import blueprint_modules
+    from app.blueprints import blueprint_modules
 
     for module in blueprint_modules():
         app.register_blueprint(module.bp)
@@ -149,7 +149,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     init_redis(app, settings)
     app.extensions["sprout.limiter"] = RateLimiter(settings)
     register_error_handlers(app)
-    from app.jobs import outbox
+    from app.core.jobs import outbox
 
     outbox.init_app(app)
     register_blueprints(app)

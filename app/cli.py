@@ -12,7 +12,7 @@ import redis
 from flask import Flask, current_app
 from tqdm import tqdm
 
-from app.config import Settings
+from app.core.config import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -45,8 +45,8 @@ def init_app(app: Flask) -> None:
         if settings.seed_on_empty and database_is_empty():
             click.echo(load_seed_content(progress=ProgressBars()).summary(), err=True)
             rebuild_rankings()
-        from app.extensions import get_search
-        from app.services.search import reindex
+        from app.core.extensions import get_search
+        from app.search.services import reindex
 
         if not get_search().stats().get("generation"):  # never built: build it now
             click.echo(reindex(progress=ProgressBars()), err=True)
@@ -65,7 +65,7 @@ def init_app(app: Flask) -> None:
     )
     def seed_command(dry_run: bool, packs: Path | None) -> None:
         """Load the cold-start packs (idempotent: run twice, nothing changes)."""
-        from app.services.search import reindex
+        from app.search.services import reindex
         from seed_content.loader import load_seed_content
 
         try:
@@ -137,8 +137,8 @@ def init_app(app: Flask) -> None:
         """Run an RQ worker on every Sprout queue (needs REDIS_URL)."""
         from rq import SimpleWorker
 
-        from app.extensions import get_redis
-        from app.jobs import QUEUES
+        from app.core.extensions import get_redis
+        from app.core.jobs import QUEUES
 
         connection = get_redis()
         if connection is None:
@@ -151,7 +151,7 @@ def init_app(app: Flask) -> None:
             raise click.BadParameter(f"unknown queue(s) {unknown}; known: {list(QUEUES)}")
         listen = [name for name in QUEUES if not queues or name in queues]
         if not burst and not no_schedule:
-            from app.jobs.schedule import start_scheduler_thread
+            from app.schedule import start_scheduler_thread
 
             # The thread's own ticks survive a Redis outage (each failure is logged).
             start_scheduler_thread(current_app._get_current_object(), connection, first=True)
@@ -172,7 +172,7 @@ def init_app(app: Flask) -> None:
     @app.cli.command("search-reindex")
     def search_reindex_command() -> None:
         """Rebuild the search index from the database (in place; resumes if interrupted)."""
-        from app.services.search import reindex
+        from app.search.services import reindex
 
         click.echo(reindex(progress=ProgressBars()), err=True)
 
@@ -190,7 +190,7 @@ def init_app(app: Flask) -> None:
     @click.option("--append", is_flag=True, help="Add to earlier synthetic data.")
     def synth_command(users: int, notes: int, interactions: int, seed: int, append: bool) -> None:
         """Generate skewed synthetic users, notes and interactions for benchmarks."""
-        from app.extensions import db
+        from app.core.extensions import db
         from app.synthetic import generate
 
         report = generate(
@@ -208,7 +208,7 @@ def init_app(app: Flask) -> None:
 def ensure_bootstrap_admin() -> None:
     settings: Settings = current_app.config["SPROUT"]
     if settings.admin_username and settings.admin_password:
-        from app.services.accounts import ensure_admin
+        from app.accounts.services import ensure_admin
 
         ensure_admin(settings.admin_username, settings.admin_password)
         click.echo(f"admin account {settings.admin_username!r} ensured")
@@ -216,7 +216,7 @@ def ensure_bootstrap_admin() -> None:
 
 def rebuild_rankings() -> None:
     """Run the periodic ranking jobs now (hot scores and lists, item-CF)."""
-    from app.jobs.schedule import periodic_job_definitions
+    from app.schedule import periodic_job_definitions
 
     for definition in periodic_job_definitions():
         click.echo(f"{definition.name} …", err=True)

@@ -22,19 +22,19 @@ from typing import Any
 import numpy as np
 from sqlalchemy import JSON, Connection, Engine, Table, func, insert, select, text
 
-from app.models import (
+from app.accounts.models import User
+from app.media.models import Image
+from app.notes.models import (
+    DEFAULT_CHANNELS,
     Album,
     Channel,
     Collect,
     Comment,
-    Image,
     Note,
     NoteImage,
     NoteLike,
-    User,
-    UserFollow,
 )
-from app.models.notes import DEFAULT_CHANNELS
+from app.social.models import UserFollow
 
 ProgressCallback = Callable[[str, int, int], None]
 

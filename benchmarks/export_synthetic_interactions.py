@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from app.models import Base
+from app.metadata import Base
 from app.synthetic import generate
 
 out = Path(sys.argv[1])

@@ -50,8 +50,8 @@ def main() -> None:
 
     redis.Redis.from_url(args.redis_url).flushdb()  # its own database: no state from before
     from app import create_app
-    from app.api.cards import warm_content
-    from app.extensions import db, get_feed_store
+    from app.core.extensions import db, get_feed_store
+    from app.feeds.cards import warm_content
 
     app = create_app()
     with app.app_context():

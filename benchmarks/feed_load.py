@@ -78,7 +78,7 @@ def rebuild_in_child(env: dict[str, str]) -> dict[str, Any]:
     code = (
         "import json, resource, sys, time\n"
         "from app import create_app\n"
-        "from app.jobs.ranking import rebuild_hot, rebuild_itemcf\n"
+        "from app.feeds.jobs import rebuild_hot, rebuild_itemcf\n"
         "app = create_app()\n"
         "out = {}\n"
         "with app.app_context():\n"

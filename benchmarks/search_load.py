@@ -65,9 +65,9 @@ def main() -> None:
     )
     os.environ.pop("REDIS_URL", None)
     from app import create_app
-    from app.extensions import get_search
+    from app.core.extensions import get_search
     from app.search.backend import NoteQuery
-    from app.services.search import reindex
+    from app.search.services import reindex
 
     app = create_app()
     with app.app_context():

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a plain s
 
 from sqlalchemy import Engine, create_engine, inspect
 
-from app.models import Base
+from app.metadata import Base
 from app.synthetic import SyntheticDataExists, generate
 
 

@@ -1,4 +1,4 @@
-"""Alembic environment: one schema for SQLite and PostgreSQL, taken from `app.models`."""
+"""Alembic environment: one schema for SQLite and PostgreSQL, taken from `app.metadata`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from app.models import Base
-from app.models.base import UTCDateTime
+from app.core.models import UTCDateTime
+from app.metadata import Base
 
 config = context.config
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import Blueprint
 
-from app.api.presenters import iso
-from app.api.routing import current_actor, endpoint
-from app.schemas.common import Page, page_of
-from app.schemas.cursors import ID, ID_CURSOR, Cursor, Number
+from app.core.pagination import ID, ID_CURSOR, Cursor, Number
+from app.core.presenters import iso
+from app.core.routing import current_actor, endpoint
+from app.core.schemas import Page, page_of
 from moderation import keywords, service
 from moderation.schemas import (
     AccountLinkIn,

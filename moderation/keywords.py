@@ -6,12 +6,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.errors import Conflict, NotFound, ValidationFailed
-from app.extensions import db
-from app.models import User
-from app.services.policies import require
-from app.services.snapshots import VersionedSnapshot
-from app.services.sql import id_in_range
+from app.accounts.models import User
+from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.extensions import db
+from app.core.policies import require
+from app.core.snapshots import VersionedSnapshot
+from app.core.sql import id_in_range
 from moderation.models import ModerationKeyword
 from moderation.text_filter import Keyword, TextFilter, normalize_word
 

@@ -1,11 +1,11 @@
 """Who may do what in moderation: one named predicate per action, called by the services.
 
-Role rank has one definition, `app.services.policies.role_rank`; these build on it."""
+Role rank has one definition, `app.core.policies.role_rank`; these build on it."""
 
 from __future__ import annotations
 
-from app.models import User
-from app.services.policies import outranks
+from app.accounts.models import User
+from app.core.policies import outranks
 
 
 def can_moderate(actor: User) -> bool:

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from app.schemas.common import CleanText, Id, Page, Schema, SingleLine
+from app.core.schemas import CleanText, Id, Page, Schema, SingleLine
 from moderation.taxonomy import taxonomy
 
 

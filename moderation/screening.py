@@ -15,10 +15,13 @@ from datetime import timedelta
 
 from sqlalchemy import BigInteger, func, literal, or_, select
 
-from app.errors import Unprocessable
-from app.extensions import db
-from app.models import Comment, Image, Note, NoteImage, User, utcnow
-from app.models.functions import hamming_distance
+from app.accounts.models import User
+from app.core.errors import Unprocessable
+from app.core.extensions import db
+from app.core.models import utcnow
+from app.core.sql_functions import hamming_distance
+from app.media.models import Image
+from app.notes.models import Comment, Note, NoteImage
 from moderation.keywords import text_filter
 from moderation.models import Case, Fingerprint
 from moderation.taxonomy import taxonomy

@@ -12,17 +12,19 @@ from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.errors import Conflict, NotFound, Unprocessable, ValidationFailed
-from app.extensions import db
+from app.accounts.models import User
+from app.accounts.services import revoke_all_tokens
+from app.core.errors import Conflict, NotFound, Unprocessable, ValidationFailed
+from app.core.extensions import db
+from app.core.jobs import commit, enqueue
+from app.core.models import utcnow
+from app.core.policies import require
+from app.core.sql import bump, id_in_range, inserted
 from app.growth.events import settle_content
-from app.jobs import commit, enqueue
-from app.jobs.notifications import deliver_notification
-from app.jobs.search import index_notes, index_user
-from app.models import Comment, Note, User, utcnow
-from app.services.accounts import revoke_all_tokens
-from app.services.notes import adjust_published_counters
-from app.services.policies import require
-from app.services.sql import bump, id_in_range, inserted
+from app.notes.models import Comment, Note
+from app.notes.services.notes import adjust_published_counters
+from app.notifications.jobs import deliver_notification
+from app.search.jobs import index_notes, index_user
 from moderation.models import (
     AccountLink,
     Appeal,

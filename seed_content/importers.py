@@ -27,13 +27,22 @@ from flask import current_app
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
-from app.config import Settings
-from app.errors import AppError
-from app.extensions import db
+from app.accounts.models import User
+from app.core.config import Settings
+from app.core.errors import AppError
+from app.core.extensions import db
+from app.core.models import utcnow
+from app.editorial.models import ContentSource
+from app.editorial.services import log_action
 from app.growth.levels import max_body
-from app.models import ContentSource, Note, User, utcnow
-from app.services.editorial import log_action
-from app.services.notes import MAX_TAGS, TAG_MAX_CHARS, create_note, normalize_tag, update_note
+from app.notes.models import Note
+from app.notes.services.notes import (
+    MAX_TAGS,
+    TAG_MAX_CHARS,
+    create_note,
+    normalize_tag,
+    update_note,
+)
 
 MAX_FETCH_BYTES = 5 << 20
 FETCH_TIMEOUT = urllib3.Timeout(connect=5.0, read=15.0)

@@ -25,18 +25,22 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from app.extensions import db
-from app.jobs import commit, enqueue
-from app.jobs.search import index_topic, index_user
+from app.accounts.models import User
+from app.accounts.services import hash_password
+from app.core.extensions import db
+from app.core.jobs import commit, enqueue
+from app.core.models import utcnow
+from app.editorial.models import ContentSource, EditorPick
+from app.editorial.services import editorial_snapshot, log_action, pick_details
+from app.media.models import Image
 from app.media.pipeline import PreparedImage, prepare_image
+from app.media.services import image_row, save_with_variants
 from app.media.storage import new_image_prefix
 from app.media.text_cover import find_cjk_font
-from app.models import Comment, ContentSource, EditorPick, Image, Note, Topic, User, utcnow
-from app.services.accounts import hash_password
-from app.services.comments import add_comment, delete_comment
-from app.services.editorial import editorial_snapshot, log_action, pick_details
-from app.services.media import image_row, save_with_variants
-from app.services.notes import create_note, like_note, update_note
+from app.notes.models import Comment, Note, Topic
+from app.notes.services.comments import add_comment, delete_comment
+from app.notes.services.notes import create_note, like_note, update_note
+from app.search.jobs import index_topic, index_user
 from seed_content.packs import PACKS_DIR, Pack, all_packs, cross_check
 from seed_content.render import render_avatar, render_picture
 

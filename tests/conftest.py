@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, text
 
 from app import create_app
 from app.cli import migrate
-from app.config import load_settings
+from app.core.config import load_settings
 
 PG_ADMIN_URL = os.environ.get(
     "SPROUT_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -133,7 +133,7 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     application = make_app(database_url, tmp_path)
     with application.app_context():
         yield application
-    from app.extensions import db
+    from app.core.extensions import db
 
     with application.app_context():
         db.engine.dispose()
@@ -186,8 +186,8 @@ class Api:
 
     def grant(self, username: str, *roles: str) -> None:
         """Give roles directly in the database (the admin route is tested on its own)."""
-        from app.extensions import db
-        from app.models import UserRole
+        from app.accounts.models import UserRole
+        from app.core.extensions import db
 
         for role in roles:
             db.session.add(UserRole(user_id=self.users[username]["id"], role=role))
@@ -227,8 +227,9 @@ def insert_note(
     """
     from datetime import timedelta
 
-    from app.extensions import db
-    from app.models import Note, NoteTopic, utcnow
+    from app.core.extensions import db
+    from app.core.models import utcnow
+    from app.notes.models import Note, NoteTopic
 
     now = utcnow()
     note = Note(

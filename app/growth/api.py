@@ -6,9 +6,13 @@ from typing import Any
 
 from flask import Blueprint
 
-from app.api.presenters import user_view
-from app.api.routing import current_actor, endpoint
-from app.extensions import db
+from app.accounts.models import User
+from app.core.extensions import db
+from app.core.pagination import ID_CURSOR
+from app.core.presenters import user_view
+from app.core.routing import current_actor, endpoint
+from app.core.schemas import Page, page_of
+from app.core.viewer import avatars_for
 from app.growth import campaigns, ledger, store, tasks
 from app.growth.levels import growth_view
 from app.growth.models import PointsEntry, Redemption, StoreItem
@@ -32,10 +36,6 @@ from app.growth.schemas import (
     StoreItemOut,
     TaskList,
 )
-from app.models import User
-from app.schemas.common import Page, page_of
-from app.schemas.cursors import ID_CURSOR
-from app.services.viewer import avatars_for
 
 bp = Blueprint("growth", __name__, url_prefix="/api/v1")
 

@@ -8,15 +8,17 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from app.errors import Conflict, NotFound, Unprocessable
-from app.extensions import db
+from app.accounts.models import User
+from app.core.errors import Conflict, NotFound, Unprocessable
+from app.core.extensions import db
+from app.core.jobs import enqueue
+from app.core.models import utcnow
+from app.core.policies import is_staff, require
+from app.core.sql import bump, id_in_range, inserted, newest_first
 from app.growth.ledger import award
 from app.growth.models import Campaign, CampaignDay, CampaignMember
-from app.jobs import enqueue
-from app.jobs.notifications import deliver_notification
-from app.models import Note, NoteTopic, Topic, User, utcnow
-from app.services.policies import is_staff, require
-from app.services.sql import bump, id_in_range, inserted, newest_first
+from app.notes.models import Note, NoteTopic, Topic
+from app.notifications.jobs import deliver_notification
 
 
 def can_run_campaigns(actor: User) -> bool:

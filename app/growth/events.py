@@ -7,14 +7,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.extensions import db
+from app.core.extensions import db
+from app.core.jobs import commit, enqueue, job
 from app.growth import campaigns, tasks
 from app.growth.config import GROWTH
 from app.growth.ledger import award, settle_reversals
 from app.growth.levels import refresh_level
-from app.jobs import commit, enqueue, job
-from app.jobs.notifications import deliver_notification
-from app.models import Comment, Note
+from app.notes.models import Comment, Note
+from app.notifications.jobs import deliver_notification
 
 
 def _level_up(user_id: int) -> None:

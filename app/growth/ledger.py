@@ -9,13 +9,14 @@ from datetime import date
 
 from sqlalchemy import func, select, update
 
-from app.errors import Conflict, NotFound
-from app.extensions import db
+from app.accounts.models import User
+from app.core.errors import Conflict, NotFound
+from app.core.extensions import db
+from app.core.models import utcnow
+from app.core.policies import is_staff, require
+from app.core.sql import id_in_range, insert_ignore, newest_first
 from app.growth.config import GROWTH
 from app.growth.models import PointsEntry
-from app.models import User, utcnow
-from app.services.policies import is_staff, require
-from app.services.sql import id_in_range, insert_ignore, newest_first
 from moderation.models import AccountLink
 
 #: Actions that the daily caps do not apply to (not earned by activity).

@@ -10,12 +10,14 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from app.errors import Forbidden
-from app.extensions import db
+from app.accounts.models import User
+from app.core.errors import Forbidden
+from app.core.extensions import db
+from app.core.models import utcnow
 from app.growth.config import GROWTH, NEW_USER_WINDOW, Level
 from app.growth.ledger import earned_today
 from app.growth.tasks import streak_of
-from app.models import Collect, Comment, Note, NoteLike, User, utcnow
+from app.notes.models import Collect, Comment, Note, NoteLike
 
 _LIVE_NOTE = (Note.status == "published", Note.deleted_at.is_(None))
 

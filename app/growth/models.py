@@ -1,4 +1,4 @@
-"""Growth tables (imported by `app.models`, so Alembic sees them)."""
+"""Growth tables (imported by `app.metadata`, so Alembic sees them)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, utcnow
+from app.core.models import Base, utcnow
 
 
 class PointsEntry(Base):

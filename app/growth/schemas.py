@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
-from app.schemas.common import CleanText, Id, Page, PageOut, Schema, SingleLine
+from app.core.schemas import CleanText, Id, Page, PageOut, Schema, SingleLine
 
 
 class PointsEntryOut(BaseModel):

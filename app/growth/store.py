@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from sqlalchemy import func, select, update
 
-from app.errors import Conflict, NotFound
-from app.extensions import db
+from app.accounts.models import User
+from app.core.errors import Conflict, NotFound
+from app.core.extensions import db
+from app.core.policies import is_staff, require
+from app.core.sql import id_in_range, newest_first
 from app.growth.ledger import append_entry, lock_user
 from app.growth.models import Redemption, StoreItem
-from app.models import User
-from app.services.policies import is_staff, require
-from app.services.sql import id_in_range, newest_first
 
 
 def can_manage_store(actor: User) -> bool:

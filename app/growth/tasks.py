@@ -7,12 +7,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.errors import Conflict
-from app.extensions import db
+from app.accounts.models import User
+from app.core.errors import Conflict
+from app.core.extensions import db
 from app.growth.config import GROWTH, Task
 from app.growth.ledger import award, count_actions, lock_user, today
 from app.growth.models import CheckIn, PointsEntry
-from app.models import User
 
 
 def period_start(task: Task, day: date) -> date:

@@ -1,1 +1,1 @@
-"""Image pipeline (pure Pillow) and storage backends (local disk, S3)."""
+"""Uploads and images: the Pillow pipeline, creative edits, text covers, storage backends."""

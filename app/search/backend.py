@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from app.errors import DependencyDown
+from app.core.errors import DependencyDown
 
 Sort = Literal["relevance", "new", "hot"]
 MAX_RESULTS = 1000  # deepest page any query reaches: relevance beyond it is noise

@@ -9,7 +9,7 @@
   drops the old indices (zero downtime). Live writes during a reindex go to both.
 - Bulk indexing (`helpers.bulk`), `search_after` paging on (sort values, id).
 - Every transport failure becomes `SearchUnavailable`: the API answers 503 and index jobs are
-  retried by RQ later (`app/jobs/search.py`), so writes elsewhere never fail on search.
+  retried by RQ later (`app/search/jobs.py`), so writes elsewhere never fail on search.
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ def test_register_login_logout_revokes_token(api):
 
 
 def test_password_is_hashed_with_argon2(api, app):
-    from app.extensions import db
-    from app.models import User
+    from app.accounts.models import User
+    from app.core.extensions import db
 
     api.register("bob", password="s3cret-password")
     stored = db.session.query(User).filter_by(username="bob").one().password_hash
@@ -178,8 +178,8 @@ def test_password_change_signs_out_other_sessions(api):
 
 
 def test_banned_user_cannot_log_in_and_token_stops(api, app):
-    from app.extensions import db
-    from app.models import User
+    from app.accounts.models import User
+    from app.core.extensions import db
 
     api.register("henry")
     user = db.session.query(User).filter_by(username="henry").one()

@@ -17,8 +17,10 @@ def test_stats_need_admin(api):
 
 
 def test_stats_numbers(api):
-    from app.extensions import db
-    from app.models import Comment, Note, Topic, User, UserActivityDay, utcnow
+    from app.accounts.models import User, UserActivityDay
+    from app.core.extensions import db
+    from app.core.models import utcnow
+    from app.notes.models import Comment, Note, Topic
 
     boss = api.register("boss")["id"]  # no signup source
     api.grant("boss", "admin")

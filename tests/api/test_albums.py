@@ -15,15 +15,15 @@ def make_note(api: Any, username: str, title: str = "笔记", status: str = "pub
 
 
 def collect_count(note_id: int) -> int:
-    from app.extensions import db
-    from app.models import Note
+    from app.core.extensions import db
+    from app.notes.models import Note
 
     return db.session.scalar(select(Note.collect_count).where(Note.id == note_id))
 
 
 def collect_rows(note_id: int) -> int:
-    from app.extensions import db
-    from app.models import Collect
+    from app.core.extensions import db
+    from app.notes.models import Collect
 
     return db.session.scalar(
         select(func.count()).select_from(Collect).where(Collect.note_id == note_id)
@@ -31,8 +31,8 @@ def collect_rows(note_id: int) -> int:
 
 
 def received(user_id: int) -> int:
-    from app.extensions import db
-    from app.models import User
+    from app.accounts.models import User
+    from app.core.extensions import db
 
     return db.session.scalar(select(User.collect_received_count).where(User.id == user_id))
 
@@ -178,8 +178,8 @@ def test_collect_is_idempotent_moves_between_albums_and_uncollects(api):
     assert in_album["items"][0]["collected"] is True
     assert api.get(f"/albums/{default_id}/notes", "bob").get_json()["items"] == []
 
-    from app.extensions import db
-    from app.models import Notification
+    from app.core.extensions import db
+    from app.notifications.models import Notification
 
     rows = db.session.execute(
         select(Notification.recipient_id, Notification.actor_id, Notification.note_id).where(
@@ -316,8 +316,8 @@ def test_concurrent_collects_are_counted_exactly(app, api):
     assert collect_count(other_notes[0]) == 2 == collect_rows(other_notes[0])
     assert received(alice["id"]) == 20 + 8 + 1
 
-    from app.extensions import db
-    from app.models import Album
+    from app.core.extensions import db
+    from app.notes.models import Album
 
     fan00 = api.users["fan00"]["id"]
     albums = db.session.scalars(select(Album).where(Album.owner_id == fan00)).all()

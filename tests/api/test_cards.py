@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import update
 
-from app.extensions import db
-from app.models import Image, Note, User
+from app.accounts.models import User
+from app.core.extensions import db
+from app.media.models import Image
+from app.notes.models import Note
 from tests.api.test_notes import image_note, make_image, make_topic, post_note
 
 

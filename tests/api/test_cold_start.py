@@ -48,8 +48,8 @@ def test_loading_twice_changes_nothing_and_an_edit_updates_in_place(api):
 
     food = next(p for p in packs if p.channel == "food")
     note = food.notes[0]
-    from app.extensions import db
-    from app.models import ContentSource
+    from app.core.extensions import db
+    from app.editorial.models import ContentSource
 
     note_id = db.session.query(ContentSource).filter_by(kind="note", key=note.key).one().target_id
     likes_before = api.get(f"/notes/{note_id}").get_json()["like_count"]
@@ -94,8 +94,8 @@ def test_a_seeded_community_is_alive(api, app):
 def test_the_seed_command_dry_run_reports_and_writes_nothing(app):
     from sqlalchemy import func, select
 
-    from app.extensions import db
-    from app.models import Note
+    from app.core.extensions import db
+    from app.notes.models import Note
 
     result = app.test_cli_runner().invoke(args=["seed", "--dry-run"])
     assert result.exit_code == 0, result.output

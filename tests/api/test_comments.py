@@ -14,23 +14,23 @@ def make_note(api: Any, username: str, title: str = "笔记", status: str = "pub
 
 
 def note_counts(note_id: int) -> int:
-    from app.extensions import db
-    from app.models import Note
+    from app.core.extensions import db
+    from app.notes.models import Note
 
     return db.session.scalar(select(Note.comment_count).where(Note.id == note_id))
 
 
 def comment_row(comment_id: int) -> Any:
-    from app.extensions import db
-    from app.models import Comment
+    from app.core.extensions import db
+    from app.notes.models import Comment
 
     db.session.expire_all()
     return db.session.get(Comment, comment_id)
 
 
 def notifications(kind: str | None = None) -> list[tuple[str, int, int | None, int | None]]:
-    from app.extensions import db
-    from app.models import Notification
+    from app.core.extensions import db
+    from app.notifications.models import Notification
 
     stmt = select(
         Notification.kind, Notification.recipient_id, Notification.actor_id, Notification.comment_id
@@ -258,8 +258,8 @@ def test_comment_likes_are_idempotent_and_notify_once(api):
     assert api.post(path, "bob").get_json()["like_count"] == 2  # own like counts, no notice
 
     assert notifications("comment_like") == [("comment_like", bob["id"], carol["id"], target["id"])]
-    from app.extensions import db
-    from app.models import CommentLike
+    from app.core.extensions import db
+    from app.notes.models import CommentLike
 
     rows = db.session.scalar(
         select(func.count()).select_from(CommentLike).where(CommentLike.comment_id == target["id"])

@@ -28,15 +28,15 @@ def upload(api, user: str, **form: str):
 
 
 def set_level(username_id: int, level: int) -> None:
-    from app.extensions import db
-    from app.models import User
+    from app.accounts.models import User
+    from app.core.extensions import db
 
     db.session.get(User, username_id).level = level
     db.session.commit()
 
 
 def variant_pixels(record: dict, name: str = "thumb") -> Image.Image:
-    from app.extensions import get_storage
+    from app.core.extensions import get_storage
 
     key = record["variants"][name]["url"].split("/media/files/", 1)[1]
     return Image.open(io.BytesIO(get_storage().open(key))).convert("RGB")
@@ -77,8 +77,8 @@ def test_sticker_packs_and_the_watermark_are_privileges(api):
 def test_bad_edits_are_400_and_store_nothing(api):
     from sqlalchemy import func, select
 
-    from app.extensions import db
-    from app.models import Image as ImageRow
+    from app.core.extensions import db
+    from app.media.models import Image as ImageRow
 
     api.register("maker")
     for edits in (

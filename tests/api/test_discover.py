@@ -146,8 +146,8 @@ def test_rebuild_makes_hot_lists_and_related_notes(api):
 def test_what_a_user_opens_and_likes_steers_their_discover_feed(api):
     from sqlalchemy import select
 
-    from app.extensions import db
-    from app.models import NoteEvent
+    from app.core.extensions import db
+    from app.feeds.models import NoteEvent
 
     authors = _authors(api, 10)
     api.register("catlover")
@@ -193,7 +193,7 @@ def _pages(api, user, count, limit=10, before_page=None):
 
 
 def test_later_pages_of_a_session_come_from_its_ranked_buffer(api, monkeypatch):
-    from app.services import discover
+    from app.feeds import discover
 
     authors = _authors(api, 8)
     api.register("scroller")
@@ -225,8 +225,8 @@ def test_later_pages_of_a_session_come_from_its_ranked_buffer(api, monkeypatch):
 
 
 def test_feedback_and_removals_reach_the_buffered_pages_at_once(api):
-    from app.extensions import db, get_feed_store
-    from app.models import Note
+    from app.core.extensions import db, get_feed_store
+    from app.notes.models import Note
 
     authors = _authors(api, 6)
     api.register("picky")
@@ -272,7 +272,7 @@ def test_buffered_cards_carry_their_diversity_keys():
     first, then the catalogue; only notes in neither are read (through the feature cache)."""
     from types import SimpleNamespace
 
-    from app.services.discover import _features_for, _keys_of
+    from app.feeds.discover import _features_for, _keys_of
     from ranking.store import NoteKey
     from ranking.types import NoteFeatures
 

@@ -32,7 +32,7 @@ def community(api, notes: int = 30):
 
 
 def refresh_editorial(app):
-    from app.services.editorial import editorial_snapshot
+    from app.editorial.services import editorial_snapshot
 
     with app.app_context():
         editorial_snapshot.changed()
@@ -56,7 +56,7 @@ def test_only_editors_and_admins_curate(api):
 
 
 def test_bad_picks_and_boosts_are_refused(api):
-    from app.models import utcnow
+    from app.core.models import utcnow
 
     ids = community(api, 3)
     draft = insert_note(api.users["creator0"]["id"], "草稿", status="draft")
@@ -112,8 +112,9 @@ def test_a_positioned_pick_leads_the_waterfall_until_it_ends(api, app):
     daily = api.get("/picks/daily").get_json()
     assert [card["id"] for card in daily["items"]] == [quiet] and daily["items"][0]["pick"]
 
-    from app.extensions import db
-    from app.models import EditorPick, utcnow
+    from app.core.extensions import db
+    from app.core.models import utcnow
+    from app.editorial.models import EditorPick
 
     db.session.get(EditorPick, made["id"]).ends_at = utcnow() - timedelta(minutes=1)
     db.session.commit()
@@ -151,7 +152,7 @@ def test_channel_and_topic_picks_and_removal(api):
 
 
 def test_boosts_raise_a_note_or_a_creator_until_they_end(api, app):
-    from app.models import utcnow
+    from app.core.models import utcnow
 
     ids = community(api)
     quiet = ids[-1]
@@ -171,7 +172,7 @@ def test_boosts_raise_a_note_or_a_creator_until_they_end(api, app):
         (quiet, None, True),
     ]
     with app.app_context():
-        from app.services.editorial import editorial_source
+        from app.editorial.services import editorial_source
 
         source = editorial_source()
         now = utcnow().timestamp()

@@ -7,8 +7,8 @@ from tests.conftest import insert_note as make_note
 
 
 def make_topic(name):
-    from app.extensions import db
-    from app.models import Topic
+    from app.core.extensions import db
+    from app.notes.models import Topic
 
     topic = Topic(name=name)
     db.session.add(topic)
@@ -64,8 +64,9 @@ def test_following_feed_pages_without_gaps(api):
     api.post(f"/users/{author}/follow", "reader")
     api.post(f"/topics/{topic}/follow", "reader")
     # Same timestamp for several notes: the id breaks ties in the keyset.
-    from app.extensions import db
-    from app.models import Note, utcnow
+    from app.core.extensions import db
+    from app.core.models import utcnow
+    from app.notes.models import Note
 
     notes = [make_note(author, f"n{i}", topics=[topic] if i % 2 else []) for i in range(23)]
     moment = utcnow()
@@ -92,7 +93,7 @@ def test_following_feed_rejects_bad_input(api):
     assert_error(api.get("/feeds/following"), 401)
     for query in [{"limit": 0}, {"limit": 51}, {"limit": "ten"}, {"cursor": "garbage!"}]:
         assert_error(api.get("/feeds/following", "reader", query_string=query), 400)
-    from app.schemas.cursors import pack as encode_cursor
+    from app.core.pagination import pack as encode_cursor
 
     for forged in [encode_cursor("2024-13-99", 1), encode_cursor(None, 1), encode_cursor(1)]:
         response = api.get("/feeds/following", "reader", query_string={"cursor": forged})

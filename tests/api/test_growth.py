@@ -83,7 +83,7 @@ def test_daily_caps_per_action_and_overall(api, app):
     publishes = [delta for action, delta in ledger(api, "busy") if action == "publish_note"]
     assert publishes == [10] * 5  # the 6th is over the 50 a day (a 0 entry, not listed)
     with app.app_context():
-        from app.extensions import db
+        from app.core.extensions import db
         from app.growth.ledger import award
 
         award(api.users["busy"]["id"], "campaign", "test:big", amount=990)  # 50 + 990 + task
@@ -196,7 +196,7 @@ def test_check_in_streaks_and_tasks(api, app):
     # Someone who checked in yesterday makes a streak of 2 today, paid 5 + 1.
     api.register("regular")
     with app.app_context():
-        from app.extensions import db
+        from app.core.extensions import db
         from app.growth.ledger import today
         from app.growth.models import CheckIn
 
@@ -216,7 +216,7 @@ def test_check_in_streaks_and_tasks(api, app):
 
 
 def test_campaigns_check_in_by_posting_under_the_topic(api, app):
-    from app.models import utcnow
+    from app.core.models import utcnow
 
     for name in ("editor1", "runner", "walker", "plain"):
         api.register(name)
@@ -251,7 +251,7 @@ def test_campaigns_check_in_by_posting_under_the_topic(api, app):
     publish(api, "plain", "没报名", topic_ids=[topic])  # not a member: nothing
     assert api.get(f"/campaigns/{cid}", "runner").get_json()["days_done"] == 1
     with app.app_context():  # yesterday's check-in, as if it had happened then
-        from app.extensions import db
+        from app.core.extensions import db
         from app.growth.models import CampaignDay, CampaignMember
 
         runner_id = api.users["runner"]["id"]
@@ -323,9 +323,9 @@ def test_store_redemptions_history_and_manual_grants(api):
 
 
 def test_concurrent_redemptions_never_oversell_or_overspend(api, app):
-    from app.extensions import db
+    from app.accounts.models import User
+    from app.core.extensions import db
     from app.growth.models import Redemption, StoreItem
-    from app.models import User
 
     api.register("boss")
     api.grant("boss", "admin")
@@ -383,13 +383,14 @@ def test_a_new_creators_first_notes_get_an_exploration_boost(api, app):
     api.register("veteran")
     publish(api, "newbie", "我的第一篇")
     publish(api, "veteran", "老用户的笔记")
-    from app.extensions import db
-    from app.models import User, utcnow
+    from app.accounts.models import User
+    from app.core.extensions import db
+    from app.core.models import utcnow
 
     db.session.get(User, api.users["veteran"]["id"]).created_at = utcnow() - timedelta(days=30)
     db.session.commit()
     with app.app_context():
-        from app.services.editorial import editorial_source
+        from app.editorial.services import editorial_source
 
         app.extensions.pop("sprout.new_creators", None)
         boosts = editorial_source().author_boosts(utcnow().timestamp())
@@ -403,7 +404,7 @@ def test_the_database_refuses_to_change_the_ledger(api, app):
     from sqlalchemy import delete, update
     from sqlalchemy.exc import DatabaseError
 
-    from app.extensions import db
+    from app.core.extensions import db
     from app.growth.models import PointsEntry
 
     api.register("saver")

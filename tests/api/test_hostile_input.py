@@ -10,8 +10,8 @@ import io
 import pytest
 from PIL import Image
 
-from app.schemas.common import MAX_JSON_DEPTH
-from app.schemas.cursors import pack
+from app.core.pagination import pack
+from app.core.schemas import MAX_JSON_DEPTH
 from tests.conftest import assert_error
 
 

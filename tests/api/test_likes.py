@@ -7,8 +7,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from app.extensions import db
-from app.models import Note, NoteLike, Notification, User
+from app.accounts.models import User
+from app.core.extensions import db
+from app.notes.models import Note, NoteLike
+from app.notifications.models import Notification
 from tests.api.test_notes import column, image_note, make_image
 from tests.conftest import assert_error
 

@@ -45,8 +45,8 @@ def test_phone_photo_is_oriented_stripped_and_gets_variants(api, app):
     assert record["status"] == "ready"
     assert set(record["variants"]) == {"thumb", "medium", "large"}
     assert record["variants"]["thumb"]["width"] == 300  # never upscaled
-    from app.extensions import db, get_storage
-    from app.models import Image as ImageRow
+    from app.core.extensions import db, get_storage
+    from app.media.models import Image as ImageRow
 
     row = db.session.get(ImageRow, body["id"])
     stored = get_storage().open(row.storage_key)

@@ -98,7 +98,7 @@ def test_penalty_ladder_mutes_and_the_muted_cannot_write(people):
     assert_error(api.get(f"/notes/{first}", "rep1"), 404)  # removed
     assert api.post("/auth/logout", "author").status_code == 204  # still allowed
 
-    from app.extensions import db
+    from app.core.extensions import db
     from moderation.models import Mute
 
     db.session.query(Mute).delete()  # the day passed
@@ -188,7 +188,7 @@ def test_the_database_refuses_to_change_the_audit_log(people, app):
     from sqlalchemy import delete, select, update
     from sqlalchemy.exc import DatabaseError
 
-    from app.extensions import db
+    from app.core.extensions import db
     from moderation.models import AuditEntry
 
     api = people

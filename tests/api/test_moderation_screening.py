@@ -76,8 +76,9 @@ def test_new_accounts_notes_are_screened_older_ones_are_not(api):
         422,
         "content_blocked",
     )
-    from app.extensions import db
-    from app.models import User, utcnow
+    from app.accounts.models import User
+    from app.core.extensions import db
+    from app.core.models import utcnow
 
     db.session.get(User, api.users["fan"]["id"]).created_at = utcnow() - timedelta(days=30)
     db.session.commit()
@@ -181,8 +182,9 @@ def test_links_are_held_only_from_new_accounts(api):
     assert held["status"] == "pending_review"
     (case,) = api.get("/moderation/cases", "mod").get_json()["items"]
     assert case["reason_code"] == "spam_ads.deceptive_links"
-    from app.extensions import db
-    from app.models import User, utcnow
+    from app.accounts.models import User
+    from app.core.extensions import db
+    from app.core.models import utcnow
 
     db.session.get(User, api.users["fan"]["id"]).created_at = utcnow() - timedelta(days=30)
     db.session.commit()

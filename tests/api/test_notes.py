@@ -7,8 +7,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from app.extensions import db, get_storage
-from app.models import Image, Note, NoteMention, Notification, Tag, Topic, User
+from app.accounts.models import User
+from app.core.extensions import db, get_storage
+from app.media.models import Image
+from app.notes.models import Note, NoteMention, Tag, Topic
+from app.notifications.models import Notification
 from tests.conftest import assert_error
 
 
@@ -96,7 +99,7 @@ def test_create_text_note_renders_a_cover_card(api):
 
 
 def test_cover_job_is_idempotent_and_follows_title_edits(api):
-    from app.jobs.notes import render_text_cover
+    from app.notes.jobs import render_text_cover
 
     api.register("alice")
     note = post_note(api, "alice", title="first title").get_json()
@@ -170,8 +173,8 @@ def test_limits_are_exact_and_count_characters(api):
     error = assert_error(post_note(api, "carol", image_ids=images), 400, "too_many_images")
     assert error["details"]["max"] == 18
 
-    from app.extensions import db
-    from app.models import User
+    from app.accounts.models import User
+    from app.core.extensions import db
 
     db.session.get(User, newcomer).level = 3  # long notes and more images unlocked
     db.session.commit()
@@ -491,7 +494,7 @@ def test_user_notes_paginate_newest_first(api):
     assert_error(api.get(f"/users/{alice_id}/notes?limit=500"), 400, "validation_error")
     assert_error(api.get(f"/users/{alice_id}/notes?status=hidden"), 400, "validation_error")
     assert_error(api.get("/users/99999/notes"), 404, "user_not_found")
-    from app.schemas.cursors import pack as encode_cursor
+    from app.core.pagination import pack as encode_cursor
 
     forged = encode_cursor("not a date", 1)
     assert_error(api.get(f"/users/{alice_id}/notes?cursor={forged}"), 400, "invalid_cursor")

@@ -8,7 +8,7 @@ from tests.conftest import insert_note as make_note
 
 def deliver(kind, recipient, actor=None, note=None, comment=None, payload=None):
     """Notifications are delivered by the job directly (the areas that cause them are elsewhere)."""
-    from app.jobs.notifications import deliver_notification
+    from app.notifications.jobs import deliver_notification
 
     deliver_notification(kind, recipient, actor, note, comment, payload)
 
@@ -61,7 +61,7 @@ def test_filters_and_cursor_paging(api):
         {"unread": "maybe"},
     ]:
         assert_error(api.get("/notifications", "myself", query_string=query), 400)
-    from app.schemas.cursors import pack as encode_cursor
+    from app.core.pagination import pack as encode_cursor
 
     for forged in [
         encode_cursor(-1),
@@ -105,8 +105,8 @@ def test_mark_read_only_touches_own(api):
 
 
 def test_hidden_note_is_not_described(api):
-    from app.extensions import db
-    from app.models import Note
+    from app.core.extensions import db
+    from app.notes.models import Note
 
     me = api.register("myself")["id"]
     fan = api.register("fan")["id"]

@@ -116,9 +116,10 @@ def test_index_follows_edits_deletes_and_drafts(api, notes):
 
 
 def test_banned_authors_and_hidden_notes_never_appear(api, notes):
-    from app.extensions import db
-    from app.jobs.search import index_notes, index_user
-    from app.models import Note, User
+    from app.accounts.models import User
+    from app.core.extensions import db
+    from app.notes.models import Note
+    from app.search.jobs import index_notes, index_user
 
     db.session.get(Note, notes["sunscreen"]).status = "hidden"
     db.session.commit()
@@ -237,8 +238,9 @@ def test_trending_counts_distinct_searchers_and_obeys_editors(api, notes):
 
 
 def test_reindex_rebuilds_in_place_and_drops_what_is_gone(api, notes):
-    from app.extensions import db, get_search
-    from app.models import Note, utcnow
+    from app.core.extensions import db, get_search
+    from app.core.models import utcnow
+    from app.notes.models import Note
     from tests.conftest import insert_note
 
     bulk = insert_note(api.users["amy"]["id"], "批量导入的滑雪攻略")  # bypasses the services
@@ -262,8 +264,8 @@ def test_readyz_reports_the_search_backend(client):
 
 
 def test_an_interrupted_reindex_resumes_where_it_stopped(api, notes, monkeypatch):
-    from app.extensions import get_search
-    from app.services import search
+    from app.core.extensions import get_search
+    from app.search import services as search
 
     monkeypatch.setattr(search, "BATCH", 2)
     seen: list[tuple[str, int, int]] = []

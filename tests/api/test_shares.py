@@ -15,15 +15,15 @@ def make_note(api: Any, username: str, title: str = "笔记", status: str = "pub
 
 
 def share_count(note_id: int) -> int:
-    from app.extensions import db
-    from app.models import Note
+    from app.core.extensions import db
+    from app.notes.models import Note
 
     return db.session.scalar(select(Note.share_count).where(Note.id == note_id))
 
 
 def share_rows(note_id: int) -> int:
-    from app.extensions import db
-    from app.models import Share
+    from app.core.extensions import db
+    from app.notes.models import Share
 
     return db.session.scalar(
         select(func.count()).select_from(Share).where(Share.note_id == note_id)
@@ -31,8 +31,8 @@ def share_rows(note_id: int) -> int:
 
 
 def visits() -> list[tuple[Any, ...]]:
-    from app.extensions import db
-    from app.models import ShareVisit
+    from app.core.extensions import db
+    from app.notes.models import ShareVisit
 
     rows = db.session.execute(
         select(
@@ -114,8 +114,8 @@ def test_share_link_resolves_and_records_visits(api):
     assert body["note_url"] == f"/api/v1/notes/{note_id}"
     assert body["shared_by"]["id"] == bob["id"]
 
-    from app.extensions import db
-    from app.models import Share
+    from app.core.extensions import db
+    from app.notes.models import Share
 
     share_id = db.session.scalar(select(Share.id).where(Share.token == token))
     assert visits() == [
@@ -134,7 +134,7 @@ def test_share_link_resolves_and_records_visits(api):
     assert len(visits()) == 2  # refused visits record nothing
 
     # A link to a note that is no longer visible is a 404 and records nothing.
-    from app.models import Note
+    from app.notes.models import Note
 
     db.session.get(Note, note_id).status = "hidden"
     db.session.commit()

@@ -11,24 +11,24 @@ from tests.conftest import assert_error
 
 
 def _user_row(user_id):
-    from app.extensions import db
-    from app.models import User
+    from app.accounts.models import User
+    from app.core.extensions import db
 
     db.session.expire_all()
     return db.session.get(User, user_id)
 
 
 def _follow_rows(**where):
-    from app.extensions import db
-    from app.models import UserFollow
+    from app.core.extensions import db
+    from app.social.models import UserFollow
 
     stmt = select(func.count()).select_from(UserFollow).filter_by(**where)
     return db.session.scalar(stmt)
 
 
 def _notifications(recipient_id, kind):
-    from app.extensions import db
-    from app.models import Notification
+    from app.core.extensions import db
+    from app.notifications.models import Notification
 
     return db.session.scalars(
         select(Notification).where(
@@ -56,8 +56,8 @@ def test_public_profile_shows_counts_and_followed_flag(api):
 
 
 def test_banned_and_unknown_users_are_404(api):
-    from app.extensions import db
-    from app.models import User
+    from app.accounts.models import User
+    from app.core.extensions import db
 
     banned = api.register("spammer")
     api.register("carol")
@@ -122,7 +122,7 @@ def test_cannot_follow_self_and_must_sign_in(api):
 
 
 def test_concurrent_follows_count_exactly(app, api):
-    from app.extensions import db
+    from app.core.extensions import db
 
     star = api.register("celebrity")
     names = [f"fan{i:02d}" for i in range(20)]
@@ -198,7 +198,7 @@ def test_follow_lists_reject_bad_paging(api):
     path = f"/users/{user['id']}/followers"
     for query in [{"limit": 0}, {"limit": 51}, {"limit": "x"}, {"cursor": "not-a-cursor"}]:
         assert_error(api.get(path, query_string=query), 400)
-    from app.schemas.cursors import pack as encode_cursor
+    from app.core.pagination import pack as encode_cursor
 
     for forged in [
         encode_cursor("yesterday", 1),
@@ -211,8 +211,8 @@ def test_follow_lists_reject_bad_paging(api):
 
 
 def test_follow_from_a_note_counts_as_a_follow_gained(api):
-    from app.extensions import db
-    from app.models import Note
+    from app.core.extensions import db
+    from app.notes.models import Note
     from tests.conftest import insert_note
 
     author = api.register("creator_fg")

@@ -260,9 +260,9 @@ def test_an_admin_lifts_a_ban_and_the_account_can_sign_in_again(staff):
 
 
 def test_an_admin_may_lift_another_admins_penalty_but_not_their_own(staff):
-    from app.errors import Forbidden
-    from app.extensions import db
-    from app.models import User
+    from app.accounts.models import User
+    from app.core.errors import Forbidden
+    from app.core.extensions import db
     from moderation.service import lift_penalty
 
     api = staff
@@ -285,10 +285,10 @@ def test_the_bootstrap_admin_is_never_left_banned_or_muted(database_url, tmp_pat
     with app.app_context():
         from sqlalchemy import select
 
+        from app.accounts.models import User
+        from app.accounts.services import revoke_all_tokens
         from app.cli import ensure_bootstrap_admin
-        from app.extensions import db
-        from app.models import User
-        from app.services.accounts import revoke_all_tokens
+        from app.core.extensions import db
         from moderation.models import AuditEntry, ModerationAction, Mute
 
         ensure_bootstrap_admin()

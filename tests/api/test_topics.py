@@ -19,7 +19,7 @@ def make_topic(api, name, editor="editor", **extra):
 
 
 def test_channels_are_listed_in_order(api):
-    from app.models.notes import DEFAULT_CHANNELS
+    from app.notes.models import DEFAULT_CHANNELS
 
     body = api.get("/channels").get_json()
     assert body["items"] == [{"code": code, "name": name} for code, name in DEFAULT_CHANNELS]
@@ -57,8 +57,8 @@ def test_only_editors_create_topics(api):
     unknown = api.post("/topics", "editor", json={"name": "新话题", "channel": "nope"})
     assert_error(unknown, 422, "unknown_channel")
 
-    from app.extensions import db
-    from app.models import Topic
+    from app.core.extensions import db
+    from app.notes.models import Topic
 
     assert db.session.scalar(select(func.count()).select_from(Topic)) == 2
 
@@ -113,8 +113,9 @@ def test_topic_follow_is_idempotent_and_exact(api):
         }
     for i in range(5):
         (api.post if i % 2 == 0 else api.delete)(f"/topics/{topic['id']}/follow", "runner")
-    from app.extensions import db
-    from app.models import Topic, TopicFollow
+    from app.core.extensions import db
+    from app.notes.models import Topic
+    from app.social.models import TopicFollow
 
     db.session.expire_all()
     rows = db.session.scalar(select(func.count()).select_from(TopicFollow))
@@ -166,8 +167,8 @@ def test_topic_notes_sorting_and_filters(api):
     default = api.get(f"/topics/{topic['id']}/notes").get_json()["items"]
     assert [item["id"] for item in default] == [old, mid, new]  # hot is the default
 
-    from app.extensions import db
-    from app.models import Note
+    from app.core.extensions import db
+    from app.notes.models import Note
 
     db.session.get(Note, new).hot_score = 9.5
     db.session.get(Note, mid).hot_score = 3.25
@@ -199,8 +200,8 @@ def test_topic_notes_sorting_and_filters(api):
 
 
 def test_onboarding_offers_channels_and_popular_topics(api):
-    from app.extensions import db
-    from app.models import Topic
+    from app.core.extensions import db
+    from app.notes.models import Topic
 
     created = [make_topic(api, f"话题{i:02d}") for i in range(22)]
     for i, topic in enumerate(created):

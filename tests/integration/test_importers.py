@@ -48,8 +48,8 @@ def jsonl(*records: object) -> bytes:
 
 @pytest.fixture
 def publisher(api):
-    from app.extensions import db
-    from app.models import User
+    from app.accounts.models import User
+    from app.core.extensions import db
 
     api.register("sprout_travel")
     user = db.session.get(User, api.users["sprout_travel"]["id"])

@@ -9,9 +9,12 @@ from datetime import timedelta
 from rq import SimpleWorker
 from sqlalchemy import func, select, update
 
-from app.jobs import QUEUES, commit, enqueue, job
-from app.jobs.notifications import deliver_notification
-from app.models import Note, Notification, OutboxJob, utcnow
+from app.core.jobs import QUEUES, commit, enqueue, job
+from app.core.jobs.models import OutboxJob
+from app.core.models import utcnow
+from app.notes.models import Note
+from app.notifications.jobs import deliver_notification
+from app.notifications.models import Notification
 from tests.conftest import Api, make_app
 
 CALLS: list[int] = []
@@ -30,7 +33,7 @@ def _drain(app) -> None:
 
 
 def _rows(**where):
-    from app.extensions import db
+    from app.core.extensions import db
 
     db.session.rollback()
     query = select(*OutboxJob.__table__.columns)  # plain rows: the worker ends sessions
@@ -40,7 +43,7 @@ def _rows(**where):
 
 
 def test_an_intent_commits_with_its_change_or_not_at_all(services_app):
-    from app.extensions import db
+    from app.core.extensions import db
 
     api = Api(services_app.test_client())
     author = api.register("author")
@@ -50,10 +53,10 @@ def test_an_intent_commits_with_its_change_or_not_at_all(services_app):
     db.session.execute(update(Note).where(Note.id == note["id"]).values(like_count=99))
     enqueue(deliver_notification, "like", author["id"], None, note["id"], None, None)
     db.session.rollback()  # the change is abandoned: so is its job
-    assert not _rows(function="app.jobs.notifications:deliver_notification")
+    assert not _rows(function="app.notifications.jobs:deliver_notification")
 
     assert api.post(f"/notes/{note['id']}/like", "fan").status_code == 200
-    (row,) = _rows(function="app.jobs.notifications:deliver_notification")
+    (row,) = _rows(function="app.notifications.jobs:deliver_notification")
     assert row.state == "pending" and row.args[0][:2] == ["like", author["id"]]
     _drain(services_app)
     assert _rows(id=row.id)[0].state == "done"
@@ -81,14 +84,14 @@ def test_with_redis_unreachable_a_write_succeeds_and_its_job_waits(database_url,
         ]
         ready = app.test_client().get("/readyz")
         assert ready.status_code == 503
-        from app.extensions import db
+        from app.core.extensions import db
 
         db.engine.dispose()
 
 
 def test_a_failing_job_is_retried_with_back_off_then_given_up(services_app):
-    from app.extensions import db
-    from app.jobs.outbox import relay_outbox
+    from app.core.extensions import db
+    from app.core.jobs.outbox import relay_outbox
 
     CALLS.clear()
     enqueue(flaky, 2)
@@ -122,8 +125,8 @@ def test_a_failing_job_is_retried_with_back_off_then_given_up(services_app):
 
 
 def test_a_job_lost_from_redis_is_sent_again_and_runs_once(services_app):
-    from app.extensions import db
-    from app.jobs.outbox import relay_outbox
+    from app.core.extensions import db
+    from app.core.jobs.outbox import relay_outbox
 
     api = Api(services_app.test_client())
     author = api.register("author")
@@ -149,9 +152,9 @@ def test_a_job_lost_from_redis_is_sent_again_and_runs_once(services_app):
 def test_the_sweep_repairs_what_a_lost_job_left_behind(services_app):
     """An image stuck in `processing` and a note edited but never re-indexed, both past the
     deadline and with no job left anywhere: the relay's sweep queues their jobs again."""
-    from app.extensions import db
-    from app.jobs.outbox import STUCK_AFTER, relay_outbox
-    from app.models import Image
+    from app.core.extensions import db
+    from app.core.jobs.outbox import STUCK_AFTER, relay_outbox
+    from app.media.models import Image
 
     api = Api(services_app.test_client())
     api.register("author")

@@ -5,14 +5,15 @@ from __future__ import annotations
 from rq import SimpleWorker
 from sqlalchemy import func, select
 
-from app.jobs import QUEUES
-from app.jobs.schedule import tick
+from app.core.jobs import QUEUES
+from app.schedule import tick
 from tests.conftest import Api, insert_note
 
 
 def test_impressions_flow_through_redis_and_the_scheduled_worker(services_app):
-    from app.extensions import db
-    from app.models import Note, NoteEvent
+    from app.core.extensions import db
+    from app.feeds.models import NoteEvent
+    from app.notes.models import Note
 
     api = Api(services_app.test_client())
     authors = [api.register(f"pool_author{i}") for i in range(6)]
@@ -48,7 +49,7 @@ def test_impressions_flow_through_redis_and_the_scheduled_worker(services_app):
 def test_a_worker_ranks_the_next_pages_ahead(services_app, monkeypatch):
     """When a session's buffer runs out, a job ranks the viewer's next pages; the next
     session starts from them without running the pipeline, and feedback discards them."""
-    from app.services import discover
+    from app.feeds import discover
 
     api = Api(services_app.test_client())
     authors = [api.register(f"ahead_author{i}") for i in range(8)]
@@ -104,8 +105,8 @@ def test_card_content_is_shared_through_redis(services_app):
     by the others, with their own host in the URLs, and an edit is never served stale."""
     from sqlalchemy import event
 
-    from app.api.cards import warm_content
-    from app.extensions import db
+    from app.core.extensions import db
+    from app.feeds.cards import warm_content
     from tests.api.test_notes import image_note
 
     api = Api(services_app.test_client())

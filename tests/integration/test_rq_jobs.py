@@ -7,7 +7,7 @@ import io
 from PIL import Image
 from rq import SimpleWorker
 
-from app.jobs import QUEUES
+from app.core.jobs import QUEUES
 from tests.conftest import Api
 
 
@@ -35,7 +35,7 @@ def test_upload_is_processing_until_the_worker_makes_variants(services_app):
 
     run_worker(services_app)
 
-    from app.extensions import db
+    from app.core.extensions import db
 
     db.session.expire_all()
     ready = api.get(f"/media/images/{image['id']}", "worker_user").get_json()
@@ -44,10 +44,10 @@ def test_upload_is_processing_until_the_worker_makes_variants(services_app):
 
 
 def test_notification_job_runs_on_the_worker_and_is_idempotent(services_app):
-    from app.extensions import db
-    from app.jobs import enqueue
-    from app.jobs.notifications import deliver_notification
-    from app.models import Notification
+    from app.core.extensions import db
+    from app.core.jobs import enqueue
+    from app.notifications.jobs import deliver_notification
+    from app.notifications.models import Notification
 
     api = Api(services_app.test_client())
     alice, bob = api.register("alice_q"), api.register("bob_q")
@@ -62,7 +62,7 @@ def test_notification_job_runs_on_the_worker_and_is_idempotent(services_app):
 def test_search_index_jobs_and_query_log_go_through_the_worker(services_app):
     """Services mode: index jobs are queued (not run in the request) and a real worker runs
     them; search queries are buffered in Redis and the periodic flush writes them."""
-    from app.jobs.search import flush_search_queries
+    from app.search.jobs import flush_search_queries
 
     api = Api(services_app.test_client())
     api.register("camper")

@@ -59,6 +59,10 @@ def _pages(top: Topology, token: str | None, count: int, limit: int = 20) -> lis
     return pages
 
 
+# Each process checks the snapshot versions every 5 s: 6 s after a change all have seen it.
+PROPAGATION_SECONDS = 6.0
+
+
 def test_ten_discover_pages_never_repeat_a_note(topology: Callable[..., Topology]) -> None:
     top = topology()
     _community(top)
@@ -94,13 +98,11 @@ def test_a_new_positioned_pick_leads_every_new_users_feed_within_6_s(
         body={"note_id": quiet, "slot": "home", "position": 1},
     )
     assert made.status == 201, made
-    started, streak, users = time.monotonic(), 0, 0
-    while streak < 9 and time.monotonic() - started < 6.0:
-        users += 1
-        first = _pages(top, _register(top, f"new{users}"), 1)[0][0]
-        streak = streak + 1 if first == quiet else 0
-    elapsed = time.monotonic() - started
-    assert streak >= 9, f"after {elapsed:.1f} s the pick led only {streak} feeds in a row"
+    # Six seconds on, every worker must have it: nine new users in a row, whichever
+    # workers serve them (timed from the change, so a slow machine cannot fail it).
+    time.sleep(PROPAGATION_SECONDS)
+    firsts = [_pages(top, _register(top, f"new{i}"), 1)[0][0] for i in range(9)]
+    assert firsts == [quiet] * 9, f"the pick led {firsts.count(quiet)} of 9 feeds after 6 s"
 
 
 def test_a_new_keyword_is_enforced_by_every_worker_within_6_s(
@@ -129,15 +131,12 @@ def test_a_new_keyword_is_enforced_by_every_worker_within_6_s(
         body={"word": "青蛙泡泡糖", "category": "spam_ads", "action": "block"},
     )
     assert added.status == 201, added
-    started, streak, attempts = time.monotonic(), 0, 0
-    while streak < 12 and time.monotonic() - started < 6.0:
-        attempts += 1
-        response = call(
-            top.api, "POST", path, commenter, body={"body": f"青 蛙 泡 泡 糖 {attempts}"}
-        )
-        assert response.status in (201, 422), response
-        streak = streak + 1 if response.status == 422 else 0
-    assert streak >= 12, f"the keyword was not enforced by every worker in 6 s ({streak})"
+    time.sleep(PROPAGATION_SECONDS)  # then every worker must enforce it, twelve in a row
+    statuses = [
+        call(top.api, "POST", path, commenter, body={"body": f"青 蛙 泡 泡 糖 {i}"}).status
+        for i in range(12)
+    ]
+    assert statuses == [422] * 12, f"the keyword was enforced {statuses.count(422)} of 12 times"
 
 
 def test_the_login_limit_is_counted_once_across_workers(

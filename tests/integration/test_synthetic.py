@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from sqlalchemy import Connection, Engine, create_engine, text
 
-from app.models import Base
+from app.metadata import Base
 from app.synthetic import SyntheticDataExists, SyntheticReport, generate
 
 PG_ADMIN_URL = os.environ.get(

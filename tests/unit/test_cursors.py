@@ -6,8 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from app.schemas.common import MAX_ID, MAX_JSON_DEPTH, load_json
-from app.schemas.cursors import (
+from app.core.pagination import (
     COUNT,
     COUNT_CURSOR,
     ID,
@@ -21,6 +20,7 @@ from app.schemas.cursors import (
     Text,
     pack,
 )
+from app.core.schemas import MAX_ID, MAX_JSON_DEPTH, load_json
 
 
 def test_round_trips():

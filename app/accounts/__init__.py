@@ -1,0 +1,1 @@
+"""Accounts: registration, sign-in and tokens, profiles, roles, onboarding interests."""

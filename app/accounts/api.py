@@ -1,0 +1,199 @@
+"""Accounts, own profile and administration of users."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from app.accounts import interests
+from app.accounts import services as accounts
+from app.accounts.schemas import (
+    AdminUsersQuery,
+    AuthOut,
+    InterestsIn,
+    LoginIn,
+    MeOut,
+    PasswordChangeIn,
+    ProfilePatch,
+    RegisterIn,
+    RolesIn,
+    UserPage,
+)
+from app.core.extensions import rate_limiter
+from app.core.pagination import ID_CURSOR
+from app.core.presenters import me_view, user_view
+from app.core.routing import bearer_token, client_ip, current_actor, endpoint
+from app.core.schemas import page_of
+from app.core.viewer import avatars_for
+
+bp = Blueprint("accounts", __name__, url_prefix="/api/v1")
+
+
+def _me(user: Any) -> dict[str, Any]:
+    return me_view(user, avatars_for([user]).get(user.avatar_image_id or 0))
+
+
+@endpoint(
+    bp,
+    "/auth/register",
+    "POST",
+    summary="Create an account",
+    body=RegisterIn,
+    response=AuthOut,
+    status=201,
+    auth="none",
+    rate_limit="register",
+    errors=[409, 429],
+)
+def register(body: RegisterIn) -> Any:
+    user, token = accounts.register(
+        body.username,
+        body.password,
+        body.nickname,
+        signup_source=body.source,
+        user_agent=request.user_agent.string,
+    )
+    return {"user": _me(user), "token": token}
+
+
+@endpoint(
+    bp,
+    "/auth/login",
+    "POST",
+    summary="Sign in",
+    body=LoginIn,
+    response=AuthOut,
+    auth="none",
+    rate_limit="login",
+    errors=[401, 403, 429],
+)
+def login(body: LoginIn) -> Any:
+    # Per account too, so credential stuffing from many addresses is slowed down as well.
+    rate_limiter().hit("login", f"account:{body.username.lower()}")
+    user, token = accounts.login(body.username, body.password, user_agent=request.user_agent.string)
+    return {"user": _me(user), "token": token}
+
+
+@endpoint(
+    bp,
+    "/auth/logout",
+    "POST",
+    summary="Revoke the token in use",
+    auth="required",
+    status=204,
+    rate_limit="",
+    allow_muted=True,
+)
+def logout() -> Any:
+    accounts.logout(bearer_token() or "")
+    return None
+
+
+@endpoint(
+    bp,
+    "/me/password",
+    "POST",
+    summary="Change password; signs out other sessions",
+    body=PasswordChangeIn,
+    auth="required",
+    status=204,
+    rate_limit="login",
+    errors=[403],
+)
+def change_password(body: PasswordChangeIn) -> Any:
+    accounts.change_password(
+        current_actor(), body.current_password, body.new_password, bearer_token() or ""
+    )
+    return None
+
+
+@endpoint(bp, "/me", "GET", summary="Own profile", response=MeOut, auth="required")
+def get_me() -> Any:
+    return _me(current_actor())
+
+
+@endpoint(
+    bp,
+    "/me",
+    "PATCH",
+    summary="Edit own profile",
+    body=ProfilePatch,
+    response=MeOut,
+    auth="required",
+    errors=[404],
+)
+def patch_me(body: ProfilePatch) -> Any:
+    user = accounts.update_profile(
+        current_actor(), nickname=body.nickname, bio=body.bio, avatar_image_id=body.avatar_image_id
+    )
+    return _me(user)
+
+
+@endpoint(
+    bp,
+    "/me/interests",
+    "PUT",
+    summary="Onboarding: pick channels and topics",
+    body=InterestsIn,
+    auth="required",
+    errors=[422],
+)
+def put_interests(body: InterestsIn) -> Any:
+    return interests.set_interests(current_actor(), body.channels, body.topics)
+
+
+@endpoint(
+    bp,
+    "/me/interests",
+    "GET",
+    summary="The channels and topics picked at onboarding",
+    auth="required",
+)
+def get_interests() -> Any:
+    return interests.get_interests(current_actor())
+
+
+@endpoint(
+    bp,
+    "/admin/users/<int:user_id>/roles",
+    "PUT",
+    summary="Set a user's roles",
+    body=RolesIn,
+    response=MeOut,
+    auth="required",
+    role="admin",
+    errors=[403, 404, 409],
+)
+def put_roles(user_id: int, body: RolesIn) -> Any:
+    return _me(accounts.set_roles(current_actor(), user_id, body.roles))
+
+
+@endpoint(
+    bp,
+    "/admin/users",
+    "GET",
+    summary="Find accounts",
+    query=AdminUsersQuery,
+    response=UserPage,
+    auth="required",
+    role="admin",
+    errors=[403],
+)
+def admin_users(query: AdminUsersQuery) -> Any:
+    after = ID_CURSOR.decode_one(query.cursor)
+    users = accounts.search_users_admin(current_actor(), query.q, query.limit, after)
+    page = page_of(users, query.limit, lambda user: ID_CURSOR.encode(user.id))
+    page["items"] = [
+        {
+            **user_view(user),
+            "roles": sorted(user.roles),
+            "status": user.status,
+            "created_at": user.created_at.isoformat(),
+        }
+        for user in page["items"]
+    ]
+    return page
+
+
+__all__ = ["bp", "client_ip"]

@@ -1,0 +1,285 @@
+"""Accounts: register, log in and out, resolve bearer tokens, roles and the bootstrap admin."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import secrets
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.accounts.models import ROLES, AuthToken, User, UserActivityDay, UserRole
+from app.core.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from app.core.extensions import db
+from app.core.jobs import commit, enqueue
+from app.core.models import utcnow
+from app.core.policies import can_change_roles_of, can_manage_roles, require
+from app.core.sql import insert_ignore
+from app.media.models import Image
+from app.search.jobs import index_user
+
+_hasher = PasswordHasher()  # Argon2id with the library's current recommended parameters.
+# A hash to verify against when the username is unknown, so timing does not reveal accounts.
+_DUMMY_HASH = _hasher.hash("sprout-timing-equaliser")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _issue_token(user: User, user_agent: str | None) -> str:
+    token = secrets.token_urlsafe(32)
+    ttl = timedelta(days=current_app.config["SPROUT"].token_ttl_days)
+    db.session.add(
+        AuthToken(
+            user_id=user.id,
+            token_hash=_token_digest(token),
+            expires_at=utcnow() + ttl,
+            user_agent=(user_agent or "")[:200] or None,
+        )
+    )
+    return token
+
+
+def register(
+    username: str,
+    password: str,
+    nickname: str | None = None,
+    *,
+    signup_source: str | None = None,
+    user_agent: str | None = None,
+) -> tuple[User, str]:
+    normalized = username.lower()
+    if password.lower() == normalized:
+        raise ValidationFailed(
+            "The password must not be the username.", details={"field": "password"}
+        )
+    user = User(
+        username=normalized,
+        nickname=nickname or username,
+        password_hash=hash_password(password),
+        signup_source=signup_source,
+        badges=[],
+    )
+    db.session.add(user)
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise Conflict(
+            "That username is taken.", code="username_taken", details={"field": "username"}
+        ) from exc
+    token = _issue_token(user, user_agent)
+    enqueue(index_user, user.id)  # in the outbox, committed with the account
+    commit()
+    return user, token
+
+
+def login(username: str, password: str, *, user_agent: str | None = None) -> tuple[User, str]:
+    user = db.session.scalar(select(User).where(User.username == username.lower()))
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        user = None
+    if user is None:
+        raise Unauthorized("Wrong username or password.", code="invalid_credentials")
+    if user.status == "banned":
+        raise Forbidden("This account is banned.", code="account_banned")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    token = _issue_token(user, user_agent)
+    db.session.commit()
+    return user, token
+
+
+def logout(token: str) -> None:
+    db.session.execute(
+        update(AuthToken)
+        .where(AuthToken.token_hash == _token_digest(token), AuthToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    db.session.commit()
+
+
+def change_password(actor: User, current_password: str, new_password: str, token: str) -> None:
+    """A new password signs out every other session: a stolen token stops working."""
+    try:
+        _hasher.verify(actor.password_hash, current_password)
+    except (VerificationError, InvalidHashError) as exc:
+        raise Forbidden("The current password is wrong.", code="invalid_credentials") from exc
+    if new_password.lower() == actor.username:
+        raise ValidationFailed(
+            "The password must not be the username.", details={"field": "new_password"}
+        )
+    actor.password_hash = hash_password(new_password)
+    db.session.execute(
+        update(AuthToken)
+        .where(
+            AuthToken.user_id == actor.id,
+            AuthToken.revoked_at.is_(None),
+            AuthToken.token_hash != _token_digest(token),
+        )
+        .values(revoked_at=utcnow())
+    )
+    db.session.commit()
+
+
+def revoke_all_tokens(user_id: int) -> None:
+    """Used when an account is banned or its password changes."""
+    db.session.execute(
+        update(AuthToken)
+        .where(AuthToken.user_id == user_id, AuthToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+@functools.cache
+def _token_statement() -> Any:
+    """Every signed-in request runs it: built once, not per request."""
+    return (
+        select(AuthToken, User)
+        .join(User, User.id == AuthToken.user_id)
+        .where(AuthToken.token_hash == bindparam("token_hash"))
+    )
+
+
+def authenticate(token: str) -> User:
+    """The user behind a bearer token, or 401. Records the day as active for DAU/WAU."""
+    row = db.session.execute(_token_statement(), {"token_hash": _token_digest(token)}).first()
+    now = utcnow()
+    if row is None or row.AuthToken.revoked_at is not None or row.AuthToken.expires_at <= now:
+        raise Unauthorized("The token is missing, expired or revoked.", code="invalid_token")
+    auth_token, user = row.AuthToken, row.User
+    if user.status == "banned":
+        raise Forbidden("This account is banned.", code="account_banned")
+    _record_activity(user, auth_token, now)
+    return user
+
+
+def _record_activity(user: User, auth_token: AuthToken, now: datetime) -> None:
+    """At most one write per user per hour: activity feeds DAU/WAU, not an audit trail."""
+    if (
+        user.last_active_at is not None
+        and now - user.last_active_at < timedelta(hours=1)
+        and (user.last_active_at.date() == now.date())
+    ):
+        return
+    today: date = now.date()
+    db.session.execute(insert_ignore(UserActivityDay, {"user_id": user.id, "day": today}))
+    db.session.execute(update(User).where(User.id == user.id).values(last_active_at=now))
+    db.session.execute(
+        update(AuthToken).where(AuthToken.id == auth_token.id).values(last_used_at=now)
+    )
+    db.session.commit()
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.", code="user_not_found")
+    return user
+
+
+def update_profile(
+    actor: User,
+    *,
+    nickname: str | None = None,
+    bio: str | None = None,
+    avatar_image_id: int | None = None,
+) -> User:
+    if nickname is not None:
+        actor.nickname = nickname
+    if bio is not None:
+        actor.bio = bio
+    if avatar_image_id is not None:
+        image = db.session.get(Image, avatar_image_id)
+        if image is None or image.owner_id != actor.id:
+            raise NotFound("No such image of yours.", code="image_not_found")
+        actor.avatar_image_id = image.id
+    if nickname is not None or bio is not None:
+        enqueue(index_user, actor.id)  # commits with the profile
+    commit()
+    return actor
+
+
+def set_roles(actor: User, user_id: int, roles: list[str]) -> User:
+    """Another admin's roles are refused (403 `insufficient_rank`): staff act only on
+    accounts below their own role."""
+    require(can_manage_roles(actor), "Only an admin may change roles.")
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown roles: {', '.join(unknown)}.", details={"allowed": list(ROLES)}
+        )
+    user = get_user(user_id)
+    require(
+        can_change_roles_of(actor, user),
+        "An admin changes the roles only of accounts ranked below admin.",
+        code="insufficient_rank",
+        details={"user_id": user.id, "roles": sorted(user.roles)},
+    )
+    if user.id == actor.id and "admin" not in roles:
+        raise Conflict("An admin cannot remove their own admin role.", code="cannot_demote_self")
+    wanted = set(roles) - {"user"}
+    db.session.execute(
+        delete(UserRole).where(UserRole.user_id == user.id, UserRole.role.not_in(wanted or {""}))
+    )
+    for role in wanted - {row.role for row in user.role_rows}:
+        db.session.add(UserRole(user_id=user.id, role=role))
+    db.session.commit()
+    db.session.refresh(user)
+    return user
+
+
+def search_users_admin(
+    actor: User, query: str | None, limit: int, after_id: int | None
+) -> list[User]:
+    require(can_manage_roles(actor), "Only an admin may list accounts.")
+    stmt = select(User).order_by(User.id.desc()).limit(limit + 1)
+    if query:
+        pattern = f"%{query.lower()}%"
+        stmt = stmt.where(or_(User.username.like(pattern), func.lower(User.nickname).like(pattern)))
+    if after_id is not None:
+        stmt = stmt.where(User.id < after_id)
+    return list(db.session.scalars(stmt))
+
+
+def ensure_admin(username: str, password: str) -> User:
+    """Start-up: the account named in the environment exists, has this password, is admin and
+    is neither banned nor muted (any such penalty is lifted, audited), so a restart always
+    gives the operator a way back in."""
+    # moderation builds on this module (revoke_all_tokens): imported here, not at the top.
+    from moderation.service import lift_all_penalties
+
+    user = db.session.scalar(select(User).where(User.username == username.lower()))
+    if user is None:
+        user = User(
+            username=username.lower(),
+            nickname=username,
+            password_hash=hash_password(password),
+            badges=[],
+        )
+        db.session.add(user)
+        db.session.flush()
+    else:
+        try:
+            _hasher.verify(user.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            user.password_hash = hash_password(password)
+    if "admin" not in {row.role for row in user.role_rows}:
+        db.session.add(UserRole(user_id=user.id, role="admin"))
+    unbanned = lift_all_penalties(user, "bootstrap admin ensured at start-up")
+    if unbanned:
+        enqueue(index_user, user.id, True)  # commits with the lifted ban
+    commit()
+    return user

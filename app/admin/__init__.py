@@ -1,0 +1,1 @@
+"""Administration: platform statistics and running the periodic jobs on demand."""

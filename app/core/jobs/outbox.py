@@ -1,0 +1,383 @@
+"""The job outbox: nothing a committed request promised is lost when Redis or a worker dies.
+
+A durable job's intent (function and arguments) is a row of `job_outbox`. Enqueued while the
+change is still open (before its commit), the row joins the change's own transaction: both
+commit or neither does, and once they have, the row is sent to RQ (services mode) or run
+inline (embedded mode, at the end of the request). Enqueued after a commit, the row is
+written in a transaction of its own at once. RQ runs `run_outbox_job(row_id)`, which runs
+the job and marks the row done. Whatever goes wrong, the row stays `pending` and
+`relay_outbox` (every 10 s on the worker's schedule) sends it again once it is due:
+- Redis was down when it was written: due at once, sent when Redis answers again;
+- a worker died mid-job (`kill -9`), or Redis lost its queue on a restart: due when its
+  lease (`outbox_lease_seconds`) runs out;
+- the job raised: due after a back-off (`RETRY_INTERVALS`), `dead` after its last attempt.
+Jobs are idempotent, so a job sent twice (a slow worker past its lease) runs twice in
+effect once. Embedded mode runs jobs inline and keeps only the failed ones here.
+`sweep_stuck` repairs what a lost job would have left behind (images still `processing`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import traceback
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, Response, current_app
+from rq.job import Job, JobStatus
+from sqlalchemy import event, or_, select, update
+from sqlalchemy.orm import ORMExecuteState, Session
+
+from app.core.config import Settings
+from app.core.extensions import db, shared_state
+from app.core.jobs import RETRY_INTERVALS, job, send
+from app.core.jobs.models import OutboxJob
+from app.core.models import utcnow
+from app.media.models import Image
+from app.notes.models import Note
+
+log = logging.getLogger(__name__)
+
+RELAY_BATCH = 500
+STUCK_AFTER = timedelta(minutes=10)  # an image processing longer than this lost its job
+INDEX_SWEEP_SECONDS = 600  # how often edited notes missing from the index are looked for
+INLINE_RELAY_SECONDS = 30  # embedded mode: failed jobs are retried this often at most
+WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+def _name(fn: Callable[..., Any]) -> str:
+    return f"{fn.__module__}:{fn.__qualname__}"
+
+
+# Where jobs lived before the domain layout: rows written by an older release still run.
+MOVED_MODULES = {
+    "app.jobs.media": "app.media.jobs",
+    "app.jobs.notes": "app.notes.jobs",
+    "app.jobs.notifications": "app.notifications.jobs",
+    "app.jobs.ranking": "app.feeds.jobs",
+    "app.jobs.search": "app.search.jobs",
+}
+
+
+def _resolve(name: str) -> Callable[..., Any]:
+    module, _, attribute = name.partition(":")
+    module = MOVED_MODULES.get(module, module)
+    return getattr(importlib.import_module(module), attribute)
+
+
+def _lease() -> timedelta:
+    settings: Settings = current_app.config["SPROUT"]
+    return timedelta(seconds=settings.outbox_lease_seconds)
+
+
+def _rq_id(row_id: int) -> str:
+    return f"outbox-{row_id}"
+
+
+def _write(row: OutboxJob) -> int:
+    """Commit the row on its own: on PostgreSQL through a separate connection, so a caller's
+    open transaction is neither committed early nor waited for; SQLite has one writer, so
+    there the row goes through the caller's session."""
+    if db.engine.dialect.name == "sqlite":
+        db.session.add(row)
+        db.session.commit()
+        return row.id
+    with db.engine.begin() as conn:
+        values = {c.key: getattr(row, c.key) for c in OutboxJob.__table__.columns if c.key != "id"}
+        return conn.execute(
+            OutboxJob.__table__.insert().values(values).returning(OutboxJob.id)
+        ).scalar_one()
+
+
+def _row(fn: Callable[..., Any], args: Sequence[Any], **state: Any) -> OutboxJob:
+    """A pending row. One about to be sent to RQ is due again only when its lease passes
+    (the relay then finds it still queued, or lost); a failed send makes it due at once."""
+    now = utcnow()
+    sent_now = current_app.extensions.get("sprout.redis") is not None
+    return OutboxJob(
+        function=_name(fn),
+        args=[list(args), {}],  # positional and keyword arguments
+        queue=getattr(fn, "queue_name", "default"),
+        state="pending",
+        attempts=0,
+        created_at=now,
+        due_at=now + _lease() if sent_now else now,
+        **state,
+    )
+
+
+def _due_now(row_ids: list[int]) -> None:
+    """Rows whose send failed (Redis down): due at once, so the relay sends them as soon
+    as Redis answers. Its own short transaction; a failure only delays them to the lease."""
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(update(OutboxJob).where(OutboxJob.id.in_(row_ids)).values(due_at=utcnow()))
+    except Exception:
+        log.warning("outbox rows %s stay due at their lease", row_ids, exc_info=True)
+
+
+def init_app(app: Flask) -> None:
+    """Watch the app's sessions: which transactions wrote, and what to send once they
+    commit; run embedded mode's committed jobs at the end of each request."""
+    factory = app.extensions["sprout.db"].session.session_factory
+    connection = app.extensions.get("sprout.redis")
+
+    @event.listens_for(factory, "after_flush")
+    def _flushed(session: Session, _context: Any) -> None:
+        session.info["wrote"] = True
+
+    @event.listens_for(factory, "do_orm_execute")
+    def _executed(state: ORMExecuteState) -> None:
+        if state.is_insert or state.is_update or state.is_delete:
+            state.session.info["wrote"] = True
+
+    @event.listens_for(factory, "after_commit")
+    def _committed(session: Session) -> None:
+        session.info["wrote"] = False
+        rows: list[OutboxJob] = session.info.pop("outbox", [])
+        if connection is None:
+            session.info.setdefault("outbox_inline", []).extend(row.id for row in rows)
+            return
+        unsent = []
+        for row in rows:  # the session is between transactions: no SQL through it here
+            try:
+                send(connection, run_outbox_job, row.id, queue=row.queue, job_id=_rq_id(row.id))
+            except Exception:
+                log.warning("job %s (outbox %s) waits for Redis", row.function, row.id)
+                unsent.append(row.id)
+        if unsent:
+            _due_now(unsent)
+
+    @event.listens_for(factory, "after_rollback")
+    def _rolled_back(session: Session) -> None:
+        session.info["wrote"] = False
+        session.info.pop("outbox", None)  # the change is gone, and its jobs with it
+
+    @app.after_request
+    def _run_committed(response: Response) -> Response:
+        run_committed_inline()
+        return response
+
+
+def in_write_transaction() -> bool:
+    """True while the current session holds a change not yet committed."""
+    session = db.session
+    if not session.in_transaction():
+        return False
+    return bool(session.info.get("wrote") or session.new or session.dirty or session.deleted)
+
+
+def add_to_transaction(fn: Callable[..., Any], args: Sequence[Any]) -> None:
+    """The job's row joins the open change: it commits (and is sent) with it, or not at all."""
+    row = _row(fn, args)
+    db.session.add(row)
+    db.session.info.setdefault("outbox", []).append(row)
+
+
+def run_committed_inline() -> int:
+    """Embedded mode: run the jobs whose rows committed with this request's changes."""
+    ran = 0
+    while ids := db.session.info.pop("outbox_inline", []):  # jobs may enqueue more
+        for row_id in ids:
+            try:
+                run_outbox_job(row_id)
+            except Exception:
+                db.session.rollback()
+                log.exception("outbox job %s failed inline; the relay retries it", row_id)
+        ran += len(ids)
+    if ran:
+        relay_inline_soon()
+    return ran
+
+
+def record_and_send(connection: Any, fn: Callable[..., Any], args: Sequence[Any]) -> None:
+    """Services mode: write the intent, then send it. Neither step raises to the caller; if
+    even the database write fails (it just committed the change) the error is logged."""
+    try:
+        row_id = _write(_row(fn, args))
+    except Exception:
+        db.session.rollback()
+        log.exception("job %s could not be recorded in the outbox", _name(fn))
+        return
+    try:
+        queue = getattr(fn, "queue_name", "default")
+        send(connection, run_outbox_job, row_id, queue=queue, job_id=_rq_id(row_id))
+    except Exception:
+        log.warning("job %s (outbox %s) waits for Redis", _name(fn), row_id)
+        _due_now([row_id])
+
+
+def record_failure(fn: Callable[..., Any], args: Sequence[Any], exc: BaseException) -> None:
+    """Embedded mode: an inline job failed; keep it for a retry after the first back-off."""
+    try:
+        row = _row(fn, args, attempts=1, last_error=_error(exc))
+        row.due_at = row.created_at + timedelta(seconds=RETRY_INTERVALS[0])
+        _write(row)
+    except Exception:
+        db.session.rollback()
+        log.exception("failed job %s could not be kept for a retry", _name(fn))
+
+
+def _error(exc: BaseException) -> str:
+    return "".join(traceback.format_exception_only(type(exc), exc))[-2000:]
+
+
+@job("default", durable=False)
+def run_outbox_job(row_id: int) -> dict[str, Any]:
+    """Run one outbox job: claim it for a lease, run it, mark it done (or due again later)."""
+    now = utcnow()
+    claimed = db.session.execute(
+        update(OutboxJob)
+        .where(OutboxJob.id == row_id, OutboxJob.state == "pending")
+        .values(attempts=OutboxJob.attempts + 1, due_at=now + _lease())
+        .returning(OutboxJob.function, OutboxJob.args, OutboxJob.attempts)
+    ).first()
+    db.session.commit()
+    if claimed is None:
+        return {"outbox": row_id, "state": "not pending"}
+    return _run(row_id, *claimed)
+
+
+def _run(row_id: int, function: str, arguments: list[Any], attempts: int) -> dict[str, Any]:
+    fn = _resolve(function)
+    args, kwargs = arguments
+    try:
+        fn(*args, **kwargs)
+    except Exception as exc:
+        db.session.rollback()
+        retries = getattr(fn, "retries", len(RETRY_INTERVALS))
+        dead = attempts > retries
+        wait = RETRY_INTERVALS[min(attempts, len(RETRY_INTERVALS)) - 1]
+        db.session.execute(
+            update(OutboxJob)
+            .where(OutboxJob.id == row_id)
+            .values(
+                state="dead" if dead else "pending",
+                due_at=utcnow() + timedelta(seconds=wait),
+                last_error=_error(exc),
+            )
+        )
+        db.session.commit()
+        log.exception("outbox job %s (%s) failed, attempt %s", row_id, function, attempts)
+        return {"outbox": row_id, "state": "dead" if dead else "retry", "attempts": attempts}
+    db.session.execute(
+        update(OutboxJob).where(OutboxJob.id == row_id).values(state="done", done_at=utcnow())
+    )
+    db.session.commit()
+    return {"outbox": row_id, "state": "done", "attempts": attempts}
+
+
+@job("default", durable=False, keep_result=False)
+def relay_outbox(limit: int = RELAY_BATCH) -> dict[str, int]:
+    """Send every due pending job to RQ again, unless it is still waiting in its queue."""
+    connection = current_app.extensions.get("sprout.redis")
+    if connection is None:
+        return {"ran": relay_inline(limit)}
+    due = db.session.execute(
+        select(OutboxJob.id, OutboxJob.queue)
+        .where(OutboxJob.state == "pending", OutboxJob.due_at <= utcnow())
+        .order_by(OutboxJob.due_at)
+        .limit(limit)
+    ).all()
+    if due:
+        # Not due again until a lease passes (a job's own claim sets the same).
+        db.session.execute(
+            update(OutboxJob)
+            .where(OutboxJob.id.in_([row_id for row_id, _ in due]))
+            .values(due_at=utcnow() + _lease())
+        )
+        db.session.commit()
+    jobs = Job.fetch_many([_rq_id(row_id) for row_id, _ in due], connection=connection)
+    sent = waiting = 0
+    for (row_id, queue), queued in zip(due, jobs, strict=True):
+        if queued is not None and queued.get_status(refresh=False) in WAITING:
+            waiting += 1
+            continue
+        # gone with Redis, abandoned by a dead worker, or failed: send it again
+        send(connection, run_outbox_job, row_id, queue=queue, job_id=_rq_id(row_id))
+        sent += 1
+    repaired = sweep_stuck()
+    return {"sent": sent, "waiting": waiting, "repaired": repaired}
+
+
+def relay_inline(limit: int = 20) -> int:
+    """Embedded mode: run the failed jobs whose back-off has passed, here and now."""
+    due = db.session.scalars(
+        select(OutboxJob.id)
+        .where(OutboxJob.state == "pending", OutboxJob.due_at <= utcnow())
+        .order_by(OutboxJob.due_at)
+        .limit(limit)
+    ).all()
+    for row_id in due:
+        run_outbox_job(row_id)
+    return len(due) + sweep_stuck()
+
+
+def relay_inline_soon() -> None:
+    """Embedded mode has no worker: at most every 30 s, whichever process enqueues next
+    retries what is due."""
+    try:
+        if shared_state().claim("sprout:outbox:inline-relay", INLINE_RELAY_SECONDS):
+            relay_inline()
+    except Exception:
+        db.session.rollback()
+        log.exception("retrying failed inline jobs failed")
+
+
+def sweep_stuck() -> int:
+    """Repair what a lost job leaves behind, past a deadline: images still `processing`,
+    and notes edited since the search index last took them in."""
+    return _sweep_images() + _sweep_index()
+
+
+def _sweep_index() -> int:
+    """Notes edited more than `STUCK_AFTER` ago and not indexed since: index them again. At
+    most every `INDEX_SWEEP_SECONDS` (a search outage would otherwise queue them again and
+    again while their jobs wait for it)."""
+    from app.search.jobs import index_notes
+
+    if not shared_state().claim("sprout:outbox:index-sweep", INDEX_SWEEP_SECONDS):
+        return 0
+    stale = db.session.scalars(
+        select(Note.id)
+        .where(
+            Note.updated_at < utcnow() - STUCK_AFTER,
+            or_(Note.indexed_at.is_(None), Note.indexed_at < Note.updated_at),
+        )
+        .limit(500)
+    ).all()
+    db.session.rollback()
+    if stale:
+        from app.core.jobs import enqueue
+
+        enqueue(index_notes, list(stale))
+    return len(stale)
+
+
+def _sweep_images() -> int:
+    """Images still `processing` well past their upload, with no pending job: make their
+    variants again (a job lost before the outbox existed, or a row written off as dead)."""
+    from app.media.jobs import make_image_variants
+
+    cutoff = utcnow() - STUCK_AFTER
+    stuck = db.session.scalars(
+        select(Image.id).where(Image.status == "processing", Image.created_at < cutoff).limit(100)
+    ).all()
+    if not stuck:
+        return 0
+    pending = {
+        args[0][0]
+        for (args,) in db.session.execute(
+            select(OutboxJob.args).where(
+                OutboxJob.state == "pending", OutboxJob.function == _name(make_image_variants)
+            )
+        )
+    }
+    repaired = [image_id for image_id in stuck if image_id not in pending]
+    from app.core.jobs import enqueue
+
+    for image_id in repaired:
+        enqueue(make_image_variants, image_id)
+    return len(repaired)

@@ -1,0 +1,174 @@
+"""Models → the JSON representations of API.md. Pure functions over loaded objects."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from flask import has_request_context, request
+
+from app.accounts.models import User
+from app.core.extensions import get_storage
+from app.media.models import Image
+from app.notes.models import Note
+
+
+def absolute_url(url: str) -> str:
+    """Clients load images from anywhere: a host-relative media URL gets this request's host."""
+    if url.startswith("/") and has_request_context():
+        return request.host_url.rstrip("/") + url
+    return url
+
+
+def image_view(image: Any) -> dict[str, Any] | None:
+    """An `Image`, or any row with its fields."""
+    if image is None:
+        return None
+    storage = get_storage()
+    variants = {
+        name: {
+            "url": absolute_url(storage.url(v["key"])),
+            "width": v["width"],
+            "height": v["height"],
+        }
+        for name, v in (image.variants or {}).items()
+    }
+    best = variants.get("large") or {"url": absolute_url(storage.url(image.storage_key))}
+    return {
+        "id": image.id,
+        "status": image.status,
+        "url": best["url"],
+        "width": image.width,
+        "height": image.height,
+        "dominant_color": image.dominant_color,
+        "variants": variants,
+        # Image tags (图片标签): labels at points of the picture, drawn by clients.
+        "tags": list(((getattr(image, "edits", None) or {}).get("tags")) or []),
+    }
+
+
+def user_view(user: User, avatar: Image | None = None) -> dict[str, Any]:
+    return user_card(user, image_view(avatar))
+
+
+def user_card(user: Any, avatar: dict[str, Any] | None) -> dict[str, Any]:
+    """A user as lists show them; `user` is a `User` or any row with the same fields."""
+    return {
+        "id": user.id,
+        "username": user.username,
+        "nickname": user.nickname,
+        "avatar": avatar,
+        "level": user.level,
+        "badges": list(user.badges or []),
+        "official": user.official,
+        "verified": user.verified,
+    }
+
+
+def profile_view(
+    user: User, *, avatar: Image | None = None, followed: bool = False
+) -> dict[str, Any]:
+    return {
+        **user_view(user, avatar),
+        "bio": user.bio,
+        "follower_count": user.follower_count,
+        "following_count": user.following_count,
+        "note_count": user.note_count,
+        "like_received_count": user.like_received_count,
+        "collect_received_count": user.collect_received_count,
+        "followed": followed,
+        "created_at": iso(user.created_at),
+    }
+
+
+def me_view(user: User, avatar: Image | None = None) -> dict[str, Any]:
+    return {
+        **profile_view(user, avatar=avatar),
+        "roles": sorted(user.roles),
+        "points": user.points,
+    }
+
+
+def iso(value: Any) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def note_view(
+    note: Note,
+    *,
+    liked: bool = False,
+    collected: bool = False,
+    avatars: dict[int, Image] | None = None,
+    source: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    content = note_content(
+        note,
+        channel=note.channel,
+        tags=[tag.name for tag in note.tags],
+        topics=note.topics,
+        images=note.images,
+        cover_image=note.cover_image,
+    )
+    return {
+        **content,
+        "status": note.status,
+        "author": user_view(note.author, (avatars or {}).get(note.author.avatar_image_id or 0)),
+        "like_count": note.like_count,
+        "collect_count": note.collect_count,
+        "comment_count": note.comment_count,
+        "share_count": note.share_count,
+        "liked": liked,
+        "collected": collected,
+        # Imported articles keep their original link and attribution.
+        "source": source,
+    }
+
+
+def note_content(
+    note: Any,
+    *,
+    channel: Any,
+    tags: list[str],
+    topics: Iterable[Any],
+    images: Iterable[Any],
+    cover_image: Any,
+) -> dict[str, Any]:
+    """What only an edit changes (cards cache it). `note`, `channel`, topics and images may
+    be ORM objects or rows with the same fields (`id`, `title`, `code`, `name`, ...)."""
+    image_views = [image_view(image) for image in images]
+    return {
+        "id": note.id,
+        "title": note.title,
+        "body": note.body,
+        "type": "image" if image_views else "text",
+        "channel": {"code": channel.code, "name": channel.name} if channel is not None else None,
+        "tags": tags,
+        "topics": [{"id": topic.id, "name": topic.name} for topic in topics],
+        "images": image_views,
+        "cover": image_views[0] if image_views else image_view(cover_image),
+        "created_at": iso(note.created_at),
+        "updated_at": iso(note.updated_at),
+        "published_at": iso(note.published_at),
+    }
+
+
+def notes_view(
+    notes: Iterable[Note], viewer_id: int | None, **extra: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Many notes at once: viewer flags and author avatars in two queries, not 2·N."""
+    from app.core.viewer import avatars_for, note_sources, viewer_flags
+
+    notes = list(notes)
+    liked, collected = viewer_flags(viewer_id, [note.id for note in notes])
+    avatars = avatars_for([note.author for note in notes])
+    sources = note_sources([note.id for note in notes])
+    return [
+        note_view(
+            note,
+            liked=note.id in liked,
+            collected=note.id in collected,
+            avatars=avatars,
+            source=sources.get(note.id),
+        )
+        for note in notes
+    ]

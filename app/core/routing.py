@@ -1,0 +1,216 @@
+"""The one way a route is declared: parse, authenticate, rate-limit, call, serialise.
+
+`endpoint(...)` records what it declares, so the OpenAPI document is generated from the same
+schemas that validate requests.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from flask import Blueprint, Response, g, jsonify, request
+from pydantic import BaseModel, ValidationError
+
+from app.accounts.models import User
+from app.core.errors import Forbidden, Unauthorized, UnsupportedMedia, ValidationFailed
+from app.core.extensions import rate_limiter
+from app.core.schemas import load_json
+
+AuthMode = Literal["required", "optional", "none"]
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+@dataclass
+class EndpointSpec:
+    rule: str
+    methods: list[str]
+    summary: str
+    tag: str
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: type[BaseModel] | None
+    status: int
+    auth: AuthMode
+    role: str | None
+    errors: list[int] = field(default_factory=list)
+    content_type: str = "application/json"
+    blueprint_prefix: str = ""
+    rate_limit: str | None = None  # the limit it counts against (429), if any
+    refuses_muted: bool = False  # a write a muted account is refused (403 `account_muted`)
+
+
+REGISTRY: list[EndpointSpec] = []
+
+
+def current_actor() -> User | None:
+    return getattr(g, "actor", None)
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def _resolve_actor(auth: AuthMode) -> None:
+    from app.accounts.services import authenticate
+
+    g.actor = None
+    token = bearer_token()
+    if token is None:
+        if auth == "required":
+            raise Unauthorized("Sign in first: send `Authorization: Bearer <token>`.")
+        return
+    if auth != "none":
+        g.actor = authenticate(token)
+
+
+def _refuse_if_muted(actor: User | None) -> None:
+    if actor is None:
+        return
+    from moderation.service import current_mute
+
+    mute = current_mute(actor.id)
+    if mute is not None:
+        until = mute.until.isoformat().replace("+00:00", "Z") if mute.until else None
+        raise Forbidden(
+            "This account is muted" + (f" until {until}." if until else " permanently."),
+            code="account_muted",
+            details={"reason": mute.reason_code, "until": until},
+        )
+
+
+def client_ip() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _pydantic_details(exc: ValidationError) -> dict[str, Any]:
+    return {
+        "fields": [
+            {
+                "field": ".".join(str(part) for part in err["loc"]) or "body",
+                "message": err["msg"],
+                "type": err["type"],
+            }
+            for err in exc.errors(include_url=False, include_input=False)
+        ]
+    }
+
+
+def parse_json_body(model: type[BaseModel]) -> BaseModel:
+    """An empty body is `{}`; any other must be a JSON object sent as `application/json`
+    (415 otherwise, as API.md says), at most `MAX_JSON_DEPTH` levels deep."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        payload: Any = {}
+    else:
+        if not request.is_json:
+            raise UnsupportedMedia(
+                "Send the body as JSON with `Content-Type: application/json`.",
+                details={"content_type": request.mimetype or None},
+            )
+        try:
+            payload = load_json(raw)
+        except ValueError as exc:  # UnicodeDecodeError included
+            raise ValidationFailed(
+                "The body is not valid JSON.",
+                code="malformed_json",
+                details={"reason": str(exc)[:200]},
+            ) from exc
+    if not isinstance(payload, dict):
+        raise ValidationFailed("The body must be a JSON object.", code="malformed_json")
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise ValidationFailed("The request is not valid.", details=_pydantic_details(exc)) from exc
+
+
+def parse_query(model: type[BaseModel]) -> BaseModel:
+    values: dict[str, Any] = {}
+    for key in request.args:
+        items = request.args.getlist(key)
+        values[key] = items if len(items) > 1 else items[0]
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise ValidationFailed(
+            "The query parameters are not valid.", details=_pydantic_details(exc)
+        ) from exc
+
+
+def endpoint(
+    bp: Blueprint,
+    rule: str,
+    method: str,
+    *,
+    summary: str,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    status: int = 200,
+    auth: AuthMode = "optional",
+    role: str | None = None,
+    rate_limit: str | None = None,
+    content_type: str = "application/json",
+    errors: list[int] | None = None,
+    allow_muted: bool = False,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a route. Writes by signed-in users count against the `write` limit by default
+    and are refused to muted users (403 `account_muted`) unless `allow_muted` (signing out,
+    appealing)."""
+    limit_name = rate_limit
+    if limit_name is None and method in WRITE_METHODS and auth == "required":
+        limit_name = "write"
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        spec = EndpointSpec(
+            rule=rule,
+            methods=[method],
+            summary=summary,
+            tag=bp.name,
+            body=body,
+            query=query,
+            response=response,
+            status=status,
+            auth=auth,
+            role=role,
+            errors=errors or [],
+            content_type=content_type,
+            blueprint_prefix=bp.url_prefix or "",
+            rate_limit=limit_name,
+            refuses_muted=method in WRITE_METHODS and not allow_muted and auth != "none",
+        )
+        REGISTRY.append(spec)
+
+        @functools.wraps(fn)
+        def view(**kwargs: Any) -> Any:
+            _resolve_actor(auth)
+            if method in WRITE_METHODS and not allow_muted:
+                _refuse_if_muted(current_actor())
+            if limit_name is not None:
+                actor = current_actor()
+                identity = f"user:{actor.id}" if actor else f"ip:{client_ip()}"
+                rate_limiter().hit(limit_name, identity)
+            if body is not None:
+                kwargs["body"] = parse_json_body(body)
+            if query is not None:
+                kwargs["query"] = parse_query(query)
+            result = fn(**kwargs)
+            if isinstance(result, Response):
+                return result
+            response_obj = jsonify(result) if result is not None else Response(status=204)
+            if result is not None:
+                response_obj.status_code = status
+            return response_obj
+
+        bp.add_url_rule(
+            rule, endpoint=f"{fn.__name__}_{method.lower()}", view_func=view, methods=[method]
+        )
+        return view
+
+    return decorate

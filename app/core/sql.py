@@ -1,0 +1,96 @@
+"""Dialect-aware statements the services share (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import BigInteger, Insert, Select, any_, bindparam, case, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import DeclarativeBase
+
+from app.core.extensions import db
+from app.core.schemas import MAX_ID
+
+
+def insert_ignore(model: type[DeclarativeBase], values: dict[str, Any]) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING: the row count tells whether this call created it."""
+    dialect = db.engine.dialect.name
+    builder = pg_insert if dialect == "postgresql" else sqlite_insert
+    # SQLAlchemy 2.1 reports an INSERT's rowcount on psycopg only when asked to.
+    return (
+        builder(model)
+        .values(**values)
+        .on_conflict_do_nothing()
+        .execution_options(preserve_rowcount=True)
+    )
+
+
+def insert_ignore_many(model: type[DeclarativeBase]) -> Insert:
+    """`insert_ignore` for a batch: execute it with a list of rows."""
+    builder = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    return builder(model).on_conflict_do_nothing()
+
+
+def bump(model: type[DeclarativeBase], row_id: Any, **deltas: int) -> None:
+    """Atomic `col = col + delta` in SQL; never read-modify-write in Python.
+
+    Counters never go below zero, even if a decrement races a concurrent delete.
+    """
+
+    table = model.__table__  # type: ignore[attr-defined]
+    values = {}
+    for column, delta in deltas.items():
+        col = table.c[column]
+        values[column] = case((col + delta < 0, 0), else_=col + delta) if delta < 0 else col + delta
+    if "updated_at" in table.c and "updated_at" not in values:
+        # A counter moving is not an edit: keep the row's `updated_at` (its onupdate would
+        # otherwise fire, and clients and caches read it as "the content changed").
+        values["updated_at"] = table.c.updated_at
+    pk = next(iter(table.primary_key.columns))
+    db.session.execute(update(table).where(pk == row_id).values(**values))
+
+
+def inserted(model: type[DeclarativeBase], values: dict[str, Any]) -> bool:
+    """Insert unless the row exists; True when this call created it (the counter may move)."""
+    return db.session.execute(insert_ignore(model, values)).rowcount == 1
+
+
+def commit_fresh() -> None:
+    """Commit (with the jobs enqueued in the change: `app.core.jobs.commit`), then expire what the
+    session loaded: counters move in SQL (`bump`), so an object read before the commit would
+    otherwise report the old count."""
+    from app.core.jobs import commit
+
+    commit()
+    db.session.expire_all()
+
+
+def id_in_range(value: int | None) -> bool:
+    """Ids beyond the database's integer range cannot exist: a 404, never a driver error."""
+    return value is not None and 1 <= value <= MAX_ID
+
+
+def id_in_param(column, name: str, dialect: str):  # type: ignore[no-untyped-def]
+    """`id_in` with the ids left as the parameter `name`, for statements built once and run
+    many times (`session.execute(stmt, {name: ids})`)."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(BigInteger)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+def id_in(column, ids: list[int]):  # type: ignore[no-untyped-def]
+    """`column IN ids` as one array parameter on PostgreSQL: tens of thousands of ids as
+    separate placeholders cost seconds to render and bind, and even twenty cost more than the
+    query."""
+    if db.engine.dialect.name == "postgresql":
+        return column == any_(bindparam(None, ids, type_=ARRAY(BigInteger)))
+    return column.in_(ids)
+
+
+def newest_first(stmt: Select, id_column: Any, limit: int, before_id: int | None) -> Select:  # type: ignore[type-arg]
+    """A page of `stmt` by descending id, one row more than `limit` (`page_of` tells from it
+    whether there is a next page), after the cursor's id."""
+    stmt = stmt.order_by(id_column.desc()).limit(limit + 1)
+    return stmt if before_id is None else stmt.where(id_column < before_id)

@@ -1,0 +1,1 @@
+"""Editorial: picks, boosts, content sources and the editorial log."""

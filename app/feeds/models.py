@@ -1,0 +1,73 @@
+"""What ranking learns from and what it keeps between runs: events, feedback, built models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.models import Base, utcnow
+
+EVENT_KINDS = ("impression", "open")
+FEEDBACK_KINDS = ("note", "author", "topic")
+
+
+class NoteEvent(Base):
+    """Impressions (a card was served) and opens (the note was read): written in batches."""
+
+    __tablename__ = "note_events"
+    __table_args__ = (
+        Index("ix_note_events_user_id_created_at", "user_id", "created_at"),
+        Index("ix_note_events_note_id_kind", "note_id", "kind"),
+        Index("ix_note_events_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True
+    )
+    note_id: Mapped[int] = mapped_column(ForeignKey("notes.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NegativeFeedback(Base):
+    """ "Not interested" in a note, an author or a topic: filtered at once, and learned from."""
+
+    __tablename__ = "negative_feedback"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    ref: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HotListEntry(Base):
+    """The hot list (榜单) per window and scope, rebuilt by the periodic ranking job."""
+
+    __tablename__ = "hot_list_entries"
+    __table_args__ = (Index("ix_hot_list_entries_note_id", "note_id"),)
+
+    window: Mapped[str] = mapped_column(String(8), primary_key=True)  # day | week
+    scope: Mapped[str] = mapped_column(
+        String(40), primary_key=True
+    )  # all | channel:<code> | topic:<id>
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    note_id: Mapped[int] = mapped_column(ForeignKey("notes.id", ondelete="CASCADE"))
+    score: Mapped[float] = mapped_column(Float)
+
+
+class RankingModel(Base):
+    """A built model (e.g. item-CF neighbours) as bytes, so every process loads the same one."""
+
+    __tablename__ = "ranking_models"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    blob: Mapped[bytes] = mapped_column(LargeBinary)
+    stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    built_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,275 @@
+"""Rows → the plain data `ranking/` works on: note features, user events, built models.
+
+The ranking library never sees the ORM; this module is the one translation layer.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import BigInteger, String, bindparam, literal, null, select, union_all
+
+from app.accounts.models import User, UserInterest
+from app.core.extensions import db
+from app.core.models import UTCDateTime, utcnow
+from app.core.sql import id_in
+from app.feeds.models import NegativeFeedback, NoteEvent, RankingModel
+from app.notes.models import Collect, Comment, Note, NoteLike, NoteTag, NoteTopic, Share, Tag
+from app.social.models import UserFollow
+from ranking.types import Event, NoteFeatures
+
+FEATURE_COLUMNS = (
+    Note.id,
+    Note.author_id,
+    Note.channel_code,
+    Note.published_at,
+    Note.like_count,
+    Note.collect_count,
+    Note.comment_count,
+    Note.share_count,
+    Note.follow_gain_count,
+    Note.impression_count,
+    Note.hot_score,
+)
+
+
+def _ts(moment: datetime | None) -> float:
+    return moment.timestamp() if moment is not None else 0.0
+
+
+def visible_notes_filter():  # type: ignore[no-untyped-def]
+    """What any feed may show: published, not deleted, by an account in good standing."""
+    return (
+        Note.status == "published",
+        Note.deleted_at.is_(None),
+        Note.author_id.not_in(select(User.id).where(User.status == "banned")),
+    )
+
+
+def note_features(
+    note_ids: Iterable[int] | None = None,
+    *,
+    where=(),
+    order_by=(),
+    limit: int | None = None,
+    labels: bool = True,
+) -> dict[int, NoteFeatures]:  # type: ignore[no-untyped-def]
+    """Features for the notes asked for (by id, or by filter/order/limit) in three queries;
+    `labels=False` skips topics and tags (one query) when only counts and times matter."""
+    stmt = select(*FEATURE_COLUMNS).where(*visible_notes_filter(), *where)
+    if note_ids is not None:
+        ids = list(note_ids)
+        if not ids:
+            return {}
+        stmt = stmt.where(id_in(Note.id, ids))
+    if order_by:
+        stmt = stmt.order_by(*order_by)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    rows = db.session.execute(stmt).all()
+    ids = [row.id for row in rows]
+    topics: dict[int, list[int]] = defaultdict(list)
+    tags: dict[int, list[str]] = defaultdict(list)
+    for start in range(0, len(ids) if labels else 0, 5000):
+        chunk = ids[start : start + 5000]
+        for note_id, topic_id in db.session.execute(
+            select(NoteTopic.note_id, NoteTopic.topic_id).where(id_in(NoteTopic.note_id, chunk))
+        ):
+            topics[note_id].append(topic_id)
+        for note_id, name in db.session.execute(
+            select(NoteTag.note_id, Tag.name)
+            .join(Tag, Tag.id == NoteTag.tag_id)
+            .where(id_in(NoteTag.note_id, chunk))
+        ):
+            tags[note_id].append(name)
+    return {
+        row.id: NoteFeatures(
+            note_id=row.id,
+            author_id=row.author_id,
+            channel=row.channel_code,
+            topics=tuple(topics[row.id]),
+            tags=tuple(tags[row.id]),
+            published_at=_ts(row.published_at),
+            likes=row.like_count,
+            collects=row.collect_count,
+            comments=row.comment_count,
+            shares=row.share_count,
+            follows_gained=row.follow_gain_count,
+            impressions=row.impression_count,
+        )
+        for row in rows
+    }
+
+
+def _event_sources(include_opens: bool) -> list[Any]:
+    """(kind, user column, note column, time column, extra condition) per engagement kind."""
+    sources: list[Any] = [
+        ("like", NoteLike.user_id, NoteLike.note_id, NoteLike.created_at, None),
+        ("collect", Collect.user_id, Collect.note_id, Collect.created_at, None),
+        (
+            "comment",
+            Comment.author_id,
+            Comment.note_id,
+            Comment.created_at,
+            Comment.deleted_at.is_(None),
+        ),
+        ("share", Share.user_id, Share.note_id, Share.created_at, Share.user_id.is_not(None)),
+        (
+            "follow",
+            UserFollow.follower_id,
+            UserFollow.source_note_id,
+            UserFollow.created_at,
+            UserFollow.source_note_id.is_not(None),
+        ),
+    ]
+    if include_opens:
+        sources.append(
+            (
+                "open",
+                NoteEvent.user_id,
+                NoteEvent.note_id,
+                NoteEvent.created_at,
+                (NoteEvent.kind == "open") & NoteEvent.user_id.is_not(None),
+            )
+        )
+    return sources
+
+
+def engagement_events(*, since: datetime, include_opens: bool = True) -> list[Event]:
+    """Everyone's likes, collects, comments, shares, follows gained and opens since a moment,
+    as `Event`s (training, hot lists); one viewer's history is `user_signals`."""
+    events: list[Event] = []
+    for kind, user_col, note_col, time_col, extra in _event_sources(include_opens):
+        stmt = select(user_col, note_col, time_col).where(time_col >= since)
+        if extra is not None:
+            stmt = stmt.where(extra)
+        for user, note, moment in db.session.execute(stmt):
+            events.append(Event(user_id=user, note_id=note, kind=kind, ts=moment.timestamp()))
+    return events
+
+
+@dataclass
+class UserSignals:
+    """Everything about one viewer that the pipeline needs (`user_signals`)."""
+
+    events: list[Event] = field(default_factory=list)
+    seed_channels: list[str] = field(default_factory=list)
+    seed_topics: list[int] = field(default_factory=list)
+    not_interested: list[tuple[str, int]] = field(default_factory=list)
+    following: set[int] = field(default_factory=set)
+
+
+USER_HISTORY_DAYS = 90
+USER_EVENTS_PER_KIND = 200
+
+
+@functools.cache
+def _user_signals_statement() -> Any:
+    """Everything `user_signals` reads, as one UNION ALL of (what, number, text, at) rows with
+    the user and the start of the window as parameters: a feed request makes one round trip
+    for it, and the statement is built once per process (building it cost more than running
+    it)."""
+    uid, since = bindparam("uid", type_=BigInteger), bindparam("since", type_=UTCDateTime)
+    events = [
+        (kind, user_col, note_col, time_col, extra)
+        for kind, user_col, note_col, time_col, extra in _event_sources(include_opens=True)
+    ]
+    parts = []
+    for kind, user_col, note_col, time_col, extra in events:
+        stmt = (
+            select(
+                literal(kind).label("what"),
+                note_col.label("num"),
+                null().cast(String).label("txt"),
+                time_col.label("at"),
+            )
+            .where(user_col == uid, time_col >= since, *(() if extra is None else (extra,)))
+            .order_by(time_col.desc())
+            .limit(USER_EVENTS_PER_KIND)
+        )
+        parts.append(select(*stmt.subquery().c))
+    no_time = null().cast(UTCDateTime).label("at")
+    parts.append(
+        select(
+            (literal("seed:") + UserInterest.kind).label("what"),
+            null().cast(BigInteger).label("num"),
+            UserInterest.ref.label("txt"),
+            no_time,
+        ).where(UserInterest.user_id == uid)
+    )
+    parts.append(
+        select(
+            (literal("not:") + NegativeFeedback.kind).label("what"),
+            NegativeFeedback.ref.label("num"),
+            null().cast(String).label("txt"),
+            no_time,
+        ).where(NegativeFeedback.user_id == uid)
+    )
+    parts.append(
+        select(
+            literal("following").label("what"),
+            UserFollow.followee_id.label("num"),
+            null().cast(String).label("txt"),
+            no_time,
+        ).where(UserFollow.follower_id == uid)
+    )
+    return union_all(*parts)
+
+
+def user_signals(user_id: int) -> UserSignals:
+    """The viewer's last 90 days of engagement (at most 200 per kind), onboarding choices,
+    "not interested" feedback and followees, in one query."""
+    out = UserSignals()
+    since = utcnow() - timedelta(days=USER_HISTORY_DAYS)
+    rows = db.session.execute(_user_signals_statement(), {"uid": user_id, "since": since})
+    for what, num, txt, at in rows:
+        if at is not None:
+            out.events.append(Event(user_id=user_id, note_id=num, kind=what, ts=at.timestamp()))
+        elif what == "following":
+            out.following.add(num)
+        elif what == "seed:channel":
+            out.seed_channels.append(txt)
+        elif what == "seed:topic" and txt.isdigit():
+            out.seed_topics.append(int(txt))
+        elif what.startswith("not:"):
+            out.not_interested.append((what[4:], num))
+    return out
+
+
+class ModelCache:
+    """A built model loaded once per process and reloaded when a newer build is stored."""
+
+    def __init__(self, name: str, loader, check_every_seconds: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+        self.name, self.loader, self.check_every = name, loader, check_every_seconds
+        self._lock = threading.Lock()
+        self._model = None
+        self._built_at: datetime | None = None
+        self._checked = 0.0
+
+    def get(self):  # type: ignore[no-untyped-def]
+        now = time.monotonic()
+        if now - self._checked < self.check_every:
+            return self._model
+        with self._lock:
+            if now - self._checked < self.check_every:
+                return self._model
+            self._checked = now
+            built_at = db.session.scalar(
+                select(RankingModel.built_at).where(RankingModel.name == self.name)
+            )
+            if built_at is not None and built_at != self._built_at:
+                blob = db.session.scalar(
+                    select(RankingModel.blob).where(RankingModel.name == self.name)
+                )
+                self._model, self._built_at = self.loader(blob), built_at
+            return self._model
+
+    def invalidate(self) -> None:
+        self._checked = 0.0

@@ -1,0 +1,1 @@
+"""HTTP handlers of the notes domain, one module per resource."""

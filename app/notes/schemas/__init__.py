@@ -1,0 +1,1 @@
+"""Request and response schemas of the notes domain, one module per resource."""

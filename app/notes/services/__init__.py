@@ -1,0 +1,1 @@
+"""Use cases of the notes domain, one module per resource."""

@@ -1,0 +1,1 @@
+"""Notifications: delivery (a job), listing and marking read."""

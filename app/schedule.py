@@ -1,0 +1,76 @@
+"""Periodic jobs, kept as data, and the tick that enqueues them in services mode.
+
+Every worker process runs the tick; a Redis key per job (`SET NX EX interval`) makes sure a
+job is enqueued once per interval across all of them. In embedded mode there is no worker:
+`POST /admin/ranking/rebuild` (or `flask rebuild`) runs the same jobs inline.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Flask
+from redis import Redis
+from rq import Queue
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    name: str
+    interval_seconds: int
+    function: Callable[[], object]
+
+
+def periodic_job_definitions() -> list[PeriodicJob]:
+    from app.core.jobs.outbox import relay_outbox
+    from app.feeds.jobs import flush_impressions, rebuild_hot, rebuild_itemcf
+    from app.search.jobs import flush_search_queries
+
+    return [
+        PeriodicJob("relay_outbox", 10, relay_outbox),
+        PeriodicJob("flush_impressions", 30, flush_impressions),
+        PeriodicJob("flush_search_queries", 30, flush_search_queries),
+        PeriodicJob("rebuild_hot", 300, rebuild_hot),
+        PeriodicJob("rebuild_itemcf", 3600, rebuild_itemcf),
+    ]
+
+
+def tick(connection: Redis) -> list[str]:
+    """Enqueue every job whose interval has passed; returns the names enqueued."""
+    enqueued = []
+    for definition in periodic_job_definitions():
+        key = f"sprout:schedule:{definition.name}"
+        if connection.set(key, "1", nx=True, ex=definition.interval_seconds):
+            queue_name = getattr(definition.function, "queue_name", "default")
+            Queue(queue_name, connection=connection).enqueue(definition.function, job_timeout=900)
+            enqueued.append(definition.name)
+    return enqueued
+
+
+def start_scheduler_thread(
+    app: Flask, connection: Redis, every_seconds: float = 10.0, *, first: bool = False
+) -> None:
+    """Tick every `every_seconds` (and at once with `first`) in a daemon thread; a failed
+    tick (Redis down) is logged and the next one tries again."""
+
+    def loop() -> None:
+        stop = threading.Event()
+        if first:
+            _tick_logged(app, connection)
+        while not stop.wait(every_seconds):
+            _tick_logged(app, connection)
+
+    threading.Thread(target=loop, name="sprout-scheduler", daemon=True).start()
+
+
+def _tick_logged(app: Flask, connection: Redis) -> None:
+    try:
+        with app.app_context():
+            tick(connection)
+    except Exception:
+        log.warning("scheduler tick failed", exc_info=True)

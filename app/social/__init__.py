@@ -1,0 +1,1 @@
+"""Following people and topics; followers and following lists."""

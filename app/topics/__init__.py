@@ -1,0 +1,1 @@
+"""Topics (#hashtags): pages, follows' counts, curation."""
