@@ -93,9 +93,7 @@ class Database:
     def init_app(self, app: Flask, settings: Settings) -> None:
         engine = make_engine(settings.database_url)
         factory = sessionmaker(bind=engine, expire_on_commit=False)
-        app.extensions["sprout.db"] = DatabaseState(
-            engine=engine, session=scoped_session(factory)
-        )
+        app.extensions["sprout.db"] = DatabaseState(engine=engine, session=scoped_session(factory))
 
         # Per request as well as per app context: a test client reuses the test's app context,
         # and each request must still start with a clean session, as it does in production.
@@ -145,9 +143,7 @@ def init_redis(app: Flask, settings: Settings) -> None:
         app.extensions["sprout.redis"] = connection
         app.extensions["sprout.shared"] = RedisState(connection)
     else:
-        app.extensions["sprout.shared"] = DiskState(
-            open_disk_cache(shared_dir(settings, "state"))
-        )
+        app.extensions["sprout.shared"] = DiskState(open_disk_cache(shared_dir(settings, "state")))
 
 
 def shared_dir(settings: Settings, name: str) -> Path:
