@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
+from app.core import jobs
 from app.core.config import Settings, load_settings
 from app.core.errors import AppError
 from app.core.extensions import RateLimiter, db, init_redis
@@ -150,10 +151,15 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.extensions["sprout.limiter"] = RateLimiter(settings)
     register_error_handlers(app)
     from app.core.jobs import outbox
+    from app.media.jobs import repair_stuck_images
+    from app.search.jobs import repair_unindexed_notes
 
-    outbox.init_app(app)
+    outbox.init_app(app, repairs=[repair_stuck_images, repair_unindexed_notes])
     register_blueprints(app)
     from app import cli
 
     cli.init_app(app)
     return app
+
+
+jobs.set_app_factory(create_app)

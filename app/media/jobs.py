@@ -6,9 +6,12 @@ import io
 import logging
 
 from PIL import Image as PILImage
+from sqlalchemy import select
 
 from app.core.extensions import db, get_storage
-from app.core.jobs import job
+from app.core.jobs import enqueue, job
+from app.core.jobs.outbox import STUCK_AFTER, pending_args
+from app.core.models import utcnow
 from app.media.creative import Edits, apply_edits, parse_edits, watermark
 from app.media.models import Image
 from app.media.pipeline import make_variants
@@ -58,3 +61,19 @@ def make_image_variants(image_id: int) -> None:
         raise
     image.variants, image.status, image.error = stored, "ready", None
     db.session.commit()
+
+
+def repair_stuck_images() -> int:
+    """Images still `processing` well past their upload, with no pending job: make their
+    variants again (a job lost before the outbox existed, or a row written off as dead)."""
+    cutoff = utcnow() - STUCK_AFTER
+    stuck = db.session.scalars(
+        select(Image.id).where(Image.status == "processing", Image.created_at < cutoff).limit(100)
+    ).all()
+    if not stuck:
+        return 0
+    pending = {args[0] for args in pending_args(make_image_variants)}
+    repaired = [image_id for image_id in stuck if image_id not in pending]
+    for image_id in repaired:
+        enqueue(make_image_variants, image_id)
+    return len(repaired)

@@ -193,3 +193,16 @@ def test_the_sweep_repairs_what_a_lost_job_left_behind(services_app):
     assert db.session.get(Note, note["id"]).indexed_at is not None
     # the variants job ran: the picture is gone from storage, so the image is marked failed
     assert db.session.get(Image, image_id).status == "failed"
+
+
+def test_rows_written_before_the_domain_layout_still_resolve():
+    """A deployment upgraded with rows pending names the jobs' old modules (`app.jobs.*`)."""
+    from app.core.jobs.outbox import _resolve
+    from app.media.jobs import make_image_variants
+    from app.notifications.jobs import deliver_notification
+    from app.search.jobs import index_notes
+
+    assert _resolve("app.jobs.search:index_notes") is index_notes
+    assert _resolve("app.jobs.media:make_image_variants") is make_image_variants
+    assert _resolve("app.jobs.notifications:deliver_notification") is deliver_notification
+    assert _resolve("app.search.jobs:index_notes") is index_notes

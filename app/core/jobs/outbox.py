@@ -13,7 +13,8 @@ the job and marks the row done. Whatever goes wrong, the row stays `pending` and
 - the job raised: due after a back-off (`RETRY_INTERVALS`), `dead` after its last attempt.
 Jobs are idempotent, so a job sent twice (a slow worker past its lease) runs twice in
 effect once. Embedded mode runs jobs inline and keeps only the failed ones here.
-`sweep_stuck` repairs what a lost job would have left behind (images still `processing`).
+`sweep_stuck` runs the repairs the domains register for what a lost job would have left
+behind (images still `processing`, notes missing from the search index).
 """
 
 from __future__ import annotations
@@ -27,22 +28,19 @@ from typing import Any
 
 from flask import Flask, Response, current_app
 from rq.job import Job, JobStatus
-from sqlalchemy import event, or_, select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from app.core.config import Settings
 from app.core.extensions import db, shared_state
-from app.core.jobs import RETRY_INTERVALS, job, send
 from app.core.jobs.models import OutboxJob
+from app.core.jobs.runner import RETRY_INTERVALS, job, send
 from app.core.models import utcnow
-from app.media.models import Image
-from app.notes.models import Note
 
 log = logging.getLogger(__name__)
 
 RELAY_BATCH = 500
-STUCK_AFTER = timedelta(minutes=10)  # an image processing longer than this lost its job
-INDEX_SWEEP_SECONDS = 600  # how often edited notes missing from the index are looked for
+STUCK_AFTER = timedelta(minutes=10)  # work still undone this long after its change lost its job
 INLINE_RELAY_SECONDS = 30  # embedded mode: failed jobs are retried this often at most
 WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
@@ -118,9 +116,11 @@ def _due_now(row_ids: list[int]) -> None:
         log.warning("outbox rows %s stay due at their lease", row_ids, exc_info=True)
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, repairs: Sequence[Repair] = ()) -> None:
     """Watch the app's sessions: which transactions wrote, and what to send once they
-    commit; run embedded mode's committed jobs at the end of each request."""
+    commit; run embedded mode's committed jobs at the end of each request. `repairs` run
+    with every relay (see `sweep_stuck`)."""
+    app.extensions["sprout.outbox.repairs"] = tuple(repairs)
     factory = app.extensions["sprout.db"].session.session_factory
     connection = app.extensions.get("sprout.redis")
 
@@ -326,58 +326,23 @@ def relay_inline_soon() -> None:
         log.exception("retrying failed inline jobs failed")
 
 
+Repair = Callable[[], int]
+
+
 def sweep_stuck() -> int:
-    """Repair what a lost job leaves behind, past a deadline: images still `processing`,
-    and notes edited since the search index last took them in."""
-    return _sweep_images() + _sweep_index()
+    """Repair what a lost job leaves behind, past a deadline. Each domain registers its
+    repairs at app creation (`init_app(app, repairs=...)`): images still `processing`, notes
+    edited since the search index last took them in."""
+    return sum(repair() for repair in current_app.extensions["sprout.outbox.repairs"])
 
 
-def _sweep_index() -> int:
-    """Notes edited more than `STUCK_AFTER` ago and not indexed since: index them again. At
-    most every `INDEX_SWEEP_SECONDS` (a search outage would otherwise queue them again and
-    again while their jobs wait for it)."""
-    from app.search.jobs import index_notes
-
-    if not shared_state().claim("sprout:outbox:index-sweep", INDEX_SWEEP_SECONDS):
-        return 0
-    stale = db.session.scalars(
-        select(Note.id)
-        .where(
-            Note.updated_at < utcnow() - STUCK_AFTER,
-            or_(Note.indexed_at.is_(None), Note.indexed_at < Note.updated_at),
-        )
-        .limit(500)
-    ).all()
-    db.session.rollback()
-    if stale:
-        from app.core.jobs import enqueue
-
-        enqueue(index_notes, list(stale))
-    return len(stale)
-
-
-def _sweep_images() -> int:
-    """Images still `processing` well past their upload, with no pending job: make their
-    variants again (a job lost before the outbox existed, or a row written off as dead)."""
-    from app.media.jobs import make_image_variants
-
-    cutoff = utcnow() - STUCK_AFTER
-    stuck = db.session.scalars(
-        select(Image.id).where(Image.status == "processing", Image.created_at < cutoff).limit(100)
-    ).all()
-    if not stuck:
-        return 0
-    pending = {
-        args[0][0]
+def pending_args(fn: Callable[..., Any]) -> list[list[Any]]:
+    """The arguments of every pending row of `fn`: a repair skips what is already queued."""
+    return [
+        args
         for (args,) in db.session.execute(
             select(OutboxJob.args).where(
-                OutboxJob.state == "pending", OutboxJob.function == _name(make_image_variants)
+                OutboxJob.state == "pending", OutboxJob.function == _name(fn)
             )
         )
-    }
-    repaired = [image_id for image_id in stuck if image_id not in pending]
-    from app.core.jobs import enqueue
-
-    for image_id in repaired:
-        enqueue(make_image_variants, image_id)
-    return len(repaired)
+    ]
