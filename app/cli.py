@@ -46,7 +46,7 @@ def init_app(app: Flask) -> None:
             click.echo(load_seed_content(progress=ProgressBars()).summary(), err=True)
             rebuild_rankings()
         from app.core.extensions import get_search
-        from app.search.services import reindex
+        from app.search.indexing import reindex
 
         if not get_search().stats().get("generation"):  # never built: build it now
             click.echo(reindex(progress=ProgressBars()), err=True)
@@ -65,7 +65,7 @@ def init_app(app: Flask) -> None:
     )
     def seed_command(dry_run: bool, packs: Path | None) -> None:
         """Load the cold-start packs (idempotent: run twice, nothing changes)."""
-        from app.search.services import reindex
+        from app.search.indexing import reindex
         from seed_content.loader import load_seed_content
 
         try:
@@ -172,7 +172,7 @@ def init_app(app: Flask) -> None:
     @app.cli.command("search-reindex")
     def search_reindex_command() -> None:
         """Rebuild the search index from the database (in place; resumes if interrupted)."""
-        from app.search.services import reindex
+        from app.search.indexing import reindex
 
         click.echo(reindex(progress=ProgressBars()), err=True)
 

@@ -67,7 +67,7 @@ def main() -> None:
     from app import create_app
     from app.core.extensions import get_search
     from app.search.backend import NoteQuery
-    from app.search.services import reindex
+    from app.search.indexing import reindex
 
     app = create_app()
     with app.app_context():

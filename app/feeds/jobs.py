@@ -165,7 +165,7 @@ def rebuild_itemcf() -> dict[str, Any]:
 @job("low", keep_result=False, durable=False)
 def refresh_search_signals(note_ids: list[int]) -> dict[str, int]:
     """The search index's hot scores and engagement counts, after the hot recompute."""
-    from app.search.services import refresh_signals
+    from app.search.indexing import refresh_signals
 
     return {"notes": refresh_signals(note_ids)}
 

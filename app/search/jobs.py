@@ -19,28 +19,28 @@ INDEX_REPAIR_SECONDS = 600  # how often edited notes missing from the index are 
 
 @job("default", keep_result=False, retries=INDEX_RETRIES)
 def index_notes(note_ids: list[int]) -> dict[str, int]:
-    from app.search.services import sync_notes
+    from app.search.indexing import sync_notes
 
     return sync_notes(note_ids)
 
 
 @job("default", keep_result=False, retries=INDEX_RETRIES)
 def index_user(user_id: int, with_notes: bool = False) -> dict[str, int]:
-    from app.search.services import sync_user
+    from app.search.indexing import sync_user
 
     return sync_user(user_id, with_notes)
 
 
 @job("default", keep_result=False, retries=INDEX_RETRIES)
 def index_topic(topic_id: int) -> dict[str, int]:
-    from app.search.services import sync_topic
+    from app.search.indexing import sync_topic
 
     return sync_topic(topic_id)
 
 
 @job("low")
 def reindex_search() -> dict[str, Any]:
-    from app.search.services import reindex
+    from app.search.indexing import reindex
 
     return reindex()
 
@@ -48,7 +48,7 @@ def reindex_search() -> dict[str, Any]:
 @job("low", keep_result=False, durable=False)
 def flush_search_queries() -> dict[str, int]:
     """Write the buffered search query log (services mode), every 30 s."""
-    from app.search.services import flush_query_log
+    from app.search.query_log import flush_query_log
 
     return {"queries": flush_query_log()}
 

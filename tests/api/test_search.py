@@ -265,7 +265,7 @@ def test_readyz_reports_the_search_backend(client):
 
 def test_an_interrupted_reindex_resumes_where_it_stopped(api, notes, monkeypatch):
     from app.core.extensions import get_search
-    from app.search import services as search
+    from app.search import indexing as search
 
     monkeypatch.setattr(search, "BATCH", 2)
     seen: list[tuple[str, int, int]] = []

@@ -1,0 +1,254 @@
+"""Keeping the index in step with the database: documents built from rows, the idempotent
+syncs the indexing jobs run, hot-score refreshes and the full rebuild.
+
+The index holds only what anyone may see (published, not deleted, by an author who is not
+banned): every change of that goes through `sync_notes`."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from app.accounts.models import User
+from app.core.extensions import db, get_search
+from app.core.models import utcnow
+from app.core.sql import id_in
+from app.media.models import Image
+from app.notes.models import Note, NoteImage, NoteTag, NoteTopic, Tag, Topic
+from app.search.backend import NoteDoc, TopicDoc, UserDoc
+
+BATCH = 500
+
+Progress = Callable[[str, int, int], None]
+
+
+def timestamp(value: datetime | None) -> float:
+    if value is None:
+        return 0.0
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+
+
+# -- documents ---------------------------------------------------------------------------
+def _visible_notes() -> Any:
+    return (
+        select(
+            Note.id,
+            Note.title,
+            Note.body,
+            Note.author_id,
+            Note.channel_code,
+            Note.published_at,
+            Note.created_at,
+            Note.hot_score,
+            Note.like_count,
+            Note.collect_count,
+            Note.comment_count,
+            Note.share_count,
+        )
+        .join(User, User.id == Note.author_id)
+        .where(Note.status == "published", Note.deleted_at.is_(None), User.status != "banned")
+    )
+
+
+def _engagement(row: Any) -> int:
+    return int(row.like_count + row.collect_count + row.comment_count + row.share_count)
+
+
+def _note_docs(rows: list[Any]) -> list[NoteDoc]:
+    ids = [row.id for row in rows]
+    tags: dict[int, list[str]] = defaultdict(list)
+    topics: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    if ids:
+        for note_id, name in db.session.execute(
+            select(NoteTag.note_id, Tag.name)
+            .join(Tag, Tag.id == NoteTag.tag_id)
+            .where(id_in(NoteTag.note_id, ids))
+        ):
+            tags[note_id].append(name)
+        for note_id, topic_id, name in db.session.execute(
+            select(NoteTopic.note_id, Topic.id, Topic.name)
+            .join(Topic, Topic.id == NoteTopic.topic_id)
+            .where(id_in(NoteTopic.note_id, ids))
+        ):
+            topics[note_id].append((topic_id, name))
+        # Image tags (labels placed on a picture) are searched like the note's own tags.
+        for note_id, edits in db.session.execute(
+            select(NoteImage.note_id, Image.edits)
+            .join(Image, Image.id == NoteImage.image_id)
+            .where(id_in(NoteImage.note_id, ids), Image.edits.is_not(None))
+        ):
+            for tag in (edits or {}).get("tags") or []:
+                label = str(tag.get("label", "")).strip()
+                if label and label not in tags[note_id]:
+                    tags[note_id].append(label)
+    return [
+        NoteDoc(
+            id=row.id,
+            title=row.title,
+            body=row.body or "",
+            tags=tuple(tags[row.id]),
+            topics=tuple(topics[row.id]),
+            author_id=row.author_id,
+            channel=row.channel_code,
+            published_at=timestamp(row.published_at or row.created_at),
+            hot=float(row.hot_score or 0.0),
+            engagement=_engagement(row),
+        )
+        for row in rows
+    ]
+
+
+def _user_docs(where: Any, limit: int | None = None) -> list[UserDoc]:
+    statement = (
+        select(User.id, User.username, User.nickname, User.bio, User.follower_count)
+        .where(User.status != "banned", where)
+        .order_by(User.id)
+    )
+    if limit is not None:
+        statement = statement.limit(limit)
+    return [
+        UserDoc(row.id, row.username, row.nickname or "", row.bio or "", row.follower_count)
+        for row in db.session.execute(statement)
+    ]
+
+
+def _topic_docs(where: Any, limit: int | None = None) -> list[TopicDoc]:
+    statement = select(Topic).where(where).order_by(Topic.id)
+    if limit is not None:
+        statement = statement.limit(limit)
+    return [
+        TopicDoc(t.id, t.name, t.description or "", t.note_count, t.follower_count)
+        for t in db.session.scalars(statement)
+    ]
+
+
+# -- keeping the index in step -------------------------------------------------------------
+def sync_notes(note_ids: Iterable[int]) -> dict[str, int]:
+    """Index what is visible among these notes and drop the rest: safe to run any number of
+    times, in any order, after any change (publish, edit, delete, moderation, a ban)."""
+    ids = sorted(set(note_ids))
+    read_at = utcnow()
+    docs = _note_docs(db.session.execute(_visible_notes().where(id_in(Note.id, ids))).all())
+    db.session.rollback()  # read only: no transaction left open while the index writes
+    backend = get_search()
+    backend.index_notes(docs)
+    gone = sorted(set(ids) - {doc.id for doc in docs})
+    backend.delete_notes(gone)
+    # What the index now holds is the notes as read: a later edit leaves them behind again.
+    db.session.execute(update(Note).where(id_in(Note.id, ids)).values(indexed_at=read_at))
+    db.session.commit()
+    return {"indexed": len(docs), "removed": len(gone)}
+
+
+def sync_user(user_id: int, with_notes: bool = False) -> dict[str, int]:
+    """A user's profile; with their notes too when their standing changed (a ban, a lift)."""
+    docs = _user_docs(User.id == user_id)
+    backend = get_search()
+    if docs:
+        backend.index_users(docs)
+    else:
+        backend.delete_users([user_id])
+    result = {"users": len(docs)}
+    if with_notes:
+        note_ids = list(db.session.scalars(select(Note.id).where(Note.author_id == user_id)))
+        for start in range(0, len(note_ids), BATCH):
+            sync_notes(note_ids[start : start + BATCH])
+        result["notes"] = len(note_ids)
+    db.session.rollback()
+    return result
+
+
+def sync_topic(topic_id: int) -> dict[str, int]:
+    docs = _topic_docs(Topic.id == topic_id)
+    db.session.rollback()
+    backend = get_search()
+    if docs:
+        backend.index_topics(docs)
+    else:
+        backend.delete_topics([topic_id])
+    return {"topics": len(docs)}
+
+
+def refresh_signals(note_ids: Iterable[int]) -> int:
+    """Hot scores and engagement of indexed notes (the ranking job calls this after it
+    recomputes hot scores): `sort=hot` and relevance read them from the index."""
+    ids = list(note_ids)
+    backend = get_search()
+    done = 0
+    for start in range(0, len(ids), 5000):
+        rows = db.session.execute(
+            select(
+                Note.id,
+                Note.hot_score,
+                Note.like_count,
+                Note.collect_count,
+                Note.comment_count,
+                Note.share_count,
+            ).where(id_in(Note.id, ids[start : start + 5000]))
+        ).all()
+        backend.update_signals(
+            {row.id: (float(row.hot_score or 0.0), _engagement(row)) for row in rows}
+        )
+        done += len(rows)
+    db.session.rollback()
+    return done
+
+
+def reindex(progress: Progress | None = None) -> dict[str, Any]:
+    """Rebuild the whole index from the database without taking it offline: documents are
+    rewritten in place under a new generation and what was not seen again is dropped at the
+    end. Interrupted, it resumes after the last finished batch of each kind."""
+    backend = get_search()
+    generation = backend.begin_reindex()
+    counts: dict[str, Any] = {"generation": generation}
+    kinds: tuple[tuple[str, Any], ...] = (("notes", Note), ("users", User), ("topics", Topic))
+    for kind, model in kinds:
+        last_id = backend.checkpoint(generation, kind)
+        total = db.session.scalar(select(func.count()).select_from(model)) or 0
+        done = (
+            db.session.scalar(select(func.count()).select_from(model).where(model.id <= last_id))
+            or 0
+        )
+        indexed = 0
+        while True:
+            ids = list(
+                db.session.scalars(
+                    select(model.id).where(model.id > last_id).order_by(model.id).limit(BATCH)
+                )
+            )
+            if not ids:
+                break
+            if kind == "notes":
+                read_at = utcnow()
+                docs = _note_docs(
+                    db.session.execute(
+                        _visible_notes().where(id_in(Note.id, ids)).order_by(Note.id)
+                    ).all()
+                )
+                backend.index_notes(docs, generation=generation)
+                db.session.execute(
+                    update(Note).where(id_in(Note.id, ids)).values(indexed_at=read_at)
+                )
+                db.session.commit()
+            elif kind == "users":
+                docs = _user_docs(id_in(User.id, ids))
+                backend.index_users(docs, generation=generation)
+            else:
+                docs = _topic_docs(id_in(Topic.id, ids))
+                backend.index_topics(docs, generation=generation)
+            db.session.rollback()
+            indexed += len(docs)
+            last_id = ids[-1]
+            done += len(ids)
+            backend.save_checkpoint(generation, kind, last_id)
+            if progress:
+                progress(kind, min(done, total), total)
+        if progress and total == 0:
+            progress(kind, 0, 0)
+        counts[kind] = indexed
+    counts["removed"] = backend.finish_reindex(generation)
+    return counts
