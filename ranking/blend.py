@@ -9,10 +9,10 @@ hottest note (`hot_norm`); the editorial and pool components are what their sour
 The weights start from the feed's configuration (`BlendConfig.weights`) and are scaled by
 how much evidence each *personal* signal has for this user (`signal_weights`):
 
-- CF and interest are shrunk by `n / (n + EVIDENCE_PRIOR)` where n is the number of the
-  user's events the signal was built from: a single like is weak evidence of a taste, fifty
-  are strong. The non-personal signals (hot, picks, pool) are priors and keep their weight,
-  so a user with little history is served mostly from them.
+- CF and interest are shrunk by `n / (n + prior)` (`RankingConfig.evidence_prior`) where n
+  is the number of the user's events the signal was built from: a single like is weak
+  evidence of a taste, fifty are strong. The non-personal signals (hot, picks, pool) are
+  priors and keep their weight, so a user with little history is served mostly from them.
 - interest is further scaled by the profile's focus (`InterestProfile.focus`: one minus the
   normalised entropy of its affinities). A profile spread evenly over every channel scores
   every note alike and cannot tell notes apart; a peaked one can.
@@ -27,15 +27,15 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ranking.config import RANKING
+
 #: Signals a blend weighs, in summation order; anything else is explanation only.
 SIGNALS = ("interest", "cf", "hot", "explore", "pick", "boost", "following")
 #: Signals learned from the user's own history, whose weight depends on how much there is.
 PERSONAL = ("interest", "cf")
-#: Pseudo-count of events: a personal signal built from n events gets n / (n + 5) of its weight.
-EVIDENCE_PRIOR = 5.0
 
 
-def shrink(n_events: float, prior: float = EVIDENCE_PRIOR) -> float:
+def shrink(n_events: float, prior: float = RANKING.evidence_prior) -> float:
     """n / (n + prior): 0 without evidence, ½ at `prior` events, → 1 with many."""
     n = max(float(n_events), 0.0)
     return n / (n + prior) if n + prior > 0 else 0.0
@@ -47,13 +47,14 @@ def signal_weights(
     cf_events: float,
     interest_events: float,
     interest_focus: float,
+    prior: float = RANKING.evidence_prior,
 ) -> dict[str, float]:
     """The feed's weights for this user: personal signals scaled by their evidence."""
     out = {k: float(v) for k, v in base.items() if k in SIGNALS}
     if "cf" in out:
-        out["cf"] *= shrink(cf_events)
+        out["cf"] *= shrink(cf_events, prior)
     if "interest" in out:
-        out["interest"] *= shrink(interest_events) * min(max(interest_focus, 0.0), 1.0)
+        out["interest"] *= shrink(interest_events, prior) * min(max(interest_focus, 0.0), 1.0)
     return out
 
 

@@ -122,6 +122,9 @@ class ExplorationConfig:
     promote_boost: float = 1.0
     boost_hours: float = 48.0  # promoted notes keep a (decaying) boost this long after the pool
     jitter: float = 0.05  # random tie-breaking among equally starved notes
+    # A promoted note's boost grows with its engagement rate up to this multiple of
+    # `promote_rate`, where it reaches `promote_boost`.
+    boost_cap: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,16 +136,18 @@ class DiversityConfig:
     lookahead: int = 50  # how far down the ranked list the greedy re-ranker looks
 
 
+# How many candidates each source may supply (a feed's `BlendConfig.fetch` overrides them).
+FETCH_LIMITS: Mapping[str, int] = MappingProxyType(
+    {"interest": 300, "cf": 300, "hot": 200, "explore": 30, "pick": 20, "following": 100}
+)
+
+
 @dataclass(frozen=True, slots=True)
 class BlendConfig:
     """Per-source weights for one feed and how many candidates each source may supply."""
 
     weights: Mapping[str, float]
-    fetch: Mapping[str, int] = field(
-        default_factory=lambda: MappingProxyType(
-            {"interest": 300, "cf": 300, "hot": 200, "explore": 30, "pick": 20, "following": 100}
-        )
-    )
+    fetch: Mapping[str, int] = field(default_factory=lambda: FETCH_LIMITS)
     pool_factor: int = 5  # candidates kept for diversity = page_size * pool_factor
 
 
@@ -209,6 +214,35 @@ class RankingConfig:
     cold_start: BlendConfig = field(default_factory=lambda: COLD_START)
     recent_serve_ttl_seconds: float = 3 * DAY
     session_ttl_seconds: float = DAY
+    # Pseudo-count of events: a personal signal (interest, CF) built from n of the user's
+    # events gets n / (n + evidence_prior) of its weight (`ranking.blend.shrink`).
+    evidence_prior: float = 5.0
+    # Sources a cold-start request (anonymous or unknown user) draws candidates from.
+    cold_start_sources: frozenset[str] = frozenset({"pick", "hot", "explore", "interest"})
+    # Cards from these sources keep them as `source` whatever else they score on: editors'
+    # picks and pool traffic must stay attributable (impressions, explain).
+    sticky_sources: frozenset[str] = frozenset({"pick", "explore"})
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationConfig:
+    """The offline harness (`ranking.evaluate`). Fixed a priori, never tuned on the
+    development set; the serving signals it replays use the configs above."""
+
+    k: int = 20  # list length scored
+    global_quantile: float = 0.8  # `global` split: rows before this time quantile train
+    per_user_fraction: float = 0.2  # `per_user` split: each user's latest share of rows test
+    per_user_min_rows: int = 5  # users with fewer rows are left out of `per_user`
+    recent_events: int = 50  # the user's latest engagements that seed item-CF candidates
+    # The ALS baseline (implicit, on BM25-weighted engagement).
+    als_factors: int = 64
+    als_regularization: float = 0.05
+    als_iterations: int = 15
+    bm25_k1: float = 100.0
+    bm25_b: float = 0.8
+    batch: int = 256  # users scored per numpy batch
+    hot_event_visits: int = 20_000_000  # bound on events replayed through hot_from_events
+    hot_time_slices: int = 8  # serving times are floored to the hot half-life / this
 
 
 HOT = HotConfig()
@@ -217,4 +251,5 @@ ITEMCF = ItemCFConfig()
 EXPLORATION = ExplorationConfig()
 DIVERSITY = DiversityConfig()
 RANKING = RankingConfig()
+EVALUATION = EvaluationConfig()
 RECENT_SERVE_TTL_SECONDS = RANKING.recent_serve_ttl_seconds

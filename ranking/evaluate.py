@@ -31,18 +31,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from ranking.blend import blend, cf_norm, hot_norm, signal_weights
-from ranking.config import FEEDS, HOT, ITEMCF
+from ranking.config import EVALUATION, FEEDS, FETCH_LIMITS, HOT, ITEMCF
 from ranking.signals.hot import hot_from_events
 from ranking.signals.interest import FeatureIndex, InterestProfile
 from ranking.signals.itemcf import ItemCF
 from ranking.types import Event, NoteFeatures
 
-# Fixed a priori (never tuned on the development set).
-CF_FETCH = FEEDS["discover"].fetch.get("cf", 300)  # item-CF candidates, as the feed fetches
-RECENT_EVENTS = 50  # the user's latest engagements that seed item-CF candidates
-ALS_PARAMS: Mapping[str, float] = {"factors": 64, "regularization": 0.05, "iterations": 15}
-BATCH = 256  # users scored per numpy batch
-HOT_EVENT_VISITS = 20_000_000  # bound on events replayed through hot_from_events per split
+# The harness's own parameters are `ranking.config.EVALUATION`.
+CF_FETCH = FEEDS["discover"].fetch.get("cf", FETCH_LIMITS["cf"])  # as the feed fetches
 EVENT_KIND = "like"  # every row is an explicit engagement; its weight column scales it
 #: Item-CF method → offline model name; the feed's `cf` source is the configured method.
 CF_MODELS: Mapping[str, str] = {
@@ -252,7 +248,7 @@ def _finish_split(
     return Split(name, train, np.asarray(users, dtype=np.int64), np.asarray(now), relevant, info)
 
 
-def split_global(ds: Dataset, quantile: float = 0.8) -> Split:
+def split_global(ds: Dataset, quantile: float = EVALUATION.global_quantile) -> Split:
     """Rows strictly before the timestamp of the 80th-percentile row train; the rest test.
 
     The boundary row is the one at index floor(0.8·n) in time order, so ties with it are test.
@@ -265,7 +261,11 @@ def split_global(ds: Dataset, quantile: float = 0.8) -> Split:
     return split
 
 
-def split_per_user(ds: Dataset, fraction: float = 0.2, min_rows: int = 5) -> Split:
+def split_per_user(
+    ds: Dataset,
+    fraction: float = EVALUATION.per_user_fraction,
+    min_rows: int = EVALUATION.per_user_min_rows,
+) -> Split:
     """Each user with ≥ 5 rows: the last ceil(20%) of their rows by time test, the rest train."""
     order = np.lexsort((np.arange(len(ds.ts)), ds.ts, ds.user))  # by user, then time, then row
     test = np.zeros(len(ds.ts), dtype=bool)
@@ -380,12 +380,13 @@ def _als_scorer(seen: sp.csr_matrix, seed: int) -> Scorer:
     from implicit.nearest_neighbours import bm25_weight
     from threadpoolctl import threadpool_limits
 
-    weighted = bm25_weight(seen.astype(np.float32), K1=100, B=0.8).tocsr()
+    cfg = EVALUATION
+    weighted = bm25_weight(seen.astype(np.float32), K1=cfg.bm25_k1, B=cfg.bm25_b).tocsr()
     with threadpool_limits(1, "blas"):  # implicit parallelises itself; nested BLAS threads hurt
         model = AlternatingLeastSquares(
-            factors=int(ALS_PARAMS["factors"]),
-            regularization=float(ALS_PARAMS["regularization"]),
-            iterations=int(ALS_PARAMS["iterations"]),
+            factors=cfg.als_factors,
+            regularization=cfg.als_regularization,
+            iterations=cfg.als_iterations,
             random_state=seed,
         )
         model.fit(weighted, show_progress=False)
@@ -429,20 +430,20 @@ def _signal_context(ds: Dataset, split: Split) -> SignalContext:
 def _hot_scorer(ctx: SignalContext) -> Scorer:
     """hot_from_events at each test user's serving time, from the train events before it.
 
-    Serving times are floored to 1/8 of the hot half-life (coarser if that would mean too many
-    calls): moving `now` back scales every event's decay by the same factor, so the order only
-    misses the events of that last slice. Events older than 64 half-lives weigh < 2^-64 of a
-    fresh one and are not passed in.
+    Serving times are floored to 1/8 (`hot_time_slices`) of the hot half-life (coarser if
+    that would mean too many calls): moving `now` back scales every event's decay by the same
+    factor, so the order only misses the events of that last slice. Events older than 64
+    half-lives weigh < 2^-64 of a fresh one and are not passed in.
     """
     half = HOT.half_life_seconds
     lookback = 64 * half
-    step = half / 8
+    step = half / EVALUATION.hot_time_slices
     while True:
         user_time = np.floor(ctx.split.now / step) * step
         buckets = np.unique(user_time)
         lo = np.searchsorted(ctx.events_ts, buckets - lookback, side="left")
         hi = np.searchsorted(ctx.events_ts, buckets, side="right")
-        if int((hi - lo).sum()) <= HOT_EVENT_VISITS or len(buckets) <= 1:
+        if int((hi - lo).sum()) <= EVALUATION.hot_event_visits or len(buckets) <= 1:
             break
         step *= 2
     log(f"hot: {len(buckets)} serving times, {int((hi - lo).sum())} event visits")
@@ -538,7 +539,7 @@ def _itemcf_scorer(ctx: SignalContext, method: str) -> Scorer:
             u = int(split.users[j])
             recent = [  # newest first, as the feed passes them
                 (ctx.events[e].note_id, ctx.events[e].weight)
-                for e in ctx.user_rows[u][-RECENT_EVENTS:][::-1]
+                for e in ctx.user_rows[u][-EVALUATION.recent_events :][::-1]
             ]
             n_recent[j] = len(recent)
             mine = set(seen.indices[seen.indptr[u] : seen.indptr[u + 1]].tolist())
@@ -628,8 +629,9 @@ def evaluate_split(ds: Dataset, split: Split, k: int, seed: int) -> dict[str, An
     models = [*scorers, "blend"]
     recs: dict[str, list[np.ndarray]] = {m: [] for m in models}
     n = len(split.users)
-    for start in range(0, n, BATCH):
-        idx = np.arange(start, min(start + BATCH, n))
+    batch = EVALUATION.batch
+    for start in range(0, n, batch):
+        idx = np.arange(start, min(start + batch, n))
         matrices: dict[str, np.ndarray] = {}
         for name, scorer in scorers.items():
             t0 = time.perf_counter()
@@ -689,7 +691,9 @@ def blend_weights(feed: str = "discover") -> dict[str, float]:
     }
 
 
-def run(interactions: Path, items: Path | None, k: int = 20, seed: int = 0) -> dict[str, Any]:
+def run(
+    interactions: Path, items: Path | None, k: int = EVALUATION.k, seed: int = 0
+) -> dict[str, Any]:
     """Both splits, as the JSON document the CLI prints."""
     t0 = time.perf_counter()
     ds = read_data(interactions, items)
@@ -713,7 +717,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ranking.evaluate", description=__doc__)
     parser.add_argument("--interactions", type=Path, required=True)
     parser.add_argument("--items", type=Path, default=None)
-    parser.add_argument("--k", type=int, default=20)
+    parser.add_argument("--k", type=int, default=EVALUATION.k)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(list(argv) if argv is not None else None)
     if args.k < 1:

@@ -123,7 +123,7 @@ class TrafficPool:
         fade = 1.0
         if age_h > cfg.max_age_hours:
             fade = max(0.0, 1.0 - (age_h - cfg.max_age_hours) / cfg.boost_hours)
-        strength = min(engagement_rate(features) / cfg.promote_rate, 2.0) / 2.0
+        strength = min(engagement_rate(features) / cfg.promote_rate, cfg.boost_cap) / cfg.boost_cap
         return cfg.promote_boost * strength * fade
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from ranking.catalogue import PreparedCatalogue
 from ranking.config import HOUR, RANKING
-from ranking.pipeline import RequestContext, build_pipeline
+from ranking.context import RequestContext
+from ranking.pipeline import build_pipeline
 from ranking.signals.exploration import PoolArrays, TrafficPool, jitter, jitter_array
 from ranking.signals.interest import InterestProfile, key_counts
 from ranking.signals.itemcf import ItemCF

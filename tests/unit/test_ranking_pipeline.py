@@ -11,17 +11,14 @@ from types import MappingProxyType
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ranking.config import FEEDS, HOUR, RANKING, BlendConfig
-from ranking.pipeline import (
-    CandidateSource,
-    Filter,
-    RequestContext,
-    build_pipeline,
-    diversify,
-)
+from ranking.config import FEEDS, HOUR, RANKING, BlendConfig, RankingConfig
+from ranking.context import RequestContext
+from ranking.pipeline import build_pipeline
+from ranking.selectors import diversify
 from ranking.signals.editorial import StaticEditorial
 from ranking.signals.interest import InterestProfile
 from ranking.signals.itemcf import ItemCF
+from ranking.stages import CandidateSource, Filter
 from ranking.store import MemoryFeedStore
 from ranking.types import Event, NoteFeatures, Scored
 
@@ -332,6 +329,25 @@ def test_blend_weights_come_from_config() -> None:
     scores = [hot[s.note_id] for s in res.items]
     assert all(s.source == "hot" for s in res.items)
     assert scores[0] == max(v for n, v in hot.items() if n not in {4, 8, 12})
+
+
+def test_cold_start_and_sticky_sources_come_from_config() -> None:
+    notes = catalogue()
+    picks = StaticEditorial(picks={"discover": [(150, None)]})
+    ctx = RequestContext(user_id=None, now=NOW, notes=notes, hot=hot_of(notes), editorial=picks)
+    only_hot = replace(RANKING, cold_start_sources=frozenset({"hot"}))
+    res = build_pipeline("discover", only_hot).run(ctx, 10)
+    assert res.cold_start and {s.source for s in res.items} == {"hot"}
+
+    # a boosted pick stays a pick (sticky) unless the config says otherwise
+    ed = StaticEditorial(picks={"discover": [(150, None)]}, boosts={150: 50.0})
+
+    def card(config: RankingConfig) -> Scored:
+        items = build_pipeline("discover", config).run(user_ctx(notes, editorial=ed), 20).items
+        return next(s for s in items if s.note_id == 150)
+
+    assert card(RANKING).source == "pick"
+    assert card(replace(RANKING, sticky_sources=frozenset({"explore"}))).source == "boost"
 
 
 def test_channel_feed_only_returns_that_channel() -> None:

@@ -1,0 +1,85 @@
+"""The page selector: order by score, reserve the exploration share, place positioned picks,
+diversify."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ranking.config import DiversityConfig
+from ranking.context import RequestContext
+from ranking.selectors.diversity import diversify
+from ranking.types import Scored
+
+
+@dataclass
+class PageSelector:
+    """Order by score, reserve the exploration share, place positioned picks, diversify."""
+
+    diversity: DiversityConfig
+    explore_share: float  # `ExplorationConfig.explore_share`, or 0 where a feed does not explore
+    pool_factor: int  # `BlendConfig.pool_factor`: candidates kept for diversity per card
+    name: str = "page"
+
+    def select(self, ctx: RequestContext, items: list[Scored], page_size: int) -> list[Scored]:
+        return self.select_after(ctx, items, page_size, history=list(ctx.history))
+
+    def select_after(
+        self, ctx: RequestContext, items: list[Scored], page_size: int, history: list[int]
+    ) -> list[Scored]:
+        """The page that follows the cards `history` (the pipeline also fills a short page
+        with softly dropped candidates this way)."""
+        if page_size <= 0 or not items:
+            return []
+        ranked = sorted(items, key=lambda s: (-s.score, -s.note_id))
+        picks = [s for s in ranked if s.source == "pick"]
+        rest = [s for s in ranked if s.source != "pick"]
+        # cold start: unpositioned picks lead the page; otherwise they blend by score
+        positioned = [p for p in picks if "pick_position" in p.components]
+        free_picks = [p for p in picks if "pick_position" not in p.components]
+        if ctx.cold_start:
+            free_picks.sort(key=lambda p: p.components.get("pick_rank", 0.0))
+            lead, rest = free_picks, rest
+        else:
+            lead, rest = [], sorted(rest + free_picks, key=lambda s: (-s.score, -s.note_id))
+        rest = self._reserve_explore(rest, page_size)
+        ordered = lead + rest[: page_size * self.pool_factor]
+        pinned: dict[int, Scored] = {}
+        for p in sorted(positioned, key=lambda p: p.components["pick_position"]):
+            pos = max(int(p.components["pick_position"]), 0)
+            while pos in pinned:
+                pos += 1
+            pinned[pos] = p
+        d = self.diversity
+        page = diversify(
+            ordered,
+            ctx.all_features(),
+            max_per_author=d.max_per_author,
+            window=d.window,
+            max_channel_run=d.max_channel_run,
+            max_topic_run=d.max_topic_run,
+            lookahead=d.lookahead,
+            history=history,
+            pinned=pinned,
+            limit=page_size,
+        )
+        return page
+
+    def _reserve_explore(self, ranked: list[Scored], page_size: int) -> list[Scored]:
+        """Pool notes get exactly the page's exploration share.
+
+        The best `explore_share × page_size` pool notes are interleaved at even intervals
+        whatever their score; further pool notes go after everything else, so they only fill
+        pages that would otherwise be short (pool traffic stays bounded per page).
+        """
+        n = round(self.explore_share * page_size)
+        explore = [s for s in ranked if s.source == "explore"]
+        if not explore:
+            return ranked
+        chosen, excess = explore[:n], explore[n:]
+        others = [s for s in ranked if s.source != "explore"]
+        out = list(others)
+        if chosen:
+            step = max(page_size // len(chosen), 1)
+            for j, s in enumerate(chosen):
+                out.insert(min((j + 1) * step - 1, len(out)), s)
+        return out + excess
