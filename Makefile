@@ -5,6 +5,12 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 WEB_CONCURRENCY ?= 3
 WEB_THREADS ?= 2
+# pytest-xdist workers: one per core (`auto`), at most 8 (each has its own PostgreSQL database,
+# SQLite files and Redis database, 15 down to 8); TEST_WORKERS=0 runs serially.
+TEST_WORKERS ?= auto
+PYTEST_ARGS ?=
+# make synth SYNTH_ARGS="--users 2000 --notes 10000 --interactions 100000"
+SYNTH_ARGS ?=
 export SPROUT_DATA_DIR ?= ./var
 
 .PHONY: run test seed worker lint bench synth install clean
@@ -21,12 +27,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 run: install
-	$(BIN)/flask --app app init
+	PORT=$(PORT) $(BIN)/flask --app app init
 	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WEB_CONCURRENCY) --threads $(WEB_THREADS) \
 		--access-logfile - app.wsgi:app
 
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 8 $(PYTEST_ARGS)
 
 seed: install
 	$(BIN)/flask --app app init
@@ -35,13 +41,15 @@ seed: install
 worker: install
 	$(BIN)/flask --app app worker
 
+# Synthetic users, notes and interactions in the configured database (benchmarks/).
 synth: install
 	$(BIN)/flask --app app init
-	$(BIN)/flask --app app synth
+	$(BIN)/python benchmarks/synthetic_data.py $(SYNTH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # Benchmarks write nothing to the repo; copy their tables into docs/benchmarks.md.
 bench: install

@@ -1,20 +1,28 @@
-"""`flask` commands: init (migrate, bootstrap admin, seed), seed, import-pgc, worker, synth."""
+"""`flask` commands: init (migrate, bootstrap admin, seed, search index), migrate, seed,
+import-pgc, worker, search-reindex, rebuild. The synthetic data generator for benchmarks is
+`benchmarks/synthetic_data.py` (`make synth`), not part of the app."""
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import click
 import redis
 from flask import Flask, current_app
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.engine import make_url
 from tqdm import tqdm
 
 from app.core.config import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+API_DOCS_PATH = "/api/v1/docs"
 
 
 def alembic_config(database_url: str):  # type: ignore[no-untyped-def]
@@ -26,35 +34,76 @@ def alembic_config(database_url: str):  # type: ignore[no-untyped-def]
     return config
 
 
-def migrate(database_url: str) -> None:
+def pending_migrations(database_url: str) -> int:
+    """How many migrations `migrate` would apply (all of them on an empty database)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config(database_url))
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_heads()
+    finally:
+        engine.dispose()
+    return len(list(script.iterate_revisions("heads", current or "base")))
+
+
+def _applied(migrations: int) -> str:
+    return (
+        f"{migrations} migration{'' if migrations == 1 else 's'} applied"
+        if migrations
+        else "up to date"
+    )
+
+
+def migrate(database_url: str) -> int:
+    """Apply every pending migration; returns how many there were."""
     from alembic import command
 
-    command.upgrade(alembic_config(database_url), "head")
+    pending = pending_migrations(database_url)
+    if pending:
+        command.upgrade(alembic_config(database_url), "head")
+    return pending
 
 
 def init_app(app: Flask) -> None:
     @app.cli.command("init")
     def init_command() -> None:
-        """Migrate the database, ensure the bootstrap admin, seed an empty database."""
+        """Migrate, ensure the bootstrap admin, seed an empty database, build the search index
+        once; one line per step, then a summary of what is there and how to reach it."""
         settings: Settings = current_app.config["SPROUT"]
-        click.echo(f"migrating {settings.database_url.split('@')[-1]} …")
-        migrate(settings.database_url)
-        ensure_bootstrap_admin()
+        started = time.perf_counter()
+        click.echo(f"Sprout: starting on {_database_label(settings.database_url)}", err=True)
+        with step("database") as current:
+            applied = migrate(settings.database_url)
+            current.outcome = _applied(applied)
+        with step("admin") as current:
+            admin = ensure_bootstrap_admin()
+            current.outcome = f"{admin!r} ready" if admin else "none configured"
         from seed_content.loader import database_is_empty, load_seed_content
 
         if settings.seed_on_empty and database_is_empty():
-            click.echo(load_seed_content(progress=ProgressBars()).summary(), err=True)
-            rebuild_rankings()
-        from app.core.extensions import get_search
+            with step("seed content") as current:
+                report = load_seed_content(progress=current.progress)
+                current.outcome = "created " + _counts(report.created)
+            with step("rankings") as current:
+                current.outcome = "ran " + ", ".join(rebuild_rankings(echo=False))
+        from app.search.engine import get_search
         from app.search.indexing import reindex
 
         if not get_search().stats().get("generation"):  # never built: build it now
-            click.echo(reindex(progress=ProgressBars()), err=True)
+            with step("search index") as current:
+                indexed = reindex(progress=current.progress)
+                current.outcome = "indexed " + _counts(
+                    {kind: indexed.get(kind, 0) for kind in ("notes", "users", "topics")}
+                )
+        click.echo(startup_summary(settings, time.perf_counter() - started, admin))
 
     @app.cli.command("migrate")
     def migrate_command() -> None:
         """Apply every pending migration."""
-        migrate(current_app.config["SPROUT"].database_url)
+        click.echo(_applied(migrate(current_app.config["SPROUT"].database_url)), err=True)
 
     @app.cli.command("seed")
     @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
@@ -68,14 +117,17 @@ def init_app(app: Flask) -> None:
         from app.search.indexing import reindex
         from seed_content.loader import load_seed_content
 
+        bars = ProgressBars()
         try:
-            report = load_seed_content(progress=ProgressBars(), dry_run=dry_run, packs_dir=packs)
+            report = load_seed_content(progress=bars, dry_run=dry_run, packs_dir=packs)
         except ValueError as exc:  # a broken pack: say what, change nothing
             raise click.ClickException(str(exc)) from exc
+        finally:
+            bars.close()
         click.echo(report.summary(), err=True)
         if report.changed and not dry_run:
             rebuild_rankings()
-            click.echo(reindex(progress=ProgressBars()), err=True)
+            click.echo(f"search index: {brief(reindex(progress=ProgressBars()))}", err=True)
 
     @app.cli.command("import-pgc")
     @click.argument("source")
@@ -174,7 +226,7 @@ def init_app(app: Flask) -> None:
         """Rebuild the search index from the database (in place; resumes if interrupted)."""
         from app.search.indexing import reindex
 
-        click.echo(reindex(progress=ProgressBars()), err=True)
+        click.echo(brief(reindex(progress=ProgressBars())), err=True)
 
     @app.cli.command("rebuild")
     def rebuild_command() -> None:
@@ -182,59 +234,152 @@ def init_app(app: Flask) -> None:
 
         rebuild_rankings()
 
-    @app.cli.command("synth")
-    @click.option("--users", default=20_000, show_default=True)
-    @click.option("--notes", default=100_000, show_default=True)
-    @click.option("--interactions", default=1_000_000, show_default=True)
-    @click.option("--seed", default=42, show_default=True)
-    @click.option("--append", is_flag=True, help="Add to earlier synthetic data.")
-    def synth_command(users: int, notes: int, interactions: int, seed: int, append: bool) -> None:
-        """Generate skewed synthetic users, notes and interactions for benchmarks."""
-        from app.core.extensions import db
-        from app.synthetic import generate
 
-        report = generate(
-            db.engine,
-            users=users,
-            notes=notes,
-            interactions=interactions,
-            seed=seed,
-            append=append,
-            progress=ProgressBars(),
-        )
-        click.echo(report)
-
-
-def ensure_bootstrap_admin() -> None:
+def ensure_bootstrap_admin() -> str | None:
+    """Ensure the admin account the settings name, if any; returns its username."""
     settings: Settings = current_app.config["SPROUT"]
-    if settings.admin_username and settings.admin_password:
-        from app.accounts.services import ensure_admin
+    if not (settings.admin_username and settings.admin_password):
+        return None
+    from app.accounts.services import ensure_admin
 
-        ensure_admin(settings.admin_username, settings.admin_password)
-        click.echo(f"admin account {settings.admin_username!r} ensured")
+    return ensure_admin(settings.admin_username, settings.admin_password).username
 
 
-def rebuild_rankings() -> None:
-    """Run the periodic ranking jobs now (hot scores and lists, item-CF)."""
+def rebuild_rankings(*, echo: bool = True) -> dict[str, object]:
+    """Run the periodic ranking jobs now (hot scores and lists, item-CF); returns each job's
+    result by name, and with `echo` prints one line per job."""
     from app.schedule import periodic_job_definitions
 
+    results: dict[str, object] = {}
     for definition in periodic_job_definitions():
-        click.echo(f"{definition.name} …", err=True)
-        result = definition.function()
-        click.echo(f"{definition.name}: {result}", err=True)
+        started = time.perf_counter()
+        results[definition.name] = result = definition.function()
+        if echo:
+            took = time.perf_counter() - started
+            click.echo(f"{definition.name}: {brief(result)} ({took:.1f} s)", err=True)
+    return results
 
 
+def brief(result: object) -> str:
+    """A job's or a command's result on one line: its top-level numbers and words, `k=v`."""
+    if not isinstance(result, Mapping):
+        return str(result)
+    parts = []
+    for key, value in result.items():
+        if isinstance(value, float):
+            parts.append(f"{key}={value:.3g}")
+        elif isinstance(value, bool | int | str) or value is None:
+            parts.append(f"{key}={value}")
+    return " ".join(parts) or "done"
+
+
+def _counts(counts: Mapping[str, int]) -> str:
+    """`{"note": 320, "topic": 1}` → "320 notes, 1 topic" (zeros left out)."""
+    parts = [
+        f"{n:,} {kind.removesuffix('s')}{'' if n == 1 else 's'}" for kind, n in counts.items() if n
+    ]
+    return ", ".join(parts) or "nothing"
+
+
+@dataclass
+class Step:
+    """One start-up step: what it reports when done, and the bars it draws meanwhile."""
+
+    title: str
+    progress: ProgressBars
+    outcome: str = "done"
+
+
+@contextmanager
+def step(title: str) -> Iterator[Step]:
+    """Run one step: a transient bar while it works (on a terminal), then one line
+    `✓ title  outcome (1.2 s)`. A failing step prints nothing: its error says enough."""
+    current = Step(title, ProgressBars(prefix=title, leave=False))
+    if not current.progress.interactive:  # a log: say what is running, in case it hangs
+        click.echo(f"… {title}", err=True)
+    started = time.perf_counter()
+    try:
+        yield current
+    finally:
+        current.progress.close()
+    click.echo(f"✓ {title:<13} {current.outcome} ({time.perf_counter() - started:.1f} s)", err=True)
+
+
+def _database_label(database_url: str) -> str:
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        return f"SQLite {url.database}"
+    return url.render_as_string(hide_password=True)
+
+
+def content_counts() -> dict[str, int]:
+    """What a person would count: accounts, live published notes, topics."""
+    from app.accounts.models import User
+    from app.core.extensions import db
+    from app.notes.models import Note, Topic
+
+    def count(stmt: Any) -> int:
+        return int(db.session.scalar(stmt) or 0)
+
+    live = (Note.status == "published", Note.deleted_at.is_(None))
+    return {
+        "users": count(select(func.count()).select_from(User)),
+        "notes": count(select(func.count()).select_from(Note).where(*live)),
+        "topics": count(select(func.count()).select_from(Topic)),
+    }
+
+
+def startup_summary(settings: Settings, seconds: float, admin: str | None) -> str:
+    """The few lines a person needs after `make run`'s set-up: what is there, where it
+    lives, where to point a browser, how to sign in."""
+    base = settings.public_base_url or f"http://127.0.0.1:{settings.port}"
+    media = (
+        f"s3://{settings.s3_bucket}"
+        if settings.s3_bucket
+        else str(settings.media_dir or settings.data_dir / "media")
+    )
+    if admin:
+        sign_in = f"{admin!r}, password SPROUT_ADMIN_PASSWORD: POST /api/v1/auth/login"
+    else:
+        sign_in = "none (set SPROUT_ADMIN_USERNAME and SPROUT_ADMIN_PASSWORD for one)"
+    rows = (
+        ("content", _counts(content_counts())),
+        ("data", f"{settings.data_dir} (database: {_database_label(settings.database_url)})"),
+        ("media", media),
+        ("URL", base),
+        ("API docs", base + API_DOCS_PATH),
+        ("admin", sign_in),
+    )
+    lines = [f"Set up in {seconds:.1f} s.", *(f"  {name:<9} {value}" for name, value in rows)]
+    return "\n".join(lines)
+
+
+@dataclass
 class ProgressBars:
-    """A `(phase, done, total)` progress callback drawing one tqdm bar per phase."""
+    """A `(phase, done, total)` progress callback drawing one tqdm bar per phase on a
+    terminal, nothing in a log (`interactive` says which)."""
 
-    def __init__(self) -> None:
-        self._bar: tqdm[Any] | None = None
-        self._phase: str | None = None
+    prefix: str = ""
+    leave: bool = True
+    _bar: tqdm[Any] | None = field(default=None, init=False, repr=False)
+    _phase: str | None = field(default=None, init=False, repr=False)
+
+    @property
+    def interactive(self) -> bool:
+        return sys.stderr.isatty()
 
     def __call__(self, phase: str, done: int, total: int) -> None:
         if phase != self._phase:
             self.close()
-            self._bar = tqdm(total=total, desc=f"{phase:<10}", unit="item", file=sys.stderr)
+            label = f"{self.prefix}: {phase}" if self.prefix else phase
+            self._bar = tqdm(
+                total=total,
+                desc=f"{label:<10}",
+                unit="item",
+                file=sys.stderr,
+                leave=self.leave,
+                disable=not self.interactive,
+            )
             self._phase = phase
         assert self._bar is not None
         self._bar.total = total

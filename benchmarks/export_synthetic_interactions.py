@@ -1,4 +1,4 @@
-"""Build a second evaluation set: app.synthetic into SQLite, likes+collects → CSV.
+"""Build a second evaluation set: benchmarks.synthetic into SQLite, likes+collects → CSV.
 
 python benchmarks/export_synthetic_interactions.py OUT_DIR USERS NOTES INTERACTIONS
 """
@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.metadata import Base
-from app.synthetic import generate
+from benchmarks.synthetic import generate
 
 out = Path(sys.argv[1])
 out.mkdir(parents=True, exist_ok=True)

@@ -52,7 +52,7 @@ def ensure_database(url: str) -> None:
 
 def generate(url: str, users: int, notes: int, interactions: int) -> None:
     from app.cli import migrate
-    from app.synthetic import generate as synth
+    from benchmarks.synthetic import generate as synth
 
     migrate(url)
     engine = create_engine(url)

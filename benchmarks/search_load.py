@@ -65,8 +65,8 @@ def main() -> None:
     )
     os.environ.pop("REDIS_URL", None)
     from app import create_app
-    from app.core.extensions import get_search
     from app.search.backend import NoteQuery
+    from app.search.engine import get_search
     from app.search.indexing import reindex
 
     app = create_app()

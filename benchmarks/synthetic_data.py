@@ -1,6 +1,7 @@
 """Load a synthetic community into a database and print the load timings as Markdown.
 
-Usage (from the repository root):
+`make synth` runs it on the configured database (`DATABASE_URL`, or SQLite in
+`SPROUT_DATA_DIR`) after `flask init`, with the defaults below; from the repository root:
 
     python benchmarks/synthetic_data.py --database-url postgresql+psycopg://postgres@127.0.0.1/db \
         --users 20000 --notes 100000 --interactions 1000000
@@ -14,15 +15,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a plain script
 
 from sqlalchemy import Engine, create_engine, inspect
 
+from app.cli import ProgressBars
+from app.core.config import load_settings
 from app.metadata import Base
-from app.synthetic import SyntheticDataExists, generate
+from benchmarks.synthetic import SyntheticDataExists, generate
 
 
 def ensure_schema(engine: Engine) -> bool:
@@ -38,43 +40,19 @@ def ensure_schema(engine: Engine) -> bool:
     return False
 
 
-class ProgressBar:
-    """One line per phase on stderr, redrawn in place: `likes  [#####.....]  350,000/700,000`."""
-
-    def __init__(self, width: int = 30) -> None:
-        self.width = width
-        self.phase: str | None = None
-        self.started = time.perf_counter()
-        self.tty = sys.stderr.isatty()
-
-    def __call__(self, phase: str, done: int, total: int) -> None:
-        if phase != self.phase:
-            if self.phase is not None and self.tty:
-                sys.stderr.write("\n")
-            self.phase, self.started = phase, time.perf_counter()
-        if not self.tty and done not in (total,):  # logs: only the final line of a phase
-            return
-        filled = self.width * done // total if total else self.width
-        bar = "#" * filled + "." * (self.width - filled)
-        line = (
-            f"{phase:<9} [{bar}] {done:>10,}/{total:<10,} "
-            f"{time.perf_counter() - self.started:6.1f}s"
-        )
-        sys.stderr.write(("\r" + line) if self.tty else (line + "\n"))
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.phase is not None and self.tty:
-            sys.stderr.write("\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", required=True, help="SQLAlchemy URL")
-    parser.add_argument("--users", type=int, required=True)
-    parser.add_argument("--notes", type=int, required=True)
     parser.add_argument(
-        "--interactions", type=int, required=True, help="likes + collects + comments + follows"
+        "--database-url",
+        help="SQLAlchemy URL (default: the app's, from DATABASE_URL or SPROUT_DATA_DIR)",
+    )
+    parser.add_argument("--users", type=int, default=20_000)
+    parser.add_argument("--notes", type=int, default=100_000)
+    parser.add_argument(
+        "--interactions",
+        type=int,
+        default=1_000_000,
+        help="likes + collects + comments + follows",
     )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument(
@@ -82,11 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    engine = create_engine(args.database_url)
+    engine = create_engine(args.database_url or load_settings().database_url)
     try:
         if ensure_schema(engine):
             print("created the schema with Base.metadata.create_all", file=sys.stderr)
-        bar = ProgressBar()
+        bar = ProgressBars()
         try:
             report = generate(
                 engine,

@@ -62,18 +62,40 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def worker_redis_url(base_url: str, worker: str, workers: int, databases: int = 16) -> str:
+    """Worker `gwK` of `workers` uses database (base - K) mod `databases`: distinct for up to
+    `databases` workers; more would share one (tests flush it), so that is refused."""
+    prefix, _, index = base_url.rpartition("/")
+    if workers > databases:
+        pytest.fail(
+            f"{workers} xdist workers need {workers} Redis databases, the server has "
+            f"{databases}: run with -n {databases} or fewer",
+            pytrace=False,
+        )
+    number = int(worker.removeprefix("gw") or 0)
+    return f"{prefix}/{(int(index or 0) - number) % databases}"
+
+
+def _redis_databases(client: redis_lib.Redis) -> int:
+    try:
+        return int(client.config_get("databases").get("databases", 16))
+    except redis_lib.RedisError:  # CONFIG may be disabled: Redis's default, then
+        return 16
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    """The test Redis database; each xdist worker gets its own (15, 14, …), since tests
-    flush it and drain its queues."""
-    base, _, db_index = TEST_REDIS_URL.rpartition("/")
+    """The test Redis database; each xdist worker gets its own (15, 14, … from
+    SPROUT_TEST_REDIS_URL's index down, wrapping), since tests flush it and drain its queues."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    url = f"{base}/{int(db_index or 0) - int(worker.removeprefix('gw') or 0)}"
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     try:
-        redis_lib.Redis.from_url(url, socket_connect_timeout=3).ping()
+        client = redis_lib.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=3)
+        client.ping()
+        databases = _redis_databases(client)
     except redis_lib.RedisError as exc:
         pytest.fail(f"Redis is required for the tests and is not reachable: {exc}")
-    return url
+    return worker_redis_url(TEST_REDIS_URL, worker, workers, databases)
 
 
 def _clean_postgres(url: str) -> None:

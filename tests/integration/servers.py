@@ -81,8 +81,10 @@ class Process:
         self.env = dict(env)
         self.log = log
         self.popen: subprocess.Popen[bytes] | None = None
+        self.log_offset = 0
 
     def start(self) -> None:
+        self.log_offset = self.log.stat().st_size if self.log.exists() else 0
         handle = self.log.open("ab")
         self.popen = subprocess.Popen(
             self.args,
@@ -116,6 +118,19 @@ class Process:
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
+    def output_since_start(self) -> str:
+        if not self.log.exists():
+            return ""
+        with self.log.open("rb") as handle:
+            handle.seek(self.log_offset)
+            return handle.read().decode(errors="replace")
+
+
+# What gunicorn and redis-server log when the port is taken: another xdist worker's server
+# got the same free port between `free_port()` and the bind (rare, and retried).
+PORT_TAKEN = ("Connection in use", "Address already in use")
+START_ATTEMPTS = 3
+
 
 def server_env(
     database_url: str,
@@ -140,43 +155,61 @@ def server_env(
 
 
 class LiveServer(Process):
-    """`gunicorn app.wsgi:app` with `workers` processes, as `make run` starts it."""
+    """`gunicorn app.wsgi:app` with `workers` processes, as `make run` starts it, on a free
+    port (another one if that one is taken before gunicorn binds it)."""
 
     def __init__(
         self, env: Mapping[str, str], log: Path, *, workers: int = 3, threads: int = 4
     ) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.workers, self.threads = workers, threads
+        super().__init__([], env, log)
+        self._use_port(free_port())
+
+    def _use_port(self, port: int) -> None:
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
         self.api = self.base + "/api/v1"
-        super().__init__(
-            [
-                str(BIN / "gunicorn"),
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                str(workers),
-                "--threads",
-                str(threads),
-                "app.wsgi:app",
-            ],
-            env,
-            log,
-        )
+        self.args = [
+            str(BIN / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(self.workers),
+            "--threads",
+            str(self.threads),
+            "app.wsgi:app",
+        ]
 
     def start(self) -> None:
-        super().start()
+        for attempt in range(START_ATTEMPTS):
+            super().start()
+            if self._wait_healthy():
+                return
+            self.kill()
+            taken = any(sign in self.output_since_start() for sign in PORT_TAKEN)
+            if not taken or attempt == START_ATTEMPTS - 1:
+                break
+            self._use_port(free_port())
+        raise RuntimeError("the server did not start:\n" + self.output()[-5000:])
+
+    def _wait_healthy(self) -> bool:
+        """Up when *this* gunicorn listens (not another worker's on the same port) and
+        answers /healthz; False as soon as it has died or found the port taken."""
         deadline = time.time() + 60
         while time.time() < deadline:
+            output = self.output_since_start()
+            if not self.running or any(sign in output for sign in PORT_TAKEN):
+                return False
             try:
-                if call(self.base, "GET", "/healthz", timeout=2).status == 200:
-                    return
+                if (
+                    "Listening at:" in output
+                    and call(self.base, "GET", "/healthz", timeout=2).status == 200
+                ):
+                    return True
             except OSError:
                 pass
-            if not self.running:
-                break
             time.sleep(0.2)
-        self.kill()
-        raise RuntimeError("the server did not start:\n" + self.output()[-5000:])
+        return False
 
 
 class Worker(Process):
@@ -187,43 +220,68 @@ class Worker(Process):
 
 
 class RedisServer(Process):
-    """A Redis of the test's own on a free port: tests stop and kill it, never the shared one."""
+    """A Redis of the test's own on a free port: tests stop and kill it, never the shared one.
+    A restart keeps the port (the app was told its URL); only a first start that finds the
+    port taken moves to another."""
 
     def __init__(self, log: Path) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        executable = shutil.which("redis-server") or "/usr/bin/redis-server"
-        super().__init__(
-            [
-                executable,
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "no",
-            ],
-            os.environ,
-            log,
-        )
+        self.executable = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.started_once = False
+        super().__init__([], os.environ, log)
+        self._use_port(free_port())
+
+    def _use_port(self, port: int) -> None:
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.args = [
+            self.executable,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+        ]
 
     def start(self) -> None:
+        for attempt in range(START_ATTEMPTS):
+            super().start()
+            if self._wait_ready():
+                self.started_once = True
+                return
+            self.kill()
+            taken = any(sign in self.output_since_start() for sign in PORT_TAKEN)
+            if self.started_once or not taken or attempt == START_ATTEMPTS - 1:
+                break
+            self._use_port(free_port())
+        raise RuntimeError("redis did not start:\n" + self.output())
+
+    def _wait_ready(self) -> bool:
+        """Ready when *this* redis-server says so and answers with its own pid (not another
+        worker's Redis on the same port); False as soon as it has died or found it taken."""
         import redis
 
-        super().start()
-        client = redis.Redis(port=self.port, socket_connect_timeout=1)
+        assert self.popen is not None
+        client = redis.Redis(port=self.port, socket_connect_timeout=1, socket_timeout=2)
         deadline = time.time() + 15
-        while time.time() < deadline:
-            try:
-                client.ping()
-                return
-            except redis.RedisError:
-                time.sleep(0.1)
-        raise RuntimeError("redis did not start:\n" + self.output())
+        try:
+            while time.time() < deadline and self.running:
+                output = self.output_since_start()
+                if any(sign in output for sign in PORT_TAKEN):
+                    return False
+                if "Ready to accept connections" in output:
+                    try:
+                        return client.info("server")["process_id"] == self.popen.pid
+                    except redis.RedisError:
+                        pass
+                time.sleep(0.05)
+            return False
+        finally:
+            client.close()
 
 
 def wait_until(predicate: Any, timeout: float, every: float = 0.25) -> Any:

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from sqlalchemy import create_engine, text
 
-from app.synthetic import generate
+from benchmarks.synthetic import generate
 from tests.integration.conftest import Topology
 from tests.integration.servers import call
 

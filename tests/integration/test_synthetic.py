@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Connection, Engine, create_engine, text
 
 from app.metadata import Base
-from app.synthetic import SyntheticDataExists, SyntheticReport, generate
+from benchmarks.synthetic import SyntheticDataExists, SyntheticReport, generate
 
 PG_ADMIN_URL = os.environ.get(
     "SPROUT_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -350,3 +350,24 @@ def _check_append(engine: Engine) -> tuple[SyntheticReport, SyntheticReport]:
         mismatches = {name: scalar(conn, sql) for name, sql in COUNTER_MISMATCHES.items()}
         assert mismatches == dict.fromkeys(COUNTER_MISMATCHES, 0)
     return first, second
+
+
+def test_the_make_synth_script_loads_the_configured_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make synth` runs `benchmarks/synthetic_data.py` with no URL: the app's database."""
+    from benchmarks.synthetic_data import main
+
+    monkeypatch.setenv("SPROUT_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    sizes = ["--users", "20", "--notes", "40", "--interactions", "300"]
+    assert main(sizes) == 0
+    assert "20 users, 40 notes, 300 interactions" in capsys.readouterr().out
+    engine = create_engine(f"sqlite:///{tmp_path / 'sprout.db'}")
+    try:
+        with engine.connect() as conn:
+            assert scalar(conn, "SELECT count(*) FROM notes") == 40
+    finally:
+        engine.dispose()
+    assert main(sizes) == 2  # synthetic data already there, and no --append
+    assert "error:" in capsys.readouterr().err
