@@ -133,6 +133,37 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(module.bp)
 
 
+def register_moderation_hooks(app: Flask) -> None:
+    """What moderation's decisions set off in the domains that own it (`moderation.hooks`)."""
+    from app.accounts.services import account_status_changed, revoke_all_tokens
+    from app.notes.services import moderated
+    from app.notifications.jobs import notify_system
+    from moderation import ModerationHooks, register_hooks
+
+    register_hooks(
+        app,
+        ModerationHooks(
+            published_changed=moderated.published_changed,
+            content_changed=moderated.content_changed,
+            account_banned=revoke_all_tokens,
+            account_status_changed=account_status_changed,
+            notify=notify_system,
+        ),
+    )
+
+
+def register_gatekeeping(app: Flask) -> None:
+    """What core's request machinery asks of the domains: who holds a token, whether an
+    account is muted, and how the search backend is doing (`/readyz`)."""
+    from app.accounts.services import authenticate
+    from app.core import health, routing
+    from app.search.engine import get_search
+    from moderation import current_mute
+
+    routing.init_app(app, routing.Gatekeeping(authenticate=authenticate, current_mute=current_mute))
+    health.init_app(app, {"search": lambda: get_search().health()})
+
+
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     settings = settings or load_settings()
     if overrides:
@@ -155,6 +186,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     from app.search.jobs import repair_unindexed_notes
 
     outbox.init_app(app, repairs=[repair_stuck_images, repair_unindexed_notes])
+    register_moderation_hooks(app)
+    register_gatekeeping(app)
     register_blueprints(app)
     from app import cli
 

@@ -2,7 +2,8 @@
 
 Every worker process runs the tick; a Redis key per job (`SET NX EX interval`) makes sure a
 job is enqueued once per interval across all of them. In embedded mode there is no worker:
-`POST /admin/ranking/rebuild` (or `flask rebuild`) runs the same jobs inline.
+`POST /admin/ranking/rebuild` (`app.admin.services.rebuild_ranking`) or `flask rebuild` runs
+the same jobs inline. Nothing below the jobs imports this module.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from flask import Flask
 from redis import Redis
 from rq import Queue
 
+from app.core.jobs.outbox import relay_outbox
+from app.feeds.jobs import flush_impressions, rebuild_hot, rebuild_itemcf
+from app.search.jobs import flush_search_queries
+
 log = logging.getLogger(__name__)
 
 
@@ -27,10 +32,6 @@ class PeriodicJob:
 
 
 def periodic_job_definitions() -> list[PeriodicJob]:
-    from app.core.jobs.outbox import relay_outbox
-    from app.feeds.jobs import flush_impressions, rebuild_hot, rebuild_itemcf
-    from app.search.jobs import flush_search_queries
-
     return [
         PeriodicJob("relay_outbox", 10, relay_outbox),
         PeriodicJob("flush_impressions", 30, flush_impressions),

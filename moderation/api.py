@@ -7,11 +7,10 @@ from typing import Any
 
 from flask import Blueprint
 
-from app.core.pagination import ID, ID_CURSOR, Cursor, Number
+from app.core.pagination import ID, ID_CURSOR, Cursor, Number, PageRequest, PageResult
 from app.core.presenters import iso
-from app.core.routing import current_actor, endpoint
-from app.core.schemas import Page, page_of
-from moderation import keywords, service
+from app.core.routing import JsonBody, current_actor, endpoint
+from moderation import appeals, audit, cases, keywords, penalties, reports
 from moderation.schemas import (
     AccountLinkIn,
     AppealDecisionIn,
@@ -37,7 +36,7 @@ CASE_CURSOR = Cursor(Number(), ID)  # the review queue: (priority, id), highest 
     summary="The report-reason taxonomy: nine categories, their reasons with codes, zh/en "
     "labels and severity, and the aggravating circumstances",
 )
-def report_reasons() -> Any:
+def report_reasons() -> JsonBody:
     data = taxonomy()
     return {
         "categories": [
@@ -63,7 +62,7 @@ def report_reasons() -> Any:
     }
 
 
-def _view(row: Any) -> dict[str, Any]:
+def _view(row: Any) -> JsonBody:
     return {
         "id": row.id,
         "word": row.display,
@@ -83,7 +82,7 @@ def _view(row: Any) -> dict[str, Any]:
     role="moderator",
     errors=[401, 403],
 )
-def list_keywords() -> Any:
+def list_keywords() -> JsonBody:
     return {"items": [_view(row) for row in keywords.list_keywords(current_actor())]}
 
 
@@ -99,7 +98,7 @@ def list_keywords() -> Any:
     role="moderator",
     errors=[400, 401, 403, 409],
 )
-def add_keyword(body: KeywordIn) -> Any:
+def add_keyword(body: KeywordIn) -> JsonBody:
     row = keywords.add_keyword(current_actor(), body.word, body.action, body.category)
     return _view(row)
 
@@ -113,12 +112,12 @@ def add_keyword(body: KeywordIn) -> Any:
     role="moderator",
     errors=[401, 403, 404],
 )
-def delete_keyword(keyword_id: int) -> Any:
+def delete_keyword(keyword_id: int) -> None:
     keywords.delete_keyword(current_actor(), keyword_id)
     return None
 
 
-def _report_view(row: Any) -> dict[str, Any]:
+def _report_view(row: Any) -> JsonBody:
     return {
         "id": row.id,
         "target_type": row.target_type,
@@ -141,8 +140,8 @@ def _report_view(row: Any) -> dict[str, Any]:
     allow_muted=True,
     errors=[400, 401, 404, 422, 429],
 )
-def create_report(body: ReportIn) -> Any:
-    row, created = service.report(
+def create_report(body: ReportIn) -> JsonBody:
+    row, created = reports.report(
         current_actor(), body.target_type, body.target_id, body.reason_code, body.detail
     )
     return {**_report_view(row), "counted": created}
@@ -156,11 +155,11 @@ def create_report(body: ReportIn) -> Any:
     auth="required",
     errors=[401],
 )
-def my_reports() -> Any:
-    return {"items": [_report_view(r) for r in service.my_reports(current_actor(), 50)]}
+def my_reports() -> JsonBody:
+    return {"items": [_report_view(r) for r in reports.my_reports(current_actor())]}
 
 
-def _case_view(case: Any) -> dict[str, Any]:
+def _case_view(case: Any) -> JsonBody:
     return {
         "id": case.id,
         "target_type": case.target_type,
@@ -187,16 +186,13 @@ def _case_view(case: Any) -> dict[str, Any]:
     "GET",
     summary="The review queue, highest priority first; `status=`, `reason=` (code or category)",
     query=CasesQuery,
+    paginated=CASE_CURSOR,
     auth="required",
     role="moderator",
     errors=[400, 401, 403],
 )
-def list_cases(query: CasesQuery) -> Any:
-    after = CASE_CURSOR.decode(query.cursor)
-    cases = service.list_cases(current_actor(), query.status, query.reason, query.limit, after)
-    page = page_of(cases, query.limit, lambda case: CASE_CURSOR.encode(case.priority, case.id))
-    page["items"] = [_case_view(case) for case in page["items"]]
-    return page
+def list_cases(query: CasesQuery, page: PageRequest) -> PageResult[JsonBody]:
+    return cases.list_cases(current_actor(), query.status, query.reason, page).map(_case_view)
 
 
 @endpoint(
@@ -209,8 +205,8 @@ def list_cases(query: CasesQuery) -> Any:
     role="moderator",
     errors=[401, 403, 404, 409],
 )
-def claim_case(case_id: int) -> Any:
-    return _case_view(service.claim(current_actor(), case_id))
+def claim_case(case_id: int) -> JsonBody:
+    return _case_view(cases.claim(current_actor(), case_id))
 
 
 @endpoint(
@@ -226,8 +222,8 @@ def claim_case(case_id: int) -> Any:
     role="moderator",
     errors=[400, 401, 403, 404, 409],
 )
-def decide_case(case_id: int, body: DecisionIn) -> Any:
-    case, actions = service.decide(
+def decide_case(case_id: int, body: DecisionIn) -> JsonBody:
+    case, actions = cases.decide(
         current_actor(), case_id, body.content, body.account, body.duration_days, body.note
     )
     return {
@@ -252,32 +248,30 @@ def decide_case(case_id: int, body: DecisionIn) -> Any:
     "/moderation/log",
     "GET",
     summary="The full audit log, newest first (moderator)",
-    query=Page,
+    paginated=ID_CURSOR,
     auth="required",
     role="moderator",
     errors=[400, 401, 403],
 )
-def audit_log(query: Page) -> Any:
-    entries = service.audit_log(current_actor(), query.limit, ID_CURSOR.decode_one(query.cursor))
-    page = page_of(entries, query.limit, lambda entry: ID_CURSOR.encode(entry.id))
-    page["items"] = [
-        {
-            "id": e.id,
-            "actor_id": e.actor_id,
-            "action": e.action,
-            "target_type": e.target_type,
-            "target_id": e.target_id,
-            "reason": e.reason,
-            "before": e.before,
-            "after": e.after,
-            "created_at": iso(e.created_at),
-        }
-        for e in page["items"]
-    ]
-    return page
+def audit_log(page: PageRequest) -> PageResult[JsonBody]:
+    return audit.audit_log(current_actor(), page).map(_entry_view)
 
 
-def _appeal_view(row: Any) -> dict[str, Any]:
+def _entry_view(e: Any) -> JsonBody:
+    return {
+        "id": e.id,
+        "actor_id": e.actor_id,
+        "action": e.action,
+        "target_type": e.target_type,
+        "target_id": e.target_id,
+        "reason": e.reason,
+        "before": e.before,
+        "after": e.after,
+        "created_at": iso(e.created_at),
+    }
+
+
+def _appeal_view(row: Any) -> JsonBody:
     return {
         "id": row.id,
         "action_id": row.action_id,
@@ -303,8 +297,8 @@ def _appeal_view(row: Any) -> dict[str, Any]:
     role="moderator",
     errors=[400, 401, 403, 404],
 )
-def link_accounts(body: AccountLinkIn) -> Any:
-    return {"user_ids": service.link_accounts(current_actor(), body.user_ids, body.reason)}
+def link_accounts(body: AccountLinkIn) -> JsonBody:
+    return {"user_ids": penalties.link_accounts(current_actor(), body.user_ids, body.reason)}
 
 
 @endpoint(
@@ -318,8 +312,8 @@ def link_accounts(body: AccountLinkIn) -> Any:
     allow_muted=True,
     errors=[400, 401, 404, 409],
 )
-def create_appeal(body: AppealIn) -> Any:
-    return _appeal_view(service.appeal(current_actor(), body.action_id, body.statement))
+def create_appeal(body: AppealIn) -> JsonBody:
+    return _appeal_view(appeals.appeal(current_actor(), body.action_id, body.statement))
 
 
 @endpoint(
@@ -332,8 +326,8 @@ def create_appeal(body: AppealIn) -> Any:
     role="moderator",
     errors=[400, 401, 403],
 )
-def list_appeals(query: AppealsQuery) -> Any:
-    rows = service.list_appeals(current_actor(), query.status, query.limit)
+def list_appeals(query: AppealsQuery) -> JsonBody:
+    rows = appeals.list_appeals(current_actor(), query.status, query.limit)
     return {"items": [_appeal_view(row) for row in rows], "next_cursor": None}
 
 
@@ -350,8 +344,8 @@ def list_appeals(query: AppealsQuery) -> Any:
     role="moderator",
     errors=[400, 401, 403, 404, 409],
 )
-def decide_appeal(appeal_id: int, body: AppealDecisionIn) -> Any:
-    row = service.decide_appeal(current_actor(), appeal_id, body.outcome, body.note)
+def decide_appeal(appeal_id: int, body: AppealDecisionIn) -> JsonBody:
+    row = appeals.decide_appeal(current_actor(), appeal_id, body.outcome, body.note)
     return _appeal_view(row)
 
 
@@ -367,8 +361,8 @@ def decide_appeal(appeal_id: int, body: AppealDecisionIn) -> Any:
     role="admin",
     errors=[400, 401, 403, 404, 409, 422],
 )
-def lift_penalty(action_id: int, body: LiftIn) -> Any:
-    action = service.lift_penalty(current_actor(), action_id, body.note)
+def lift_penalty(action_id: int, body: LiftIn) -> JsonBody:
+    action = penalties.lift_penalty(current_actor(), action_id, body.note)
     return {
         "id": action.id,
         "kind": action.kind,
@@ -384,22 +378,21 @@ def lift_penalty(action_id: int, body: LiftIn) -> Any:
     "/modlog",
     "GET",
     summary="The public moderation log: what was done and why, without who",
-    query=Page,
+    paginated=ID_CURSOR,
     errors=[400],
 )
-def modlog(query: Page) -> Any:
-    entries = service.public_log(query.limit, ID_CURSOR.decode_one(query.cursor))
-    page = page_of(entries, query.limit, lambda entry: ID_CURSOR.encode(entry.id))
-    page["items"] = [
-        {
-            "id": e.id,
-            "action": e.action,
-            "target_type": e.target_type,
-            "created_at": iso(e.created_at),
-        }
-        for e in page["items"]
-    ]
-    return page
+def modlog(page: PageRequest) -> PageResult[JsonBody]:
+    return audit.public_log(page).map(_public_entry_view)
+
+
+def _public_entry_view(e: Any) -> JsonBody:
+    """Without who asked, who decided or the private notes."""
+    return {
+        "id": e.id,
+        "action": e.action,
+        "target_type": e.target_type,
+        "created_at": iso(e.created_at),
+    }
 
 
 @endpoint(
@@ -412,5 +405,5 @@ def modlog(query: Page) -> Any:
     role="admin",
     errors=[401, 403],
 )
-def metrics() -> Any:
-    return service.metrics(current_actor())
+def metrics() -> JsonBody:
+    return cases.metrics(current_actor())

@@ -13,11 +13,8 @@ from app.core.policies import require
 from app.core.snapshots import VersionedSnapshot
 from app.core.sql import id_in_range
 from moderation.models import ModerationKeyword
+from moderation.policies import can_manage_keywords
 from moderation.text_filter import Keyword, TextFilter, normalize_word
-
-
-def can_manage_keywords(actor: User) -> bool:
-    return actor.has_role("moderator")
 
 
 def list_keywords(actor: User) -> list[ModerationKeyword]:

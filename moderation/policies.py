@@ -1,15 +1,25 @@
 """Who may do what in moderation: one named predicate per action, called by the services.
 
-Role rank has one definition, `app.core.policies.role_rank`; these build on it."""
+Role rank has one definition, `app.core.policies.role_rank`; these build on it. The role each
+staff power needs is data (`MODERATION.roles`)."""
 
 from __future__ import annotations
 
 from app.accounts.models import User
 from app.core.policies import outranks
+from moderation.config import MODERATION
 
 
 def can_moderate(actor: User) -> bool:
-    return actor.has_role("moderator")
+    return actor.has_role(MODERATION.roles["moderate"])
+
+
+def can_manage_keywords(actor: User) -> bool:
+    return actor.has_role(MODERATION.roles["manage_keywords"])
+
+
+def can_see_metrics(actor: User) -> bool:
+    return actor.has_role(MODERATION.roles["see_metrics"])
 
 
 def is_disinterested(actor: User, *user_ids: int | None) -> bool:
@@ -32,4 +42,4 @@ def can_decide_appeal(actor: User, appellant: User) -> bool:
 def can_lift_penalty(actor: User) -> bool:
     """The one exception to the rank rule: an admin may end any mute or ban early (someone
     else's: `is_disinterested` still applies)."""
-    return actor.has_role("admin")
+    return actor.has_role(MODERATION.roles["lift_penalty"])

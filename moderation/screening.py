@@ -22,45 +22,12 @@ from app.core.models import utcnow
 from app.core.sql_functions import hamming_distance
 from app.media.models import Image
 from app.notes.models import Comment, Note, NoteImage
+from moderation.audit import audit
+from moderation.config import MODERATION
 from moderation.keywords import text_filter
 from moderation.models import Case, Fingerprint
 from moderation.taxonomy import taxonomy
 from moderation.text_filter import normalize
-
-NEW_ACCOUNT_DAYS = 7
-# The same text (normalised, at least this long) from this many other accounts within the
-# window is held for review as coordinated spam; short common phrases (好看!) never are.
-DUPLICATE_MIN_CHARS = 8
-DUPLICATE_OTHER_ACCOUNTS = 2
-DUPLICATE_WINDOW = timedelta(hours=24)
-# Near-identical pictures: at most this many of the 64 perceptual-hash bits differ. Re-encoding,
-# resizing and watermarks stay within 6, brightness within 10; distinct pictures are 18+ apart.
-IMAGE_MATCH_BITS = 10
-# Bursts: more than this many of one account's comments or notes within the window are held
-# for review (staff and official accounts excepted: editors publish in batches).
-BURSTS: dict[str, tuple[int, timedelta]] = {
-    "comment": (15, timedelta(minutes=10)),
-    "note": (10, timedelta(hours=1)),
-}
-# The reason a case opened by a spam signal gets (before the filter's category).
-SIGNAL_REASONS = {
-    "duplicate_text": "spam_ads.coordinated",
-    "duplicate_image": "spam_ads.coordinated",
-    "burst": "spam_ads.single_account",
-    "link": "spam_ads.deceptive_links",
-}
-# The reason a case opened by the filter gets, by the category of what matched.
-AUTO_REASONS = {
-    "illegal": "illegal.other",
-    "unfriendly": "unfriendly.abuse",
-    "spam_ads": "spam_ads.evasion",
-    "porn": "porn.vulgar",
-    "misinformation": "misinformation.false",
-    "superstition": "superstition.fortune_telling",
-    "clickbait": "clickbait.sensational",
-    "fan_circle": "fan_circle.brigading",
-    "other": "other.other",
-}
 
 
 @dataclass
@@ -73,7 +40,7 @@ class Screening:
 
 def is_new_account(user: User) -> bool:
     created = user.created_at
-    return created is not None and utcnow() - created < timedelta(days=NEW_ACCOUNT_DAYS)
+    return created is not None and utcnow() - created < timedelta(days=MODERATION.new_account_days)
 
 
 def screen(*texts: str, new_account: bool) -> Screening:
@@ -93,7 +60,7 @@ def screen(*texts: str, new_account: bool) -> Screening:
 
 def _digest(texts: tuple[str, ...]) -> str | None:
     normal = "".join(normalize(text)[0] for text in texts if text)
-    if len(normal) < DUPLICATE_MIN_CHARS:
+    if len(normal) < MODERATION.duplicate_min_chars:
         return None
     return hashlib.sha1(normal.encode()).hexdigest()
 
@@ -107,10 +74,10 @@ def screen_duplicates(author_id: int, *texts: str) -> Screening:
         select(func.count(func.distinct(Fingerprint.user_id))).where(
             Fingerprint.digest == digest,
             Fingerprint.user_id != author_id,
-            Fingerprint.created_at >= utcnow() - DUPLICATE_WINDOW,
+            Fingerprint.created_at >= utcnow() - MODERATION.duplicate_window,
         )
     )
-    if (others or 0) >= DUPLICATE_OTHER_ACCOUNTS:
+    if (others or 0) >= MODERATION.duplicate_other_accounts:
         return Screening("review", "spam_ads", ["duplicate_text"])
     return Screening(None)
 
@@ -125,7 +92,10 @@ def screen_duplicate_images(author_id: int, image_ids: Sequence[int]) -> Screeni
     if not hashes:
         return Screening(None)
     near = or_(
-        *(hamming_distance(Image.phash, literal(h, BigInteger)) <= IMAGE_MATCH_BITS for h in hashes)
+        *(
+            hamming_distance(Image.phash, literal(h, BigInteger)) <= MODERATION.image_match_bits
+            for h in hashes
+        )
     )
     others = db.session.scalar(
         select(func.count(func.distinct(Note.author_id)))
@@ -133,13 +103,13 @@ def screen_duplicate_images(author_id: int, image_ids: Sequence[int]) -> Screeni
         .join(NoteImage, NoteImage.image_id == Image.id)
         .join(Note, Note.id == NoteImage.note_id)
         .where(
-            Image.created_at >= utcnow() - DUPLICATE_WINDOW,
+            Image.created_at >= utcnow() - MODERATION.duplicate_window,
             Image.phash.is_not(None),
             Note.author_id != author_id,
             near,
         )
     )
-    if (others or 0) >= DUPLICATE_OTHER_ACCOUNTS:
+    if (others or 0) >= MODERATION.duplicate_other_accounts:
         return Screening("review", "spam_ads", ["duplicate_image"])
     return Screening(None)
 
@@ -148,14 +118,14 @@ def screen_burst(author: User, target_type: str, exclude_id: int | None = None) 
     """Review an account posting faster than people do."""
     if author.official or author.roles != {"user"}:
         return Screening(None)
-    limit, window = BURSTS[target_type]
+    burst = MODERATION.bursts[target_type]
     model = Comment if target_type == "comment" else Note
     recent = select(func.count()).where(
-        model.author_id == author.id, model.created_at >= utcnow() - window
+        model.author_id == author.id, model.created_at >= utcnow() - burst.window
     )
     if exclude_id is not None:
         recent = recent.where(model.id != exclude_id)
-    if (db.session.scalar(recent) or 0) >= limit:
+    if (db.session.scalar(recent) or 0) >= burst.limit:
         return Screening("review", "spam_ads", ["burst"])
     return Screening(None)
 
@@ -192,13 +162,12 @@ def refuse_if_blocked(screening: Screening) -> None:
 
 def open_review_case(target_type: str, target_id: int, owner_id: int, screening: Screening) -> None:
     """A case for content the filter held back (call after the content is committed)."""
-    from moderation.service import audit
-
-    signal = next((kind for kind in SIGNAL_REASONS if kind in screening.kinds), None)
+    signals = MODERATION.signal_reasons
+    signal = next((kind for kind in signals if kind in screening.kinds), None)
     code = (
-        SIGNAL_REASONS[signal]
+        signals[signal]
         if signal is not None and screening.category == "spam_ads"
-        else AUTO_REASONS.get(screening.category, "other.other")
+        else MODERATION.auto_reasons.get(screening.category, "other.other")
     )
     reason = taxonomy().reason(code)
     severity = reason.severity if reason else 1

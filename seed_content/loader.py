@@ -30,12 +30,12 @@ from app.accounts.services import hash_password
 from app.core.extensions import db
 from app.core.jobs import commit, enqueue
 from app.core.models import utcnow
+from app.core.storage import new_image_prefix
 from app.editorial.models import ContentSource, EditorPick
 from app.editorial.services import editorial_snapshot, log_action, pick_details
 from app.media.models import Image
 from app.media.pipeline import PreparedImage, prepare_image
 from app.media.services import image_row, save_with_variants
-from app.media.storage import new_image_prefix
 from app.media.text_cover import find_cjk_font
 from app.notes.models import Comment, Note, Topic
 from app.notes.services.comments import add_comment, delete_comment

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, request
 
 from app.accounts import interests
 from app.accounts import services as accounts
+from app.accounts.models import User
 from app.accounts.schemas import (
     AdminUsersQuery,
     AuthOut,
@@ -20,17 +19,15 @@ from app.accounts.schemas import (
     RolesIn,
     UserPage,
 )
-from app.core.extensions import rate_limiter
-from app.core.pagination import ID_CURSOR
+from app.core.pagination import ID_CURSOR, PageRequest, PageResult
 from app.core.presenters import me_view, user_view
-from app.core.routing import bearer_token, client_ip, current_actor, endpoint
-from app.core.schemas import page_of
+from app.core.routing import JsonBody, bearer_token, client_ip, current_actor, endpoint
 from app.core.viewer import avatars_for
 
 bp = Blueprint("accounts", __name__, url_prefix="/api/v1")
 
 
-def _me(user: Any) -> dict[str, Any]:
+def _me(user: User) -> JsonBody:
     return me_view(user, avatars_for([user]).get(user.avatar_image_id or 0))
 
 
@@ -46,7 +43,7 @@ def _me(user: Any) -> dict[str, Any]:
     rate_limit="register",
     errors=[409, 429],
 )
-def register(body: RegisterIn) -> Any:
+def register(body: RegisterIn) -> JsonBody:
     user, token = accounts.register(
         body.username,
         body.password,
@@ -68,9 +65,7 @@ def register(body: RegisterIn) -> Any:
     rate_limit="login",
     errors=[401, 403, 429],
 )
-def login(body: LoginIn) -> Any:
-    # Per account too, so credential stuffing from many addresses is slowed down as well.
-    rate_limiter().hit("login", f"account:{body.username.lower()}")
+def login(body: LoginIn) -> JsonBody:
     user, token = accounts.login(body.username, body.password, user_agent=request.user_agent.string)
     return {"user": _me(user), "token": token}
 
@@ -85,7 +80,7 @@ def login(body: LoginIn) -> Any:
     rate_limit="",
     allow_muted=True,
 )
-def logout() -> Any:
+def logout() -> None:
     accounts.logout(bearer_token() or "")
     return None
 
@@ -101,7 +96,7 @@ def logout() -> Any:
     rate_limit="login",
     errors=[403],
 )
-def change_password(body: PasswordChangeIn) -> Any:
+def change_password(body: PasswordChangeIn) -> None:
     accounts.change_password(
         current_actor(), body.current_password, body.new_password, bearer_token() or ""
     )
@@ -109,7 +104,7 @@ def change_password(body: PasswordChangeIn) -> Any:
 
 
 @endpoint(bp, "/me", "GET", summary="Own profile", response=MeOut, auth="required")
-def get_me() -> Any:
+def get_me() -> JsonBody:
     return _me(current_actor())
 
 
@@ -123,7 +118,7 @@ def get_me() -> Any:
     auth="required",
     errors=[404],
 )
-def patch_me(body: ProfilePatch) -> Any:
+def patch_me(body: ProfilePatch) -> JsonBody:
     user = accounts.update_profile(
         current_actor(), nickname=body.nickname, bio=body.bio, avatar_image_id=body.avatar_image_id
     )
@@ -139,7 +134,7 @@ def patch_me(body: ProfilePatch) -> Any:
     auth="required",
     errors=[422],
 )
-def put_interests(body: InterestsIn) -> Any:
+def put_interests(body: InterestsIn) -> JsonBody:
     return interests.set_interests(current_actor(), body.channels, body.topics)
 
 
@@ -150,7 +145,7 @@ def put_interests(body: InterestsIn) -> Any:
     summary="The channels and topics picked at onboarding",
     auth="required",
 )
-def get_interests() -> Any:
+def get_interests() -> JsonBody:
     return interests.get_interests(current_actor())
 
 
@@ -165,7 +160,7 @@ def get_interests() -> Any:
     role="admin",
     errors=[403, 404, 409],
 )
-def put_roles(user_id: int, body: RolesIn) -> Any:
+def put_roles(user_id: int, body: RolesIn) -> JsonBody:
     return _me(accounts.set_roles(current_actor(), user_id, body.roles))
 
 
@@ -179,21 +174,19 @@ def put_roles(user_id: int, body: RolesIn) -> Any:
     auth="required",
     role="admin",
     errors=[403],
+    paginated=ID_CURSOR,
 )
-def admin_users(query: AdminUsersQuery) -> Any:
-    after = ID_CURSOR.decode_one(query.cursor)
-    users = accounts.search_users_admin(current_actor(), query.q, query.limit, after)
-    page = page_of(users, query.limit, lambda user: ID_CURSOR.encode(user.id))
-    page["items"] = [
-        {
-            **user_view(user),
-            "roles": sorted(user.roles),
-            "status": user.status,
-            "created_at": user.created_at.isoformat(),
-        }
-        for user in page["items"]
-    ]
-    return page
+def admin_users(query: AdminUsersQuery, page: PageRequest) -> PageResult[JsonBody]:
+    return accounts.search_users_admin(current_actor(), query.q, page).map(_admin_user_view)
+
+
+def _admin_user_view(user: User) -> JsonBody:
+    return {
+        **user_view(user),
+        "roles": sorted(user.roles),
+        "status": user.status,
+        "created_at": user.created_at.isoformat(),
+    }
 
 
 __all__ = ["bp", "client_ip"]

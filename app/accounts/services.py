@@ -16,13 +16,15 @@ from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import ROLES, AuthToken, User, UserActivityDay, UserRole
 from app.core.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
-from app.core.extensions import db
+from app.core.extensions import db, rate_limiter
 from app.core.jobs import commit, enqueue
 from app.core.models import utcnow
+from app.core.pagination import PageRequest, PageResult
 from app.core.policies import can_change_roles_of, can_manage_roles, require
-from app.core.sql import insert_ignore
+from app.core.sql import insert_ignore, newest_first
 from app.media.models import Image
 from app.search.jobs import index_user
+from moderation import lift_all_penalties
 
 _hasher = PasswordHasher()  # Argon2id with the library's current recommended parameters.
 # A hash to verify against when the username is unknown, so timing does not reveal accounts.
@@ -86,6 +88,9 @@ def register(
 
 
 def login(username: str, password: str, *, user_agent: str | None = None) -> tuple[User, str]:
+    # Per account too (the route counts per address), so credential stuffing from many
+    # addresses is slowed down as well.
+    rate_limiter().hit("login", f"account:{username.lower()}")
     user = db.session.scalar(select(User).where(User.username == username.lower()))
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
@@ -135,12 +140,18 @@ def change_password(actor: User, current_password: str, new_password: str, token
 
 
 def revoke_all_tokens(user_id: int) -> None:
-    """Used when an account is banned or its password changes."""
+    """Used when an account is banned (a moderation hook) or its password changes."""
     db.session.execute(
         update(AuthToken)
         .where(AuthToken.user_id == user_id, AuthToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
+
+
+def account_status_changed(user_id: int) -> None:
+    """A ban began or ended (a moderation hook): search hides or shows the account and its
+    notes again (a job, committed with the change)."""
+    enqueue(index_user, user_id, True)
 
 
 @functools.cache
@@ -241,26 +252,19 @@ def set_roles(actor: User, user_id: int, roles: list[str]) -> User:
     return user
 
 
-def search_users_admin(
-    actor: User, query: str | None, limit: int, after_id: int | None
-) -> list[User]:
+def search_users_admin(actor: User, query: str | None, page: PageRequest) -> PageResult[User]:
     require(can_manage_roles(actor), "Only an admin may list accounts.")
-    stmt = select(User).order_by(User.id.desc()).limit(limit + 1)
+    stmt = newest_first(select(User), User.id, page.limit, page.after_id)
     if query:
         pattern = f"%{query.lower()}%"
         stmt = stmt.where(or_(User.username.like(pattern), func.lower(User.nickname).like(pattern)))
-    if after_id is not None:
-        stmt = stmt.where(User.id < after_id)
-    return list(db.session.scalars(stmt))
+    return page.by_id(list(db.session.scalars(stmt)))
 
 
 def ensure_admin(username: str, password: str) -> User:
     """Start-up: the account named in the environment exists, has this password, is admin and
     is neither banned nor muted (any such penalty is lifted, audited), so a restart always
     gives the operator a way back in."""
-    # moderation builds on this module (revoke_all_tokens): imported here, not at the top.
-    from moderation.service import lift_all_penalties
-
     user = db.session.scalar(select(User).where(User.username == username.lower()))
     if user is None:
         user = User(
@@ -280,6 +284,6 @@ def ensure_admin(username: str, password: str) -> User:
         db.session.add(UserRole(user_id=user.id, role="admin"))
     unbanned = lift_all_penalties(user, "bootstrap admin ensured at start-up")
     if unbanned:
-        enqueue(index_user, user.id, True)  # commits with the lifted ban
+        account_status_changed(user.id)  # commits with the lifted ban
     commit()
     return user

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint
 
-from app.admin import services as admin_stats
-from app.core.routing import current_actor, endpoint
-from app.feeds import discover
+from app.admin import services as admin_services
+from app.core.routing import JsonBody, current_actor, endpoint
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1")
 
@@ -22,8 +19,8 @@ bp = Blueprint("admin", __name__, url_prefix="/api/v1")
     role="admin",
     errors=[401, 403],
 )
-def stats() -> Any:
-    return admin_stats.platform_stats(current_actor())
+def stats() -> JsonBody:
+    return admin_services.platform_stats(current_actor())
 
 
 @endpoint(
@@ -35,5 +32,5 @@ def stats() -> Any:
     role="admin",
     errors=[401, 403],
 )
-def rebuild_ranking() -> Any:
-    return discover.rebuild_ranking(current_actor())
+def rebuild_ranking() -> JsonBody:
+    return admin_services.rebuild_ranking(current_actor())

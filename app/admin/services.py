@@ -1,4 +1,5 @@
-"""Platform numbers for admins: content counts, community health and where users came from."""
+"""For admins: platform numbers (content counts, community health, where users came from) and
+running the periodic jobs on demand."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from app.accounts.models import User, UserActivityDay
 from app.core.extensions import db
 from app.core.models import utcnow
 from app.core.policies import require
+from app.feeds.state import forget_cached_models
 from app.notes.models import Comment, Note, Topic
+from app.schedule import periodic_job_definitions
 
 WEEK_DAYS = 7
 
@@ -104,3 +107,13 @@ def platform_stats(actor: User, today: date | None = None) -> dict[str, Any]:
             for source, total, active in by_source
         ],
     }
+
+
+def rebuild_ranking(actor: User) -> dict[str, Any]:
+    """Run the periodic jobs now (embedded mode has no worker to run them): impressions, hot
+    scores and lists, item-CF and the rest; then this process drops its cached copies of the
+    catalogue and the model, so the next page is ranked on the new ones. Results by job name."""
+    require(actor.has_role("admin"), "Only an admin may rebuild the ranking.")
+    results = {definition.name: definition.function() for definition in periodic_job_definitions()}
+    forget_cached_models()
+    return results

@@ -32,6 +32,7 @@ from app.core.shared_state import (
     open_disk_cache,
 )
 from app.core.sql_functions import register_sqlite_functions
+from app.core.storage import LocalStorage, S3Storage
 
 log = logging.getLogger(__name__)
 
@@ -200,8 +201,6 @@ def get_storage() -> Any:
     """The media storage of the current app (local folder, or S3 when a bucket is set)."""
     storage = current_app.extensions.get("sprout.storage")
     if storage is None:
-        from app.media.storage import LocalStorage, S3Storage
-
         settings: Settings = current_app.config["SPROUT"]
         if settings.s3_bucket:
             storage = S3Storage(
@@ -230,21 +229,3 @@ def get_feed_store() -> Any:
             store = FallbackFeedStore(RedisFeedStore(connection, prefix="sprout:feed:"), store)
         current_app.extensions["sprout.feed_store"] = store
     return store
-
-
-def get_search() -> Any:
-    """The search backend: Elasticsearch when `ELASTICSEARCH_URL` is set, else the embedded
-    index in the data directory. One per app (it keeps a connection per thread)."""
-    backend = current_app.extensions.get("sprout.search")
-    if backend is None:
-        settings: Settings = current_app.config["SPROUT"]
-        if settings.elasticsearch_url:
-            from app.search.elasticsearch import ElasticsearchSearch
-
-            backend = ElasticsearchSearch(settings.elasticsearch_url)
-        else:
-            from app.search.embedded import EmbeddedSearch
-
-            backend = EmbeddedSearch(settings.data_dir / "search.sqlite3")
-        current_app.extensions["sprout.search"] = backend
-    return backend

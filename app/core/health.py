@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, Flask, current_app, jsonify
 from sqlalchemy import text
 
-from app.core.extensions import db, get_redis, get_search
+from app.core.extensions import db, get_redis
 
 bp = Blueprint("health", __name__)
+
+ReadinessCheck = Callable[[], dict[str, Any]]
+
+
+def init_app(app: Flask, checks: dict[str, ReadinessCheck]) -> None:
+    """Readiness checks of the domains' own dependencies (the search backend), named as
+    `/readyz` reports them; the database and Redis are checked here."""
+    app.extensions["sprout.readiness"] = dict(checks)
 
 
 @bp.get("/healthz")
@@ -37,10 +46,12 @@ def readyz() -> Any:
             checks["redis"] = {"ok": True, "backend": "redis"}
         except Exception as exc:
             checks["redis"] = {"ok": False, "error": type(exc).__name__}
-    try:
-        checks["search"] = get_search().health()
-    except Exception as exc:
-        checks["search"] = {"ok": False, "error": type(exc).__name__}
+    readiness: dict[str, ReadinessCheck] = current_app.extensions["sprout.readiness"]
+    for name, check in readiness.items():
+        try:
+            checks[name] = check()
+        except Exception as exc:
+            checks[name] = {"ok": False, "error": type(exc).__name__}
     ready = all(check["ok"] for check in checks.values())
     response = jsonify({"status": "ready" if ready else "unavailable", "checks": checks})
     response.status_code = 200 if ready else 503

@@ -37,6 +37,26 @@ MULTIPART_UPLOAD = {
 }
 
 
+# What every cursor list says about its paging, written once for all of them.
+PAGE_PARAMETERS = {
+    "limit": "How many items a page holds.",
+    "cursor": "Opaque: the `next_cursor` of the previous page (none for the first page). A "
+    "cursor not issued by this list is 400 `invalid_cursor`.",
+}
+PAGE_RESPONSE = {
+    "type": "object",
+    "required": ["items", "next_cursor"],
+    "properties": {
+        "items": {"type": "array", "items": {"type": "object"}},
+        "next_cursor": {
+            "type": "string",
+            "nullable": True,
+            "description": "Pass as `cursor` for the next page; null on the last page.",
+        },
+    },
+}
+
+
 def _path(spec: EndpointSpec) -> str:
     rule = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", spec.blueprint_prefix + spec.rule)
     return rule[len("/api/v1") :] if rule.startswith("/api/v1") else rule
@@ -142,14 +162,15 @@ def build_document() -> dict[str, Any]:
         if spec.query is not None:
             query_schema = spec.query.model_json_schema()
             for name, prop in query_schema.get("properties", {}).items():
-                parameters.append(
-                    {
-                        "name": name,
-                        "in": "query",
-                        "required": name in query_schema.get("required", []),
-                        "schema": to_openapi_30(prop),
-                    }
-                )
+                parameter = {
+                    "name": name,
+                    "in": "query",
+                    "required": name in query_schema.get("required", []),
+                    "schema": to_openapi_30(prop),
+                }
+                if spec.paginated and name in PAGE_PARAMETERS:
+                    parameter["description"] = PAGE_PARAMETERS[name]
+                parameters.append(parameter)
         if parameters:
             operation["parameters"] = parameters
         if spec.body is not None:
@@ -165,6 +186,11 @@ def build_document() -> dict[str, Any]:
         ok: dict[str, Any] = {"description": "OK"}
         if spec.response is not None:
             ok["content"] = {"application/json": {"schema": _schema_ref(spec.response, components)}}
+        elif spec.paginated:
+            components["CursorPage"] = PAGE_RESPONSE
+            ok["content"] = {
+                "application/json": {"schema": {"$ref": "#/components/schemas/CursorPage"}}
+            }
         operation["responses"][str(spec.status)] = ok
         if spec.auth == "required":
             operation["security"] = [{"bearer": []}]

@@ -14,9 +14,10 @@ import binascii
 import json
 import math
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from app.core.errors import ValidationFailed
 from app.core.schemas import MAX_ID, load_json
@@ -198,6 +199,68 @@ class Cursor:
         """The single value of a one-field cursor, or None on the first page."""
         values = self.decode(cursor)
         return None if values is None else values[0]
+
+    def request(self, limit: int, cursor: str | None) -> PageRequest:
+        """The typed page a service is handed for `?limit=&cursor=`."""
+        return PageRequest(limit, self.decode(cursor))
+
+    def next_cursor(self, result: PageResult[Any]) -> str | None:
+        return None if result.next_key is None else self.encode(*result.next_key)
+
+
+T = TypeVar("T")
+U = TypeVar("U")
+Key = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """One page of a keyset list as services see it: the cursor already checked and decoded,
+    so no service ever reads the wire form."""
+
+    limit: int
+    after: Key | None = None  # the keyset of the previous page's last item; None: first page
+
+    @property
+    def first(self) -> bool:
+        return self.after is None
+
+    @property
+    def after_id(self) -> Any:
+        """The single value of a one-field keyset (e.g. the last id shown), or None."""
+        return None if self.after is None else self.after[0]
+
+    def result(self, rows: Sequence[T], key: Callable[[T], Key]) -> PageResult[T]:
+        """Services fetch `limit + 1` rows: the extra one only tells that a next page exists,
+        and the next page starts after the key of the last row kept."""
+        items = list(rows[: self.limit])
+        more = len(rows) > self.limit and bool(items)
+        return PageResult(items, key(items[-1]) if more else None)
+
+    def by_id(self, rows: Sequence[T]) -> PageResult[T]:
+        """`result` for lists ordered by id alone (newest first)."""
+        return self.result(rows, lambda row: (row.id,))  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class PageResult(Generic[T]):
+    """What a list service returns: the page's items and the key the next page starts after
+    (None on the last page). `fields` are extra top-level members of the response (e.g. an
+    unread count); the endpoint helper encodes `next_key` as the `next_cursor`."""
+
+    items: list[T]
+    next_key: Key | None = None
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+    def map(self, view: Callable[[T], U]) -> PageResult[U]:
+        return PageResult([view(item) for item in self.items], self.next_key, self.fields)
+
+    def with_items(self, items: list[U]) -> PageResult[U]:
+        """The same position with the items replaced (e.g. by cards fetched for the page)."""
+        return PageResult(items, self.next_key, self.fields)
+
+    def with_fields(self, **fields: Any) -> PageResult[T]:
+        return PageResult(self.items, self.next_key, {**self.fields, **fields})
 
 
 # The keysets most lists share.

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from app.accounts.models import ROLES, User
+from app.core import visibility
 from app.core.errors import Forbidden
 from app.media.models import Image
 from app.notes.models import Comment, Note
@@ -27,20 +28,27 @@ def outranks(actor: User, other: User) -> bool:
 
 
 def can_view_note(actor: User | None, note: Note) -> bool:
-    return can_view_note_state(
-        actor, author_id=note.author_id, status=note.status, deleted_at=note.deleted_at
-    )
+    """The one visibility rule (`app.core.visibility`): deleted never; published by an
+    author in good standing for everyone; any state for its author and for moderators."""
+    return visibility.can_view_note(actor, note)
 
 
 def can_view_note_state(
-    actor: User | None, *, author_id: int, status: str, deleted_at: datetime | None
+    actor: User | None,
+    *,
+    author_id: int,
+    status: str,
+    deleted_at: datetime | None,
+    author_banned: bool,
 ) -> bool:
     """`can_view_note` from the columns alone, for lists that never load the note."""
-    if deleted_at is not None:
-        return False
-    if status == "published":
-        return True
-    return actor is not None and (actor.id == author_id or actor.has_role("moderator"))
+    return visibility.can_view_note_state(
+        actor,
+        author_id=author_id,
+        status=status,
+        deleted_at=deleted_at,
+        author_banned=author_banned,
+    )
 
 
 def can_edit_note(actor: User, note: Note) -> bool:
@@ -84,6 +92,11 @@ def can_view_image(actor: User | None, image: Image, *, in_public_use: bool) -> 
     if in_public_use:
         return True
     return actor is not None and (actor.id == image.owner_id or actor.has_role("moderator"))
+
+
+def can_explain_scores(actor: User | None) -> bool:
+    """Feed score explanations (`explain=1`) show the ranking's inner weights: editors' tool."""
+    return actor is not None and actor.has_role("editor")
 
 
 def require(

@@ -1,7 +1,9 @@
 """The one way a route is declared: parse, authenticate, rate-limit, call, serialise.
 
 `endpoint(...)` records what it declares, so the OpenAPI document is generated from the same
-schemas that validate requests.
+schemas that validate requests. A list declares its cursor (`paginated=`): the helper reads
+`limit` and `cursor`, hands the handler a typed `PageRequest`, and writes the `PageResult` it
+gets back as `{"items", "next_cursor", ...}`, so no handler touches the cursor codec.
 """
 
 from __future__ import annotations
@@ -9,18 +11,28 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any, Literal, Protocol
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ValidationError
 
 from app.accounts.models import User
 from app.core.errors import Forbidden, Unauthorized, UnsupportedMedia, ValidationFailed
 from app.core.extensions import rate_limiter
-from app.core.schemas import load_json
+from app.core.pagination import Cursor, PageResult
+from app.core.schemas import Page, load_json
 
 AuthMode = Literal["required", "optional", "none"]
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+JsonBody = dict[str, Any]
+"""A JSON object answer; handlers return it, a `PageResult` of them for lists, None for 204,
+or a `Response` of their own (a redirect)."""
+Reply = JsonBody | PageResult[JsonBody] | Response | None
+
+# A list's cursor codec, or a choice of codec by the parsed query (e.g. `sort=hot|new`).
+CursorSpec = Cursor | Callable[[Any], Cursor]
 
 
 @dataclass
@@ -40,9 +52,33 @@ class EndpointSpec:
     blueprint_prefix: str = ""
     rate_limit: str | None = None  # the limit it counts against (429), if any
     refuses_muted: bool = False  # a write a muted account is refused (403 `account_muted`)
+    paginated: bool = False  # a cursor list: `limit`, `cursor` in, `items`, `next_cursor` out
 
 
 REGISTRY: list[EndpointSpec] = []
+
+
+class Mute(Protocol):
+    until: datetime | None
+    reason_code: str
+
+
+@dataclass(frozen=True)
+class Gatekeeping:
+    """What the endpoint helper asks of the domains, handed over by `create_app`: who a
+    bearer token belongs to (accounts; raises 401 when it is invalid) and the mute in force
+    on an account (moderation). Core stays below the domains that answer."""
+
+    authenticate: Callable[[str], User]
+    current_mute: Callable[[int], Mute | None]
+
+
+def init_app(app: Flask, gatekeeping: Gatekeeping) -> None:
+    app.extensions["sprout.gatekeeping"] = gatekeeping
+
+
+def _gatekeeping() -> Gatekeeping:
+    return current_app.extensions["sprout.gatekeeping"]
 
 
 def current_actor() -> User | None:
@@ -58,8 +94,6 @@ def bearer_token() -> str | None:
 
 
 def _resolve_actor(auth: AuthMode) -> None:
-    from app.accounts.services import authenticate
-
     g.actor = None
     token = bearer_token()
     if token is None:
@@ -67,15 +101,13 @@ def _resolve_actor(auth: AuthMode) -> None:
             raise Unauthorized("Sign in first: send `Authorization: Bearer <token>`.")
         return
     if auth != "none":
-        g.actor = authenticate(token)
+        g.actor = _gatekeeping().authenticate(token)
 
 
 def _refuse_if_muted(actor: User | None) -> None:
     if actor is None:
         return
-    from moderation.service import current_mute
-
-    mute = current_mute(actor.id)
+    mute = _gatekeeping().current_mute(actor.id)
     if mute is not None:
         until = mute.until.isoformat().replace("+00:00", "Z") if mute.until else None
         raise Forbidden(
@@ -143,6 +175,15 @@ def parse_query(model: type[BaseModel]) -> BaseModel:
         ) from exc
 
 
+def _cursor_for(spec: CursorSpec, query: Any) -> Cursor:
+    return spec if isinstance(spec, Cursor) else spec(query)
+
+
+def page_body(result: PageResult[Any], cursor: Cursor) -> JsonBody:
+    """The one JSON shape of a list page."""
+    return {"items": result.items, "next_cursor": cursor.next_cursor(result), **result.fields}
+
+
 def endpoint(
     bp: Blueprint,
     rule: str,
@@ -159,22 +200,32 @@ def endpoint(
     content_type: str = "application/json",
     errors: list[int] | None = None,
     allow_muted: bool = False,
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    paginated: CursorSpec | None = None,
+) -> Callable[[Callable[..., Reply]], Callable[..., Response]]:
     """Declare a route. Writes by signed-in users count against the `write` limit by default
     and are refused to muted users (403 `account_muted`) unless `allow_muted` (signing out,
-    appealing)."""
+    appealing).
+
+    `paginated` makes it a cursor list: the query (`Page` unless a `Page` subclass is given)
+    is parsed, its cursor decoded with that codec (400 `invalid_cursor` when tampered), and
+    the handler gets `page: PageRequest`, and `query` only when one was declared."""
     limit_name = rate_limit
     if limit_name is None and method in WRITE_METHODS and auth == "required":
         limit_name = "write"
+    query_model = query
+    if paginated is not None:
+        query_model = query or Page
+        if not issubclass(query_model, Page):
+            raise TypeError(f"{rule}: a paginated query extends Page (`limit`, `cursor`)")
 
-    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def decorate(fn: Callable[..., Reply]) -> Callable[..., Response]:
         spec = EndpointSpec(
             rule=rule,
             methods=[method],
             summary=summary,
             tag=bp.name,
             body=body,
-            query=query,
+            query=query_model,
             response=response,
             status=status,
             auth=auth,
@@ -184,11 +235,12 @@ def endpoint(
             blueprint_prefix=bp.url_prefix or "",
             rate_limit=limit_name,
             refuses_muted=method in WRITE_METHODS and not allow_muted and auth != "none",
+            paginated=paginated is not None,
         )
         REGISTRY.append(spec)
 
         @functools.wraps(fn)
-        def view(**kwargs: Any) -> Any:
+        def view(**kwargs: Any) -> Response:
             _resolve_actor(auth)
             if method in WRITE_METHODS and not allow_muted:
                 _refuse_if_muted(current_actor())
@@ -198,14 +250,26 @@ def endpoint(
                 rate_limiter().hit(limit_name, identity)
             if body is not None:
                 kwargs["body"] = parse_json_body(body)
-            if query is not None:
-                kwargs["query"] = parse_query(query)
+            cursor: Cursor | None = None
+            if query_model is not None:
+                parsed = parse_query(query_model)
+                if query is not None:
+                    kwargs["query"] = parsed
+                if paginated is not None:
+                    assert isinstance(parsed, Page)
+                    cursor = _cursor_for(paginated, parsed)
+                    kwargs["page"] = cursor.request(parsed.limit, parsed.cursor)
             result = fn(**kwargs)
             if isinstance(result, Response):
                 return result
-            response_obj = jsonify(result) if result is not None else Response(status=204)
-            if result is not None:
-                response_obj.status_code = status
+            if result is None:
+                return Response(status=204)
+            if isinstance(result, PageResult):
+                if cursor is None:
+                    raise TypeError(f"{rule}: a page returned from a route without `paginated`")
+                result = page_body(result, cursor)
+            response_obj = jsonify(result)
+            response_obj.status_code = status
             return response_obj
 
         bp.add_url_rule(

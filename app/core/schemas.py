@@ -86,16 +86,11 @@ class Schema(BaseModel):
 
 
 class Page(Schema):
+    """The paging of every cursor list (`endpoint(paginated=...)` reads it); list queries
+    extend it with their filters."""
+
     limit: int = Field(default=20, ge=1, le=50)
     cursor: str | None = Field(default=None, max_length=200)
-
-
-def page_of(items: list[Any], limit: int, cursor_of: Any) -> dict[str, Any]:
-    """Services fetch limit + 1 rows; the extra one tells whether there is a next page."""
-    has_more = len(items) > limit
-    items = items[:limit]
-    next_cursor = cursor_of(items[-1]) if has_more and items else None
-    return {"items": items, "next_cursor": next_cursor}
 
 
 class PageOut(BaseModel):

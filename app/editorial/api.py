@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint
 
 from app.core.models import utcnow
-from app.core.pagination import ID_CURSOR
-from app.core.routing import current_actor, endpoint
-from app.core.schemas import page_of
+from app.core.pagination import ID_CURSOR, PageRequest, PageResult
+from app.core.routing import JsonBody, current_actor, endpoint
 from app.editorial import services as editorial
 from app.editorial.models import Boost, EditorialLogEntry, EditorPick
 from app.editorial.schemas import (
@@ -19,7 +16,6 @@ from app.editorial.schemas import (
     BoostsQuery,
     DailyPicksOut,
     LogPage,
-    LogQuery,
     PickIn,
     PickOut,
     PickPage,
@@ -30,7 +26,7 @@ from app.feeds.cards import cards_in_order
 bp = Blueprint("editorial", __name__, url_prefix="/api/v1")
 
 
-def pick_view(pick: EditorPick, card: dict[str, Any] | None) -> dict[str, Any]:
+def pick_view(pick: EditorPick, card: JsonBody | None) -> JsonBody:
     now = utcnow()
     return {
         "id": pick.id,
@@ -46,7 +42,7 @@ def pick_view(pick: EditorPick, card: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def boost_view(boost: Boost) -> dict[str, Any]:
+def boost_view(boost: Boost) -> JsonBody:
     now = utcnow()
     return {
         "id": boost.id,
@@ -61,7 +57,7 @@ def boost_view(boost: Boost) -> dict[str, Any]:
     }
 
 
-def log_view(entry: EditorialLogEntry) -> dict[str, Any]:
+def log_view(entry: EditorialLogEntry) -> JsonBody:
     return {
         "id": entry.id,
         "actor_id": entry.actor_id,
@@ -73,7 +69,7 @@ def log_view(entry: EditorialLogEntry) -> dict[str, Any]:
     }
 
 
-def _picks_with_cards(picks: list[EditorPick]) -> list[dict[str, Any]]:
+def _picks_with_cards(picks: list[EditorPick]) -> list[JsonBody]:
     actor = current_actor()
     cards = {card["id"]: card for card in cards_in_order([p.note_id for p in picks], actor)}
     return [pick_view(pick, cards.get(pick.note_id)) for pick in picks]
@@ -91,7 +87,7 @@ def _picks_with_cards(picks: list[EditorPick]) -> list[dict[str, Any]]:
     role="editor",
     errors=[400, 403, 404, 422],
 )
-def create_pick(body: PickIn) -> Any:
+def create_pick(body: PickIn) -> JsonBody:
     pick = editorial.create_pick(
         current_actor(), body.note_id, body.slot, body.position, body.starts_at, body.ends_at
     )
@@ -108,18 +104,11 @@ def create_pick(body: PickIn) -> Any:
     auth="required",
     role="editor",
     errors=[400, 403],
+    paginated=ID_CURSOR,
 )
-def list_picks(query: PicksQuery) -> Any:
-    picks = editorial.list_picks(
-        current_actor(),
-        query.slot,
-        query.include_ended,
-        query.limit,
-        ID_CURSOR.decode_one(query.cursor),
-    )
-    page = page_of(picks, query.limit, lambda pick: ID_CURSOR.encode(pick.id))
-    page["items"] = _picks_with_cards(page["items"])
-    return page
+def list_picks(query: PicksQuery, page: PageRequest) -> PageResult[JsonBody]:
+    picks = editorial.list_picks(current_actor(), query.slot, query.include_ended, page)
+    return picks.with_items(_picks_with_cards(picks.items))
 
 
 @endpoint(
@@ -132,7 +121,7 @@ def list_picks(query: PicksQuery) -> Any:
     role="editor",
     errors=[403, 404],
 )
-def delete_pick(pick_id: int) -> Any:
+def delete_pick(pick_id: int) -> None:
     editorial.delete_pick(current_actor(), pick_id)
     return None
 
@@ -149,7 +138,7 @@ def delete_pick(pick_id: int) -> Any:
     role="editor",
     errors=[400, 403, 404, 422],
 )
-def create_boost(body: BoostIn) -> Any:
+def create_boost(body: BoostIn) -> JsonBody:
     boost = editorial.create_boost(
         current_actor(), body.note_id, body.user_id, body.weight, body.starts_at, body.ends_at
     )
@@ -166,14 +155,10 @@ def create_boost(body: BoostIn) -> Any:
     auth="required",
     role="editor",
     errors=[400, 403],
+    paginated=ID_CURSOR,
 )
-def list_boosts(query: BoostsQuery) -> Any:
-    boosts = editorial.list_boosts(
-        current_actor(), query.include_ended, query.limit, ID_CURSOR.decode_one(query.cursor)
-    )
-    page = page_of(boosts, query.limit, lambda boost: ID_CURSOR.encode(boost.id))
-    page["items"] = [boost_view(boost) for boost in page["items"]]
-    return page
+def list_boosts(query: BoostsQuery, page: PageRequest) -> PageResult[JsonBody]:
+    return editorial.list_boosts(current_actor(), query.include_ended, page).map(boost_view)
 
 
 @endpoint(
@@ -186,7 +171,7 @@ def list_boosts(query: BoostsQuery) -> Any:
     role="editor",
     errors=[403, 404],
 )
-def delete_boost(boost_id: int) -> Any:
+def delete_boost(boost_id: int) -> None:
     editorial.delete_boost(current_actor(), boost_id)
     return None
 
@@ -196,18 +181,14 @@ def delete_boost(boost_id: int) -> Any:
     "/editor/log",
     "GET",
     summary="Every editorial action, newest first (editor)",
-    query=LogQuery,
     response=LogPage,
     auth="required",
     role="editor",
     errors=[400, 403],
+    paginated=ID_CURSOR,
 )
-def editorial_log(query: LogQuery) -> Any:
-    after = ID_CURSOR.decode_one(query.cursor)
-    entries = editorial.editorial_log(current_actor(), query.limit, after)
-    page = page_of(entries, query.limit, lambda entry: ID_CURSOR.encode(entry.id))
-    page["items"] = [log_view(entry) for entry in page["items"]]
-    return page
+def editorial_log(page: PageRequest) -> PageResult[JsonBody]:
+    return editorial.editorial_log(current_actor(), page).map(log_view)
 
 
 @endpoint(
@@ -217,7 +198,7 @@ def editorial_log(query: LogQuery) -> Any:
     summary="Today's picks (每日精选): the home slot's picks, as cards",
     response=DailyPicksOut,
 )
-def daily_picks() -> Any:
+def daily_picks() -> JsonBody:
     actor = current_actor()
     cards = cards_in_order(editorial.daily_picks(), actor)
     return {

@@ -14,6 +14,7 @@ from app.accounts.models import User
 from app.core.errors import NotFound, Unprocessable
 from app.core.extensions import db
 from app.core.models import utcnow
+from app.core.pagination import PageRequest, PageResult
 from app.core.policies import is_staff, require
 from app.core.snapshots import VersionedSnapshot
 from app.core.sql import id_in_range, newest_first
@@ -121,16 +122,16 @@ def pick_details(pick: EditorPick) -> dict[str, Any]:
 
 
 def list_picks(
-    actor: User, slot: str | None, include_ended: bool, limit: int, before_id: int | None
-) -> list[EditorPick]:
+    actor: User, slot: str | None, include_ended: bool, page: PageRequest
+) -> PageResult[EditorPick]:
     """Newest first; current and scheduled picks unless `include_ended`."""
     require(can_curate(actor), "Only editors and admins may see the picks.")
-    stmt = newest_first(select(EditorPick), EditorPick.id, limit, before_id)
+    stmt = newest_first(select(EditorPick), EditorPick.id, page.limit, page.after_id)
     if slot is not None:
         stmt = stmt.where(EditorPick.slot == slot)
     if not include_ended:
         stmt = stmt.where(or_(EditorPick.ends_at.is_(None), EditorPick.ends_at > utcnow()))
-    return list(db.session.scalars(stmt))
+    return page.by_id(list(db.session.scalars(stmt)))
 
 
 def delete_pick(actor: User, pick_id: int) -> None:
@@ -202,12 +203,12 @@ def boost_details(boost: Boost) -> dict[str, Any]:
     }
 
 
-def list_boosts(actor: User, include_ended: bool, limit: int, before_id: int | None) -> list[Boost]:
+def list_boosts(actor: User, include_ended: bool, page: PageRequest) -> PageResult[Boost]:
     require(can_curate(actor), "Only editors and admins may see the boosts.")
-    stmt = newest_first(select(Boost), Boost.id, limit, before_id)
+    stmt = newest_first(select(Boost), Boost.id, page.limit, page.after_id)
     if not include_ended:
         stmt = stmt.where(Boost.ends_at > utcnow())
-    return list(db.session.scalars(stmt))
+    return page.by_id(list(db.session.scalars(stmt)))
 
 
 def delete_boost(actor: User, boost_id: int) -> None:
@@ -221,10 +222,10 @@ def delete_boost(actor: User, boost_id: int) -> None:
     editorial_snapshot.changed()
 
 
-def editorial_log(actor: User, limit: int, before_id: int | None) -> list[EditorialLogEntry]:
+def editorial_log(actor: User, page: PageRequest) -> PageResult[EditorialLogEntry]:
     require(can_curate(actor), "Only editors and admins may read the editorial log.")
-    stmt = newest_first(select(EditorialLogEntry), EditorialLogEntry.id, limit, before_id)
-    return list(db.session.scalars(stmt))
+    stmt = newest_first(select(EditorialLogEntry), EditorialLogEntry.id, page.limit, page.after_id)
+    return page.by_id(list(db.session.scalars(stmt)))
 
 
 # --- what the ranking reads -----------------------------------------------------------------

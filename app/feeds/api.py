@@ -6,17 +6,20 @@ from typing import Any
 
 from flask import Blueprint
 
-from app.core.errors import Forbidden
-from app.core.pagination import COUNT, TIME_CURSOR, Cursor, IdList, Text
-from app.core.routing import current_actor, endpoint
-from app.core.schemas import Page, page_of
-from app.feeds import discover
+from app.core.pagination import COUNT, TIME_CURSOR, Cursor, IdList, PageRequest, PageResult, Text
+from app.core.routing import JsonBody, current_actor, endpoint
+from app.feeds import discover, hot
 from app.feeds import following as feeds
+from app.feeds import related as related_notes
+from app.feeds import state as feeds_state
 from app.feeds.cards import note_cards
 from app.feeds.schemas import DiscoverQuery, FeedbackIn, HotQuery, RelatedQuery
 from ranking.types import Scored
 
 bp = Blueprint("feeds", __name__, url_prefix="/api/v1")
+# The feeds' per-app state (tunables, this process's caches) is made with the app, when
+# create_app registers this blueprint.
+bp.record_once(lambda setup: feeds_state.init_app(setup.app))
 
 # A ranked feed's position: its session (a `token_urlsafe`) and the last cards' ids.
 RANKED_CURSOR = Cursor(Text(8, 32, r"[A-Za-z0-9_-]+"), IdList(20))
@@ -28,21 +31,12 @@ HOT_CURSOR = Cursor(COUNT)  # the hot list: the last rank shown
     "/feeds/following",
     "GET",
     summary="Notes from followed users and topics, newest first",
-    query=Page,
     auth="required",
     errors=[400, 401],
+    paginated=TIME_CURSOR,
 )
-def following_feed(query: Page) -> Any:
-    actor = current_actor()
-    rows = feeds.following_feed(actor, query.limit, TIME_CURSOR.decode(query.cursor))
-    page = page_of(rows, query.limit, lambda row: TIME_CURSOR.encode(row[1], row[0]))
-    cards = note_cards([note_id for note_id, _ in page["items"]], actor)
-    page["items"] = [
-        {**cards[note_id], "source": "following"}
-        for note_id, _ in page["items"]
-        if note_id in cards
-    ]
-    return page
+def following_feed(page: PageRequest) -> PageResult[JsonBody]:
+    return feeds.following_page(current_actor(), page)
 
 
 def _present(actor: Any) -> Any:
@@ -60,17 +54,6 @@ def _card(item: dict[str, Any], scored: Scored, explain: bool) -> dict[str, Any]
     return card
 
 
-def _may_explain(requested: bool) -> bool:
-    if not requested:
-        return False
-    actor = current_actor()
-    if actor is None or not actor.has_role("editor"):
-        raise Forbidden(
-            "Only editors and admins may ask for score explanations.", code="explain_forbidden"
-        )
-    return True
-
-
 @endpoint(
     bp,
     "/feeds/discover",
@@ -78,26 +61,26 @@ def _may_explain(requested: bool) -> bool:
     summary="The ranked waterfall (发现); `channel=` narrows it, `explain=1` for editors",
     query=DiscoverQuery,
     errors=[400, 403, 404],
+    paginated=RANKED_CURSOR,
 )
-def discover_feed(query: DiscoverQuery) -> Any:
-    explain = _may_explain(query.explain)
-    if query.channel:
-        discover.channel_exists(query.channel)
-    session, history = RANKED_CURSOR.decode(query.cursor) or (None, [])
+def discover_feed(query: DiscoverQuery, page: PageRequest) -> PageResult[JsonBody]:
+    session, history = page.after or (None, [])
     actor = current_actor()
-    page = discover.ranked_feed(
+    ranked = discover.ranked_feed(
         actor,
         channel=query.channel,
         session=session,
         history=history,
-        page_size=query.limit,
+        page_size=page.limit,
         present=_present(actor),
+        explain=query.explain,
     )
-    return {
-        "items": [_card(view, scored, explain) for view, scored in page.items],
-        "next_cursor": RANKED_CURSOR.encode(page.session, page.tail) if page.items else None,
-        **({"dropped": page.dropped} if explain else {}),
-    }
+    # The position is the feed session and the last cards shown (for diversity across pages).
+    return PageResult(
+        [_card(view, scored, query.explain) for view, scored in ranked.items],
+        (ranked.session, ranked.tail) if ranked.items else None,
+        {"dropped": ranked.dropped} if query.explain else {},
+    )
 
 
 @endpoint(
@@ -107,24 +90,19 @@ def discover_feed(query: DiscoverQuery) -> Any:
     summary="The hot list (榜单): `window=day|week`, `channel=`",
     query=HotQuery,
     errors=[400, 404],
+    paginated=HOT_CURSOR,
 )
-def hot_feed(query: HotQuery) -> Any:
-    if query.channel:
-        discover.channel_exists(query.channel)
-    rank = HOT_CURSOR.decode_one(query.cursor) or 0
-    rows = discover.hot_list(
+def hot_feed(query: HotQuery, page: PageRequest) -> PageResult[JsonBody]:
+    rows = hot.hot_list(
         window=query.window,
         channel=query.channel,
-        limit=query.limit,
-        after_rank=rank,
+        limit=page.limit,
+        after_rank=page.after_id or 0,
         present=_present(current_actor()),
     )
-    page = page_of(rows, query.limit, lambda row: HOT_CURSOR.encode(row[2]))
-    page["items"] = [
-        {**view, "source": "hot", "rank": rank, "hot_score": round(score, 6)}
-        for view, score, rank in page["items"]
-    ]
-    return page
+    return page.result(rows, lambda row: (row[2],)).map(  # the last rank shown
+        lambda row: {**row[0], "source": "hot", "rank": row[2], "hot_score": round(row[1], 6)}
+    )
 
 
 @endpoint(
@@ -135,9 +113,9 @@ def hot_feed(query: HotQuery) -> Any:
     query=RelatedQuery,
     errors=[400, 404],
 )
-def related(note_id: int, query: RelatedQuery) -> Any:
+def related(note_id: int, query: RelatedQuery) -> JsonBody:
     actor = current_actor()
-    rows = discover.related_notes(actor, note_id, query.limit, _present(actor))
+    rows = related_notes.related_notes(actor, note_id, query.limit, _present(actor))
     return {"items": [_card(view, scored, False) for view, scored in rows], "next_cursor": None}
 
 
@@ -150,5 +128,5 @@ def related(note_id: int, query: RelatedQuery) -> Any:
     auth="required",
     errors=[400, 401, 404, 422],
 )
-def feedback(body: FeedbackIn) -> Any:
+def feedback(body: FeedbackIn) -> JsonBody:
     return discover.not_interested(current_actor(), body.note_id, body.reason)

@@ -6,7 +6,7 @@ splits in two:
 
 - the note's content (title, body, images, tags, topics, channel) changes only when the note
   is edited, so its presented form is kept per process, keyed by the note's `updated_at` and
-  cover (a generated cover arrives without an edit) and dropped after `CONTENT_TTL_SECONDS`
+  cover (a generated cover arrives without an edit) and dropped after `content_ttl_seconds`
   (a renamed topic or channel shows within that time);
 - status, counters, the author and the viewer's liked/collected flags are read fresh on every
   request, in one query for the notes and authors and one for the flags.
@@ -18,23 +18,22 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
 import orjson
 import redis
-from cachetools import TTLCache
-from flask import current_app, has_request_context, request
+from flask import has_request_context, request
 from sqlalchemy import BigInteger, bindparam, exists, false, literal, select, union_all
 
 from app.accounts.models import User
-from app.core.extensions import db
-from app.core.policies import can_view_note_state
+from app.core.extensions import db, get_redis
 from app.core.presenters import image_view, note_content, user_card
 from app.core.sql import id_in, id_in_param
+from app.core.visibility import can_view_note_state, is_banned_status
+from app.feeds.state import feeds_state
 from app.media.models import Image
 from app.notes.models import (
     Channel,
@@ -48,8 +47,10 @@ from app.notes.models import (
     Topic,
 )
 
-CONTENT_TTL_SECONDS = 300.0
-CONTENT_CACHE_SIZE = 20_000
+#: Turns note ids into what a feed serves (cards), leaving out notes no longer visible; the
+#: ranked feeds are given one (`note_cards` for the viewer) and never read rows for cards.
+Present = Callable[[list[int]], Mapping[int, Any]]
+
 #: The parts of `note_view` that are read fresh on every request.
 FRESH_KEYS = frozenset(
     {
@@ -84,33 +85,6 @@ _STATE_COLUMNS = (
     User.verified,
     User.status.label("author_status"),
 )
-
-
-class _Cache:
-    """Thread-safe TTL map shared by the requests of one process."""
-
-    def __init__(self, size: int, ttl: float) -> None:
-        self._lock = threading.Lock()
-        self._data: TTLCache[Any, Any] = TTLCache(size, ttl)
-
-    def get_many(self, keys: Sequence[Any]) -> dict[Any, Any]:
-        with self._lock:
-            return {k: v for k in keys if (v := self._data.get(k)) is not None}
-
-    def put(self, key: Any, value: Any) -> None:
-        with self._lock:
-            self._data[key] = value
-
-
-def _cache(name: str) -> _Cache:
-    """One cache per app (tests run several apps, on different databases, in one process)."""
-    key = f"sprout.cards.{name}"
-    cache = current_app.extensions.get(key)
-    if cache is None:
-        cache = current_app.extensions.setdefault(
-            key, _Cache(CONTENT_CACHE_SIZE, CONTENT_TTL_SECONDS)
-        )
-    return cache
 
 
 def _host() -> str:
@@ -180,12 +154,13 @@ class _Author:
 
 
 def _visible(row: Any, viewer: User | None, feed: bool) -> bool:
-    if feed:
-        return (
-            row.status == "published" and row.deleted_at is None and (row.author_status != "banned")
-        )
+    """Feeds show what everyone sees alike (no viewer); other lists what this viewer may open."""
     return can_view_note_state(
-        viewer, author_id=row.author_id, status=row.status, deleted_at=row.deleted_at
+        None if feed else viewer,
+        author_id=row.author_id,
+        status=row.status,
+        deleted_at=row.deleted_at,
+        author_banned=is_banned_status(row.author_status),
     )
 
 
@@ -200,7 +175,7 @@ def _content_views(rows: Sequence[Any], host: str) -> dict[int, dict[str, Any]]:
     The process cache holds encoded JSON, not dicts: tens of thousands of nested dicts would
     be scanned by every full garbage collection (pauses of 100 ms were measured); bytes are
     not, and decoding a card costs microseconds."""
-    cached = _cache("content").get_many([(host, row.id) for row in rows])
+    cached = feeds_state().card_content.get_many([(host, row.id) for row in rows])
     out: dict[int, dict[str, Any]] = {}
     missing: list[Any] = []
     for row in rows:
@@ -213,14 +188,14 @@ def _content_views(rows: Sequence[Any], host: str) -> dict[int, dict[str, Any]]:
         return out
     for note_id, (version, view) in _shared_content(missing, host).items():
         out[note_id] = view
-        _cache("content").put((host, note_id), (version, orjson.dumps(view)))
+        feeds_state().card_content.put((host, note_id), (version, orjson.dumps(view)))
     still = [row.id for row in missing if row.id not in out]
     loaded = _load_content(still) if still else {}
     shared = {}
     for note_id, (version, view) in loaded.items():
         out[note_id] = view
         if _settled(view):
-            _cache("content").put((host, note_id), (version, orjson.dumps(view)))
+            feeds_state().card_content.put((host, note_id), (version, orjson.dumps(view)))
             shared[note_id] = (version, _rehost(view, host.rstrip("/"), ""))
     _share_content(shared)
     return out
@@ -229,7 +204,7 @@ def _content_views(rows: Sequence[Any], host: str) -> dict[int, dict[str, Any]]:
 def warm_content(note_ids: Sequence[int]) -> int:
     """Put these notes' card content in the shared cache (a worker ranking a viewer's next
     pages does this, so the web processes find the cards ready). Returns how many it loaded."""
-    if _redis() is None or not note_ids:
+    if get_redis() is None or not note_ids:
         return 0
     rows = db.session.execute(
         select(Note.id, Note.updated_at, Note.cover_image_id).where(id_in(Note.id, list(note_ids)))
@@ -241,17 +216,13 @@ def warm_content(note_ids: Sequence[int]) -> int:
     return len(loaded)
 
 
-def _redis() -> Any:
-    return current_app.extensions.get("sprout.redis")
-
-
 def _shared_key(note_id: int) -> str:
     return f"sprout:card:{note_id}"
 
 
 def _shared_content(rows: Sequence[Any], host: str) -> dict[int, tuple[Any, dict[str, Any]]]:
     """Hits in the shared cache whose version still matches, with this host's URLs."""
-    connection = _redis()
+    connection = get_redis()
     if connection is None or not rows:
         return {}
     try:
@@ -269,13 +240,14 @@ def _shared_content(rows: Sequence[Any], host: str) -> dict[int, tuple[Any, dict
 
 
 def _share_content(views: dict[int, tuple[Any, dict[str, Any]]]) -> None:
-    connection = _redis()
+    connection = get_redis()
     if connection is None or not views:
         return
+    ttl = int(feeds_state().config.content_ttl_seconds)
     pipe = connection.pipeline(transaction=False)
     for note_id, ((updated_at, cover_id), view) in views.items():
         body = orjson.dumps([updated_at.isoformat(), cover_id, view])
-        pipe.set(_shared_key(note_id), body, ex=int(CONTENT_TTL_SECONDS))
+        pipe.set(_shared_key(note_id), body, ex=ttl)
     with contextlib.suppress(redis.RedisError):  # a cache: skipped while Redis is down
         pipe.execute()
 
@@ -396,7 +368,7 @@ def _avatar_views(image_ids: list[int], host: str) -> dict[int, dict[str, Any] |
     wanted = list(dict.fromkeys(image_ids))
     found = {
         key[1]: view
-        for key, view in _cache("avatars").get_many([(host, i) for i in wanted]).items()
+        for key, view in feeds_state().avatars.get_many([(host, i) for i in wanted]).items()
     }
     missing = [i for i in wanted if i not in found]
     if missing:
@@ -404,7 +376,7 @@ def _avatar_views(image_ids: list[int], host: str) -> dict[int, dict[str, Any] |
             view = image_view(image)
             found[image.id] = view
             if image.status == "ready":
-                _cache("avatars").put((host, image.id), view)
+                feeds_state().avatars.put((host, image.id), view)
     return found
 
 

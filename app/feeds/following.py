@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, or_, select, union
 
 from app.accounts.models import User
 from app.core.extensions import db
+from app.core.pagination import PageRequest, PageResult
+from app.core.visibility import note_visible_clause
+from app.feeds.cards import note_cards
 from app.notes.models import Note, NoteTopic
 from app.social.models import TopicFollow, UserFollow
 
@@ -39,8 +43,7 @@ def following_feed(
         )
     newest = (Note.published_at.desc(), Note.id.desc())
     visible = (
-        Note.status == "published",
-        Note.deleted_at.is_(None),
+        note_visible_clause(None),  # what everyone sees alike: no banned author's notes
         Note.published_at.is_not(None),
         Note.author_id != viewer.id,
         *position,
@@ -67,3 +70,15 @@ def following_feed(
         .limit(limit + 1)
     )
     return [(row.id, row.published_at) for row in db.session.execute(stmt)]
+
+
+def following_page(viewer: User, page: PageRequest) -> PageResult[dict[str, Any]]:
+    """A page of the following feed as cards (`source: following`)."""
+    rows = page.result(
+        following_feed(viewer, page.limit, page.after),
+        lambda row: (row[1], row[0]),  # (published_at, id)
+    )
+    cards = note_cards([note_id for note_id, _ in rows.items], viewer)
+    return rows.with_items(
+        [{**cards[note_id], "source": "following"} for note_id, _ in rows.items if note_id in cards]
+    )

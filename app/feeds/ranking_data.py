@@ -6,8 +6,6 @@ The ranking library never sees the ORM; this module is the one translation layer
 from __future__ import annotations
 
 import functools
-import threading
-import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,10 +14,11 @@ from typing import Any
 
 from sqlalchemy import BigInteger, String, bindparam, literal, null, select, union_all
 
-from app.accounts.models import User, UserInterest
+from app.accounts.models import UserInterest
 from app.core.extensions import db
 from app.core.models import UTCDateTime, utcnow
 from app.core.sql import id_in
+from app.core.visibility import note_visible_clause
 from app.feeds.models import NegativeFeedback, NoteEvent, RankingModel
 from app.notes.models import Collect, Comment, Note, NoteLike, NoteTag, NoteTopic, Share, Tag
 from app.social.models import UserFollow
@@ -46,11 +45,7 @@ def _ts(moment: datetime | None) -> float:
 
 def visible_notes_filter():  # type: ignore[no-untyped-def]
     """What any feed may show: published, not deleted, by an account in good standing."""
-    return (
-        Note.status == "published",
-        Note.deleted_at.is_(None),
-        Note.author_id.not_in(select(User.id).where(User.status == "banned")),
-    )
+    return (note_visible_clause(None),)
 
 
 def note_features(
@@ -166,12 +161,8 @@ class UserSignals:
     following: set[int] = field(default_factory=set)
 
 
-USER_HISTORY_DAYS = 90
-USER_EVENTS_PER_KIND = 200
-
-
 @functools.cache
-def _user_signals_statement() -> Any:
+def _user_signals_statement(per_kind: int) -> Any:
     """Everything `user_signals` reads, as one UNION ALL of (what, number, text, at) rows with
     the user and the start of the window as parameters: a feed request makes one round trip
     for it, and the statement is built once per process (building it cost more than running
@@ -192,7 +183,7 @@ def _user_signals_statement() -> Any:
             )
             .where(user_col == uid, time_col >= since, *(() if extra is None else (extra,)))
             .order_by(time_col.desc())
-            .limit(USER_EVENTS_PER_KIND)
+            .limit(per_kind)
         )
         parts.append(select(*stmt.subquery().c))
     no_time = null().cast(UTCDateTime).label("at")
@@ -223,12 +214,12 @@ def _user_signals_statement() -> Any:
     return union_all(*parts)
 
 
-def user_signals(user_id: int) -> UserSignals:
-    """The viewer's last 90 days of engagement (at most 200 per kind), onboarding choices,
-    "not interested" feedback and followees, in one query."""
+def user_signals(user_id: int, *, days: int, per_kind: int) -> UserSignals:
+    """The viewer's last `days` of engagement (at most `per_kind` per kind), onboarding
+    choices, "not interested" feedback and followees, in one query."""
     out = UserSignals()
-    since = utcnow() - timedelta(days=USER_HISTORY_DAYS)
-    rows = db.session.execute(_user_signals_statement(), {"uid": user_id, "since": since})
+    since = utcnow() - timedelta(days=days)
+    rows = db.session.execute(_user_signals_statement(per_kind), {"uid": user_id, "since": since})
     for what, num, txt, at in rows:
         if at is not None:
             out.events.append(Event(user_id=user_id, note_id=num, kind=what, ts=at.timestamp()))
@@ -243,33 +234,20 @@ def user_signals(user_id: int) -> UserSignals:
     return out
 
 
-class ModelCache:
-    """A built model loaded once per process and reloaded when a newer build is stored."""
+def model_built_at(name: str) -> datetime | None:
+    """When the stored model `name` was built (None: never)."""
+    return db.session.scalar(select(RankingModel.built_at).where(RankingModel.name == name))
 
-    def __init__(self, name: str, loader, check_every_seconds: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-        self.name, self.loader, self.check_every = name, loader, check_every_seconds
-        self._lock = threading.Lock()
-        self._model = None
-        self._built_at: datetime | None = None
-        self._checked = 0.0
 
-    def get(self):  # type: ignore[no-untyped-def]
-        now = time.monotonic()
-        if now - self._checked < self.check_every:
-            return self._model
-        with self._lock:
-            if now - self._checked < self.check_every:
-                return self._model
-            self._checked = now
-            built_at = db.session.scalar(
-                select(RankingModel.built_at).where(RankingModel.name == self.name)
-            )
-            if built_at is not None and built_at != self._built_at:
-                blob = db.session.scalar(
-                    select(RankingModel.blob).where(RankingModel.name == self.name)
-                )
-                self._model, self._built_at = self.loader(blob), built_at
-            return self._model
+def model_blob(name: str) -> bytes | None:
+    return db.session.scalar(select(RankingModel.blob).where(RankingModel.name == name))
 
-    def invalidate(self) -> None:
-        self._checked = 0.0
+
+def store_model(name: str, blob: bytes, stats: dict[str, Any], built_at: datetime) -> None:
+    """Replace the stored model `name` (every process loads it from here) and commit."""
+    existing = db.session.get(RankingModel, name)
+    if existing is None:
+        db.session.add(RankingModel(name=name, blob=blob, stats=stats, built_at=built_at))
+    else:
+        existing.blob, existing.stats, existing.built_at = blob, stats, built_at
+    db.session.commit()

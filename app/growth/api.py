@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint
 
-from app.accounts.models import User
-from app.core.extensions import db
-from app.core.pagination import ID_CURSOR
+from app.core.pagination import ID_CURSOR, PageRequest, PageResult
 from app.core.presenters import user_view
-from app.core.routing import current_actor, endpoint
-from app.core.schemas import Page, page_of
+from app.core.routing import JsonBody, current_actor, endpoint
 from app.core.viewer import avatars_for
 from app.growth import campaigns, ledger, store, tasks
+from app.growth.campaigns import CampaignRow
 from app.growth.levels import growth_view
 from app.growth.models import PointsEntry, Redemption, StoreItem
 from app.growth.schemas import (
@@ -36,11 +32,12 @@ from app.growth.schemas import (
     StoreItemOut,
     TaskList,
 )
+from app.growth.store import RedemptionRow
 
 bp = Blueprint("growth", __name__, url_prefix="/api/v1")
 
 
-def entry_view(entry: PointsEntry) -> dict[str, Any]:
+def entry_view(entry: PointsEntry) -> JsonBody:
     return {
         "id": entry.id,
         "delta": entry.delta,
@@ -50,7 +47,7 @@ def entry_view(entry: PointsEntry) -> dict[str, Any]:
     }
 
 
-def item_view(item: StoreItem, mine: int | None = None) -> dict[str, Any]:
+def item_view(item: StoreItem, mine: int | None = None) -> JsonBody:
     return {
         "id": item.id,
         "name": item.name,
@@ -63,7 +60,7 @@ def item_view(item: StoreItem, mine: int | None = None) -> dict[str, Any]:
     }
 
 
-def redemption_view(row: Redemption, item: StoreItem, points: int | None = None) -> dict[str, Any]:
+def redemption_view(row: Redemption, item: StoreItem, points: int | None = None) -> JsonBody:
     return {
         "id": row.id,
         "item": {"id": item.id, "name": item.name},
@@ -84,7 +81,7 @@ def redemption_view(row: Redemption, item: StoreItem, points: int | None = None)
     auth="required",
     errors=[401],
 )
-def my_growth() -> Any:
+def my_growth() -> JsonBody:
     return growth_view(current_actor())
 
 
@@ -93,16 +90,13 @@ def my_growth() -> Any:
     "/me/points",
     "GET",
     summary="The points ledger, newest first",
-    query=Page,
+    paginated=ID_CURSOR,
     response=PointsPage,
     auth="required",
     errors=[400, 401],
 )
-def my_points(query: Page) -> Any:
-    entries = ledger.history(current_actor().id, query.limit, ID_CURSOR.decode_one(query.cursor))
-    page = page_of(entries, query.limit, lambda entry: ID_CURSOR.encode(entry.id))
-    page["items"] = [entry_view(entry) for entry in page["items"]]
-    return page
+def my_points(page: PageRequest) -> PageResult[JsonBody]:
+    return ledger.history(current_actor(), page).map(entry_view)
 
 
 @endpoint(
@@ -114,7 +108,7 @@ def my_points(query: Page) -> Any:
     auth="required",
     errors=[401, 409],
 )
-def check_in() -> Any:
+def check_in() -> JsonBody:
     return tasks.check_in(current_actor())
 
 
@@ -127,7 +121,7 @@ def check_in() -> Any:
     auth="required",
     errors=[401],
 )
-def my_tasks() -> Any:
+def my_tasks() -> JsonBody:
     return {"items": tasks.task_list(current_actor())}
 
 
@@ -140,17 +134,17 @@ def my_tasks() -> Any:
     "GET",
     summary="Check-in campaigns (打卡活动), newest first",
     query=CampaignsQuery,
+    paginated=ID_CURSOR,
     response=CampaignPage,
     errors=[400],
 )
-def list_campaigns(query: CampaignsQuery) -> Any:
-    rows = campaigns.list_campaigns(
-        query.include_ended, query.limit, ID_CURSOR.decode_one(query.cursor)
-    )
-    page = page_of(rows, query.limit, lambda campaign: ID_CURSOR.encode(campaign.id))
-    members = campaigns.memberships(current_actor(), [c.id for c in page["items"]])
-    page["items"] = [campaigns.campaign_view(c, members.get(c.id)) for c in page["items"]]
-    return page
+def list_campaigns(query: CampaignsQuery, page: PageRequest) -> PageResult[JsonBody]:
+    rows = campaigns.list_campaigns(current_actor(), query.include_ended, page)
+    return rows.map(_campaign_view)
+
+
+def _campaign_view(row: CampaignRow) -> JsonBody:
+    return campaigns.campaign_view(*row)
 
 
 @endpoint(
@@ -165,7 +159,7 @@ def list_campaigns(query: CampaignsQuery) -> Any:
     role="editor",
     errors=[400, 401, 403, 422],
 )
-def create_campaign(body: CampaignIn) -> Any:
+def create_campaign(body: CampaignIn) -> JsonBody:
     campaign = campaigns.create_campaign(
         current_actor(),
         body.topic_id,
@@ -187,10 +181,8 @@ def create_campaign(body: CampaignIn) -> Any:
     response=CampaignOut,
     errors=[404],
 )
-def get_campaign(campaign_id: int) -> Any:
-    campaign = campaigns.get_campaign(campaign_id)
-    member = campaigns.memberships(current_actor(), [campaign.id]).get(campaign.id)
-    return campaigns.campaign_view(campaign, member)
+def get_campaign(campaign_id: int) -> JsonBody:
+    return _campaign_view(campaigns.campaign_for(current_actor(), campaign_id))
 
 
 @endpoint(
@@ -202,9 +194,8 @@ def get_campaign(campaign_id: int) -> Any:
     auth="required",
     errors=[401, 404, 409],
 )
-def join_campaign(campaign_id: int) -> Any:
-    member = campaigns.join(current_actor(), campaign_id)
-    return campaigns.campaign_view(campaigns.get_campaign(campaign_id), member)
+def join_campaign(campaign_id: int) -> JsonBody:
+    return _campaign_view(campaigns.join(current_actor(), campaign_id))
 
 
 @endpoint(
@@ -216,7 +207,7 @@ def join_campaign(campaign_id: int) -> Any:
     response=Leaderboard,
     errors=[400, 404],
 )
-def leaderboard(campaign_id: int, query: LeaderboardQuery) -> Any:
+def leaderboard(campaign_id: int, query: LeaderboardQuery) -> JsonBody:
     rows = campaigns.leaderboard(campaign_id, query.limit)
     avatars = avatars_for([user for _, user in rows])
     return {
@@ -243,11 +234,8 @@ def leaderboard(campaign_id: int, query: LeaderboardQuery) -> Any:
     summary="The redemption store's items (兑换区)",
     response=StoreItemList,
 )
-def list_items() -> Any:
-    items = store.list_items()
-    actor = current_actor()
-    mine = store.redeemed_by(actor.id, [i.id for i in items]) if actor else {}
-    return {"items": [item_view(i, mine.get(i.id, 0) if actor else None) for i in items]}
+def list_items() -> JsonBody:
+    return {"items": [item_view(item, mine) for item, mine in store.catalogue(current_actor())]}
 
 
 @endpoint(
@@ -262,7 +250,7 @@ def list_items() -> Any:
     role="admin",
     errors=[400, 401, 403],
 )
-def create_item(body: StoreItemIn) -> Any:
+def create_item(body: StoreItemIn) -> JsonBody:
     item = store.create_item(
         current_actor(),
         body.name,
@@ -284,13 +272,9 @@ def create_item(body: StoreItemIn) -> Any:
     auth="required",
     errors=[401, 404, 409],
 )
-def redeem(item_id: int) -> Any:
-    actor = current_actor()
-    redemption = store.redeem(actor, item_id)
-    item = db.session.get(StoreItem, redemption.item_id)
-    balance = db.session.get(User, actor.id, populate_existing=True)
-    assert item is not None and balance is not None
-    return redemption_view(redemption, item, balance.points)
+def redeem(item_id: int) -> JsonBody:
+    done = store.redeem_item(current_actor(), item_id)
+    return redemption_view(done.redemption, done.item, done.points)
 
 
 @endpoint(
@@ -298,16 +282,17 @@ def redeem(item_id: int) -> Any:
     "/me/redemptions",
     "GET",
     summary="My redemption orders, newest first",
-    query=Page,
+    paginated=ID_CURSOR,
     response=RedemptionPage,
     auth="required",
     errors=[400, 401],
 )
-def my_redemptions(query: Page) -> Any:
-    rows = store.history(current_actor().id, query.limit, ID_CURSOR.decode_one(query.cursor))
-    page = page_of(rows, query.limit, lambda row: ID_CURSOR.encode(row[0].id))
-    page["items"] = [redemption_view(r, i) for r, i in page["items"]]
-    return page
+def my_redemptions(page: PageRequest) -> PageResult[JsonBody]:
+    return store.history(current_actor(), page).map(_redemption_row_view)
+
+
+def _redemption_row_view(row: RedemptionRow) -> JsonBody:
+    return redemption_view(*row)
 
 
 @endpoint(
@@ -315,17 +300,14 @@ def my_redemptions(query: Page) -> Any:
     "/admin/store/redemptions",
     "GET",
     summary="Every redemption, newest first (admin)",
-    query=Page,
+    paginated=ID_CURSOR,
     response=RedemptionPage,
     auth="required",
     role="admin",
     errors=[400, 401, 403],
 )
-def all_redemptions(query: Page) -> Any:
-    rows = store.all_redemptions(current_actor(), query.limit, ID_CURSOR.decode_one(query.cursor))
-    page = page_of(rows, query.limit, lambda row: ID_CURSOR.encode(row[0].id))
-    page["items"] = [redemption_view(r, i) for r, i in page["items"]]
-    return page
+def all_redemptions(page: PageRequest) -> PageResult[JsonBody]:
+    return store.all_redemptions(current_actor(), page).map(_redemption_row_view)
 
 
 @endpoint(
@@ -340,7 +322,7 @@ def all_redemptions(query: Page) -> Any:
     role="admin",
     errors=[400, 401, 403, 404, 409],
 )
-def grant_points(user_id: int, body: GrantIn) -> Any:
+def grant_points(user_id: int, body: GrantIn) -> JsonBody:
     entry, balance = ledger.manual_grant(current_actor(), user_id, body.delta, body.reason)
     return {"entry": entry_view(entry), "user_id": user_id, "points": balance}
 
@@ -350,16 +332,15 @@ def grant_points(user_id: int, body: GrantIn) -> Any:
     "/admin/points/grants",
     "GET",
     summary="Every manual grant and deduction, with the admin and the reason (admin)",
-    query=Page,
+    paginated=ID_CURSOR,
     response=GrantPage,
     auth="required",
     role="admin",
     errors=[400, 401, 403],
 )
-def manual_grants(query: Page) -> Any:
-    entries = ledger.manual_grants(current_actor(), query.limit, ID_CURSOR.decode_one(query.cursor))
-    page = page_of(entries, query.limit, lambda entry: ID_CURSOR.encode(entry.id))
-    page["items"] = [
-        {**entry_view(e), "user_id": e.user_id, "actor_id": e.actor_id} for e in page["items"]
-    ]
-    return page
+def manual_grants(page: PageRequest) -> PageResult[JsonBody]:
+    return ledger.manual_grants(current_actor(), page).map(_grant_view)
+
+
+def _grant_view(entry: PointsEntry) -> JsonBody:
+    return {**entry_view(entry), "user_id": entry.user_id, "actor_id": entry.actor_id}

@@ -13,6 +13,7 @@ from app.core.errors import Conflict, NotFound, Unprocessable
 from app.core.extensions import db
 from app.core.jobs import enqueue
 from app.core.models import utcnow
+from app.core.pagination import PageRequest, PageResult
 from app.core.policies import is_staff, require
 from app.core.sql import bump, id_in_range, inserted, newest_first
 from app.growth.ledger import award
@@ -72,11 +73,25 @@ def get_campaign(campaign_id: int) -> Campaign:
     return campaign
 
 
-def list_campaigns(include_ended: bool, limit: int, before_id: int | None) -> list[Campaign]:
-    stmt = newest_first(select(Campaign), Campaign.id, limit, before_id)
+# A campaign with the viewer's membership (None: not joined, or signed out).
+CampaignRow = tuple[Campaign, CampaignMember | None]
+
+
+def list_campaigns(
+    viewer: User | None, include_ended: bool, page: PageRequest
+) -> PageResult[CampaignRow]:
+    """Newest first, each with the viewer's progress."""
+    stmt = newest_first(select(Campaign), Campaign.id, page.limit, page.after_id)
     if not include_ended:
         stmt = stmt.where(Campaign.ends_at > utcnow())
-    return list(db.session.scalars(stmt))
+    found = page.by_id(list(db.session.scalars(stmt)))
+    members = memberships(viewer, [campaign.id for campaign in found.items])
+    return found.map(lambda campaign: (campaign, members.get(campaign.id)))
+
+
+def campaign_for(viewer: User | None, campaign_id: int) -> CampaignRow:
+    campaign = get_campaign(campaign_id)
+    return campaign, memberships(viewer, [campaign.id]).get(campaign.id)
 
 
 def memberships(user: User | None, campaign_ids: list[int]) -> dict[int, CampaignMember]:
@@ -90,7 +105,7 @@ def memberships(user: User | None, campaign_ids: list[int]) -> dict[int, Campaig
     return {row.campaign_id: row for row in rows}
 
 
-def join(user: User, campaign_id: int) -> CampaignMember:
+def join(user: User, campaign_id: int) -> CampaignRow:
     """Idempotent; a campaign that has ended cannot be joined (409)."""
     campaign = get_campaign(campaign_id)
     if campaign.ends_at <= utcnow():
@@ -100,7 +115,7 @@ def join(user: User, campaign_id: int) -> CampaignMember:
     db.session.commit()
     member = db.session.get(CampaignMember, (campaign.id, user.id), populate_existing=True)
     assert member is not None
-    return member
+    return campaign, member
 
 
 def check_in(note: Note) -> None:

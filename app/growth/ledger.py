@@ -13,6 +13,7 @@ from app.accounts.models import User
 from app.core.errors import Conflict, NotFound
 from app.core.extensions import db
 from app.core.models import utcnow
+from app.core.pagination import PageRequest, PageResult
 from app.core.policies import is_staff, require
 from app.core.sql import id_in_range, insert_ignore, newest_first
 from app.growth.config import GROWTH
@@ -174,11 +175,12 @@ def manual_grant(actor: User, user_id: int, delta: int, reason: str) -> tuple[Po
     return entry, int(balance or 0)
 
 
-def manual_grants(actor: User, limit: int, before_id: int | None) -> list[PointsEntry]:
+def manual_grants(actor: User, page: PageRequest) -> PageResult[PointsEntry]:
     """Every manual grant and deduction, newest first: who gave what to whom, and why."""
     require(is_staff(actor, "admin"), "Only admins may read the manual grants.")
     manual = select(PointsEntry).where(PointsEntry.action == "manual")
-    return list(db.session.scalars(newest_first(manual, PointsEntry.id, limit, before_id)))
+    stmt = newest_first(manual, PointsEntry.id, page.limit, page.after_id)
+    return page.by_id(list(db.session.scalars(stmt)))
 
 
 def settle_reversals(ref: tuple[str, int], removed: bool) -> int:
@@ -224,9 +226,11 @@ def settle_reversals(ref: tuple[str, int], removed: bool) -> int:
     return written
 
 
-def history(user_id: int, limit: int, before_id: int | None) -> list[PointsEntry]:
-    mine = select(PointsEntry).where(PointsEntry.user_id == user_id, PointsEntry.delta != 0)
-    return list(db.session.scalars(newest_first(mine, PointsEntry.id, limit, before_id)))
+def history(user: User, page: PageRequest) -> PageResult[PointsEntry]:
+    """The account's own ledger, newest first (entries that moved nothing left out)."""
+    mine = select(PointsEntry).where(PointsEntry.user_id == user.id, PointsEntry.delta != 0)
+    stmt = newest_first(mine, PointsEntry.id, page.limit, page.after_id)
+    return page.by_id(list(db.session.scalars(stmt)))
 
 
 def count_actions(user_id: int, action: str, since: date) -> int:

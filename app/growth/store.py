@@ -4,15 +4,45 @@ UPDATEs, so concurrent redemptions never oversell or overspend."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import func, select, update
 
 from app.accounts.models import User
 from app.core.errors import Conflict, NotFound
 from app.core.extensions import db
+from app.core.pagination import PageRequest, PageResult
 from app.core.policies import is_staff, require
 from app.core.sql import id_in_range, newest_first
 from app.growth.ledger import append_entry, lock_user
 from app.growth.models import Redemption, StoreItem
+
+RedemptionRow = tuple[Redemption, StoreItem]
+
+
+@dataclass(frozen=True)
+class Redeemed:
+    redemption: Redemption
+    item: StoreItem
+    points: int  # the balance left
+
+
+def catalogue(viewer: User | None) -> list[tuple[StoreItem, int | None]]:
+    """The active items, each with how often the viewer redeemed it (None: signed out)."""
+    items = list_items()
+    if viewer is None:
+        return [(item, None) for item in items]
+    mine = redeemed_by(viewer.id, [item.id for item in items])
+    return [(item, mine.get(item.id, 0)) for item in items]
+
+
+def redeem_item(user: User, item_id: int) -> Redeemed:
+    """`redeem`, with the item and the balance it left, read after the commit."""
+    redemption = redeem(user, item_id)
+    item = db.session.get(StoreItem, redemption.item_id)
+    balance = db.session.scalar(select(User.points).where(User.id == user.id))
+    assert item is not None
+    return Redeemed(redemption, item, int(balance or 0))
 
 
 def can_manage_store(actor: User) -> bool:
@@ -111,22 +141,24 @@ def redeem(user: User, item_id: int) -> Redemption:
     return redemption
 
 
-def history(
-    user_id: int | None, limit: int, before_id: int | None
-) -> list[tuple[Redemption, StoreItem]]:
+def _redemptions(user_id: int | None, page: PageRequest) -> PageResult[RedemptionRow]:
     stmt = newest_first(
         select(Redemption, StoreItem).join(StoreItem, StoreItem.id == Redemption.item_id),
         Redemption.id,
-        limit,
-        before_id,
+        page.limit,
+        page.after_id,
     )
     if user_id is not None:
         stmt = stmt.where(Redemption.user_id == user_id)
-    return [(r, i) for r, i in db.session.execute(stmt).all()]
+    rows = [(r, i) for r, i in db.session.execute(stmt).all()]
+    return page.result(rows, lambda row: (row[0].id,))
 
 
-def all_redemptions(
-    actor: User, limit: int, before_id: int | None
-) -> list[tuple[Redemption, StoreItem]]:
+def history(user: User, page: PageRequest) -> PageResult[RedemptionRow]:
+    """The account's own redemption orders, newest first."""
+    return _redemptions(user.id, page)
+
+
+def all_redemptions(actor: User, page: PageRequest) -> PageResult[RedemptionRow]:
     require(can_manage_store(actor), "Only admins may see every redemption.")
-    return history(None, limit, before_id)
+    return _redemptions(None, page)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, request
 
 from app.core.errors import UnsupportedMedia, ValidationFailed
 from app.core.presenters import image_view
-from app.core.routing import current_actor, endpoint
+from app.core.routing import JsonBody, current_actor, endpoint
 from app.media import services as media
 from app.media.schemas import ImageOut
 
@@ -27,7 +25,7 @@ bp = Blueprint("media", __name__, url_prefix="/api/v1")
     content_type="multipart/form-data",
     errors=[400, 403, 413, 415, 422, 429],
 )
-def upload_image() -> Any:
+def upload_image() -> JsonBody:
     if request.mimetype != "multipart/form-data":
         raise UnsupportedMedia("Send the image as multipart/form-data in the field `file`.")
     upload = request.files.get("file")
@@ -48,5 +46,5 @@ def upload_image() -> Any:
     response=ImageOut,
     errors=[404],
 )
-def get_image(image_id: int) -> Any:
+def get_image(image_id: int) -> JsonBody:
     return image_view(media.get_image(current_actor(), image_id))

@@ -12,10 +12,10 @@ from app.core.extensions import db, get_storage
 from app.core.jobs import enqueue, job
 from app.core.jobs.outbox import STUCK_AFTER, pending_args
 from app.core.models import utcnow
+from app.core.storage import image_key
 from app.media.creative import Edits, apply_edits, parse_edits, watermark
 from app.media.models import Image
 from app.media.pipeline import make_variants
-from app.media.storage import image_key
 
 log = logging.getLogger(__name__)
 

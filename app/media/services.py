@@ -15,6 +15,8 @@ from app.core.jobs import commit, enqueue
 from app.core.policies import can_view_image
 from app.core.schemas import load_json
 from app.core.sql import id_in_range
+from app.core.storage import image_key, new_image_prefix
+from app.core.visibility import note_visible_clause
 from app.growth.levels import require_privilege
 from app.media.creative import Edits, EditsInvalid, parse_edits
 from app.media.jobs import make_image_variants
@@ -26,7 +28,6 @@ from app.media.pipeline import (
     make_variants,
     sanitize_upload,
 )
-from app.media.storage import image_key, new_image_prefix
 from app.media.text_cover import TextCover
 from app.notes.models import Note, NoteImage
 
@@ -145,8 +146,8 @@ def get_image(actor: User | None, image_id: int) -> Image:
 
 
 def _in_public_use(image_id: int) -> bool:
-    """Shown to everyone: the cover or a picture of a published note, or an avatar."""
-    published = (Note.status == "published") & Note.deleted_at.is_(None)
+    """Shown to everyone: the cover or a picture of a note everyone sees, or an avatar."""
+    published = note_visible_clause(None)
     in_note = exists().where(
         NoteImage.image_id == image_id, NoteImage.note_id == Note.id, published
     )

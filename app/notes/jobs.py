@@ -10,8 +10,8 @@ from sqlalchemy import select, update
 
 from app.core.extensions import db, get_storage
 from app.core.jobs import job
+from app.core.storage import new_image_prefix
 from app.media.services import image_row, save_with_variants
-from app.media.storage import new_image_prefix
 from app.media.text_cover import render_text_cover as draw_text_cover
 from app.notes.models import Note, NoteImage
 

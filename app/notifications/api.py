@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint
 
-from app.core.pagination import ID_CURSOR
+from app.core.pagination import ID_CURSOR, PageRequest, PageResult
 from app.core.presenters import image_view, iso, user_view
-from app.core.routing import current_actor, endpoint
-from app.core.schemas import page_of
+from app.core.routing import JsonBody, current_actor, endpoint
 from app.notes.models import Note
 from app.notifications import services as notifications
 from app.notifications.models import Notification
@@ -34,19 +31,14 @@ bp = Blueprint("notifications", __name__, url_prefix="/api/v1")
     response=NotificationPage,
     auth="required",
     errors=[400, 401],
+    paginated=ID_CURSOR,
 )
-def list_notifications(query: NotificationsQuery) -> Any:
+def list_notifications(query: NotificationsQuery, page: PageRequest) -> PageResult[JsonBody]:
     result = notifications.list_notifications(
-        current_actor(),
-        kind=query.kind,
-        unread_only=query.unread,
-        limit=query.limit,
-        before_id=ID_CURSOR.decode_one(query.cursor),
+        current_actor(), kind=query.kind, unread_only=query.unread, page=page
     )
-    page = page_of(result.items, query.limit, lambda item: ID_CURSOR.encode(item.id))
-    page["items"] = [notification_view(item, result) for item in page["items"]]
-    page["unread_count"] = result.unread_count
-    return page
+    views = result.page.map(lambda item: notification_view(item, result))
+    return views.with_fields(unread_count=result.unread_count)
 
 
 @endpoint(
@@ -59,7 +51,7 @@ def list_notifications(query: NotificationsQuery) -> Any:
     auth="required",
     errors=[400, 401],
 )
-def mark_read(body: ReadIn) -> Any:
+def mark_read(body: ReadIn) -> JsonBody:
     return {"updated": notifications.mark_read(current_actor(), body.ids, body.all)}
 
 
@@ -72,11 +64,11 @@ def mark_read(body: ReadIn) -> Any:
     auth="required",
     errors=[401],
 )
-def unread_count() -> Any:
+def unread_count() -> JsonBody:
     return {"unread_count": notifications.unread_count(current_actor())}
 
 
-def _note_summary(note: Note | None) -> dict[str, Any] | None:
+def _note_summary(note: Note | None) -> JsonBody | None:
     if note is None:
         return None
     images = note.images
@@ -87,7 +79,7 @@ def _note_summary(note: Note | None) -> dict[str, Any] | None:
     }
 
 
-def notification_view(item: Notification, result: NotificationList) -> dict[str, Any]:
+def notification_view(item: Notification, result: NotificationList) -> JsonBody:
     actor = item.actor
     return {
         "id": item.id,

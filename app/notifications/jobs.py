@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.core.extensions import db
-from app.core.jobs import job
+from app.core.jobs import enqueue, job
 from app.core.sql import insert_ignore
 from app.notifications.models import Notification
 
@@ -41,3 +41,9 @@ def deliver_notification(
     else:
         db.session.execute(insert_ignore(Notification, values))
     db.session.commit()
+
+
+def notify_system(recipient_id: int, payload: dict[str, Any]) -> None:
+    """A `system` notification (e.g. a moderation outcome: a moderation hook), delivered by
+    the job once the caller's transaction commits."""
+    enqueue(deliver_notification, "system", recipient_id, None, None, None, payload)

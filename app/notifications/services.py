@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 
 from app.accounts.models import User
 from app.core.extensions import db
 from app.core.models import utcnow
+from app.core.pagination import PageRequest, PageResult
 from app.core.policies import can_view_note
+from app.core.sql import newest_first
 from app.core.viewer import avatars_for
+from app.core.visibility import not_banned
 from app.media.models import Image
 from app.notes.models import Note
 from app.notifications.models import Notification
@@ -21,10 +24,16 @@ from app.notifications.models import Notification
 
 @dataclass
 class NotificationList:
-    items: list[Notification]
+    page: PageResult[Notification]
     notes: dict[int, Note]  # only notes the recipient may still see
     avatars: dict[int, Image]
     unread_count: int
+
+
+def _from_visible_actor() -> ColumnElement[bool]:
+    """What a banned account did is not shown (it looks as if it did not exist) until the ban
+    is lifted; notifications about notes one may no longer see stay, without the note."""
+    return not_banned(Notification.actor_id, allow_none=True)
 
 
 def unread_count(actor: User) -> int:
@@ -32,7 +41,11 @@ def unread_count(actor: User) -> int:
         db.session.scalar(
             select(func.count())
             .select_from(Notification)
-            .where(Notification.recipient_id == actor.id, Notification.read_at.is_(None))
+            .where(
+                Notification.recipient_id == actor.id,
+                Notification.read_at.is_(None),
+                _from_visible_actor(),
+            )
         )
         or 0
     )
@@ -43,23 +56,21 @@ def list_notifications(
     *,
     kind: str | None = None,
     unread_only: bool = False,
-    limit: int = 20,
-    before_id: int | None = None,
+    page: PageRequest,
 ) -> NotificationList:
     """Newest first, keyset on id (ids only grow), `limit + 1` rows for the next-page check."""
-    stmt = (
-        select(Notification)
-        .where(Notification.recipient_id == actor.id)
-        .order_by(Notification.id.desc())
-        .limit(limit + 1)
+    stmt = newest_first(
+        select(Notification).where(Notification.recipient_id == actor.id, _from_visible_actor()),
+        Notification.id,
+        page.limit,
+        page.after_id,
     )
     if kind is not None:
         stmt = stmt.where(Notification.kind == kind)
     if unread_only:
         stmt = stmt.where(Notification.read_at.is_(None))
-    if before_id is not None:
-        stmt = stmt.where(Notification.id < before_id)
-    items = list(db.session.scalars(stmt))
+    listed = page.by_id(list(db.session.scalars(stmt)))
+    items = listed.items
     note_ids = {item.note_id for item in items if item.note_id is not None}
     notes = (
         {
@@ -71,7 +82,7 @@ def list_notifications(
         else {}
     )
     actors = [item.actor for item in items if item.actor is not None]
-    return NotificationList(items, notes, avatars_for(actors), unread_count(actor))
+    return NotificationList(listed, notes, avatars_for(actors), unread_count(actor))
 
 
 def mark_read(actor: User, ids: list[int] | None = None, mark_all: bool = False) -> int:

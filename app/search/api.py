@@ -7,11 +7,10 @@ from typing import Any
 
 from flask import Blueprint
 
-from app.core.pagination import ID, Cursor, Number
+from app.core.pagination import ID, Cursor, Number, PageRequest, PageResult
 from app.core.presenters import iso, profile_view
-from app.core.routing import client_ip, current_actor, endpoint
+from app.core.routing import JsonBody, client_ip, current_actor, endpoint
 from app.feeds.cards import cards_in_order
-from app.feeds.discover import channel_exists
 from app.search import services as search
 from app.search.highlight import highlight
 from app.search.schemas import (
@@ -21,7 +20,7 @@ from app.search.schemas import (
     TermRuleIn,
     TrendingQuery,
 )
-from app.topics.api import topic_view
+from app.topics.views import topic_view
 
 bp = Blueprint("search", __name__, url_prefix="/api/v1")
 
@@ -29,14 +28,6 @@ bp = Blueprint("search", __name__, url_prefix="/api/v1")
 # Where the backend's next page starts: the embedded index's `(offset,)`, Elasticsearch's
 # `search_after` `(sort value, id)`. A position the backend cannot use is its own 400.
 SEARCH_CURSOR = Cursor(Number(), ID, required=1)
-
-
-def _after(cursor: str | None) -> tuple[Any, ...] | None:
-    return SEARCH_CURSOR.decode(cursor)
-
-
-def _next(after: tuple[Any, ...] | None) -> str | None:
-    return SEARCH_CURSOR.encode(*after) if after is not None else None
 
 
 @endpoint(
@@ -48,10 +39,9 @@ def _next(after: tuple[Any, ...] | None) -> str | None:
     query=NoteSearchQuery,
     rate_limit="search",
     errors=[400, 404, 429, 503],
+    paginated=SEARCH_CURSOR,
 )
-def search_notes(query: NoteSearchQuery) -> Any:
-    if query.channel:
-        channel_exists(query.channel)
+def search_notes(query: NoteSearchQuery, page: PageRequest) -> PageResult[JsonBody]:
     actor = current_actor()
     results = search.search_notes(
         actor,
@@ -61,8 +51,7 @@ def search_notes(query: NoteSearchQuery) -> Any:
         topic_id=query.topic,
         tag=query.tag,
         author_id=query.author,
-        after=_after(query.cursor),
-        limit=query.limit,
+        page=page,
         searcher=search.searcher_key(actor, client_ip()),
     )
     items = []
@@ -71,7 +60,7 @@ def search_notes(query: NoteSearchQuery) -> Any:
         if card.get("body"):
             marks["body"] = highlight(card["body"], results.terms, snippet=True)
         items.append({**card, "highlight": marks})
-    return {"items": items, "next_cursor": _next(results.next_after), "terms": results.terms}
+    return results.page.with_items(items).with_fields(terms=results.terms)
 
 
 @endpoint(
@@ -82,18 +71,17 @@ def search_notes(query: NoteSearchQuery) -> Any:
     query=NameSearchQuery,
     rate_limit="search",
     errors=[400, 429, 503],
+    paginated=SEARCH_CURSOR,
 )
-def search_users(query: NameSearchQuery) -> Any:
-    found = search.search_users(current_actor(), query.q, _after(query.cursor), query.limit)
-    items = [
-        profile_view(
+def search_users(query: NameSearchQuery, page: PageRequest) -> PageResult[JsonBody]:
+    found = search.search_users(current_actor(), query.q, page)
+    return found.page.map(
+        lambda user: profile_view(
             user,
             avatar=found.avatars.get(user.avatar_image_id or 0),
             followed=user.id in found.followed,
         )
-        for user in found.users
-    ]
-    return {"items": items, "next_cursor": _next(found.next_after)}
+    )
 
 
 @endpoint(
@@ -104,11 +92,11 @@ def search_users(query: NameSearchQuery) -> Any:
     query=NameSearchQuery,
     rate_limit="search",
     errors=[400, 429, 503],
+    paginated=SEARCH_CURSOR,
 )
-def search_topics(query: NameSearchQuery) -> Any:
-    cards, found = search.search_topics(current_actor(), query.q, _after(query.cursor), query.limit)
-    items = [topic_view(topic, cards) for topic in cards.topics]
-    return {"items": items, "next_cursor": _next(found.next_after)}
+def search_topics(query: NameSearchQuery, page: PageRequest) -> PageResult[JsonBody]:
+    cards, found = search.search_topics(current_actor(), query.q, page)
+    return found.page.with_items([topic_view(topic, cards) for topic in cards.topics])
 
 
 @endpoint(
@@ -119,7 +107,7 @@ def search_topics(query: NameSearchQuery) -> Any:
     query=SuggestQuery,
     errors=[400, 503],
 )
-def suggest(query: SuggestQuery) -> Any:
+def suggest(query: SuggestQuery) -> JsonBody:
     found = search.suggest(query.q, query.limit)
     return {"items": [{"text": s.text, "kind": s.kind} for s in found]}
 
@@ -132,11 +120,11 @@ def suggest(query: SuggestQuery) -> Any:
     query=TrendingQuery,
     errors=[400],
 )
-def trending(query: TrendingQuery) -> Any:
+def trending(query: TrendingQuery) -> JsonBody:
     return {"items": search.trending(query.limit)}
 
 
-def _rule_view(rule: Any) -> dict[str, Any]:
+def _rule_view(rule: Any) -> JsonBody:
     return {
         "term": rule.term,
         "action": rule.action,
@@ -155,7 +143,7 @@ def _rule_view(rule: Any) -> dict[str, Any]:
     role="editor",
     errors=[401, 403],
 )
-def list_term_rules() -> Any:
+def list_term_rules() -> JsonBody:
     return {"items": [_rule_view(rule) for rule in search.list_rules(current_actor())]}
 
 
@@ -169,7 +157,7 @@ def list_term_rules() -> Any:
     role="editor",
     errors=[400, 401, 403],
 )
-def put_term_rule(body: TermRuleIn) -> Any:
+def put_term_rule(body: TermRuleIn) -> JsonBody:
     rule = search.set_rule(current_actor(), body.term, body.action, body.position, body.expires_at)
     return _rule_view(rule)
 
@@ -183,7 +171,7 @@ def put_term_rule(body: TermRuleIn) -> Any:
     role="editor",
     errors=[401, 403, 404],
 )
-def delete_term_rule(term: str) -> Any:
+def delete_term_rule(term: str) -> None:
     search.delete_rule(current_actor(), term)
     return None
 
@@ -198,6 +186,6 @@ def delete_term_rule(term: str) -> Any:
     status=202,
     errors=[401, 403],
 )
-def reindex() -> Any:
+def reindex() -> JsonBody:
     search.request_reindex(current_actor())
     return {"status": "queued"}

@@ -14,12 +14,14 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from app.accounts.models import User
-from app.core.extensions import db, get_search
+from app.core.extensions import db
 from app.core.models import utcnow
 from app.core.sql import id_in
+from app.core.visibility import note_visible_clause, user_visible_clause
 from app.media.models import Image
 from app.notes.models import Note, NoteImage, NoteTag, NoteTopic, Tag, Topic
 from app.search.backend import NoteDoc, TopicDoc, UserDoc
+from app.search.engine import get_search
 
 BATCH = 500
 
@@ -48,9 +50,7 @@ def _visible_notes() -> Any:
             Note.collect_count,
             Note.comment_count,
             Note.share_count,
-        )
-        .join(User, User.id == Note.author_id)
-        .where(Note.status == "published", Note.deleted_at.is_(None), User.status != "banned")
+        ).where(note_visible_clause(None))  # what everyone sees alike
     )
 
 
@@ -105,7 +105,7 @@ def _note_docs(rows: list[Any]) -> list[NoteDoc]:
 def _user_docs(where: Any, limit: int | None = None) -> list[UserDoc]:
     statement = (
         select(User.id, User.username, User.nickname, User.bio, User.follower_count)
-        .where(User.status != "banned", where)
+        .where(user_visible_clause(), where)
         .order_by(User.id)
     )
     if limit is not None:

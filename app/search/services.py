@@ -24,19 +24,22 @@ from sqlalchemy import delete, func, select
 
 from app.accounts.models import User
 from app.core.errors import NotFound, ValidationFailed
-from app.core.extensions import db, get_redis, get_search
+from app.core.extensions import db, get_redis
 from app.core.jobs import enqueue
+from app.core.pagination import PageRequest, PageResult
 from app.core.policies import can_curate_search, can_reindex_search, require
 from app.core.sql import id_in, insert_ignore
 from app.core.viewer import avatars_for
+from app.core.visibility import user_visible_clause
 from app.notes.models import NoteTag, Tag, Topic
 from app.search.backend import NoteQuery, Sort, Suggestion
+from app.search.engine import get_search
 from app.search.indexing import timestamp
 from app.search.models import SearchQuery, SearchTermRule
 from app.search.query_log import QUERY_LOG_KEY, TRENDING_LOCK, trending_cache
 from app.search.text import analyzer, normalize
 from app.social.services import followed_ids
-from app.topics.services import TopicCards, topic_cards
+from app.topics.services import TopicCards, require_channel, topic_cards
 
 TRENDING_DAYS = 7
 TRENDING_HALF_LIFE_DAYS = 1.0
@@ -67,21 +70,21 @@ def _ensure_vocabulary() -> None:
 
 @dataclass
 class Results:
-    ids: list[int]
+    page: PageResult[int]  # hit ids; the next page starts after the backend's position
     terms: tuple[str, ...]
-    next_after: tuple[Any, ...] | None
 
-
-After = tuple[Any, ...] | None
+    @property
+    def ids(self) -> list[int]:
+        return self.page.items
 
 
 def _page(run: Callable[[], Any]) -> Results:
-    """A backend's page; an `after` it cannot use (a tampered cursor) is a 400."""
+    """A backend's page; a position it cannot use (a tampered cursor) is a 400."""
     try:
         hits = run()
     except (ValueError, TypeError) as exc:
         raise ValidationFailed("The cursor is not valid.", code="invalid_cursor") from exc
-    return Results([hit.id for hit in hits.items], hits.terms, hits.next_after)
+    return Results(PageResult([hit.id for hit in hits.items], hits.next_after), hits.terms)
 
 
 def search_notes(
@@ -93,10 +96,12 @@ def search_notes(
     topic_id: int | None,
     tag: str | None,
     author_id: int | None,
-    after: After,
-    limit: int,
+    page: PageRequest,
     searcher: str,
 ) -> Results:
+    """Notes matching `text`; the page's position is the backend's own (`Hits.next_after`)."""
+    if channel:
+        require_channel(channel)
     query = NoteQuery(
         text=text,
         sort=sort,
@@ -104,48 +109,44 @@ def search_notes(
         topic_id=topic_id,
         tag=tag,
         author_id=author_id,
-        after=after,
-        limit=limit,
+        after=page.after,
+        limit=page.limit,
     )
     _ensure_vocabulary()
     results = _page(lambda: get_search().search_notes(query))
-    if after is None and results.ids:
+    if page.first and results.ids:
         log_query(text, searcher)
     return results
 
 
 @dataclass
 class UserResults:
-    users: list[User]  # in the index's order, banned users left out
+    page: PageResult[User]  # in the index's order, banned users left out
     followed: set[int]
     avatars: dict[int, Any]
     terms: tuple[str, ...]
-    next_after: After
 
 
-def search_users(viewer: User | None, text: str, after: After, limit: int) -> UserResults:
-    found = _page(lambda: get_search().search_users(text, after, limit))
+def search_users(viewer: User | None, text: str, page: PageRequest) -> UserResults:
+    found = _page(lambda: get_search().search_users(text, page.after, page.limit))
     by_id = {
         user.id: user
         for user in db.session.scalars(
-            select(User).where(id_in(User.id, found.ids), User.status != "banned")
+            select(User).where(id_in(User.id, found.ids), user_visible_clause())
         )
     }
     users = [by_id[i] for i in found.ids if i in by_id]
     ids = [user.id for user in users]
     return UserResults(
-        users,
+        found.page.with_items(users),
         followed_ids(viewer.id if viewer else None, ids),
         avatars_for(users),
         found.terms,
-        found.next_after,
     )
 
 
-def search_topics(
-    viewer: User | None, text: str, after: After, limit: int
-) -> tuple[TopicCards, Results]:
-    found = _page(lambda: get_search().search_topics(text, after, limit))
+def search_topics(viewer: User | None, text: str, page: PageRequest) -> tuple[TopicCards, Results]:
+    found = _page(lambda: get_search().search_topics(text, page.after, page.limit))
     return topic_cards(viewer, found.ids), found
 
 

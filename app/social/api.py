@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint
 
 from app.accounts.schemas import ProfileOut
-from app.core.pagination import TIME_CURSOR
+from app.core.pagination import TIME_CURSOR, PageRequest, PageResult
 from app.core.presenters import iso, profile_view, user_view
-from app.core.routing import current_actor, endpoint
-from app.core.schemas import Page, page_of
+from app.core.routing import JsonBody, current_actor, endpoint
 from app.social import services as social
 from app.social.schemas import FollowIn, FollowOut, FollowPage
 from app.social.services import FollowList
@@ -26,7 +23,7 @@ bp = Blueprint("social", __name__, url_prefix="/api/v1")
     response=ProfileOut,
     errors=[404],
 )
-def get_user_profile(user_id: int) -> Any:
+def get_user_profile(user_id: int) -> JsonBody:
     profile = social.get_profile(current_actor(), user_id)
     return profile_view(profile.user, avatar=profile.avatar, followed=profile.followed)
 
@@ -41,7 +38,7 @@ def get_user_profile(user_id: int) -> Any:
     auth="required",
     errors=[401, 404, 422],
 )
-def follow(user_id: int, body: FollowIn) -> Any:
+def follow(user_id: int, body: FollowIn) -> JsonBody:
     return social.follow_user(current_actor(), user_id, body.note_id)
 
 
@@ -54,21 +51,18 @@ def follow(user_id: int, body: FollowIn) -> Any:
     auth="required",
     errors=[401, 404, 422],
 )
-def unfollow(user_id: int) -> Any:
+def unfollow(user_id: int) -> JsonBody:
     return social.unfollow_user(current_actor(), user_id)
 
 
-def _follow_page(result: FollowList, limit: int) -> dict[str, Any]:
-    page = page_of(result.rows, limit, lambda row: TIME_CURSOR.encode(row.followed_at, row.user.id))
-    page["items"] = [
-        {
+def _follow_page(result: FollowList) -> PageResult[JsonBody]:
+    return result.page.map(
+        lambda row: {
             **user_view(row.user, result.avatars.get(row.user.avatar_image_id or 0)),
             "followed": row.user.id in result.followed,
             "followed_at": iso(row.followed_at),
         }
-        for row in page["items"]
-    ]
-    return page
+    )
 
 
 @endpoint(
@@ -76,14 +70,12 @@ def _follow_page(result: FollowList, limit: int) -> dict[str, Any]:
     "/users/<int:user_id>/followers",
     "GET",
     summary="Who follows this user, newest first",
-    query=Page,
+    paginated=TIME_CURSOR,
     response=FollowPage,
     errors=[400, 404],
 )
-def followers(user_id: int, query: Page) -> Any:
-    after = TIME_CURSOR.decode(query.cursor)
-    result = social.list_followers(current_actor(), user_id, query.limit, after)
-    return _follow_page(result, query.limit)
+def followers(user_id: int, page: PageRequest) -> PageResult[JsonBody]:
+    return _follow_page(social.list_followers(current_actor(), user_id, page))
 
 
 @endpoint(
@@ -91,11 +83,9 @@ def followers(user_id: int, query: Page) -> Any:
     "/users/<int:user_id>/following",
     "GET",
     summary="Whom this user follows, newest first",
-    query=Page,
+    paginated=TIME_CURSOR,
     response=FollowPage,
     errors=[400, 404],
 )
-def following(user_id: int, query: Page) -> Any:
-    after = TIME_CURSOR.decode(query.cursor)
-    result = social.list_following(current_actor(), user_id, query.limit, after)
-    return _follow_page(result, query.limit)
+def following(user_id: int, page: PageRequest) -> PageResult[JsonBody]:
+    return _follow_page(social.list_following(current_actor(), user_id, page))

@@ -16,8 +16,10 @@ from app.accounts.models import User
 from app.core.errors import NotFound, Unprocessable
 from app.core.extensions import db
 from app.core.jobs import commit, enqueue
+from app.core.pagination import PageRequest, PageResult
 from app.core.sql import bump, id_in_range, inserted
 from app.core.viewer import avatars_for
+from app.core.visibility import can_see_user, is_public_note, user_visible_clause
 from app.media.models import Image
 from app.notes.models import Note
 from app.notifications.jobs import deliver_notification
@@ -28,7 +30,7 @@ def get_visible_user(user_id: int) -> User:
     """A user others may see: banned accounts look like they do not exist."""
     # populate_existing: counters move in SQL (`bump`), so never trust a cached copy.
     user = db.session.get(User, user_id, populate_existing=True) if id_in_range(user_id) else None
-    if user is None or user.status == "banned":
+    if not can_see_user(user):
         raise NotFound("No such user.", code="user_not_found")
     return user
 
@@ -72,7 +74,7 @@ def follow_user(actor: User, user_id: int, source_note_id: int | None = None) ->
         raise Unprocessable("You cannot follow yourself.", code="cannot_follow_self")
     if source_note_id is not None:
         note = db.session.get(Note, source_note_id)
-        if note is None or note.author_id != target.id or note.status != "published":
+        if note is None or note.author_id != target.id or not is_public_note(note):
             raise Unprocessable("That note is not one of this user's.", code="unknown_note")
     created = inserted(
         UserFollow,
@@ -112,7 +114,7 @@ class FollowRow:
 
 @dataclass
 class FollowList:
-    rows: list[FollowRow]
+    page: PageResult[FollowRow]
     followed: set[int]  # which listed users the viewer follows
     avatars: dict[int, Image]
 
@@ -122,8 +124,7 @@ def _follow_list(
     user_id: int,
     *,
     followers: bool,
-    limit: int,
-    after: tuple[datetime, int] | None,
+    page: PageRequest,
 ) -> FollowList:
     owner = get_visible_user(user_id)
     # Followers: rows pointing at the owner, listing who follows; following: the reverse.
@@ -132,13 +133,13 @@ def _follow_list(
     stmt = (
         select(User, UserFollow.created_at)
         .join(UserFollow, listed == User.id)
-        .where(anchor == owner.id, User.status != "banned")
+        .where(anchor == owner.id, user_visible_clause())
         .order_by(UserFollow.created_at.desc(), listed.desc())
-        .limit(limit + 1)
+        .limit(page.limit + 1)
         .execution_options(populate_existing=True)
     )
-    if after is not None:
-        moment, last_id = after
+    if page.after is not None:
+        moment, last_id = page.after
         stmt = stmt.where(
             or_(
                 UserFollow.created_at < moment,
@@ -146,21 +147,18 @@ def _follow_list(
             )
         )
     rows = [FollowRow(user, created_at) for user, created_at in db.session.execute(stmt)]
-    users = [row.user for row in rows]
+    listed_page = page.result(rows, lambda row: (row.followed_at, row.user.id))
+    users = [row.user for row in listed_page.items]
     return FollowList(
-        rows,
+        listed_page,
         followed_ids(viewer.id if viewer else None, [user.id for user in users]),
         avatars_for(users),
     )
 
 
-def list_followers(
-    viewer: User | None, user_id: int, limit: int, after: tuple[datetime, int] | None
-) -> FollowList:
-    return _follow_list(viewer, user_id, followers=True, limit=limit, after=after)
+def list_followers(viewer: User | None, user_id: int, page: PageRequest) -> FollowList:
+    return _follow_list(viewer, user_id, followers=True, page=page)
 
 
-def list_following(
-    viewer: User | None, user_id: int, limit: int, after: tuple[datetime, int] | None
-) -> FollowList:
-    return _follow_list(viewer, user_id, followers=False, limit=limit, after=after)
+def list_following(viewer: User | None, user_id: int, page: PageRequest) -> FollowList:
+    return _follow_list(viewer, user_id, followers=False, page=page)

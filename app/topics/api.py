@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint
 
-from app.core.pagination import TIME_CURSOR
-from app.core.presenters import iso
-from app.core.routing import current_actor, endpoint
-from app.core.schemas import page_of
-from app.editorial import services as editorial
+from app.core.pagination import TIME_CURSOR, Cursor, PageRequest, PageResult
+from app.core.routing import JsonBody, current_actor, endpoint
 from app.feeds.cards import cards_in_order
-from app.notes.models import Channel, Topic
 from app.topics import services as topics
 from app.topics.schemas import (
     HOT_NOTES_CURSOR,
@@ -27,35 +21,18 @@ from app.topics.schemas import (
     TopicPatch,
     TopicsQuery,
 )
-from app.topics.services import TopicCards, TopicNote
+from app.topics.services import TopicCards
+from app.topics.views import channel_view, topic_view
 
 bp = Blueprint("topics", __name__, url_prefix="/api/v1")
 
 
-def channel_view(channel: Channel | None) -> dict[str, Any] | None:
-    return {"code": channel.code, "name": channel.name} if channel is not None else None
-
-
-def topic_view(topic: Topic, cards: TopicCards) -> dict[str, Any]:
-    return {
-        "id": topic.id,
-        "name": topic.name,
-        "description": topic.description,
-        "guide": topic.guide,
-        "channel": channel_view(cards.channels.get(topic.channel_code or "")),
-        "note_count": topic.note_count,
-        "follower_count": topic.follower_count,
-        "followed": topic.id in cards.followed,
-        "created_at": iso(topic.created_at),
-    }
-
-
-def _one(cards: TopicCards) -> dict[str, Any]:
+def _one(cards: TopicCards) -> JsonBody:
     return topic_view(cards.topics[0], cards)
 
 
 @endpoint(bp, "/channels", "GET", summary="The channels (categories)", response=ChannelList)
-def channels() -> Any:
+def channels() -> JsonBody:
     return {"items": [channel_view(channel) for channel in topics.list_channels()]}
 
 
@@ -67,17 +44,11 @@ def channels() -> Any:
     query=TopicsQuery,
     response=TopicPage,
     errors=[400],
+    paginated=POPULARITY_CURSOR,
 )
-def list_topics(query: TopicsQuery) -> Any:
-    after = POPULARITY_CURSOR.decode(query.cursor)
-    cards = topics.search_topics(current_actor(), query.q, query.limit, after)
-    page = page_of(
-        cards.topics,
-        query.limit,
-        lambda topic: POPULARITY_CURSOR.encode(topic.follower_count, topic.id),
-    )
-    page["items"] = [topic_view(topic, cards) for topic in page["items"]]
-    return page
+def list_topics(query: TopicsQuery, page: PageRequest) -> PageResult[JsonBody]:
+    found, cards = topics.search_topics(current_actor(), query.q, page)
+    return found.map(lambda topic: topic_view(topic, cards))
 
 
 @endpoint(
@@ -92,7 +63,7 @@ def list_topics(query: TopicsQuery) -> Any:
     role="editor",
     errors=[400, 403, 409, 422],
 )
-def create_topic(body: TopicIn) -> Any:
+def create_topic(body: TopicIn) -> JsonBody:
     return _one(
         topics.create_topic(current_actor(), body.name, body.description, body.guide, body.channel)
     )
@@ -101,7 +72,7 @@ def create_topic(body: TopicIn) -> Any:
 @endpoint(
     bp, "/topics/<int:topic_id>", "GET", summary="A topic page", response=TopicOut, errors=[404]
 )
-def get_topic(topic_id: int) -> Any:
+def get_topic(topic_id: int) -> JsonBody:
     return _one(topics.get_topic(current_actor(), topic_id))
 
 
@@ -116,15 +87,13 @@ def get_topic(topic_id: int) -> Any:
     role="editor",
     errors=[400, 403, 404, 409, 422],
 )
-def patch_topic(topic_id: int, body: TopicPatch) -> Any:
+def patch_topic(topic_id: int, body: TopicPatch) -> JsonBody:
     changes = body.model_dump(exclude_unset=True)
     return _one(topics.update_topic(current_actor(), topic_id, changes))
 
 
-def _note_cursor(sort: str, item: TopicNote) -> str:
-    if sort == "new":
-        return TIME_CURSOR.encode(item.note.published_at, item.note.id)
-    return HOT_NOTES_CURSOR.encode(item.hot_score, item.engagement, item.note.id)
+def _topic_notes_cursor(query: TopicNotesQuery) -> Cursor:
+    return TIME_CURSOR if query.sort == "new" else HOT_NOTES_CURSOR
 
 
 @endpoint(
@@ -134,27 +103,13 @@ def _note_cursor(sort: str, item: TopicNote) -> str:
     summary="Published notes in a topic, `sort=hot|new`; `hot` opens with the topic's picks",
     query=TopicNotesQuery,
     errors=[400, 404],
+    paginated=_topic_notes_cursor,
 )
-def topic_notes(topic_id: int, query: TopicNotesQuery) -> Any:
-    after_new = TIME_CURSOR.decode(query.cursor) if query.sort == "new" else None
-    after_hot = HOT_NOTES_CURSOR.decode(query.cursor) if query.sort == "hot" else None
+def topic_notes(topic_id: int, query: TopicNotesQuery, page: PageRequest) -> PageResult[JsonBody]:
     actor = current_actor()
-    # The hot order opens with the editors' picks for the topic (marked), never repeated below.
-    picked = editorial.slot_picks(f"topic:{topic_id}") if query.sort == "hot" else []
-    rows = topics.topic_notes(
-        actor,
-        topic_id,
-        query.sort,
-        query.limit,
-        after_new=after_new,
-        after_hot=after_hot,
-        exclude=picked,
-    )
-    page = page_of(rows, query.limit, lambda item: _note_cursor(query.sort, item))
-    shown_picks = [] if query.cursor else picked
-    cards = cards_in_order(shown_picks + [item.note.id for item in page["items"]], actor)
-    page["items"] = [{**card, "pick": card["id"] in shown_picks} for card in cards]
-    return page
+    found = topics.topic_notes(actor, topic_id, query.sort, page)
+    cards = cards_in_order(found.picks + [item.note.id for item in found.page.items], actor)
+    return found.page.with_items([{**card, "pick": card["id"] in found.picks} for card in cards])
 
 
 @endpoint(
@@ -166,7 +121,7 @@ def topic_notes(topic_id: int, query: TopicNotesQuery) -> Any:
     auth="required",
     errors=[401, 404],
 )
-def follow_topic(topic_id: int) -> Any:
+def follow_topic(topic_id: int) -> JsonBody:
     return topics.follow_topic(current_actor(), topic_id)
 
 
@@ -179,7 +134,7 @@ def follow_topic(topic_id: int) -> Any:
     auth="required",
     errors=[401, 404],
 )
-def unfollow_topic(topic_id: int) -> Any:
+def unfollow_topic(topic_id: int) -> JsonBody:
     return topics.unfollow_topic(current_actor(), topic_id)
 
 
@@ -190,7 +145,7 @@ def unfollow_topic(topic_id: int) -> Any:
     summary="Channels and popular topics a new user can pick from",
     response=InterestsOut,
 )
-def onboarding_interests() -> Any:
+def onboarding_interests() -> JsonBody:
     interests = topics.onboarding_interests(current_actor())
     return {
         "channels": [channel_view(channel) for channel in interests.channels],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select
@@ -14,8 +13,11 @@ from app.accounts.models import User
 from app.core.errors import Conflict, NotFound, Unprocessable
 from app.core.extensions import db
 from app.core.jobs import commit, enqueue
+from app.core.pagination import PageRequest, PageResult
 from app.core.policies import can_manage_topics, require
 from app.core.sql import bump, id_in_range, inserted
+from app.core.visibility import note_visible_clause
+from app.editorial.services import slot_picks
 from app.notes.models import Channel, Note, NoteTopic, Topic
 from app.search.jobs import index_notes, index_topic
 from app.social.models import TopicFollow
@@ -32,6 +34,12 @@ class TopicCards:
     topics: list[Topic]
     followed: set[int] = field(default_factory=set)
     channels: dict[str, Channel] = field(default_factory=dict)
+
+
+def require_channel(code: str) -> None:
+    """404 unless `code` names a channel (channel feeds, hot lists, filtered search)."""
+    if db.session.get(Channel, code) is None:
+        raise NotFound("No such channel.", code="channel_not_found")
 
 
 def list_channels() -> list[Channel]:
@@ -75,26 +83,28 @@ def get_topic_or_404(topic_id: int) -> Topic:
 
 
 def search_topics(
-    viewer: User | None, query: str | None, limit: int, after: tuple[int, int] | None
-) -> TopicCards:
-    """By name substring when `query` is given, else all; most followed first."""
+    viewer: User | None, query: str | None, page: PageRequest
+) -> tuple[PageResult[Topic], TopicCards]:
+    """By name substring when `query` is given, else all; most followed first (keyset
+    `(follower_count, id)`)."""
     stmt = (
         select(Topic)
         .order_by(Topic.follower_count.desc(), Topic.id.desc())
-        .limit(limit + 1)
+        .limit(page.limit + 1)
         .execution_options(populate_existing=True)
     )
     if query:
         stmt = stmt.where(func.lower(Topic.name).contains(query.lower(), autoescape=True))
-    if after is not None:
-        count, last_id = after
+    if page.after is not None:
+        count, last_id = page.after
         stmt = stmt.where(
             or_(
                 Topic.follower_count < count,
                 and_(Topic.follower_count == count, Topic.id < last_id),
             )
         )
-    return _cards(viewer, list(db.session.scalars(stmt)))
+    found = page.result(list(db.session.scalars(stmt)), lambda t: (t.follower_count, t.id))
+    return found, _cards(viewer, found.items)
 
 
 def get_topic(viewer: User | None, topic_id: int) -> TopicCards:
@@ -185,29 +195,28 @@ class TopicNote:
     engagement: int
 
 
-def topic_notes(
-    viewer: User | None,
-    topic_id: int,
-    sort: str,
-    limit: int,
-    after_new: tuple[datetime, int] | None = None,
-    after_hot: tuple[float, int, int] | None = None,
-    exclude: list[int] | None = None,
-) -> list[TopicNote]:
-    """Published notes in the topic. `hot`: hot score, then weighted engagement, then id.
-    `exclude`: notes shown elsewhere on the page (the topic's picks)."""
+@dataclass
+class TopicNotes:
+    page: PageResult[TopicNote]
+    picks: list[int]  # the editors' picks shown above the page (first page of `hot` only)
+
+
+def topic_notes(viewer: User | None, topic_id: int, sort: str, page: PageRequest) -> TopicNotes:
+    """Published notes in the topic. `new`: newest first, keyset `(published_at, id)`. `hot`:
+    hot score, then weighted engagement, then id; it opens with the editors' picks for the
+    topic, which are never repeated below."""
     topic = get_topic_or_404(topic_id)
+    exclude = slot_picks(f"topic:{topic.id}") if sort == "hot" else []
     in_topic = select(NoteTopic.note_id).where(NoteTopic.topic_id == topic.id)
     score = engagement()
     stmt = (
         select(Note, score)
         .where(
             Note.id.in_(in_topic),
-            Note.status == "published",
-            Note.deleted_at.is_(None),
+            note_visible_clause(None),  # what everyone sees alike
             Note.published_at.is_not(None),
         )
-        .limit(limit + 1)
+        .limit(page.limit + 1)
         .options(lazyload("*"))  # the cards are built by id (`cards_in_order`)
         .execution_options(populate_existing=True)
     )
@@ -215,8 +224,8 @@ def topic_notes(
         stmt = stmt.where(Note.id.not_in(exclude))
     if sort == "new":
         stmt = stmt.order_by(Note.published_at.desc(), Note.id.desc())
-        if after_new is not None:
-            moment, last_id = after_new
+        if page.after is not None:
+            moment, last_id = page.after
             stmt = stmt.where(
                 or_(
                     Note.published_at < moment,
@@ -225,8 +234,8 @@ def topic_notes(
             )
     else:
         stmt = stmt.order_by(Note.hot_score.desc(), score.desc(), Note.id.desc())
-        if after_hot is not None:
-            hot, eng, last_id = after_hot
+        if page.after is not None:
+            hot, eng, last_id = page.after
             stmt = stmt.where(
                 or_(
                     Note.hot_score < hot,
@@ -236,10 +245,15 @@ def topic_notes(
                     ),
                 )
             )
-    return [
+    rows = [
         TopicNote(note, float(note.hot_score or 0.0), int(eng or 0))
         for note, eng in db.session.execute(stmt).unique()
     ]
+    if sort == "new":
+        found = page.result(rows, lambda row: (row.note.published_at, row.note.id))
+    else:
+        found = page.result(rows, lambda row: (row.hot_score, row.engagement, row.note.id))
+    return TopicNotes(found, exclude if page.first else [])
 
 
 def _follow_state(topic_id: int, followed: bool) -> dict[str, Any]:

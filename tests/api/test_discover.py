@@ -193,7 +193,7 @@ def _pages(api, user, count, limit=10, before_page=None):
 
 
 def test_later_pages_of_a_session_come_from_its_ranked_buffer(api, monkeypatch):
-    from app.feeds import discover
+    from app.feeds import ranker
 
     authors = _authors(api, 8)
     api.register("scroller")
@@ -206,10 +206,8 @@ def test_later_pages_of_a_session_come_from_its_ranked_buffer(api, monkeypatch):
             channel_code=("food", "travel", "pets")[index % 3],
         )
     runs = []
-    real = discover._run_pipeline
-    monkeypatch.setattr(
-        discover, "_run_pipeline", lambda *a, **k: runs.append(a[6]) or real(*a, **k)
-    )
+    real = ranker.run_pipeline
+    monkeypatch.setattr(ranker, "run_pipeline", lambda *a, **k: runs.append(a[6]) or real(*a, **k))
     pages = _pages(api, "scroller", 5)
     # one ranking run for the five pages (5 × 10 cards), none for pages 2–5
     assert runs == [50]
@@ -272,7 +270,7 @@ def test_buffered_cards_carry_their_diversity_keys():
     first, then the catalogue; only notes in neither are read (through the feature cache)."""
     from types import SimpleNamespace
 
-    from app.feeds.discover import _features_for, _keys_of
+    from app.feeds.ranker import features_for, keys_of
     from ranking.store import NoteKey
     from ranking.types import NoteFeatures
 
@@ -283,9 +281,9 @@ def test_buffered_cards_carry_their_diversity_keys():
         asked.append(set(ids))
         return {i: NoteFeatures(i, 30, "pets", ()) for i in ids}
 
-    got = _features_for({1, 2, 3}, {1: NoteKey(10, "travel", 5)}, catalogue, cache)
+    got = features_for({1, 2, 3}, {1: NoteKey(10, "travel", 5)}, catalogue, cache)
     assert asked == [{3}]
-    assert _keys_of(got) == {
+    assert keys_of(got) == {
         1: NoteKey(10, "travel", 5),
         2: NoteKey(20, "food", 7),
         3: NoteKey(30, "pets", None),

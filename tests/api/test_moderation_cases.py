@@ -252,7 +252,7 @@ def test_appeals_reverse_by_another_moderator_restores_everything(people):
         api.post("/notes", "author", json={"title": "恢复发言", "status": "published"}).status_code
         == 201
     )
-    from moderation.service import active_strikes
+    from moderation.penalties import active_strikes
 
     assert active_strikes(api.users["author"]["id"]) == 0  # the strike is gone
 

@@ -196,10 +196,10 @@ def test_links_are_held_only_from_new_accounts(api):
 
 
 def test_a_burst_of_comments_is_held_and_staff_are_not(api):
-    from moderation.screening import BURSTS
+    from moderation.config import MODERATION
 
     note_id = setup(api)
-    limit, _window = BURSTS["comment"]
+    limit = MODERATION.bursts["comment"].limit
     for index in range(limit):
         body = {"body": f"第{index}条：这个露营地在哪里"}
         assert api.post(f"/notes/{note_id}/comments", "fan", json=body).status_code == 201

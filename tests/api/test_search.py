@@ -238,9 +238,10 @@ def test_trending_counts_distinct_searchers_and_obeys_editors(api, notes):
 
 
 def test_reindex_rebuilds_in_place_and_drops_what_is_gone(api, notes):
-    from app.core.extensions import db, get_search
+    from app.core.extensions import db
     from app.core.models import utcnow
     from app.notes.models import Note
+    from app.search.engine import get_search
     from tests.conftest import insert_note
 
     bulk = insert_note(api.users["amy"]["id"], "批量导入的滑雪攻略")  # bypasses the services
@@ -264,8 +265,8 @@ def test_readyz_reports_the_search_backend(client):
 
 
 def test_an_interrupted_reindex_resumes_where_it_stopped(api, notes, monkeypatch):
-    from app.core.extensions import get_search
     from app.search import indexing as search
+    from app.search.engine import get_search
 
     monkeypatch.setattr(search, "BATCH", 2)
     seen: list[tuple[str, int, int]] = []

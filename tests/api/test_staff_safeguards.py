@@ -263,7 +263,7 @@ def test_an_admin_may_lift_another_admins_penalty_but_not_their_own(staff):
     from app.accounts.models import User
     from app.core.errors import Forbidden
     from app.core.extensions import db
-    from moderation.service import lift_penalty
+    from moderation.penalties import lift_penalty
 
     api = staff
     note = publish(api, "author")

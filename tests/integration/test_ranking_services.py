@@ -49,7 +49,7 @@ def test_impressions_flow_through_redis_and_the_scheduled_worker(services_app):
 def test_a_worker_ranks_the_next_pages_ahead(services_app, monkeypatch):
     """When a session's buffer runs out, a job ranks the viewer's next pages; the next
     session starts from them without running the pipeline, and feedback discards them."""
-    from app.feeds import discover
+    from app.feeds import ranker
 
     api = Api(services_app.test_client())
     authors = [api.register(f"ahead_author{i}") for i in range(8)]
@@ -57,8 +57,8 @@ def test_a_worker_ranks_the_next_pages_ahead(services_app, monkeypatch):
     for index in range(160):
         insert_note(authors[index % 8]["id"], f"提前{index}", ago=index, like_count=160 - index)
     runs = []
-    real = discover._run_pipeline
-    monkeypatch.setattr(discover, "_run_pipeline", lambda *a, **k: runs.append(a) or real(*a, **k))
+    real = ranker.run_pipeline
+    monkeypatch.setattr(ranker, "run_pipeline", lambda *a, **k: runs.append(a) or real(*a, **k))
     connection = services_app.extensions["sprout.redis"]
 
     def scroll(pages):
@@ -106,6 +106,7 @@ def test_card_content_is_shared_through_redis(services_app):
     from sqlalchemy import event
 
     from app.core.extensions import db
+    from app.feeds import state
     from app.feeds.cards import warm_content
     from tests.api.test_notes import image_note
 
@@ -121,8 +122,7 @@ def test_card_content_is_shared_through_redis(services_app):
             content_queries.append(statement)
 
     def fresh_process_cards(host="localhost"):
-        for key in [k for k in services_app.extensions if k.startswith("sprout.cards.")]:
-            del services_app.extensions[key]  # what another process would have: nothing
+        state.init_app(services_app)  # what another process would have: empty caches
         response = services_app.test_client().get(
             f"/api/v1/notes?ids={ids}", base_url=f"http://{host}"
         )

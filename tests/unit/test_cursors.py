@@ -17,6 +17,8 @@ from app.core.pagination import (
     IdList,
     InvalidCursor,
     Number,
+    PageRequest,
+    PageResult,
     Text,
     pack,
 )
@@ -113,3 +115,27 @@ def test_load_json_bounds_depth_and_refuses_non_json_constants():
     ]:
         with pytest.raises(ValueError):
             load_json(text)
+
+
+def test_a_page_request_is_the_decoded_cursor():
+    moment = datetime(2024, 5, 1, tzinfo=UTC)
+    first = TIME_CURSOR.request(20, None)
+    assert first == PageRequest(20) and first.first and first.after_id is None
+    later = TIME_CURSOR.request(5, TIME_CURSOR.encode(moment, 9))
+    assert later.after == (moment, 9) and not later.first
+    assert ID_CURSOR.request(5, ID_CURSOR.encode(40)).after_id == 40
+    with pytest.raises(InvalidCursor):
+        ID_CURSOR.request(5, "e30")
+
+
+def test_a_page_result_keeps_limit_items_and_keys_the_last_one():
+    page = PageRequest(2)
+    more = page.result([5, 4, 3], lambda n: (n,))  # services fetch limit + 1
+    assert more.items == [5, 4] and more.next_key == (4,)
+    assert ID_CURSOR.decode(ID_CURSOR.next_cursor(more)) == (4,)
+    last = page.result([5, 4], lambda n: (n,))
+    assert last.items == [5, 4] and last.next_key is None
+    assert ID_CURSOR.next_cursor(last) is None
+    assert page.result([], lambda n: (n,)) == PageResult([])
+    viewed = more.map(lambda n: {"id": n}).with_fields(unread_count=3)
+    assert viewed == PageResult([{"id": 5}, {"id": 4}], (4,), {"unread_count": 3})

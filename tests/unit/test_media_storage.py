@@ -14,7 +14,7 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from app.media.storage import (
+from app.core.storage import (
     IMMUTABLE_CACHE_CONTROL,
     InvalidStorageKey,
     LocalStorage,

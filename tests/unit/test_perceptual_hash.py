@@ -1,8 +1,8 @@
 """Near-identical pictures for moderation: the perceptual hash of a picture and of the copies
 reposting accounts make (re-encoded, resized, watermarked, recoloured) stay within
-`IMAGE_MATCH_BITS`, and different pictures stay further apart. Crops, borders and mirrors move
-the hash too far: those copies are left to reports. `python -m tests.unit.test_perceptual_hash`
-prints the distances."""
+`MODERATION.image_match_bits`, and different pictures stay further apart. Crops, borders and
+mirrors move the hash too far: those copies are left to reports.
+`python -m tests.unit.test_perceptual_hash` prints the distances."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
 from app.media.pipeline import perceptual_hash
-from moderation.screening import IMAGE_MATCH_BITS
+from moderation.config import MODERATION
 
 SCENES = 24
 
@@ -83,11 +83,11 @@ def test_the_hash_is_a_signed_64_bit_integer():
 
 def test_copies_stay_within_the_match_threshold():
     for name, distances in copy_distances().items():
-        assert max(distances) <= IMAGE_MATCH_BITS, (name, distances)
+        assert max(distances) <= MODERATION.image_match_bits, (name, distances)
 
 
 def test_different_pictures_are_further_apart():
-    assert min(distinct_distances()) > IMAGE_MATCH_BITS
+    assert min(distinct_distances()) > MODERATION.image_match_bits
 
 
 if __name__ == "__main__":

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint
 
-from app.core.pagination import ID, TIME_CURSOR, Cursor, Flag
+from app.core.pagination import ID, TIME_CURSOR, Cursor, Flag, PageRequest, PageResult
 from app.core.presenters import iso, user_view
-from app.core.routing import current_actor, endpoint
-from app.core.schemas import Page, page_of
+from app.core.routing import JsonBody, current_actor, endpoint
 from app.core.viewer import avatars_for
 from app.feeds.cards import cards_in_order
 from app.notes.models import Album
@@ -22,7 +19,7 @@ bp = Blueprint("albums", __name__, url_prefix="/api/v1")
 ALBUM_CURSOR = Cursor(Flag(), ID)  # album lists: (is_default, id), the default album first
 
 
-def album_view(album: Album, owner_view: dict[str, Any]) -> dict[str, Any]:
+def album_view(album: Album, owner_view: JsonBody) -> JsonBody:
     return {
         "id": album.id,
         "name": album.name,
@@ -36,7 +33,7 @@ def album_view(album: Album, owner_view: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _owner_views(items: list[Album]) -> dict[int, dict[str, Any]]:
+def _owner_views(items: list[Album]) -> dict[int, JsonBody]:
     """Owners and their avatars in two queries for a whole page."""
     owners = albums.owners_of(items)
     avatars = avatars_for(owners.values())
@@ -46,15 +43,13 @@ def _owner_views(items: list[Album]) -> dict[int, dict[str, Any]]:
     }
 
 
-def _one(album: Album) -> dict[str, Any]:
+def _one(album: Album) -> JsonBody:
     return album_view(album, _owner_views([album])[album.owner_id])
 
 
-def _album_page(items: list[Album], limit: int) -> dict[str, Any]:
-    page = page_of(items, limit, lambda a: ALBUM_CURSOR.encode(a.is_default, a.id))
-    owners = _owner_views(page["items"])
-    page["items"] = [album_view(album, owners[album.owner_id]) for album in page["items"]]
-    return page
+def _album_page(found: PageResult[Album]) -> PageResult[JsonBody]:
+    owners = _owner_views(found.items)
+    return found.map(lambda album: album_view(album, owners[album.owner_id]))
 
 
 @endpoint(
@@ -62,13 +57,12 @@ def _album_page(items: list[Album], limit: int) -> dict[str, Any]:
     "/albums",
     "GET",
     summary="Own albums, the default album first (created on first need)",
-    query=Page,
     response=AlbumPage,
     auth="required",
+    paginated=ALBUM_CURSOR,
 )
-def list_own_albums(query: Page) -> Any:
-    items = albums.list_own_albums(current_actor(), query.limit, ALBUM_CURSOR.decode(query.cursor))
-    return _album_page(items, query.limit)
+def list_own_albums(page: PageRequest) -> PageResult[JsonBody]:
+    return _album_page(albums.list_own_albums(current_actor(), page))
 
 
 @endpoint(
@@ -82,7 +76,7 @@ def list_own_albums(query: Page) -> Any:
     auth="required",
     errors=[409],
 )
-def create_album(body: AlbumIn) -> Any:
+def create_album(body: AlbumIn) -> JsonBody:
     album = albums.create_album(current_actor(), body.name, body.description, body.private)
     return _one(album)
 
@@ -92,15 +86,12 @@ def create_album(body: AlbumIn) -> Any:
     "/users/<int:user_id>/albums",
     "GET",
     summary="A user's albums: public ones, plus private ones for the owner",
-    query=Page,
     response=AlbumPage,
     errors=[404],
+    paginated=ALBUM_CURSOR,
 )
-def list_user_albums(user_id: int, query: Page) -> Any:
-    items = albums.list_user_albums(
-        current_actor(), user_id, query.limit, ALBUM_CURSOR.decode(query.cursor)
-    )
-    return _album_page(items, query.limit)
+def list_user_albums(user_id: int, page: PageRequest) -> PageResult[JsonBody]:
+    return _album_page(albums.list_user_albums(current_actor(), user_id, page))
 
 
 @endpoint(
@@ -111,7 +102,7 @@ def list_user_albums(user_id: int, query: Page) -> Any:
     response=AlbumOut,
     errors=[404],
 )
-def get_album(album_id: int) -> Any:
+def get_album(album_id: int) -> JsonBody:
     return _one(albums.get_album(current_actor(), album_id))
 
 
@@ -125,7 +116,7 @@ def get_album(album_id: int) -> Any:
     auth="required",
     errors=[403, 404, 409],
 )
-def patch_album(album_id: int, body: AlbumPatch) -> Any:
+def patch_album(album_id: int, body: AlbumPatch) -> JsonBody:
     changes = {name: getattr(body, name) for name in body.model_fields_set}
     return _one(albums.update_album(current_actor(), album_id, changes))
 
@@ -139,7 +130,7 @@ def patch_album(album_id: int, body: AlbumPatch) -> Any:
     auth="required",
     errors=[403, 404, 409],
 )
-def delete_album(album_id: int) -> Any:
+def delete_album(album_id: int) -> None:
     albums.delete_album(current_actor(), album_id)
     return None
 
@@ -149,16 +140,14 @@ def delete_album(album_id: int) -> Any:
     "/albums/<int:album_id>/notes",
     "GET",
     summary="The notes in an album, most recently collected first",
-    query=Page,
     response=NotePage,
     errors=[404],
+    paginated=TIME_CURSOR,
 )
-def list_album_notes(album_id: int, query: Page) -> Any:
+def list_album_notes(album_id: int, page: PageRequest) -> PageResult[JsonBody]:
     actor = current_actor()
-    rows = albums.list_album_notes(actor, album_id, query.limit, TIME_CURSOR.decode(query.cursor))
-    page = page_of(rows, query.limit, lambda r: TIME_CURSOR.encode(r.collected_at, r.note.id))
-    page["items"] = cards_in_order([r.note.id for r in page["items"]], actor)
-    return page
+    rows = albums.list_album_notes(actor, album_id, page)
+    return rows.with_items(cards_in_order([row.note.id for row in rows.items], actor))
 
 
 @endpoint(
@@ -172,7 +161,7 @@ def list_album_notes(album_id: int, query: Page) -> Any:
     auth="required",
     errors=[404],
 )
-def collect(note_id: int, body: CollectIn) -> Any:
+def collect(note_id: int, body: CollectIn) -> JsonBody:
     return albums.collect_note(current_actor(), note_id, body.album_id)
 
 
@@ -185,5 +174,5 @@ def collect(note_id: int, body: CollectIn) -> Any:
     auth="required",
     errors=[404],
 )
-def uncollect(note_id: int) -> Any:
+def uncollect(note_id: int) -> JsonBody:
     return albums.uncollect_note(current_actor(), note_id)

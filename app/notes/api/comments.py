@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint
 
-from app.core.pagination import COUNT_CURSOR, TIME_CURSOR
+from app.core.pagination import COUNT_CURSOR, TIME_CURSOR, Cursor, PageRequest, PageResult
 from app.core.presenters import iso, user_view
-from app.core.routing import current_actor, endpoint
-from app.core.schemas import Page, page_of
+from app.core.routing import JsonBody, current_actor, endpoint
 from app.media.models import Image
 from app.notes.models import Comment
 from app.notes.schemas.comments import (
@@ -28,7 +25,7 @@ bp = Blueprint("comments", __name__, url_prefix="/api/v1")
 
 def comment_view(
     comment: Comment, *, liked: bool = False, avatars: dict[int, Image] | None = None
-) -> dict[str, Any]:
+) -> JsonBody:
     avatars = avatars or {}
     reply_to = comment.reply_to_user
     return {
@@ -49,11 +46,16 @@ def comment_view(
     }
 
 
-def _row_view(row: CommentRow, result: CommentList, *, thread: bool) -> dict[str, Any]:
+def _row_view(row: CommentRow, result: CommentList, *, thread: bool) -> JsonBody:
     view = comment_view(row.comment, liked=row.liked, avatars=result.avatars)
     if thread:
         view["replies"] = [_row_view(reply, result, thread=False) for reply in row.replies]
     return view
+
+
+def _comments_cursor(query: CommentsQuery) -> Cursor:
+    """Newest first: (created_at, id); `sort=hot`: (like_count, id)."""
+    return COUNT_CURSOR if query.sort == "hot" else TIME_CURSOR
 
 
 @endpoint(
@@ -65,22 +67,11 @@ def _row_view(row: CommentRow, result: CommentList, *, thread: bool) -> dict[str
     query=CommentsQuery,
     response=ThreadPage,
     errors=[404],
+    paginated=_comments_cursor,
 )
-def list_comments(note_id: int, query: CommentsQuery) -> Any:
-    hot = query.sort == "hot"
-    after = (COUNT_CURSOR if hot else TIME_CURSOR).decode(query.cursor)  # (likes, id) when hot
-    result = comments.list_comments(
-        current_actor(), note_id, sort=query.sort, limit=query.limit, after=after
-    )
-
-    def cursor_of(row: CommentRow) -> str:
-        if hot:
-            return COUNT_CURSOR.encode(row.comment.like_count, row.comment.id)
-        return TIME_CURSOR.encode(row.comment.created_at, row.comment.id)
-
-    page = page_of(result.rows, query.limit, cursor_of)
-    page["items"] = [_row_view(row, result, thread=True) for row in page["items"]]
-    return page
+def list_comments(note_id: int, query: CommentsQuery, page: PageRequest) -> PageResult[JsonBody]:
+    result = comments.list_comments(current_actor(), note_id, sort=query.sort, page=page)
+    return result.page.map(lambda row: _row_view(row, result, thread=True))
 
 
 @endpoint(
@@ -88,21 +79,13 @@ def list_comments(note_id: int, query: CommentsQuery) -> Any:
     "/comments/<int:comment_id>/replies",
     "GET",
     summary="The replies in a comment's thread, oldest first",
-    query=Page,
     response=CommentPage,
     errors=[404],
+    paginated=TIME_CURSOR,
 )
-def list_replies(comment_id: int, query: Page) -> Any:
-    result = comments.list_replies(
-        current_actor(), comment_id, limit=query.limit, after=TIME_CURSOR.decode(query.cursor)
-    )
-    page = page_of(
-        result.rows,
-        query.limit,
-        lambda row: TIME_CURSOR.encode(row.comment.created_at, row.comment.id),
-    )
-    page["items"] = [_row_view(row, result, thread=False) for row in page["items"]]
-    return page
+def list_replies(comment_id: int, page: PageRequest) -> PageResult[JsonBody]:
+    result = comments.list_replies(current_actor(), comment_id, page=page)
+    return result.page.map(lambda row: _row_view(row, result, thread=False))
 
 
 @endpoint(
@@ -116,7 +99,7 @@ def list_replies(comment_id: int, query: Page) -> Any:
     auth="required",
     errors=[404, 422],
 )
-def add_comment(note_id: int, body: CommentIn) -> Any:
+def add_comment(note_id: int, body: CommentIn) -> JsonBody:
     comment = comments.add_comment(current_actor(), note_id, body.body, body.parent_id)
     return comment_view(comment)
 
@@ -131,7 +114,7 @@ def add_comment(note_id: int, body: CommentIn) -> Any:
     auth="required",
     errors=[403, 404],
 )
-def delete_comment(comment_id: int) -> Any:
+def delete_comment(comment_id: int) -> None:
     comments.delete_comment(current_actor(), comment_id)
     return None
 
@@ -145,7 +128,7 @@ def delete_comment(comment_id: int) -> Any:
     auth="required",
     errors=[404],
 )
-def like_comment(comment_id: int) -> Any:
+def like_comment(comment_id: int) -> JsonBody:
     return comments.like_comment(current_actor(), comment_id)
 
 
@@ -158,5 +141,5 @@ def like_comment(comment_id: int) -> Any:
     auth="required",
     errors=[404],
 )
-def unlike_comment(comment_id: int) -> Any:
+def unlike_comment(comment_id: int) -> JsonBody:
     return comments.unlike_comment(current_actor(), comment_id)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint
 
 from app.accounts.models import User
-from app.core.pagination import TIME_CURSOR
+from app.core.pagination import TIME_CURSOR, PageRequest, PageResult
 from app.core.presenters import notes_view
-from app.core.routing import current_actor, endpoint
-from app.core.schemas import Page, page_of
+from app.core.routing import JsonBody, current_actor, endpoint
 from app.feeds.cards import cards_in_order
 from app.notes.models import Note
 from app.notes.schemas.notes import (
@@ -32,14 +29,12 @@ def _viewer_id() -> int | None:
     return actor.id if actor is not None else None
 
 
-def _one(note: Note) -> dict[str, Any]:
+def _one(note: Note) -> JsonBody:
     return notes_view([note], _viewer_id())[0]
 
 
-def _page(items: list[Note], limit: int) -> dict[str, Any]:
-    page = page_of(items, limit, lambda note: TIME_CURSOR.encode(*notes.note_cursor(note)))
-    page["items"] = cards_in_order([note.id for note in page["items"]], current_actor())
-    return page
+def _cards(found: PageResult[Note]) -> PageResult[JsonBody]:
+    return found.with_items(cards_in_order([note.id for note in found.items], current_actor()))
 
 
 @endpoint(
@@ -50,7 +45,7 @@ def _page(items: list[Note], limit: int) -> dict[str, Any]:
     query=NotesByIdQuery,
     errors=[400],
 )
-def notes_by_id(query: NotesByIdQuery) -> Any:
+def notes_by_id(query: NotesByIdQuery) -> JsonBody:
     return {"items": cards_in_order(query.id_list, current_actor()), "next_cursor": None}
 
 
@@ -65,7 +60,7 @@ def notes_by_id(query: NotesByIdQuery) -> Any:
     auth="required",
     errors=[400, 422],
 )
-def create_note(body: NoteIn) -> Any:
+def create_note(body: NoteIn) -> JsonBody:
     return _one(notes.create_note(current_actor(), body.model_dump()))
 
 
@@ -78,7 +73,7 @@ def create_note(body: NoteIn) -> Any:
     auth="optional",
     errors=[404],
 )
-def get_note(note_id: int) -> Any:
+def get_note(note_id: int) -> JsonBody:
     return _one(notes.view_note(current_actor(), note_id))
 
 
@@ -92,7 +87,7 @@ def get_note(note_id: int) -> Any:
     auth="required",
     errors=[400, 403, 404, 409, 422],
 )
-def patch_note(note_id: int, body: NotePatch) -> Any:
+def patch_note(note_id: int, body: NotePatch) -> JsonBody:
     return _one(notes.update_note(current_actor(), note_id, body.changes()))
 
 
@@ -105,7 +100,7 @@ def patch_note(note_id: int, body: NotePatch) -> Any:
     auth="required",
     errors=[403, 404],
 )
-def delete_note(note_id: int) -> Any:
+def delete_note(note_id: int) -> None:
     notes.delete_note(current_actor(), note_id)
     return None
 
@@ -119,11 +114,10 @@ def delete_note(note_id: int) -> Any:
     response=NotePage,
     auth="optional",
     errors=[400, 403, 404],
+    paginated=TIME_CURSOR,
 )
-def user_notes(user_id: int, query: UserNotesQuery) -> Any:
-    after = TIME_CURSOR.decode(query.cursor)
-    items = notes.list_user_notes(current_actor(), user_id, query.status, query.limit, after)
-    return _page(items, query.limit)
+def user_notes(user_id: int, query: UserNotesQuery, page: PageRequest) -> PageResult[JsonBody]:
+    return _cards(notes.list_user_notes(current_actor(), user_id, query.status, page))
 
 
 @endpoint(
@@ -131,16 +125,14 @@ def user_notes(user_id: int, query: UserNotesQuery) -> Any:
     "/me/drafts",
     "GET",
     summary="Own drafts, newest first",
-    query=Page,
     response=NotePage,
     auth="required",
     errors=[400],
+    paginated=TIME_CURSOR,
 )
-def my_drafts(query: Page) -> Any:
+def my_drafts(page: PageRequest) -> PageResult[JsonBody]:
     actor = current_actor()
-    after = TIME_CURSOR.decode(query.cursor)
-    items = notes.list_user_notes(actor, actor.id, "draft", query.limit, after)
-    return _page(items, query.limit)
+    return _cards(notes.list_user_notes(actor, actor.id, "draft", page))
 
 
 @endpoint(
@@ -152,7 +144,7 @@ def my_drafts(query: Page) -> Any:
     auth="required",
     errors=[404],
 )
-def like_note(note_id: int) -> Any:
+def like_note(note_id: int) -> JsonBody:
     return notes.like_note(current_actor(), note_id)
 
 
@@ -165,5 +157,5 @@ def like_note(note_id: int) -> Any:
     auth="required",
     errors=[404],
 )
-def unlike_note(note_id: int) -> Any:
+def unlike_note(note_id: int) -> JsonBody:
     return notes.unlike_note(current_actor(), note_id)

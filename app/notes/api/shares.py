@@ -7,13 +7,12 @@ url_prefix and the API routes carry their full `/api/v1/...` paths.
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from flask import Blueprint, current_app, redirect, request
+from flask import Blueprint, Response, current_app, redirect, request
 
 from app.core.errors import NotFound
 from app.core.presenters import user_view
-from app.core.routing import current_actor, endpoint
+from app.core.routing import JsonBody, current_actor, endpoint
 from app.core.viewer import avatars_for
 from app.notes.schemas.shares import (
     ShareIn,
@@ -47,7 +46,7 @@ def _public_base_url() -> str:
     auth="required",
     errors=[404],
 )
-def share_note(note_id: int, body: ShareIn) -> Any:
+def share_note(note_id: int, body: ShareIn) -> JsonBody:
     link = shares.share_note(current_actor(), note_id, body.channel, _public_base_url())
     return {
         "share_url": link.url,
@@ -68,7 +67,7 @@ def share_note(note_id: int, body: ShareIn) -> Any:
     auth="required",
     errors=[403, 404],
 )
-def share_stats(note_id: int) -> Any:
+def share_stats(note_id: int) -> JsonBody:
     stats = shares.share_stats(current_actor(), note_id)
     users = [row["user"] for row in stats["top_sharers"]]
     avatars = avatars_for(users)
@@ -90,7 +89,7 @@ def share_stats(note_id: int) -> Any:
     response=ShareResolved,
     errors=[404],
 )
-def open_share(token: str, query: ShareVisitQuery) -> Any:
+def open_share(token: str, query: ShareVisitQuery) -> JsonBody | Response:
     if not _TOKEN.match(token):
         raise NotFound("No such share link.", code="share_not_found")
     resolved = shares.resolve_share(current_actor(), token, query.from_, request.referrer)

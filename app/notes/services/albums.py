@@ -21,9 +21,15 @@ from app.core.errors import Conflict, NotFound
 from app.core.extensions import db
 from app.core.jobs import enqueue
 from app.core.models import utcnow
+from app.core.pagination import PageRequest, PageResult
 from app.core.policies import require
 from app.core.sql import bump, commit_fresh, id_in_range, insert_ignore
-from app.core.visibility import get_interactable_note, get_note_for
+from app.core.visibility import (
+    can_see_user,
+    get_interactable_note,
+    get_note_for,
+    note_visible_clause,
+)
 from app.growth.events import record_interaction
 from app.notes.models import Album, Collect, Note
 from app.notifications.jobs import deliver_notification
@@ -202,41 +208,37 @@ def delete_album(actor: User, album_id: int) -> None:
     commit_fresh()
 
 
-def list_own_albums(actor: User, limit: int, after: tuple[bool, int] | None) -> list[Album]:
+def list_own_albums(actor: User, page: PageRequest) -> PageResult[Album]:
     ensure_default_album(actor.id)
     commit_fresh()
-    return _album_list(actor.id, include_private=True, limit=limit, after=after)
+    return _album_list(actor.id, include_private=True, page=page)
 
 
-def list_user_albums(
-    viewer: User | None, user_id: int, limit: int, after: tuple[bool, int] | None
-) -> list[Album]:
+def list_user_albums(viewer: User | None, user_id: int, page: PageRequest) -> PageResult[Album]:
     owner = db.session.get(User, user_id) if id_in_range(user_id) else None
-    if owner is None or owner.status == "banned":
+    if not can_see_user(owner):
         raise NotFound("No such user.", code="user_not_found")
     own = viewer is not None and viewer.id == owner.id
-    return _album_list(owner.id, include_private=own, limit=limit, after=after)
+    return _album_list(owner.id, include_private=own, page=page)
 
 
-def _album_list(
-    owner_id: int, *, include_private: bool, limit: int, after: tuple[bool, int] | None
-) -> list[Album]:
+def _album_list(owner_id: int, *, include_private: bool, page: PageRequest) -> PageResult[Album]:
     """The default album first, then newest first; keyset on (is_default, id)."""
     stmt = (
         select(Album)
         .where(Album.owner_id == owner_id)
         .order_by(Album.is_default.desc(), Album.id.desc())
-        .limit(limit + 1)
+        .limit(page.limit + 1)
     )
     if not include_private:
         stmt = stmt.where(Album.is_private.is_(False))
-    if after is not None:
-        was_default, last_id = after
+    if page.after is not None:
+        was_default, last_id = page.after
         if was_default:
             stmt = stmt.where(or_(Album.is_default.is_(False), Album.id < last_id))
         else:
             stmt = stmt.where(Album.is_default.is_(False), Album.id < last_id)
-    return list(db.session.scalars(stmt))
+    return page.result(list(db.session.scalars(stmt)), lambda a: (a.is_default, a.id))
 
 
 def owners_of(items: Sequence[Album]) -> dict[int, User]:
@@ -257,31 +259,29 @@ class CollectedNote:
 
 
 def list_album_notes(
-    viewer: User | None, album_id: int, limit: int, after: tuple[datetime, int] | None
-) -> list[CollectedNote]:
-    """Newest collected first. Notes hidden or deleted since are left out (their owner and
-    moderators still find them elsewhere)."""
+    viewer: User | None, album_id: int, page: PageRequest
+) -> PageResult[CollectedNote]:
+    """Newest collected first. Notes hidden or deleted since, or whose author was banned,
+    are left out (their owner and moderators still find them elsewhere)."""
     album = _get_visible_album(viewer, album_id)
-    visible = and_(Note.deleted_at.is_(None), Note.status == "published")
-    if viewer is not None:
-        visible = or_(visible, and_(Note.deleted_at.is_(None), Note.author_id == viewer.id))
     stmt = (
         select(Note, Collect.created_at)
         .join(Collect, Collect.note_id == Note.id)
-        .where(Collect.album_id == album.id, visible)
+        .where(Collect.album_id == album.id, note_visible_clause(viewer, staff_reach=False))
         .order_by(Collect.created_at.desc(), Collect.note_id.desc())
-        .limit(limit + 1)
+        .limit(page.limit + 1)
         .options(lazyload("*"))  # the cards are built by id (`cards_in_order`)
     )
-    if after is not None:
-        moment, last_id = after
+    if page.after is not None:
+        moment, last_id = page.after
         stmt = stmt.where(
             or_(
                 Collect.created_at < moment,
                 and_(Collect.created_at == moment, Collect.note_id < last_id),
             )
         )
-    return [CollectedNote(note, at) for note, at in db.session.execute(stmt).unique()]
+    rows = [CollectedNote(note, at) for note, at in db.session.execute(stmt).unique()]
+    return page.result(rows, lambda row: (row.collected_at, row.note.id))
 
 
 def _collect_state(note_id: int, album_id: int | None) -> dict[str, Any]:

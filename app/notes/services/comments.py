@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from flask import current_app
@@ -21,25 +20,22 @@ from app.core.errors import NotFound, Unprocessable, ValidationFailed
 from app.core.extensions import db
 from app.core.jobs import commit, enqueue
 from app.core.models import utcnow
+from app.core.pagination import PageRequest, PageResult
 from app.core.policies import can_delete_comment, require
 from app.core.sql import bump, commit_fresh, id_in_range, insert_ignore
 from app.core.viewer import avatars_for
-from app.core.visibility import get_interactable_note, get_note_for
+from app.core.visibility import (
+    can_view_comment,
+    comment_visible_clause,
+    get_interactable_note,
+    get_note_for,
+    user_visible_clause,
+)
 from app.growth.events import settle_content
 from app.media.models import Image
 from app.notes.models import Comment, CommentLike, Note
 from app.notifications.jobs import deliver_notification
-from moderation.screening import (
-    Screening,
-    is_new_account,
-    open_review_case,
-    record_fingerprint,
-    refuse_if_blocked,
-    screen,
-    screen_burst,
-    screen_duplicates,
-    strictest,
-)
+from moderation import screen_content
 
 PREVIEW_REPLIES = 2
 MAX_MENTIONS = 10
@@ -55,12 +51,18 @@ def _live(comment: Comment | None) -> bool:
     return comment is not None and comment.deleted_at is None and comment.status == "published"
 
 
-def _get_live_comment(comment_id: int) -> Comment:
-    """A comment that is visible: not deleted, and (for a reply) its thread not deleted."""
+def _get_live_comment(comment_id: int, *, shown: bool = True) -> Comment:
+    """A live comment: not deleted, and (for a reply) its thread not deleted. `shown`: both
+    also ones others may see (`can_view_comment`: not by a banned account) — liking,
+    replying and listing need that; deleting does not."""
+
+    def ok(row: Comment | None) -> bool:
+        return row is not None and (can_view_comment(row) if shown else _live(row))
+
     comment = db.session.get(Comment, comment_id) if id_in_range(comment_id) else None
-    if comment is None or not _live(comment):
+    if comment is None or not ok(comment):
         raise _comment_not_found()
-    if comment.root_id is not None and not _live(db.session.get(Comment, comment.root_id)):
+    if comment.root_id is not None and not ok(db.session.get(Comment, comment.root_id)):
         raise _comment_not_found()
     return comment
 
@@ -110,19 +112,9 @@ def add_comment(actor: User, note_id: int, body: str, parent_id: int | None = No
             )
         root_id = parent.root_id or parent.id
         _lock_live_root(root_id)
-    # Every comment passes the filter, the same text from other accounts and the author's pace
-    # before it appears (official accounts' are the platform's own).
-    screening = (
-        Screening(None)
-        if actor.official
-        else strictest(
-            screen(body, new_account=is_new_account(actor)),
-            screen_duplicates(actor.id, body),
-            screen_burst(actor, "comment"),
-        )
-    )
-    refuse_if_blocked(screening)
-    held = screening.verdict == "review"
+    # Moderation screens every comment before it appears (a block is a 422 here).
+    screened = screen_content(actor, "comment", (body,))
+    held = screened.held
     comment = Comment(
         note_id=note.id,
         author_id=actor.id,
@@ -137,11 +129,11 @@ def add_comment(actor: User, note_id: int, body: str, parent_id: int | None = No
     )
     db.session.add(comment)
     db.session.flush()
-    record_fingerprint(actor.id, "comment", comment.id, body)
+    screened.remember(comment.id)
     if held:  # counted and announced only once a moderator lets it through
         _ = (comment.author, comment.reply_to_user)
         db.session.commit()
-        open_review_case("comment", comment.id, actor.id, screening)
+        screened.open_case(comment.id)
         return comment
     bump(Note, note.id, comment_count=1)
     if root_id is not None:
@@ -150,7 +142,7 @@ def add_comment(actor: User, note_id: int, body: str, parent_id: int | None = No
     mentioned = (
         list(
             db.session.scalars(
-                select(User.id).where(User.username.in_(usernames), User.status != "banned")
+                select(User.id).where(User.username.in_(usernames), user_visible_clause())
             )
         )
         if usernames
@@ -184,16 +176,18 @@ class CommentRow:
 
 @dataclass
 class CommentList:
-    rows: list[CommentRow]
+    page: PageResult[CommentRow]
     avatars: dict[int, Image]
 
 
-def _visible_filter() -> Any:
+def _live_filter() -> Any:
+    """Comments counted in `note.comment_count` (what deleting a thread hides and subtracts)."""
     return and_(Comment.deleted_at.is_(None), Comment.status == "published")
 
 
-def _decorate(viewer: User | None, rows: list[CommentRow]) -> CommentList:
+def _decorate(viewer: User | None, page: PageResult[CommentRow]) -> CommentList:
     """Viewer likes and avatars for a page and its previews, one query each."""
+    rows = page.items
     every = rows + [reply for row in rows for reply in row.replies]
     ids = [row.comment.id for row in every]
     liked: set[int] = set()
@@ -211,7 +205,7 @@ def _decorate(viewer: User | None, rows: list[CommentRow]) -> CommentList:
         users.append(row.comment.author)
         if row.comment.reply_to_user is not None:
             users.append(row.comment.reply_to_user)
-    return CommentList(rows, avatars_for(users))
+    return CommentList(page, avatars_for(users))
 
 
 def list_comments(
@@ -219,24 +213,27 @@ def list_comments(
     note_id: int,
     *,
     sort: str,
-    limit: int,
-    after: tuple[Any, int] | None,
+    page: PageRequest,
 ) -> CommentList:
     """Top-level comments (`new`: newest first; `hot`: most liked first), each with up to two
-    preview replies (oldest first). `after` is (created_at, id) or (like_count, id)."""
+    preview replies (oldest first). The keyset is (created_at, id) or (like_count, id)."""
     if not id_in_range(note_id):
         raise NotFound("No such note.", code="note_not_found")
     note = get_note_for(viewer, note_id)
     stmt = select(Comment).where(
-        Comment.note_id == note.id, Comment.root_id.is_(None), _visible_filter()
+        Comment.note_id == note.id, Comment.root_id.is_(None), comment_visible_clause()
     )
     key = Comment.like_count if sort == "hot" else Comment.created_at
-    stmt = stmt.order_by(key.desc(), Comment.id.desc()).limit(limit + 1)
-    if after is not None:
-        value, last_id = after
+    stmt = stmt.order_by(key.desc(), Comment.id.desc()).limit(page.limit + 1)
+    if page.after is not None:
+        value, last_id = page.after
         stmt = stmt.where(or_(key < value, and_(key == value, Comment.id < last_id)))
-    roots = list(db.session.scalars(stmt))
-    rows = [CommentRow(comment) for comment in roots]
+    hot = sort == "hot"
+    found = page.result(
+        [CommentRow(comment) for comment in db.session.scalars(stmt)],
+        lambda row: (row.comment.like_count if hot else row.comment.created_at, row.comment.id),
+    )
+    rows = found.items
     by_root = {row.comment.id: row for row in rows}
     if by_root:
         # Window function: the first two live replies of every root in one query.
@@ -247,7 +244,7 @@ def list_comments(
         )
         ranked = (
             select(Comment.id, position)
-            .where(Comment.root_id.in_(list(by_root)), _visible_filter())
+            .where(Comment.root_id.in_(list(by_root)), comment_visible_clause())
             .subquery()
         )
         previews = db.session.scalars(
@@ -258,31 +255,33 @@ def list_comments(
         )
         for reply in previews:
             by_root[reply.root_id or 0].replies.append(CommentRow(reply))
-    return _decorate(viewer, rows)
+    return _decorate(viewer, found)
 
 
-def list_replies(
-    viewer: User | None, comment_id: int, *, limit: int, after: tuple[datetime, int] | None
-) -> CommentList:
+def list_replies(viewer: User | None, comment_id: int, *, page: PageRequest) -> CommentList:
     """The replies of a thread, oldest first. Given a reply's id, its thread is listed."""
     comment = _get_live_comment(comment_id)
     get_note_for(viewer, comment.note_id)
     root_id = comment.root_id or comment.id
     stmt = (
         select(Comment)
-        .where(Comment.root_id == root_id, _visible_filter())
+        .where(Comment.root_id == root_id, comment_visible_clause())
         .order_by(Comment.created_at, Comment.id)
-        .limit(limit + 1)
+        .limit(page.limit + 1)
     )
-    if after is not None:
-        moment, last_id = after
+    if page.after is not None:
+        moment, last_id = page.after
         stmt = stmt.where(
             or_(
                 Comment.created_at > moment,
                 and_(Comment.created_at == moment, Comment.id > last_id),
             )
         )
-    return _decorate(viewer, [CommentRow(reply) for reply in db.session.scalars(stmt)])
+    found = page.result(
+        [CommentRow(reply) for reply in db.session.scalars(stmt)],
+        lambda row: (row.comment.created_at, row.comment.id),
+    )
+    return _decorate(viewer, found)
 
 
 def delete_comment(actor: User, comment_id: int) -> None:
@@ -291,7 +290,7 @@ def delete_comment(actor: User, comment_id: int) -> None:
     Deleting a top-level comment hides its live replies with it; `note.comment_count` drops by
     exactly the number of comments that became invisible (the conditional updates' row counts).
     """
-    comment = _get_live_comment(comment_id)
+    comment = _get_live_comment(comment_id, shown=False)
     note = db.session.get(Note, comment.note_id)
     if note is None:
         raise _comment_not_found()
@@ -307,7 +306,7 @@ def delete_comment(actor: User, comment_id: int) -> None:
         if comment.root_id is None:
             hidden += db.session.execute(
                 update(Comment)
-                .where(Comment.root_id == comment.id, _visible_filter())
+                .where(Comment.root_id == comment.id, _live_filter())
                 .values(deleted_at=now)
                 .execution_options(synchronize_session=False)
             ).rowcount

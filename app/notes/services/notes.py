@@ -22,10 +22,16 @@ from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable, Valida
 from app.core.extensions import db
 from app.core.jobs import commit, enqueue
 from app.core.models import utcnow
+from app.core.pagination import PageRequest, PageResult
 from app.core.policies import can_delete_note, can_edit_note, require
 from app.core.schemas import MAX_ID
 from app.core.sql import bump, insert_ignore, inserted
-from app.core.visibility import get_interactable_note, get_note_for
+from app.core.visibility import (
+    can_see_user,
+    get_interactable_note,
+    get_note_for,
+    note_visible_clause,
+)
 from app.feeds.models import NoteEvent
 from app.growth.config import GROWTH
 from app.growth.events import record_interaction, settle_content
@@ -35,18 +41,7 @@ from app.notes.jobs import render_text_cover
 from app.notes.models import Channel, Note, NoteImage, NoteLike, NoteMention, Tag, Topic
 from app.notifications.jobs import deliver_notification
 from app.search.jobs import index_notes
-from moderation.screening import (
-    Screening,
-    is_new_account,
-    open_review_case,
-    record_fingerprint,
-    refuse_if_blocked,
-    screen,
-    screen_burst,
-    screen_duplicate_images,
-    screen_duplicates,
-    strictest,
-)
+from moderation import Screened, screen_content
 
 AUTHOR_STATUSES = ("draft", "published")
 MAX_TAGS = 10
@@ -345,27 +340,20 @@ def _replace_mentions(note: Note, author: User) -> list[int]:
     return [user_id for user_id in user_ids if user_id not in before]
 
 
-def _screen(author: User, note: Note) -> Screening | None:
-    """Before a note appears: the text filter for new accounts' notes, and for every note the
-    same text or picture from other accounts and the author's pace. A block refuses the
-    write, a review holds the note as pending_review (returned, for a case after commit).
-    Official accounts are the platform's own and are not screened."""
-    if author.official:
-        return None
-    new_account = is_new_account(author)
-    screening = strictest(
-        screen(note.title, note.body, " ".join(t.name for t in note.tags), new_account=True)
-        if new_account
-        else Screening(None),
-        screen_duplicates(author.id, note.title, note.body),
-        screen_duplicate_images(author.id, [link.image_id for link in note.image_links]),
-        screen_burst(author, "note", exclude_id=note.id),
+def _screen(author: User, note: Note) -> Screened | None:
+    """Before a note appears, moderation screens it (`screen_content`): a block refuses the
+    write, a review holds the note as pending_review (returned, for a case after commit)."""
+    screened = screen_content(
+        author,
+        "note",
+        (note.title, note.body),
+        filter_only=(" ".join(t.name for t in note.tags),),
+        image_ids=[link.image_id for link in note.image_links],
+        content_id=note.id,
     )
-    record_fingerprint(author.id, "note", note.id, note.title, note.body)
-    refuse_if_blocked(screening)
-    if screening.verdict == "review":
+    if screened.held:
         note.status = "pending_review"
-        return screening
+        return screened
     return None
 
 
@@ -425,7 +413,7 @@ def create_note(actor: User, values: dict[str, Any]) -> Note:
     _run_after_commit(note, after)  # the jobs' intents commit with the note
     commit()
     if held is not None:
-        open_review_case("note", note.id, actor.id, held)
+        held.open_case(note.id)
     return load_note(note.id)
 
 
@@ -483,7 +471,7 @@ def update_note(actor: User, note_id: int, values: dict[str, Any]) -> Note:
     _run_after_commit(note, after)  # the jobs' intents commit with the edit
     commit()
     if held is not None:
-        open_review_case("note", note.id, actor.id, held)
+        held.open_case(note.id)
     return load_note(note.id)
 
 
@@ -519,32 +507,33 @@ def list_user_notes(
     actor: User | None,
     user_id: int,
     status: str,
-    limit: int,
-    after: tuple[datetime, int] | None,
-) -> list[Note]:
+    page: PageRequest,
+) -> PageResult[Note]:
     """A user's notes, newest first: published for everyone, drafts for the author only.
 
-    Keyset pagination on (published_at, id) or, for drafts, (created_at, id). Fetches
-    limit + 1 rows so the caller can tell whether there is a next page.
+    Keyset pagination on (published_at, id) or, for drafts, (created_at, id).
     """
-    if not 1 <= user_id <= MAX_ID or db.session.get(User, user_id) is None:
+    # A banned account looks as if it did not exist (as its profile and albums do).
+    if not 1 <= user_id <= MAX_ID or not can_see_user(db.session.get(User, user_id)):
         raise NotFound("No such user.", code="user_not_found")
     if status == "draft" and (actor is None or actor.id != user_id):
         raise Forbidden("Drafts are private to their author.", code="drafts_private")
     key = Note.published_at if status == "published" else Note.created_at
     stmt = select(Note).where(
-        Note.author_id == user_id, Note.status == status, Note.deleted_at.is_(None)
+        Note.author_id == user_id,
+        Note.status == status,
+        note_visible_clause(actor, staff_reach=False),
     )
-    if after is not None:
-        stamp, last_id = after
+    if page.after is not None:
+        stamp, last_id = page.after
         stmt = stmt.where(or_(key < stamp, and_(key == stamp, Note.id < last_id)))
     stmt = (
         stmt.order_by(key.desc(), Note.id.desc())
-        .limit(limit + 1)
+        .limit(page.limit + 1)
         .options(lazyload("*"))  # the cards are built by id (`cards_in_order`)
         .execution_options(populate_existing=True)
     )
-    return list(db.session.scalars(stmt).unique())
+    return page.result(list(db.session.scalars(stmt).unique()), note_cursor)
 
 
 def note_cursor(note: Note) -> tuple[datetime, int]:

@@ -1,0 +1,186 @@
+"""What one process keeps between feed requests: the candidate catalogue, note features, the
+built models and card parts. Each is made once per app (`app.feeds.state.FeedsState`); the
+state shared across processes is in the feed store and the shared state, not here."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from cachetools import TTLCache
+from flask import current_app
+
+from app.core.config import Settings
+from app.feeds.ranking_data import model_blob, model_built_at, note_features
+from app.notes.models import Note
+from ranking.catalogue import PreparedCatalogue
+from ranking.config import RANKING
+from ranking.signals.exploration import TrafficPool
+from ranking.signals.hot import hot_score
+from ranking.types import NoteFeatures
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M")
+
+
+@dataclass
+class Catalogue:
+    """The candidate notes of every ranked feed, shared by the requests of one process."""
+
+    notes: dict[int, NoteFeatures]
+    hot: dict[int, float]
+    built: float
+    prepared: PreparedCatalogue
+    by_channel: dict[str, dict[int, NoteFeatures]]
+
+
+class CatalogueCache:
+    """Built on first use; afterwards rebuilt in a background thread when it is older than
+    `ranking_cache_seconds`, while requests go on with the previous one (a rebuild reads
+    thousands of rows: no request should wait for it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._value: Catalogue | None = None
+        self._refreshing = False
+
+    def get(self, settings: Settings) -> Catalogue:
+        value = self._value
+        if value is None or settings.ranking_cache_seconds <= 0:  # 0: no caching at all
+            with self._lock:
+                if settings.ranking_cache_seconds <= 0:
+                    self._value = None
+                if self._value is None:
+                    self._value = build_catalogue(settings)
+                return self._value
+        if time.monotonic() - value.built >= settings.ranking_cache_seconds:
+            self._refresh_in_background(settings)
+        return value
+
+    def _refresh_in_background(self, settings: Settings) -> None:
+        with self._lock:
+            if self._refreshing:
+                return
+            self._refreshing = True
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+        def rebuild() -> None:
+            try:
+                with app.app_context():
+                    self._value = build_catalogue(settings)
+            except Exception:  # keep serving the old catalogue; the next request retries
+                log.exception("rebuilding the ranking catalogue failed")
+            finally:
+                self._refreshing = False
+
+        threading.Thread(target=rebuild, name="catalogue-refresh", daemon=True).start()
+
+    def invalidate(self) -> None:
+        """The next request rebuilds synchronously (after an admin rebuild)."""
+        with self._lock:
+            self._value = None
+
+
+def build_catalogue(settings: Settings) -> Catalogue:
+    """The hottest and the newest notes, with their hot scores and the traffic pool's view."""
+    notes = note_features(
+        order_by=(Note.hot_score.desc(), Note.id.desc()), limit=settings.ranking_catalogue_hot
+    )
+    notes.update(
+        note_features(
+            order_by=(Note.published_at.desc(), Note.id.desc()),
+            limit=settings.ranking_catalogue_new,
+        )
+    )
+    now = time.time()
+    hot = {i: hot_score(f, now) for i, f in notes.items()}
+    by_channel: dict[str, dict[int, NoteFeatures]] = {}
+    for note_id, f in notes.items():
+        if f.channel is not None:
+            by_channel.setdefault(f.channel, {})[note_id] = f
+    return Catalogue(
+        notes=notes,
+        hot=hot,
+        built=time.monotonic(),
+        prepared=PreparedCatalogue.build(notes, hot, now, TrafficPool(RANKING.exploration)),
+        by_channel=by_channel,
+    )
+
+
+_MISSING = object()
+
+
+class FeatureCache:
+    """Features of notes outside the catalogue (CF neighbours, a user's history), kept for a
+    short while: most are asked for again by the next requests. Their labels and authors
+    hardly change; their counts only matter inside the catalogue, which is rebuilt apart."""
+
+    def __init__(self, ttl_seconds: float, size: int) -> None:
+        self._lock = threading.Lock()
+        self._cache: TTLCache[int, NoteFeatures | None] = TTLCache(size, max(ttl_seconds, 1e-3))
+
+    def __call__(self, note_ids: Iterable[int]) -> dict[int, NoteFeatures]:
+        wanted = set(note_ids)
+        with self._lock:
+            found = {i: self._cache.get(i, _MISSING) for i in wanted}
+        missing = [i for i, value in found.items() if value is _MISSING]
+        loaded = note_features(missing) if missing else {}
+        with self._lock:
+            for note_id in missing:  # remember invisible notes too, as None
+                self._cache[note_id] = loaded.get(note_id)
+        result = {i: f for i, f in found.items() if f is not _MISSING and f is not None}  # type: ignore[misc]
+        result.update(loaded)
+        return result
+
+
+class ModelCache(Generic[M]):
+    """A built model loaded once per process and reloaded when a newer build is stored."""
+
+    def __init__(
+        self, name: str, loader: Callable[[bytes], M], check_every_seconds: float = 30.0
+    ) -> None:
+        self.name, self.loader, self.check_every = name, loader, check_every_seconds
+        self._lock = threading.Lock()
+        self._model: M | None = None
+        self._built_at: datetime | None = None
+        self._checked = 0.0
+
+    def get(self) -> M | None:
+        now = time.monotonic()
+        if now - self._checked < self.check_every:
+            return self._model
+        with self._lock:
+            if now - self._checked < self.check_every:
+                return self._model
+            self._checked = now
+            built_at = model_built_at(self.name)
+            if built_at is not None and built_at != self._built_at:
+                blob = model_blob(self.name)
+                if blob is not None:
+                    self._model, self._built_at = self.loader(blob), built_at
+            return self._model
+
+    def invalidate(self) -> None:
+        self._checked = 0.0
+
+
+class TTLMap:
+    """Thread-safe TTL map shared by the requests of one process."""
+
+    def __init__(self, size: int, ttl: float) -> None:
+        self._lock = threading.Lock()
+        self._data: TTLCache[Any, Any] = TTLCache(size, ttl)
+
+    def get_many(self, keys: Sequence[Any]) -> dict[Any, Any]:
+        with self._lock:
+            return {k: v for k in keys if (v := self._data.get(k)) is not None}
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._data[key] = value

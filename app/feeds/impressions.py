@@ -1,0 +1,55 @@
+"""Impressions (a card was served): buffered by the feed store while pages are served, then
+written in one batch and added to the notes' exposure counts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, text
+
+from app.core.extensions import db, get_feed_store
+from app.core.sql import bump
+from app.feeds.models import NoteEvent
+from app.notes.models import Note
+
+
+def flush_impressions(max_items: int) -> dict[str, Any]:
+    """Write up to `max_items` buffered impressions and count them on their notes."""
+    batch = get_feed_store().drain_impressions(max_items)
+    if not batch:
+        return {"impressions": 0}
+    db.session.execute(
+        insert(NoteEvent),
+        [
+            {
+                "user_id": item.user_id,
+                "note_id": item.note_id,
+                "kind": "impression",
+                "source": item.source[:16],
+                "created_at": datetime.fromtimestamp(item.ts, UTC),
+            }
+            for item in batch
+        ],
+    )
+    counts = Counter(item.note_id for item in batch)
+    _add_impression_counts(counts)
+    db.session.commit()
+    return {"impressions": len(batch)}
+
+
+def _add_impression_counts(counts: Counter[int]) -> None:
+    """All notes' exposure counts in one statement on PostgreSQL; atomic `+ n` either way."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(
+            text(
+                "UPDATE notes SET impression_count = notes.impression_count + v.n FROM "
+                "unnest(CAST(:ids AS bigint[]), CAST(:counts AS integer[])) AS v(id, n) "
+                "WHERE notes.id = v.id"
+            ),
+            {"ids": list(counts), "counts": list(counts.values())},
+        )
+        return
+    for note_id, count in counts.items():
+        bump(Note, note_id, impression_count=count)

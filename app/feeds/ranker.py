@@ -1,0 +1,216 @@
+"""Runs the ranking pipeline for a viewer: for a page being served (`run_pipeline`, called by
+the discover session) and for the pages ranked ahead by a worker (`prefetch_next_pages`, the
+`prefetch_feed` job). Rows become plain data (`ranking_data`), `ranking/` does the rest.
+
+Below both the discover session and the jobs: the session enqueues the job, the job calls
+this module, and neither needs the other's module to do so.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from flask import current_app
+
+from app.accounts.models import User
+from app.core.config import Settings
+from app.core.extensions import db, get_feed_store
+from app.core.visibility import is_banned
+from app.editorial.services import editorial_source
+from app.feeds.caches import Catalogue
+from app.feeds.config import FeedsConfig
+from app.feeds.ranking_data import user_signals
+from app.feeds.state import feeds_state
+from ranking.config import RANKING
+from ranking.pipeline import RequestContext, build_pipeline
+from ranking.signals.interest import InterestProfile
+from ranking.store import NoteKey
+from ranking.types import NoteFeatures, Scored
+
+
+def session_key(viewer: User | None, session: str) -> str:
+    return f"{viewer.id if viewer else 'anon'}:{session}"
+
+
+def queue_key(viewer: User, channel: str | None) -> str:
+    """A signed-in viewer's ranked, unserved cards for one feed (any session)."""
+    return f"{viewer.id}:queue:{channel or ''}"
+
+
+def prefetch_key(viewer: User | None, channel: str | None) -> str | None:
+    """Where the pages ranked ahead for a signed-in viewer wait."""
+    return f"{viewer.id}:next:{channel or ''}" if viewer is not None else None
+
+
+def prefetch_claim(user_id: int, channel: str | None) -> str:
+    return f"prefetch:{user_id}:{channel or ''}"
+
+
+def page_rng(
+    config: FeedsConfig, viewer: User | None, channel: str | None, key: str, history: list[int]
+) -> random.Random:
+    """Exploration's randomness for one page. In production reproducible per page of a
+    session (a str seed is hashed stably across processes); with `rng_seed` set it does not
+    depend on the random session token, so tests see the same pages every run."""
+    page = ".".join(map(str, history))
+    if config.rng_seed is None:
+        return random.Random(f"{key}:{page}")
+    who = viewer.id if viewer is not None else "anon"
+    return random.Random(f"{config.rng_seed}:{who}:{channel or ''}:{page}")
+
+
+def prefetch_next_pages(user_id: int, channel: str | None) -> list[int]:
+    """Rank `ranking_prefetch_pages` pages for this user's next scroll and keep them for
+    `ranking_prefetch_seconds`; the next page that needs ranking (a new session, or a session
+    whose buffer ran out) takes them over instead of running the pipeline. Returns the notes
+    kept, in order."""
+    store = get_feed_store()
+    try:
+        return _prefetch(store, user_id, channel)
+    finally:
+        store.release(prefetch_claim(user_id, channel))  # the next run-out may ask again
+
+
+def _prefetch(store: Any, user_id: int, channel: str | None) -> list[int]:
+    viewer = db.session.get(User, user_id)
+    if viewer is None or is_banned(viewer):
+        return []
+    settings: Settings = current_app.config["SPROUT"]
+    state = feeds_state()
+    user_key = str(user_id)
+    generation = store.generation(user_key)  # feedback from now on makes this stale
+    catalogue = state.catalogue.get(settings)
+    size = settings.ranking_default_page_size * max(int(settings.ranking_prefetch_pages), 1)
+    key = session_key(viewer, f"prefetch-{time.time_ns()}")
+    # The cards still waiting in the viewer's queue come first: rank what follows them.
+    queued = {item.note_id for item in store.session_buffer(queue_key(viewer, channel), user_key)}
+    ranked, _, restored = run_pipeline(
+        viewer, channel, catalogue, store, key, [], size, time.time(), seen=queued
+    )
+    fresh = ranked[: len(ranked) - restored]
+    ahead = fresh if len(fresh) >= settings.ranking_default_page_size else ranked
+    target = prefetch_key(viewer, channel)
+    assert target is not None
+    known = features_for({item.note_id for item in ahead}, {}, catalogue, state.features)
+    store.set_session_buffer(
+        target,
+        user_key,
+        ahead,
+        ttl_seconds=settings.ranking_prefetch_seconds,
+        generation=generation,
+        keys=keys_of(known),
+    )
+    return [item.note_id for item in ahead]
+
+
+def features_for(
+    ids: set[int],
+    keys: Mapping[int, NoteKey],
+    catalogue: Catalogue,
+    cache: Callable[[Iterable[int]], Mapping[int, NoteFeatures]],
+) -> dict[int, NoteFeatures]:
+    """Features enough for the diversity rule: from the buffer's keys, the catalogue, then
+    the feature cache (which reads the database for what it lacks)."""
+    out: dict[int, NoteFeatures] = {}
+    for note_id in ids:
+        key = keys.get(note_id)
+        if key is not None:
+            topics = (key.topic,) if key.topic is not None else ()
+            out[note_id] = NoteFeatures(note_id, key.author_id, key.channel, topics)
+        elif note_id in catalogue.notes:
+            out[note_id] = catalogue.notes[note_id]
+    missing = ids - set(out)
+    if missing:
+        out.update(cache(missing))
+    return out
+
+
+def keys_of(features: Mapping[int, NoteFeatures]) -> dict[int, NoteKey]:
+    """What a buffer keeps of each card for the diversity rule."""
+    return {
+        n: NoteKey(f.author_id, f.channel, f.topics[0] if f.topics else None)
+        for n, f in features.items()
+    }
+
+
+def run_pipeline(
+    viewer: User | None,
+    channel: str | None,
+    catalogue: Catalogue,
+    store: Any,
+    key: str,
+    history: list[int],
+    size: int,
+    now: float,
+    *,
+    seen: set[int] | None = None,
+) -> tuple[list[Scored], dict[str, int], int]:
+    """The whole pipeline for `size` cards: (ranked cards, drops by filter, restored count).
+    `key` is the feed session's (`session_key`)."""
+    state = feeds_state()
+    config = state.config
+    cf = state.itemcf.get()
+    notes = catalogue.notes
+    if channel is not None:
+        notes = catalogue.by_channel.get(channel, {})
+
+    profile = None
+    recent: list[tuple[int, float]] = []
+    engaged: set[int] = set()
+    blocked_authors: set[int] = set()
+    blocked_topics: set[int] = set()
+    hidden: set[int] = set()
+    following: set[int] = set()
+    if viewer is not None:
+        signals = user_signals(
+            viewer.id, days=config.user_history_days, per_kind=config.user_events_per_kind
+        )
+        known = state.features({event.note_id for event in signals.events} - set(notes))
+        features = {**notes, **known}
+        profile = InterestProfile.build(
+            signals.events,
+            features,
+            now,
+            seed_channels=signals.seed_channels,
+            seed_topics=signals.seed_topics,
+        )
+        for kind, ref in signals.not_interested:
+            profile.mark_not_interested(kind, ref)
+            {"note": hidden, "author": blocked_authors, "topic": blocked_topics}[kind].add(ref)
+        positive = [e for e in signals.events if e.kind != "impression"]
+        positive.sort(key=lambda event: event.ts, reverse=True)
+        engaged = {e.note_id for e in positive if e.kind != "open"}
+        weights = RANKING.interest.event_weights
+        recent = [
+            (e.note_id, weights.get(e.kind, 1.0)) for e in positive[: config.recent_engagements]
+        ]
+        following = signals.following
+
+    context = RequestContext(
+        user_id=viewer.id if viewer else None,
+        now=now,
+        feed="channel" if channel else "discover",
+        channel=channel,
+        notes=notes,
+        profile=profile,
+        cf=cf,
+        recent=recent,
+        hot=catalogue.hot,
+        editorial=editorial_source(),
+        seen=store.seen(key) if seen is None else seen,
+        recently_served=store.recently_served(str(viewer.id)) if viewer else set(),
+        engaged=engaged,
+        blocked_authors=blocked_authors,
+        blocked_topics=blocked_topics,
+        hidden_notes=hidden,
+        following=following,
+        rng=page_rng(config, viewer, channel, key, history),
+        hydrate=state.features,  # CF neighbours outside the cached catalogue
+        history=history,
+        prepared=catalogue.prepared,
+    )
+    result = build_pipeline(context.feed).run(context, size)
+    return result.items, dict(result.dropped), result.restored

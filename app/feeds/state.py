@@ -1,0 +1,68 @@
+"""The feeds domain's per-app state: its tunables and the caches of this process.
+
+Made once when the app registers the feeds blueprint (`init_app`), read through
+`feeds_state()`. Tests run several apps in one process, so none of this is module-global.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from flask import Flask, current_app
+
+from app.core.config import Settings
+from app.feeds.caches import CatalogueCache, FeatureCache, ModelCache, TTLMap
+from app.feeds.config import FEEDS, FeedsConfig
+from ranking.signals.itemcf import ItemCF
+
+_KEY = "sprout.feeds"
+
+
+@dataclass
+class FeedsState:
+    config: FeedsConfig
+    catalogue: CatalogueCache
+    itemcf: ModelCache[ItemCF]
+    features: FeatureCache
+    card_content: TTLMap  # (host, note id) → (version, encoded content)
+    avatars: TTLMap  # (host, image id) → image view
+
+    @classmethod
+    def create(cls, settings: Settings, config: FeedsConfig = FEEDS) -> FeedsState:
+        caching = settings.ranking_cache_seconds > 0
+        return cls(
+            config=config,
+            catalogue=CatalogueCache(),
+            itemcf=ModelCache("itemcf", ItemCF.from_bytes, config.model_check_seconds),
+            features=FeatureCache(
+                config.feature_ttl_seconds if caching else 0.0, config.feature_cache_size
+            ),
+            card_content=TTLMap(config.content_cache_size, config.content_ttl_seconds),
+            avatars=TTLMap(config.content_cache_size, config.content_ttl_seconds),
+        )
+
+    def forget_models(self) -> None:
+        """Drop the cached item-CF model and catalogue: the next request loads the new ones."""
+        self.itemcf.invalidate()
+        self.catalogue.invalidate()
+
+    def configure(self, **changes: Any) -> None:
+        """Change tunables on a running app (tests: e.g. `rng_seed`)."""
+        self.config = replace(self.config, **changes)
+
+
+def init_app(app: Flask, config: FeedsConfig = FEEDS) -> FeedsState:
+    state = FeedsState.create(app.config["SPROUT"], config)
+    app.extensions[_KEY] = state
+    return state
+
+
+def feeds_state() -> FeedsState:
+    """This app's feeds state."""
+    return current_app.extensions[_KEY]  # type: ignore[no-any-return]
+
+
+def forget_cached_models() -> None:
+    """After the periodic ranking jobs were run on demand (admin)."""
+    feeds_state().forget_models()
