@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, jsonify
+from flask import Blueprint, Flask, Response, current_app, jsonify
 from sqlalchemy import text
 
 from app.core.extensions import db, get_redis
@@ -22,12 +22,12 @@ def init_app(app: Flask, checks: dict[str, ReadinessCheck]) -> None:
 
 
 @bp.get("/healthz")
-def healthz() -> Any:
+def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
 @bp.get("/readyz")
-def readyz() -> Any:
+def readyz() -> Response:
     """Each dependency reported on its own, so an operator sees which one is down."""
     checks: dict[str, dict[str, Any]] = {}
     try:

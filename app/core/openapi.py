@@ -226,7 +226,7 @@ def build_document() -> dict[str, Any]:
 
 
 @bp.get("/api/v1/openapi.json")
-def openapi_json() -> Any:
+def openapi_json() -> dict[str, Any]:
     cached = current_app.extensions.get("sprout.openapi")
     if cached is None:
         cached = current_app.extensions["sprout.openapi"] = build_document()

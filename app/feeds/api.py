@@ -6,13 +6,14 @@ from typing import Any
 
 from flask import Blueprint
 
+from app.accounts.models import User
 from app.core.pagination import COUNT, TIME_CURSOR, Cursor, IdList, PageRequest, PageResult, Text
 from app.core.routing import JsonBody, current_actor, endpoint
 from app.feeds import discover, hot
 from app.feeds import following as feeds
 from app.feeds import related as related_notes
 from app.feeds import state as feeds_state
-from app.feeds.cards import note_cards
+from app.feeds.cards import Present, note_cards
 from app.feeds.schemas import DiscoverQuery, FeedbackIn, HotQuery, RelatedQuery
 from ranking.types import Scored
 
@@ -39,7 +40,7 @@ def following_feed(page: PageRequest) -> PageResult[JsonBody]:
     return feeds.following_page(current_actor(), page)
 
 
-def _present(actor: Any) -> Any:
+def _present(actor: User | None) -> Present:
     return lambda note_ids: note_cards(note_ids, actor)
 
 
