@@ -18,6 +18,7 @@ from app.core.pagination import PageRequest, PageResult
 from app.core.policies import is_staff, require
 from app.core.snapshots import VersionedSnapshot
 from app.core.sql import id_in_range, newest_first
+from app.core.visibility import is_public_note
 from app.editorial.models import Boost, EditorialLogEntry, EditorPick
 from app.growth.levels import new_creator_boosts
 from app.notes.models import Channel, Note, Topic
@@ -54,9 +55,9 @@ def _published_note(note_id: int) -> Note:
     note = db.session.get(Note, note_id) if id_in_range(note_id) else None
     if note is None or note.deleted_at is not None:
         raise NotFound("No such note.", code="note_not_found")
-    if note.status != "published":
+    if not is_public_note(note):  # not published, or by a banned author: it would never show
         raise Unprocessable(
-            "Only published notes can be picked or boosted.",
+            "Only notes everyone can see can be picked or boosted.",
             code="note_not_published",
             details={"status": note.status},
         )

@@ -313,3 +313,19 @@ def test_the_sql_clause_and_the_python_predicate_agree(api):
     loaded_comments = db.session.scalars(select(Comment).where(Comment.id.in_(comment_ids)))
     in_python = {c.id for c in loaded_comments.unique() if can_view_comment(c)}
     assert in_sql == in_python and len(in_sql) == 1
+
+
+def test_editors_cannot_pick_or_boost_a_banned_authors_note(api):
+    """It would never show: a pick slot or a boost spent on it is refused, as for a draft."""
+    for name in ("bad", "rep", "mod1", "editor1"):
+        api.register(name)
+    api.grant("mod1", "moderator")
+    api.grant("editor1", "editor")
+    note = publish(api, "bad", "违规笔记", make_topic(api, "话题"))
+    report_and_ban(api, note)
+    picked = api.post("/editor/picks", "editor1", json={"note_id": note, "slot": "home"})
+    assert picked.status_code == 422, picked.get_json()
+    assert picked.get_json()["error"]["code"] == "note_not_published"
+    boost = {"note_id": note, "weight": 1, "ends_at": "2099-01-01T00:00:00Z"}
+    boosted = api.post("/editor/boosts", "editor1", json=boost)
+    assert boosted.status_code == 422, boosted.get_json()
