@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select
@@ -207,6 +207,10 @@ def topic_notes(viewer: User | None, topic_id: int, sort: str, page: PageRequest
     topic, which are never repeated below."""
     topic = get_topic_or_404(topic_id)
     exclude = slot_picks(f"topic:{topic.id}") if sort == "hot" else []
+    # The picks count within `limit` on the page they open: only those anyone may see, at
+    # most `limit - 1` of them, so the page always holds a ranked note to carry the cursor.
+    shown = _visible_ids(exclude)[: page.limit - 1] if page.first else []
+    page = replace(page, limit=page.limit - len(shown))
     in_topic = select(NoteTopic.note_id).where(NoteTopic.topic_id == topic.id)
     score = engagement()
     stmt = (
@@ -253,7 +257,17 @@ def topic_notes(viewer: User | None, topic_id: int, sort: str, page: PageRequest
         found = page.result(rows, lambda row: (row.note.published_at, row.note.id))
     else:
         found = page.result(rows, lambda row: (row.hot_score, row.engagement, row.note.id))
-    return TopicNotes(found, exclude if page.first else [])
+    return TopicNotes(found, shown)
+
+
+def _visible_ids(note_ids: list[int]) -> list[int]:
+    """`note_ids`, in order, without the notes not everyone may see."""
+    if not note_ids:
+        return []
+    visible = set(
+        db.session.scalars(select(Note.id).where(Note.id.in_(note_ids), note_visible_clause(None)))
+    )
+    return [note_id for note_id in note_ids if note_id in visible]
 
 
 def _follow_state(topic_id: int, followed: bool) -> dict[str, Any]:

@@ -199,3 +199,40 @@ def test_onboarding_interests_shape_the_first_discover_page(api):
     assert channels.count("pets") >= 6, channels
     anonymous = api.get("/feeds/discover?limit=10").get_json()["items"]
     assert [c["channel"]["code"] for c in anonymous].count("pets") < channels.count("pets")
+
+
+def test_topic_picks_count_within_the_page_limit(api):
+    """`?limit=N` means N cards, the picks included: they open the first page and the ranked
+    notes fill the rest; paging on shows every note of the topic once."""
+    api.register("editor1")
+    api.grant("editor1", "editor")
+    topic = api.post("/topics", "editor1", json={"name": "露营装备", "channel": "travel"})
+    topic_id = topic.get_json()["id"]
+    api.register("camper")
+    ids = [
+        api.post(
+            "/notes",
+            "camper",
+            json={"title": f"装备{i}", "status": "published", "topic_ids": [topic_id]},
+        ).get_json()["id"]
+        for i in range(7)
+    ]
+    picks = [ids[5], ids[6]]
+    for note_id in picks:
+        made = api.post(
+            "/editor/picks", "editor1", json={"note_id": note_id, "slot": f"topic:{topic_id}"}
+        )
+        assert made.status_code == 201, made.get_json()
+    seen, cursor, pages = [], None, []
+    while True:
+        url = f"/topics/{topic_id}/notes?sort=hot&limit=3" + (f"&cursor={cursor}" if cursor else "")
+        body = api.get(url).get_json()
+        assert len(body["items"]) <= 3, body
+        pages.append(body["items"])
+        seen += [card["id"] for card in body["items"]]
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+    assert sorted(card["id"] for card in pages[0] if card["pick"]) == sorted(picks)
+    assert len(pages[0]) == 3
+    assert sorted(seen) == sorted(ids) and len(seen) == len(set(seen))
