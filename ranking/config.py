@@ -134,6 +134,9 @@ class DiversityConfig:
     max_channel_run: int = 2  # no more than this many consecutive cards of one channel if avoidable
     max_topic_run: int = 2
     lookahead: int = 50  # how far down the ranked list the greedy re-ranker looks
+    # When every candidate left would break the author rule, fill the page with the least
+    # repeated author rather than end the feed (a channel fed by one official account).
+    relax_when_starved: bool = True
 
 
 # How many candidates each source may supply (a feed's `BlendConfig.fetch` overrides them).

@@ -26,13 +26,16 @@ def diversify(
     history: Sequence[int] = (),
     pinned: Mapping[int, Scored] | None = None,
     limit: int | None = None,
+    relax: bool = DIVERSITY.relax_when_starved,
 ) -> list[Scored]:
     """Greedy re-rank: the best next item that keeps the author rule, preferring a channel
     and primary topic that do not extend a run.
 
-    Hard rule: no author more than `max_per_author` times in any `window` consecutive cards
-    (counting `history`, the cards shown just before). Items that cannot be placed without
-    breaking it are left out, so the result may be shorter than the input. Duplicates are
+    Author rule: no author more than `max_per_author` times in any `window` consecutive cards
+    (counting `history`, the cards shown just before), whenever any candidate left keeps it.
+    When none does (candidates from too few authors), `relax` fills the page with the least
+    repeated author instead of ending it; without `relax` those items are left out, so the
+    result may be shorter than the input. Duplicates are
     dropped. Runs of one channel/topic longer than the max are avoided when an alternative
     exists within `lookahead`. `pinned` maps output positions to items (positioned editorial
     picks) placed there when the author rule allows, else ranked with the rest. `limit` stops
@@ -102,6 +105,15 @@ def diversify(
                 ),
                 None,
             )
+            if chosen is None and relax:
+                # Every candidate left breaks the author rule (a channel fed by one or two
+                # accounts): fill the page with the least repeated author, best first,
+                # rather than end the feed.
+                window_ = pending[:lookahead]
+                chosen = min(
+                    range(len(window_)),
+                    key=lambda i: placed.author_count(key(window_[i].note_id)[0] or -1),
+                )
             if chosen is None:
                 break
         it = pending.pop(chosen)

@@ -85,11 +85,32 @@ def test_diversity_invariant_on_1000_random_pages() -> None:
         }
         items = [Scored(i, rng.random(), "hot", {}) for i in notes]
         items.sort(key=lambda s: -s.score)
-        out = diversify(items, notes)
+        out = diversify(items, notes, relax=False)
         check_diversity([s.note_id for s in out], notes)
         # nothing placeable is lost: the first window fills as far as the rule allows
         per_author = Counter(f.author_id for f in notes.values())
         assert len(out) >= min(10, sum(min(c, 2) for c in per_author.values()))
+
+
+def test_a_starved_page_relaxes_the_author_rule_only_when_nothing_else_keeps_it() -> None:
+    """Candidates from too few authors fill the page instead of ending the feed; the rule
+    gives way at a card only when every card still unplaced would break it too."""
+    rng = random.Random(99)
+    for _ in range(500):
+        n_authors = rng.randint(1, 5)
+        notes = {
+            i: NoteFeatures(i, author_id=rng.randrange(n_authors), channel=rng.choice(CHANNELS))
+            for i in range(rng.randint(0, 60))
+        }
+        items = sorted((Scored(i, rng.random(), "hot") for i in notes), key=lambda s: -s.score)
+        out = [s.note_id for s in diversify(items, notes)]
+        assert sorted(out) == sorted(notes)  # nothing is lost
+        authors = [notes[n].author_id for n in out]
+
+        for pos, author in enumerate(authors):
+            shown = authors[max(pos - 9, 0) : pos]
+            if shown.count(author) >= 2:
+                assert all(shown.count(other) >= 2 for other in authors[pos:])
 
 
 def test_diversity_with_a_limit_is_the_prefix_of_the_unlimited_run() -> None:
@@ -125,7 +146,7 @@ def test_diversity_holds_across_page_boundaries(authors: list[int], history: lis
     }
     allnotes = {**notes, **hist_notes}
     items = [Scored(i, 1.0 - i / 100, "hot", {}) for i in notes]
-    out = diversify(items, allnotes, history=list(hist_notes))
+    out = diversify(items, allnotes, history=list(hist_notes), relax=False)
     seq = [*history, *(notes[s.note_id].author_id for s in out)]
     for pos in range(len(history), len(seq)):  # each new card obeys the rule; history may not
         assert seq[max(pos - 9, 0) : pos].count(seq[pos]) < 2
