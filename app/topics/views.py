@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from app.core.presenters import iso
+from app.core.routing import JsonBody
 from app.notes.models import Channel, Topic
 from app.topics.services import TopicCards
-
-JsonBody = dict[str, Any]
 
 
 def channel_view(channel: Channel | None) -> JsonBody | None:
