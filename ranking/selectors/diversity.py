@@ -109,11 +109,11 @@ def diversify(
                 # Every candidate left breaks the author rule (a channel fed by one or two
                 # accounts): fill the page with the least repeated author, best first,
                 # rather than end the feed.
-                window_ = pending[:lookahead]
-                chosen = min(
-                    range(len(window_)),
-                    key=lambda i: placed.author_count(key(window_[i].note_id)[0] or -1),
-                )
+                counts = [
+                    0 if (a := key(it.note_id)[0]) is None else placed.author_count(a)
+                    for it in pending[:lookahead]
+                ]
+                chosen = counts.index(min(counts))
             if chosen is None:
                 break
         it = pending.pop(chosen)
