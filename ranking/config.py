@@ -58,8 +58,9 @@ class InterestConfig:
     event_weights: Mapping[str, float] = field(default_factory=lambda: INTEREST_EVENT_WEIGHTS)
     seed_weight: float = 2.0
     # An onboarding choice is a statement, not a glance: it counts as this many events of
-    # evidence, so a new user's first page follows what they picked.
-    seed_evidence: float = 5.0
+    # evidence (two pages' worth of likes at the evidence prior of 5: two thirds of the
+    # interest weight), so a new user's first page follows what they picked.
+    seed_evidence: float = 10.0
     negative_factor: float = 0.2  # affinity multiplied by this, then lowered by negative_penalty
     negative_penalty: float = 1.0
     max_keys: int = 200  # per dimension, so a stored profile stays small
@@ -137,6 +138,16 @@ class DiversityConfig:
     # When every candidate left would break the author rule, fill the page with the least
     # repeated author rather than end the feed (a channel fed by one official account).
     relax_when_starved: bool = True
+    # The author rule also gives way to a card scoring at least this multiple of the best
+    # card that keeps it: the viewer's own signals (a chosen channel, a run of likes) point
+    # there clearly more than anywhere else. 1.25: a quarter better, not a near tie.
+    author_yield_ratio: float = 1.25
+    # Signed-in viewers: unpositioned editors' picks fill at most this share of any
+    # `pick_span` consecutive cards (one in five: four of a page of 20, spread over it); the
+    # rest of the page follows the viewer. Positioned picks stay pinned; anonymous visitors,
+    # with nothing else to go on, get every pick first.
+    pick_share: float = 0.2
+    pick_span: int = 5
 
 
 # How many candidates each source may supply (a feed's `BlendConfig.fetch` overrides them).

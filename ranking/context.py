@@ -55,6 +55,10 @@ class RequestContext:
     following: set[int] = field(default_factory=set)
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     hydrate: Callable[[Iterable[int]], Mapping[int, NoteFeatures]] | None = None
+    #: The whole catalogue when ranked candidates run out: `fallback(n, exclude)` gives up to
+    #: n visible notes of this feed outside `exclude`, most engaged over their lifetime
+    #: first, then newest (`ranking.sources.fallback`).
+    fallback: Callable[[int, frozenset[int]], Sequence[NoteFeatures]] | None = None
     history: Sequence[int] = ()
     #: The catalogue's viewer-independent work, done once per rebuild (`ranking.catalogue`);
     #: without it every value is computed here, with the same results.

@@ -26,10 +26,12 @@ from ranking.filters import (
 )
 from ranking.scorers import BlendScorer
 from ranking.selectors import PageSelector, diversify
+from ranking.selectors.diversity import Quota
 from ranking.signals.exploration import TrafficPool
 from ranking.sources import (
     CFSource,
     ExploreSource,
+    FallbackSource,
     FollowingSource,
     HotSource,
     InterestSource,
@@ -46,6 +48,7 @@ __all__ = [
     "build_pipeline",
     "default_filters",
     "diversify",
+    "page_quotas",
 ]
 
 
@@ -64,8 +67,9 @@ class PageResult:
 
 @dataclass
 class Pipeline:
-    """Runs the stages for one request: fetch and merge, filter, score, select; a page left
-    short is filled from the softly dropped candidates."""
+    """Runs the stages for one request: fetch and merge, filter, score, select. A page left
+    short goes on over the whole catalogue (`fallback`), then takes back the softly dropped
+    candidates (notes served in earlier sessions)."""
 
     feed: str
     sources: list[CandidateSource]
@@ -74,6 +78,9 @@ class Pipeline:
     cold_scorer: Scorer
     selector: PageSelector
     cold_sources: frozenset[str] = RANKING.cold_start_sources
+    #: The whole catalogue, for when the ranked candidates run out (`ctx.fallback`).
+    fallback: FallbackSource | None = None
+    fallback_rounds: int = 3  # fetches per run (filters and diversity may keep few of one)
 
     @property
     def stage_names(self) -> dict[str, list[str]]:
@@ -105,18 +112,29 @@ class Pipeline:
         dropped: dict[str, int] = {}
         soft_removed: list[Scored] = []
         soft_filter: dict[int, str] = {}  # note → the soft filter that removed it
-        for flt in self.filters:
-            items, removed = flt.apply(ctx, items)
-            if removed:
-                dropped[flt.name] = dropped.get(flt.name, 0) + len(removed)
-                if flt.soft:
-                    soft_removed.extend(removed)
-                    soft_filter.update((it.note_id, flt.name) for it in removed)
+        items = self._filter(ctx, items, dropped, soft_removed, soft_filter)
         scorer = self.cold_scorer if cold else self.scorer
         # One scoring pass for the kept and the softly removed (needed if the page is short).
         both = scorer.score(ctx, items + soft_removed)
         scored, back = both[: len(items)], both[len(items) :]
         page = self.selector.select(ctx, scored, page_size)
+        fetched = set(merged)
+        if len(page) < page_size and self.fallback is not None and self.fallback.enabled(ctx):
+            # The ranked candidates ran out: go on over the whole catalogue, unseen notes only.
+            for _ in range(self.fallback_rounds):
+                need = page_size - len(page)
+                exclude = frozenset(fetched | ctx.seen | set(ctx.history))
+                more = self.fallback.fetch_more(ctx, max(2 * need, need + 20), exclude)
+                if not more:
+                    break
+                fetched.update(it.note_id for it in more)
+                before = len(soft_removed)
+                kept = self._filter(ctx, more, dropped, soft_removed, soft_filter)
+                back.extend(soft_removed[before:])  # their order is the fallback's: kept as is
+                history = [*ctx.history, *(s.note_id for s in page)]
+                page.extend(self.selector.select_after(ctx, kept, need, history))
+                if len(page) >= page_size:
+                    break
         restored = 0
         if len(page) < page_size and back:
             # only when the page would be short: let softly dropped notes back in
@@ -133,10 +151,28 @@ class Pipeline:
             items=page,
             dropped=dropped,
             cold_start=cold,
-            candidates=len(merged),
+            candidates=len(fetched),
             restored=restored,
             sources=dict(Counter(s.source for s in page)),
         )
+
+    def _filter(
+        self,
+        ctx: RequestContext,
+        items: list[Scored],
+        dropped: dict[str, int],
+        soft_removed: list[Scored],
+        soft_filter: dict[int, str],
+    ) -> list[Scored]:
+        """Runs the filters in order, counting drops and keeping what soft filters removed."""
+        for flt in self.filters:
+            items, removed = flt.apply(ctx, items)
+            if removed:
+                dropped[flt.name] = dropped.get(flt.name, 0) + len(removed)
+                if flt.soft:
+                    soft_removed.extend(removed)
+                    soft_filter.update((it.note_id, flt.name) for it in removed)
+        return items
 
     @staticmethod
     def _hydrate(ctx: RequestContext, items: list[Scored]) -> None:
@@ -186,7 +222,18 @@ def build_pipeline(feed: str, config: RankingConfig = RANKING) -> Pipeline:
             config.cold_start, pool, name="blend_cold", evidence_prior=prior, sticky=sticky
         ),
         selector=PageSelector(
-            config.diversity, explore_share=explore_share, pool_factor=blend.pool_factor
+            config.diversity,
+            explore_share=explore_share,
+            pool_factor=blend.pool_factor,
+            pick_share=config.diversity.pick_share,
+            pick_span=config.diversity.pick_span,
         ),
         cold_sources=config.cold_start_sources,
+        fallback=FallbackSource(),
     )
+
+
+def page_quotas(feed: str, *, signed_in: bool, config: RankingConfig = RANKING) -> list[Quota]:
+    """The quotas a feed's pages keep (pool notes, unpositioned picks), for a service that
+    applies `diversify` again to a page served from a buffer."""
+    return build_pipeline(feed, config).selector.quotas(signed_in=signed_in)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +32,8 @@ from app.feeds.state import feeds_state
 from app.notes.models import NoteTopic
 from app.topics.services import require_channel
 from ranking.config import RANKING
-from ranking.pipeline import diversify
+from ranking.pipeline import diversify, page_quotas
+from ranking.selectors.diversity import Quota
 from ranking.store import PageWrite
 from ranking.types import Impression, NoteFeatures, Scored
 
@@ -105,6 +106,7 @@ def ranked_feed(
     def features(ids: Iterable[int]) -> dict[int, NoteFeatures]:
         return ranker.features_for(set(ids), keys, catalogue, feeds.features)
 
+    quotas = page_quotas("channel" if channel else "discover", signed_in=viewer is not None)
     buffered = state.buffer
     took_ahead = len(buffered) < page_size and bool(state.ahead)
     if took_ahead:  # the viewer's next pages, ranked ahead by a job: this session takes them
@@ -120,7 +122,7 @@ def ranked_feed(
     )
     # Fewer than a page left: ranking runs anyway, so these are not presented twice.
     served = (
-        _serve(buffered, history, page_size, present, features)
+        _serve(buffered, history, page_size, present, features, quotas)
         if len(buffered) >= page_size
         else None
     )
@@ -140,7 +142,12 @@ def ranked_feed(
         # Recently served notes let back in to fill a short run are only for this page.
         fresh = ranked[: len(ranked) - restored]
         served = _serve(
-            fresh if len(fresh) >= page_size else ranked, history, page_size, present, features
+            fresh if len(fresh) >= page_size else ranked,
+            history,
+            page_size,
+            present,
+            features,
+            quotas,
         )
     kept, cards, rest = served
     items = [(cards[item.note_id], item) for item in kept]
@@ -192,6 +199,7 @@ def _serve(
     page_size: int,
     present: Present,
     features: Callable[[Iterable[int]], Mapping[int, NoteFeatures]],
+    quotas: Sequence[Quota],
 ) -> tuple[list[Scored], Mapping[int, Any], list[Scored]]:
     """The next page from a ranked sequence: (cards served, their views, what is left).
 
@@ -216,6 +224,7 @@ def _serve(
         max_channel_run=RANKING.diversity.max_channel_run,
         max_topic_run=RANKING.diversity.max_topic_run,
         history=history,
+        quotas=quotas,
     )
     kept_ids = {item.note_id for item in kept}
     held_back = [item for item in chosen if item.note_id not in kept_ids]

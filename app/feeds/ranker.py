@@ -22,7 +22,7 @@ from app.core.visibility import is_banned
 from app.editorial.services import editorial_source
 from app.feeds.caches import Catalogue
 from app.feeds.config import FeedsConfig
-from app.feeds.ranking_data import user_signals
+from app.feeds.ranking_data import fallback_notes, user_signals
 from app.feeds.state import feeds_state
 from ranking.config import RANKING
 from ranking.pipeline import RequestContext, build_pipeline
@@ -209,6 +209,7 @@ def run_pipeline(
         following=following,
         rng=page_rng(config, viewer, channel, key, history),
         hydrate=state.features,  # CF neighbours outside the cached catalogue
+        fallback=lambda n, exclude: fallback_notes(n, exclude, channel),
         history=history,
         prepared=catalogue.prepared,
     )

@@ -22,6 +22,7 @@ from app.core.visibility import note_visible_clause
 from app.feeds.models import NegativeFeedback, NoteEvent, RankingModel
 from app.notes.models import Collect, Comment, Note, NoteLike, NoteTag, NoteTopic, Share, Tag
 from app.social.models import UserFollow
+from ranking.config import CES_WEIGHTS
 from ranking.types import Event, NoteFeatures
 
 FEATURE_COLUMNS = (
@@ -101,6 +102,38 @@ def note_features(
         )
         for row in rows
     }
+
+
+def fallback_notes(
+    n: int, exclude: frozenset[int], channel: str | None = None
+) -> list[NoteFeatures]:
+    """Up to `n` visible notes (of `channel`) outside `exclude`: the most engaged over their
+    lifetime first (the hot list's engagement weights, without its decay), newest after that.
+
+    Read only when a viewer's ranked candidates have run out. The ids outside `exclude` are
+    picked in Python from the first `n + |exclude|` in order, which needs no parameter per
+    excluded id (SQLite caps them) and reads one narrow column.
+    """
+    if n <= 0:
+        return []
+    w = CES_WEIGHTS
+    engagement = (
+        Note.like_count * w["like"]
+        + Note.collect_count * w["collect"]
+        + Note.comment_count * w["comment"]
+        + Note.share_count * w["share"]
+        + Note.follow_gain_count * w["follow"]
+    )
+    where = [Note.channel_code == channel] if channel is not None else []
+    stmt = (
+        select(Note.id)
+        .where(*visible_notes_filter(), *where)
+        .order_by(engagement.desc(), Note.published_at.desc(), Note.id.desc())
+        .limit(n + len(exclude))
+    )
+    ids = [i for i in db.session.scalars(stmt) if i not in exclude][:n]
+    features = note_features(ids)
+    return [features[i] for i in ids if i in features]
 
 
 def _event_sources(include_opens: bool) -> list[Any]:

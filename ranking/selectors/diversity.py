@@ -6,12 +6,18 @@ service runs it again on a buffered page whose cards changed.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ranking.config import DIVERSITY
 from ranking.types import NoteFeatures, Scored
+
+#: (is_limited, cap, span): see `diversify`.
+Quota = tuple[Callable[[Scored], bool], int, int]
+
+#: Components that come from the viewer (their profile, their neighbours, whom they follow).
+PERSONAL_SIGNALS = ("interest", "cf", "following")
 
 
 def diversify(
@@ -27,6 +33,8 @@ def diversify(
     pinned: Mapping[int, Scored] | None = None,
     limit: int | None = None,
     relax: bool = DIVERSITY.relax_when_starved,
+    yield_ratio: float | None = DIVERSITY.author_yield_ratio,
+    quotas: Sequence[Quota] = (),
 ) -> list[Scored]:
     """Greedy re-rank: the best next item that keeps the author rule, preferring a channel
     and primary topic that do not extend a run.
@@ -35,12 +43,21 @@ def diversify(
     (counting `history`, the cards shown just before), whenever any candidate left keeps it.
     When none does (candidates from too few authors), `relax` fills the page with the least
     repeated author instead of ending it; without `relax` those items are left out, so the
-    result may be shorter than the input. Duplicates are
+    result may be shorter than the input. With `relax`, the rule also gives way to a card
+    that scores at least `yield_ratio` times the best card keeping it (a new user who chose
+    one channel, served by one account, sees that channel rather than notes far from what
+    they asked for) when the viewer's own signals (interest, CF, following) are what put it
+    ahead: popularity alone never lifts the rule. The channel and topic runs still hold.
+    Duplicates are
     dropped. Runs of one channel/topic longer than the max are avoided when an alternative
     exists within `lookahead`. `pinned` maps output positions to items (positioned editorial
     picks) placed there when the author rule allows, else ranked with the rest. `limit` stops
     after that many cards (the greedy choice makes the result a prefix of the unlimited one):
     a ranking run keeps a few hundred cards of a pool of a thousand.
+
+    `quotas`: each (is_limited, cap, span) lets the items for which `is_limited` holds fill
+    at most `cap` of any `span` consecutive cards while anything else can take the place
+    (traffic-pool notes; unpositioned picks on a signed-in viewer's pages).
     """
 
     keys: dict[int, tuple[int | None, str | None, int | None]] = {}
@@ -71,6 +88,18 @@ def diversify(
             return True
         return not placed.run_at_least(idx, value, limit)
 
+    windows = [deque[bool](maxlen=max(span - 1, 0)) for _, _, span in quotas]
+
+    def quota_ok(it: Scored) -> bool:
+        return all(
+            sum(recent) < cap or not limited(it)
+            for (limited, cap, _), recent in zip(quotas, windows, strict=True)
+        )
+
+    def count_quotas(it: Scored) -> None:
+        for (limited, _, _), recent in zip(quotas, windows, strict=True):
+            recent.append(limited(it))
+
     pins = dict(pinned or {})
     pending += [p for p in pins.values() if p.note_id not in used]  # fallback slot if not placed
     pinned_ids = {p.note_id for p in pins.values()}
@@ -80,14 +109,25 @@ def diversify(
             pending.remove(pin)
             used.add(pin.note_id)
             placed.add(key(pin.note_id))
+            count_quotas(pin)
             out.append(pin)
             continue
-        chosen = fallback = None
+        chosen = fallback = blocked = over_quota = None
         for i, it in enumerate(pending[:lookahead]):
             if it.note_id in pinned_ids and any(p.note_id == it.note_id for p in pins.values()):
                 continue  # still waiting for its position
+            if not quota_ok(it):
+                if over_quota is None and author_ok(key(it.note_id)[0]):
+                    over_quota = i
+                continue
             a, ch, tp = key(it.note_id)
             if not author_ok(a):
+                if (
+                    blocked is None
+                    and run_ok(1, ch, max_channel_run)
+                    and run_ok(2, tp, max_topic_run)
+                ):
+                    blocked = i
                 continue
             if fallback is None:
                 fallback = i
@@ -96,15 +136,22 @@ def diversify(
                 break
         if chosen is None:
             chosen = fallback
+        if chosen is not None and blocked is not None and relax and yield_ratio is not None:
+            over, kept = pending[blocked], pending[chosen]
+            if (
+                over.score > 0
+                and over.score >= yield_ratio * max(kept.score, 0.0)
+                and _personal(over) > _personal(kept)
+            ):
+                chosen = blocked  # clearly better for this viewer than anything keeping the rule
         if chosen is None:
-            chosen = next(
-                (
-                    i
-                    for i in range(lookahead, len(pending))
-                    if author_ok(key(pending[i].note_id)[0])
-                ),
-                None,
-            )
+            beyond = [
+                i for i in range(lookahead, len(pending)) if author_ok(key(pending[i].note_id)[0])
+            ]
+            # a card within its quota first; one over it before the author rule gives way
+            chosen = next((i for i in beyond if quota_ok(pending[i])), None)
+            if chosen is None:
+                chosen = over_quota if over_quota is not None else next(iter(beyond), None)
             if chosen is None and relax:
                 # Every candidate left breaks the author rule (a channel fed by one or two
                 # accounts): fill the page with the least repeated author, best first,
@@ -121,8 +168,15 @@ def diversify(
             continue
         used.add(it.note_id)
         placed.add(key(it.note_id))
+        count_quotas(it)
         out.append(it)
     return out
+
+
+def _personal(item: Scored) -> float:
+    """How much of a card's standing comes from the viewer's own signals."""
+    comps = item.components
+    return sum(comps.get(k, 0.0) for k in PERSONAL_SIGNALS)
 
 
 class _Placed:

@@ -3,11 +3,12 @@ diversify."""
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 from ranking.config import DiversityConfig
 from ranking.context import RequestContext
-from ranking.selectors.diversity import diversify
+from ranking.selectors.diversity import Quota, diversify
 from ranking.types import Scored
 
 
@@ -19,6 +20,10 @@ class PageSelector:
     explore_share: float  # `ExplorationConfig.explore_share`, or 0 where a feed does not explore
     pool_factor: int  # `BlendConfig.pool_factor`: candidates kept for diversity per card
     name: str = "page"
+    # `DiversityConfig.pick_share` / `pick_span`: unpositioned picks per run of a signed-in
+    # viewer's cards.
+    pick_share: float = 0.2
+    pick_span: int = 5
 
     def select(self, ctx: RequestContext, items: list[Scored], page_size: int) -> list[Scored]:
         return self.select_after(ctx, items, page_size, history=list(ctx.history))
@@ -42,7 +47,11 @@ class PageSelector:
         else:
             lead, rest = [], sorted(rest + free_picks, key=lambda s: (-s.score, -s.note_id))
         rest = self._reserve_explore(rest, page_size)
-        ordered = lead + rest[: page_size * self.pool_factor]
+        ordered = lead + rest
+        quotas = self.quotas(signed_in=ctx.user_id is not None)
+        if ctx.user_id is not None:
+            ordered = self._space_picks(ordered)
+        ordered = ordered[: len(lead) + page_size * self.pool_factor]
         pinned: dict[int, Scored] = {}
         for p in sorted(positioned, key=lambda p: p.components["pick_position"]):
             pos = max(int(p.components["pick_position"]), 0)
@@ -61,8 +70,53 @@ class PageSelector:
             history=history,
             pinned=pinned,
             limit=page_size,
+            quotas=quotas,
         )
         return page
+
+    def quotas(self, *, signed_in: bool) -> list[Quota]:
+        """The page's quotas for `diversify` (the discover service applies them again when
+        it serves a buffered page). Pool notes beyond the exploration share only fill what
+        nothing else can: one in every 1/share cards (one in seven at 0.15), spread over the
+        page; for a signed-in viewer, unpositioned picks one in `pick_span`."""
+        out: list[Quota] = []
+        if self.explore_share > 0:
+            out.append((_explore, 1, max(round(1 / self.explore_share), 1)))
+        if signed_in:
+            out.append((_free_pick, round(self.pick_share * self.pick_span), self.pick_span))
+        return out
+
+    def _space_picks(self, ordered: list[Scored]) -> list[Scored]:
+        """Unpositioned picks keep their place while fewer than `pick_share × pick_span` of the
+        last `pick_span` cards are picks; the others wait for the first place where they fit
+        (and fill the end of the run if none does)."""
+        cap = round(self.pick_share * self.pick_span)
+        if cap >= self.pick_span:
+            return ordered
+        out: list[Scored] = []
+        recent: deque[bool] = deque(maxlen=max(self.pick_span - 1, 0))
+        waiting: deque[Scored] = deque()
+
+        def place(it: Scored, is_pick: bool) -> None:
+            out.append(it)
+            recent.append(is_pick)
+
+        def room() -> bool:
+            return sum(recent) < cap
+
+        for it in ordered:
+            is_pick = _free_pick(it)
+            if is_pick:
+                if not waiting and room():
+                    place(it, True)
+                else:
+                    waiting.append(it)
+                continue
+            while waiting and room():
+                place(waiting.popleft(), True)
+            place(it, False)
+        out.extend(waiting)
+        return out
 
     def _reserve_explore(self, ranked: list[Scored], page_size: int) -> list[Scored]:
         """Pool notes get exactly the page's exploration share.
@@ -83,3 +137,12 @@ class PageSelector:
             for j, s in enumerate(chosen):
                 out.insert(min((j + 1) * step - 1, len(out)), s)
         return out + excess
+
+
+def _free_pick(item: Scored) -> bool:
+    """An editors' pick without a position (those blend with the ranked cards)."""
+    return item.source == "pick" and "pick_position" not in item.components
+
+
+def _explore(item: Scored) -> bool:
+    return item.source == "explore"

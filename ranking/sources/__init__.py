@@ -2,6 +2,7 @@
 
 from ranking.sources.cf import CFSource
 from ranking.sources.explore import ExploreSource
+from ranking.sources.fallback import FallbackSource
 from ranking.sources.following import FollowingSource
 from ranking.sources.hot import HotSource
 from ranking.sources.interest import InterestSource
@@ -10,6 +11,7 @@ from ranking.sources.pick import PickSource
 __all__ = [
     "CFSource",
     "ExploreSource",
+    "FallbackSource",
     "FollowingSource",
     "HotSource",
     "InterestSource",

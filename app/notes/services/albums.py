@@ -18,7 +18,7 @@ from sqlalchemy.orm import lazyload
 
 from app.accounts.models import User
 from app.core.errors import Conflict, NotFound
-from app.core.extensions import db
+from app.core.extensions import db, get_feed_store
 from app.core.jobs import enqueue
 from app.core.models import utcnow
 from app.core.pagination import PageRequest, PageResult
@@ -348,6 +348,8 @@ def collect_note(actor: User, note_id: int, album_id: int | None = None) -> dict
             f"collect:{actor.id}:{note.id}",
         )
     commit_fresh()
+    if created:  # the viewer's ranked pages were made without this collect: rank them anew
+        get_feed_store().invalidate_buffers(str(actor.id))
     return state
 
 

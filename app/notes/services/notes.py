@@ -19,7 +19,7 @@ from sqlalchemy.orm import lazyload
 from app.accounts.models import User
 from app.core.config import Settings
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable, ValidationFailed
-from app.core.extensions import db
+from app.core.extensions import db, get_feed_store
 from app.core.jobs import commit, enqueue
 from app.core.models import utcnow
 from app.core.pagination import PageRequest, PageResult
@@ -570,6 +570,8 @@ def like_note(actor: User, note_id: int) -> dict[str, Any]:
             f"like:{actor.id}:{note.id}",
         )
     commit()
+    if created:  # the viewer's ranked pages were made without this like: rank them anew
+        get_feed_store().invalidate_buffers(str(actor.id))
     count = _like_count(note.id)
     db.session.commit()
     return {"liked": True, "like_count": count}
