@@ -203,9 +203,11 @@ def _serve(
 ) -> tuple[list[Scored], Mapping[int, Any], list[Scored]]:
     """The next page from a ranked sequence: (cards served, their views, what is left).
 
-    Notes that vanished since they were ranked are skipped (the next ones move up), and the
-    diversity rule is applied again to what is really served, since closing a gap can bring
-    one author's cards closer. Cards the rule holds back stay first in line for later.
+    Notes that vanished since they were ranked are skipped (the next ones move up), and then
+    the diversity rule is applied again to what is really served, since closing a gap can
+    bring one author's cards closer. Cards the rule holds back stay first in line for later.
+    When nothing vanished the page is served as ranked (the ranking saw every candidate;
+    applied again to the page alone, the rules would choose among fewer).
     """
     chosen: list[Scored] = []
     cards: dict[int, Any] = {}
@@ -216,6 +218,8 @@ def _serve(
         views = present([item.note_id for item in chunk])
         cards.update(views)
         chosen += [item for item in chunk if item.note_id in views]
+    if len(chosen) == position:  # nothing vanished: the ranked order stands as it was made
+        return chosen, cards, ordered[position:]
     kept = diversify(
         chosen,
         features([*history, *(item.note_id for item in chosen)]),

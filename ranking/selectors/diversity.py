@@ -43,12 +43,12 @@ def diversify(
     (counting `history`, the cards shown just before), whenever any candidate left keeps it.
     When none does (candidates from too few authors), `relax` fills the page with the least
     repeated author instead of ending it; without `relax` those items are left out, so the
-    result may be shorter than the input. With `relax`, the rule also gives way to a card
-    that scores at least `yield_ratio` times the best card keeping it (a new user who chose
+    result may be shorter than the input. With `relax`, the rules also give way to a card
+    that scores at least `yield_ratio` times the best card keeping them (a new user who chose
     one channel, served by one account, sees that channel rather than notes far from what
     they asked for) when the viewer's own signals (interest, CF, following) are what put it
-    ahead: popularity alone never lifts the rule. The channel and topic runs still hold.
-    Duplicates are
+    ahead: popularity alone never lifts a rule. A run of one channel or topic may then grow
+    to twice its limit, no further. Duplicates are
     dropped. Runs of one channel/topic longer than the max are avoided when an alternative
     exists within `lookahead`. `pinned` maps output positions to items (positioned editorial
     picks) placed there when the author rule allows, else ranked with the rest. `limit` stops
@@ -121,23 +121,24 @@ def diversify(
                     over_quota = i
                 continue
             a, ch, tp = key(it.note_id)
-            if not author_ok(a):
-                if (
-                    blocked is None
-                    and run_ok(1, ch, max_channel_run)
-                    and run_ok(2, tp, max_topic_run)
-                ):
-                    blocked = i
-                continue
-            if fallback is None:
-                fallback = i
-            if run_ok(1, ch, max_channel_run) and run_ok(2, tp, max_topic_run):
+            a_ok = author_ok(a)
+            if a_ok and run_ok(1, ch, max_channel_run) and run_ok(2, tp, max_topic_run):
                 chosen = i
                 break
+            if a_ok and fallback is None:
+                fallback = i
+            if (
+                blocked is None
+                and run_ok(1, ch, 2 * max_channel_run)
+                and run_ok(2, tp, 2 * max_topic_run)
+            ):
+                blocked = i  # the best card a rule holds back (runs: up to twice their length)
         if chosen is None:
             chosen = fallback
-        if chosen is not None and blocked is not None and relax and yield_ratio is not None:
-            over, kept = pending[blocked], pending[chosen]
+        # the card the rules would place (or, when none keeps them all, one over its quota)
+        rival = chosen if chosen is not None else over_quota
+        if rival is not None and blocked is not None and relax and yield_ratio is not None:
+            over, kept = pending[blocked], pending[rival]
             if (
                 over.score > 0
                 and over.score >= yield_ratio * max(kept.score, 0.0)
