@@ -18,6 +18,7 @@ from redis import Redis
 from rq import Queue
 
 from app.core.jobs.outbox import relay_outbox
+from app.feeds.blend_model import rebuild_blend
 from app.feeds.jobs import flush_impressions, rebuild_hot, rebuild_itemcf
 from app.search.jobs import flush_search_queries
 
@@ -38,6 +39,7 @@ def periodic_job_definitions() -> list[PeriodicJob]:
         PeriodicJob("flush_search_queries", 30, flush_search_queries),
         PeriodicJob("rebuild_hot", 300, rebuild_hot),
         PeriodicJob("rebuild_itemcf", 3600, rebuild_itemcf),
+        PeriodicJob("rebuild_blend", 3600, rebuild_blend),
     ]
 
 

@@ -267,3 +267,46 @@ DIVERSITY = DiversityConfig()
 RANKING = RankingConfig()
 EVALUATION = EvaluationConfig()
 RECENT_SERVE_TTL_SECONDS = RANKING.recent_serve_ttl_seconds
+
+
+@dataclass(frozen=True, slots=True)
+class LearnConfig:
+    """The blend fit (`ranking.learn.fit_blend`): how much is held out and how hard it searches.
+    Written down before the first fit and never tuned on either evaluation file."""
+
+    # Each user with ≥ holdout_min_rows rows holds out their latest share (the per_user rule).
+    holdout_fraction: float = 0.2
+    holdout_min_rows: int = 5
+    max_users: int = 1000  # validation users drawn (seeded) when there are more
+    min_users: int = 40  # fewer usable validation users: keep the defaults
+    k: int = 20  # NDCG@k is the objective
+    # Coordinate ascent: every weight over this grid, `rounds` sweeps at most, `max_evals` tries.
+    weight_grid: tuple[float, ...] = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+    rounds: int = 3
+    max_evals: int = 400
+    # Hot half-life candidates as fractions of the fit part's time span (plus the default).
+    half_life_fractions: tuple[float, ...] = (
+        1 / 4096,
+        1 / 1024,
+        1 / 256,
+        1 / 64,
+        1 / 16,
+        1 / 4,
+        1.0,
+    )
+    popularity_fetch: int = 200  # candidates a long-window popularity source supplies
+    extra_fetch: int = 300  # candidates an EASE/ALS source supplies
+    # The fitted parameters must beat the defaults on the check half by more than this.
+    min_gain: float = 0.0
+    # Baselines (ranking.evaluate): configurations tried for ALS and for EASE, each.
+    baseline_budget: int = 6
+    als_factors: tuple[int, ...] = (32, 64, 128)
+    als_regularization: tuple[float, ...] = (0.01, 0.05, 0.1)
+    als_iterations: tuple[int, ...] = (10, 15, 25)
+    # EASE's λ as multiples of the mean item count on the Gram diagonal (scale-free).
+    ease_lambda_multiples: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+    ease_max_items: int = 5000  # the most engaged items EASE covers (a dense items² inverse)
+    seed: int = 0
+
+
+LEARN = LearnConfig()

@@ -16,9 +16,11 @@ import numpy as np
 
 from ranking.blend import signal_weights
 from ranking.catalogue import PreparedCatalogue
-from ranking.config import RANKING
+from ranking.config import CES_WEIGHTS, RANKING
+from ranking.learn import BlendParams
 from ranking.signals.editorial import EditorialSource
 from ranking.signals.exploration import TrafficPool
+from ranking.signals.hot import ces
 from ranking.signals.interest import InterestProfile, key_counts
 from ranking.signals.itemcf import ItemCF
 from ranking.types import NoteFeatures
@@ -63,6 +65,9 @@ class RequestContext:
     #: The catalogue's viewer-independent work, done once per rebuild (`ranking.catalogue`);
     #: without it every value is computed here, with the same results.
     prepared: PreparedCatalogue | None = None
+    #: Fitted blend parameters (`ranking.learn`: the stored `blend` model, or an experiment
+    #: arm's); None: the feed's configured weights.
+    blend_params: BlendParams | None = None
     _extra: dict[int, NoteFeatures] = field(default_factory=dict, repr=False)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -104,6 +109,19 @@ class RequestContext:
         # The scalar form of `blend.hot_norm` (same formula): this runs for thousands of
         # candidates per request, where a numpy call per note costs more than the maths.
         return min(math.log1p(h) / math.log1p(top), 1.0)
+
+    def popularity_norm(self, features: NoteFeatures) -> float:
+        """Long-window popularity: the note's lifetime CES engagement on a log scale against
+        the most engaged catalogue note, in [0, 1] (the offline `learn.popularity_norm`)."""
+        top = self._cache.get("popularity_max")
+        if top is None:
+            top = self._cache["popularity_max"] = max(
+                (_lifetime(f) for f in self.notes.values()), default=0.0
+            )
+        value = _lifetime(features)
+        if value <= 0 or top <= 0:
+            return 0.0
+        return min(math.log1p(value) / math.log1p(top), 1.0)
 
     def blend_weights(
         self, base: Mapping[str, float], prior: float = RANKING.evidence_prior
@@ -156,3 +174,7 @@ class RequestContext:
         if prepared is not None and n in prepared.position and n not in prepared.promoted:
             return 0.0
         return pool.boost(features, self.now)
+
+
+def _lifetime(f: NoteFeatures) -> float:
+    return ces(f.likes, f.collects, f.comments, f.shares, f.follows_gained, CES_WEIGHTS)

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
+import itertools
 import json
 import math
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,60 +32,43 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ranking.blend import blend, cf_norm, hot_norm, signal_weights
-from ranking.config import EVALUATION, FEEDS, FETCH_LIMITS, HOT, ITEMCF
-from ranking.signals.hot import hot_from_events
-from ranking.signals.interest import FeatureIndex, InterestProfile
-from ranking.signals.itemcf import ItemCF
-from ranking.types import Event, NoteFeatures
+from ranking.config import EVALUATION, ITEMCF, LEARN, LearnConfig
+from ranking.learn import (
+    ExtraFactory,
+    fit_blend,
+    iter_candidates,
+    make_holdout,
+    recommend,
+)
+from ranking.replay import (  # noqa: F401  (re-exported: the harness's public names)
+    BLEND_SOURCES,
+    CF_FETCH,
+    CF_MODELS,
+    EVENT_KIND,
+    Dataset,
+    Scorer,
+    SignalContext,
+    Split,
+    _finish_split,
+    _global_scorer,
+    _hot_scorer,
+    _interest_scorer,
+    _itemcf_scorer,
+    _mask_seen,
+    _seen_csr,
+    _signal_context,
+    _top_mask,
+    _user_weights,
+    blend_weights,
+    evaluate_lists,
+    feed_blend,
+    log,
+    ndcg_each,
+    note_features,
+    top_k,
+)
 
-# The harness's own parameters are `ranking.config.EVALUATION`.
-CF_FETCH = FEEDS["discover"].fetch.get("cf", FETCH_LIMITS["cf"])  # as the feed fetches
-EVENT_KIND = "like"  # every row is an explicit engagement; its weight column scales it
-#: Item-CF method → offline model name; the feed's `cf` source is the configured method.
-CF_MODELS: Mapping[str, str] = {
-    "cosine": "itemcf",
-    "swing": "itemcf_swing",
-    "proximity": "itemcf_prox",
-}
-#: Offline source name → the signal model that plays it. Feed sources with no offline
-#: counterpart (explore, pick, boost, following) have no data here and are left out.
-BLEND_SOURCES: Mapping[str, str] = {
-    "interest": "interest",
-    "cf": CF_MODELS[ITEMCF.method],
-    "hot": "hot",
-}
-
-
-def log(msg: str) -> None:
-    """Progress goes to stderr so stdout stays one JSON object."""
-    print(f"[evaluate] {msg}", file=sys.stderr, flush=True)
-
-
-# --------------------------------------------------------------------------------------------
-# Reading data
-
-
-@dataclass(slots=True)
-class Dataset:
-    """Rows as dense integer arrays; string ids are kept only to be able to print them."""
-
-    user: np.ndarray  # int64 dense user index per row
-    item: np.ndarray  # int64 dense item index per row
-    ts: np.ndarray  # float64 unix seconds per row
-    weight: np.ndarray  # float64 engagement strength per row
-    user_ids: list[str]
-    item_ids: list[str]
-    categories: list[tuple[str, ...]]  # per dense item ("" categories → empty tuple)
-    info: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def n_users(self) -> int:
-        return len(self.user_ids)
-
-    @property
-    def n_items(self) -> int:
-        return len(self.item_ids)
+# The harness's own parameters are `ranking.config.EVALUATION` (and `LEARN` for the fits).
 
 
 def _parse_ts(raw: str) -> float:
@@ -165,9 +150,16 @@ def read_data(interactions: Path, items: Path | None = None) -> Dataset:
                 raw = row[ccat] if ccat is not None and ccat < len(row) else ""
                 parts = [c.strip() for c in raw.split("|")]
                 cats[idx] = tuple(c for c in parts if c and c != "(no genres listed)")
-    item_ids = [""] * len(item_index)
-    for k, v in item_index.items():
-        item_ids[v] = k
+    # Dense item order by a hash of the id, not by first appearance in the file: every
+    # ranking breaks ties towards the lower index, and file order (which items show up
+    # first, which only in the test period) must not act as a hidden signal.
+    by_hash = sorted(item_index, key=lambda k: hashlib.blake2b(k.encode(), digest_size=8).digest())
+    relabel = np.empty(len(item_index), dtype=np.int64)
+    for new, k in enumerate(by_hash):
+        relabel[item_index[k]] = new
+    its = relabel[np.asarray(its, dtype=np.int64)].tolist() if its else its
+    cats = {int(relabel[i]): c for i, c in cats.items()}
+    item_ids = by_hash
     user_ids = [""] * len(user_index)
     for k, v in user_index.items():
         user_ids[v] = k
@@ -192,60 +184,6 @@ def read_data(interactions: Path, items: Path | None = None) -> Dataset:
     if len(users) == 0:
         raise SystemExit(f"{interactions}: no valid rows ({bad} bad)")
     return ds
-
-
-# --------------------------------------------------------------------------------------------
-# Splits
-
-
-@dataclass(slots=True)
-class Split:
-    """Which rows train, who is tested, when each test user is served and what they did next."""
-
-    name: str
-    train: np.ndarray  # bool mask over dataset rows
-    users: np.ndarray  # dense ids of test users (sorted)
-    now: np.ndarray  # per test user: the moment the recommendation is made
-    relevant: list[np.ndarray]  # per test user: test items not already engaged with in train
-    info: dict[str, Any]
-
-
-def _finish_split(
-    ds: Dataset, name: str, train: np.ndarray, test: np.ndarray, now_of: Callable[[int], float]
-) -> Split:
-    """Keep test users with ≥ 1 train row and ≥ 1 new test item; collect their relevant items."""
-    train_users = np.zeros(ds.n_users, dtype=bool)
-    train_users[ds.user[train]] = True
-    t_rows = np.flatnonzero(test)
-    order = t_rows[np.argsort(ds.user[t_rows], kind="stable")]
-    seen = _seen_csr(ds, train)
-    users: list[int] = []
-    now: list[float] = []
-    relevant: list[np.ndarray] = []
-    no_train = no_new = 0
-    if len(order):
-        bounds = np.flatnonzero(np.diff(ds.user[order])) + 1
-        for group in np.split(order, bounds):
-            u = int(ds.user[group[0]])
-            if not train_users[u]:
-                no_train += 1
-                continue
-            items = np.setdiff1d(ds.item[group], seen.indices[seen.indptr[u] : seen.indptr[u + 1]])
-            if len(items) == 0:
-                no_new += 1
-                continue
-            users.append(u)
-            now.append(now_of(u))
-            relevant.append(items)
-    info = {
-        "train_rows": int(train.sum()),
-        "test_rows": int(test.sum()),
-        "test_users": len(users),
-        "skipped_test_users_without_train": no_train,
-        "skipped_test_users_without_new_items": no_new,
-        "mean_relevant_per_user": float(np.mean([len(r) for r in relevant])) if relevant else 0.0,
-    }
-    return Split(name, train, np.asarray(users, dtype=np.int64), np.asarray(now), relevant, info)
 
 
 def split_global(ds: Dataset, quantile: float = EVALUATION.global_quantile) -> Split:
@@ -284,97 +222,13 @@ def split_per_user(
     return split
 
 
-def _seen_csr(ds: Dataset, mask: np.ndarray) -> sp.csr_matrix:
-    """User × item summed weights of the masked rows (duplicates add up)."""
-    m = sp.csr_matrix(
-        (ds.weight[mask], (ds.user[mask], ds.item[mask])), shape=(ds.n_users, ds.n_items)
-    )
-    m.sum_duplicates()
-    m.sort_indices()
-    return m
-
-
-# --------------------------------------------------------------------------------------------
-# Metrics
-
-
-def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k best finite scores per row, best first, -1 where fewer exist.
-
-    Ties break towards the lower item index so results are deterministic.
-    """
-    n_rows, n_cols = scores.shape
-    k_eff = min(k, n_cols)
-    out = np.full((n_rows, k), -1, dtype=np.int64)
-    if k_eff == 0:
-        return out
-    part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]
-    vals = np.take_along_axis(scores, part, axis=1)
-    order = np.lexsort((part, -vals), axis=1)
-    best = np.take_along_axis(part, order, axis=1)
-    best_vals = np.take_along_axis(vals, order, axis=1)
-    out[:, :k_eff] = np.where(np.isfinite(best_vals), best, -1)
-    return out
-
-
-def evaluate_lists(
-    recs: np.ndarray, relevant: Sequence[np.ndarray], popularity: np.ndarray, n_users: int, k: int
-) -> dict[str, float]:
-    """recall@k, ndcg@k (binary relevance), catalogue coverage and novelty of top-k lists.
-
-    recall = hits / |relevant|; ndcg's ideal ranks min(|relevant|, k) hits first;
-    novelty = mean -log2((train users of the item + 1) / (train users + 1)) over recommendations,
-    smoothed so never-seen items stay finite.
-    """
-    recs = recs[:, :k]
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    ideal = np.cumsum(discounts)
-    recall = np.zeros(len(relevant))
-    ndcg = np.zeros(len(relevant))
-    for row, rel in enumerate(relevant):
-        hits = np.isin(recs[row], rel) & (recs[row] >= 0)
-        recall[row] = hits.sum() / len(rel)
-        ndcg[row] = float(discounts[hits].sum()) / ideal[min(len(rel), k) - 1]
-    valid = recs[recs >= 0]
-    share = (popularity + 1.0) / (n_users + 1.0)
-    n_catalogue = len(popularity)
-    return {
-        f"recall@{k}": float(recall.mean()) if len(relevant) else 0.0,
-        f"ndcg@{k}": float(ndcg.mean()) if len(relevant) else 0.0,
-        "coverage": float(len(np.unique(valid)) / n_catalogue) if n_catalogue else 0.0,
-        "novelty": float(-np.log2(share[valid]).mean()) if len(valid) else 0.0,
-    }
-
-
-# --------------------------------------------------------------------------------------------
-# Models: each maps a batch of test users to a score matrix (users × catalogue) in which
-# -inf marks what the model does not rank: the user's train items always, and for the sparse
-# signals (hot, item-CF) every item they give no positive score.
-
-Scorer = Callable[[Split, sp.csr_matrix, np.ndarray], np.ndarray]
-
-
-def _mask_seen(scores: np.ndarray, seen: sp.csr_matrix, users: np.ndarray) -> np.ndarray:
-    sub = seen[users]
-    rows = np.repeat(np.arange(len(users)), np.diff(sub.indptr))
-    scores[rows, sub.indices] = -np.inf
-    return scores
-
-
-def _global_scorer(vector: np.ndarray, positive_only: bool) -> Scorer:
-    """Same item scores for everyone (popularity), minus each user's seen items."""
-    base = vector.astype(np.float64)
-    if positive_only:
-        base = np.where(base > 0, base, -np.inf)
-
-    def score(split: Split, seen: sp.csr_matrix, idx: np.ndarray) -> np.ndarray:
-        scores = np.broadcast_to(base, (len(idx), len(base))).copy()
-        return _mask_seen(scores, seen, split.users[idx])
-
-    return score
-
-
-def _als_scorer(seen: sp.csr_matrix, seed: int) -> Scorer:
+def _als_scorer(
+    seen: sp.csr_matrix,
+    seed: int,
+    factors: int = EVALUATION.als_factors,
+    regularization: float = EVALUATION.als_regularization,
+    iterations: int = EVALUATION.als_iterations,
+) -> Scorer:
     """implicit's ALS on BM25-weighted train engagement: the library a team would pick."""
     from implicit.cpu.als import AlternatingLeastSquares
     from implicit.nearest_neighbours import bm25_weight
@@ -384,9 +238,9 @@ def _als_scorer(seen: sp.csr_matrix, seed: int) -> Scorer:
     weighted = bm25_weight(seen.astype(np.float32), K1=cfg.bm25_k1, B=cfg.bm25_b).tocsr()
     with threadpool_limits(1, "blas"):  # implicit parallelises itself; nested BLAS threads hurt
         model = AlternatingLeastSquares(
-            factors=cfg.als_factors,
-            regularization=cfg.als_regularization,
-            iterations=cfg.als_iterations,
+            factors=factors,
+            regularization=regularization,
+            iterations=iterations,
             random_state=seed,
         )
         model.fit(weighted, show_progress=False)
@@ -400,221 +254,191 @@ def _als_scorer(seen: sp.csr_matrix, seed: int) -> Scorer:
     return score
 
 
-@dataclass(slots=True)
-class SignalContext:
-    """Train-side data the signal adapters share within one split."""
+def _ease_scorer(seen: sp.csr_matrix, lambda_multiple: float, max_items: int) -> Scorer:
+    """EASE (Steck 2019): B = I - P·diag(1/diag(P)), P = (XᵀX + λI)⁻¹ on binary engagement,
+    over the `max_items` most engaged items (a dense items² inverse); the rest are not
+    ranked. λ is a multiple of the mean diagonal of XᵀX, so the grid is scale-free."""
+    x = (seen > 0).astype(np.float64).tocsr()
+    counts = np.asarray(x.sum(axis=0)).ravel()
+    keep = np.argsort(-counts, kind="stable")[:max_items]
+    keep = np.sort(keep[counts[keep] > 0])
+    xk = x[:, keep].tocsr()
+    gram = (xk.T @ xk).toarray()
+    diag = np.arange(len(keep))
+    lam = lambda_multiple * float(gram[diag, diag].mean()) if len(keep) else 0.0
+    gram[diag, diag] += lam
+    p = np.linalg.inv(gram) if len(keep) else gram
+    b = p / (-np.diag(p))[None, :] if len(keep) else p
+    b[diag, diag] = 0.0
+    n_items = seen.shape[1]
 
-    ds: Dataset
-    split: Split
-    events: list[Event]  # train rows as signal events, in time order
-    events_ts: np.ndarray  # their timestamps (sorted)
-    user_rows: list[np.ndarray]  # per user: indices into `events`, in time order
+    def score(split: Split, seen_: sp.csr_matrix, idx: np.ndarray) -> np.ndarray:
+        users = split.users[idx]
+        out = np.full((len(idx), n_items), -np.inf)
+        out[:, keep] = xk[users] @ b
+        return _mask_seen(out, seen_, users)
 
-
-def _signal_context(ds: Dataset, split: Split) -> SignalContext:
-    rows = np.flatnonzero(split.train)
-    rows = rows[np.argsort(ds.ts[rows], kind="stable")]
-    events = [
-        Event(user_id=int(u), note_id=int(i), kind=EVENT_KIND, ts=float(t), weight=float(w))
-        for u, i, t, w in zip(
-            ds.user[rows], ds.item[rows], ds.ts[rows], ds.weight[rows], strict=True
-        )
-    ]
-    users = ds.user[rows]
-    order = np.argsort(users, kind="stable")  # stable keeps time order within a user
-    bounds = np.searchsorted(users[order], np.arange(ds.n_users + 1))
-    user_rows = [order[bounds[u] : bounds[u + 1]] for u in range(ds.n_users)]
-    return SignalContext(ds, split, events, ds.ts[rows], user_rows)
-
-
-def _hot_scorer(ctx: SignalContext) -> Scorer:
-    """hot_from_events at each test user's serving time, from the train events before it.
-
-    Serving times are floored to 1/8 (`hot_time_slices`) of the hot half-life (coarser if
-    that would mean too many calls): moving `now` back scales every event's decay by the same
-    factor, so the order only misses the events of that last slice. Events older than 64
-    half-lives weigh < 2^-64 of a fresh one and are not passed in.
-    """
-    half = HOT.half_life_seconds
-    lookback = 64 * half
-    step = half / EVALUATION.hot_time_slices
-    while True:
-        user_time = np.floor(ctx.split.now / step) * step
-        buckets = np.unique(user_time)
-        lo = np.searchsorted(ctx.events_ts, buckets - lookback, side="left")
-        hi = np.searchsorted(ctx.events_ts, buckets, side="right")
-        if int((hi - lo).sum()) <= EVALUATION.hot_event_visits or len(buckets) <= 1:
-            break
-        step *= 2
-    log(f"hot: {len(buckets)} serving times, {int((hi - lo).sum())} event visits")
-    slot = {float(b): n for n, b in enumerate(buckets)}
-    vectors = np.zeros((len(buckets), ctx.ds.n_items))
-    for n, (b, a, z) in enumerate(zip(buckets, lo, hi, strict=True)):
-        hot = hot_from_events(
-            ctx.events[a:z], float(b), window_seconds=None, half_life_seconds=half
-        )
-        if hot:
-            ids = np.fromiter(hot.keys(), dtype=np.int64, count=len(hot))
-            vectors[n, ids] = np.fromiter(hot.values(), dtype=np.float64, count=len(hot))
-    user_slot = np.array([slot[float(t)] for t in user_time], dtype=np.int64)
-    top = vectors.max(axis=1, initial=0.0)
-
-    def score(split: Split, seen: sp.csr_matrix, idx: np.ndarray) -> np.ndarray:
-        scores = vectors[user_slot[idx]]
-        scores = np.where(scores > 0, scores, -np.inf)
-        return _mask_seen(scores, seen, split.users[idx])
-
-    score.top = lambda idx: top[user_slot[idx]]  # type: ignore[attr-defined]
     return score
 
 
-def note_features(ds: Dataset) -> dict[int, NoteFeatures]:
-    """Items as notes: the first category is the channel, all categories are topics.
-
-    These files have no authors, so every note gets author 0: a constant, which therefore
-    cannot reorder anything. Counts and publish times are unknown and stay at zero.
-    """
-    topic_ids: dict[str, int] = {}
-    notes: dict[int, NoteFeatures] = {}
-    for i, cats in enumerate(ds.categories):
-        topics = tuple(topic_ids.setdefault(c, len(topic_ids)) for c in cats)
-        notes[i] = NoteFeatures(
-            note_id=i, author_id=0, channel=cats[0] if cats else None, topics=topics
-        )
-    return notes
+def _validate(scorer: Scorer, split: Split, seen: sp.csr_matrix, k: int) -> float:
+    """Mean NDCG@k of a model on a holdout (its users in batches)."""
+    recs = []
+    n = len(split.users)
+    for start in range(0, n, EVALUATION.batch):
+        idx = np.arange(start, min(start + EVALUATION.batch, n))
+        recs.append(top_k(scorer(split, seen, idx), k))
+    if not recs:
+        return 0.0
+    return float(ndcg_each(np.concatenate(recs), split.relevant, k).mean())
 
 
-def _interest_scorer(ctx: SignalContext) -> Scorer:
-    """InterestProfile.build from the user's train events, scored over the whole catalogue.
+@dataclass
+class Choice:
+    """A baseline's hyper-parameters chosen on the validation slice."""
 
-    Without negatives and with identical counts, a profile's score depends only on a note's
-    channel, topics, tags and author, so each distinct signature is scored once (vectorised,
-    `InterestProfile.score_index`) and broadcast. The profile's evidence and focus are kept
-    for the blend's per-user weights.
-    """
-    notes = note_features(ctx.ds)
-    sig_of: dict[tuple[Any, ...], int] = {}
-    item_sig = np.empty(ctx.ds.n_items, dtype=np.int64)
-    reps: list[NoteFeatures] = []
-    for i, f in notes.items():
-        key = (f.channel, f.topics, f.tags, f.author_id)
-        if key not in sig_of:
-            sig_of[key] = len(reps)
-            reps.append(f)
-        item_sig[i] = sig_of[key]
-    index = FeatureIndex.build(reps)
-    keys = FeatureIndex.build(list(notes.values())).key_counts()
-    log(f"interest: {len(reps)} distinct note signatures")
-    evidence = np.zeros(len(ctx.split.users))
-    focus = np.zeros(len(ctx.split.users))
+    name: str
+    config: dict[str, Any]
+    tried: list[dict[str, Any]]  # every configuration with its validation NDCG
+    fit_part: Scorer  # the chosen model fitted on the holdout's fit part
+    seconds: float
 
-    def score(split: Split, seen: sp.csr_matrix, idx: np.ndarray) -> np.ndarray:
-        scores = np.empty((len(idx), ctx.ds.n_items))
-        for r, j in enumerate(idx):
-            evs = [ctx.events[e] for e in ctx.user_rows[int(split.users[j])]]
-            profile = InterestProfile.build(evs, notes, float(split.now[j]))
-            scores[r] = profile.score_index(index)[item_sig]
-            evidence[j] = profile.evidence
-            focus[j] = profile.focus(keys)
-        scores[~np.isfinite(scores)] = -np.inf
-        return _mask_seen(scores, seen, split.users[idx])
-
-    score.evidence = evidence  # type: ignore[attr-defined]
-    score.focus = focus  # type: ignore[attr-defined]
-    return score
+    def info(self) -> dict[str, Any]:
+        return {"chosen": self.config, "tried": self.tried, "seconds": round(self.seconds, 2)}
 
 
-def _itemcf_scorer(ctx: SignalContext, method: str) -> Scorer:
-    """ItemCF fitted on the train events; candidates from each user's latest engagements."""
-    now = float(ctx.split.now.max()) if len(ctx.split.now) else None
+def _choose(
+    name: str,
+    configs: Sequence[dict[str, Any]],
+    make: Callable[[sp.csr_matrix, dict[str, Any]], Scorer],
+    hold: Split,
+    hold_seen: sp.csr_matrix,
+    k: int,
+) -> Choice:
+    """Fit each configuration on the holdout's fit part; keep the best held-out NDCG (the
+    first listed wins a tie)."""
     t0 = time.perf_counter()
-    cf = ItemCF().fit(ctx.events, now=now, max_neighbours=ITEMCF.max_neighbours, method=method)
-    log(f"itemcf[{method}]: fitted in {time.perf_counter() - t0:.1f}s: {cf.stats()}")
-
-    n_recent = np.zeros(len(ctx.split.users))
-
-    def score(split: Split, seen: sp.csr_matrix, idx: np.ndarray) -> np.ndarray:
-        scores = np.full((len(idx), ctx.ds.n_items), -np.inf)
-        for r, j in enumerate(idx):
-            u = int(split.users[j])
-            recent = [  # newest first, as the feed passes them
-                (ctx.events[e].note_id, ctx.events[e].weight)
-                for e in ctx.user_rows[u][-EVALUATION.recent_events :][::-1]
-            ]
-            n_recent[j] = len(recent)
-            mine = set(seen.indices[seen.indptr[u] : seen.indptr[u + 1]].tolist())
-            recs = cf.recommend(recent, CF_FETCH, mine)
-            if recs:
-                ids, vals = zip(*recs, strict=True)
-                scores[r, list(ids)] = vals
-        scores[scores <= 0] = -np.inf
-        return _mask_seen(scores, seen, split.users[idx])
-
-    score.n_recent = n_recent  # type: ignore[attr-defined]
-    return score
+    tried = []
+    best: tuple[float, dict[str, Any], Scorer] | None = None
+    for config in configs:
+        scorer = make(hold_seen, config)
+        ndcg = _validate(scorer, hold, hold_seen, k)
+        tried.append({**config, "validation_ndcg": round(ndcg, 6)})
+        log(f"{name}: {config} → validation NDCG@{k} {ndcg:.4f}")
+        if best is None or ndcg > best[0]:
+            best = (ndcg, config, scorer)
+    assert best is not None
+    return Choice(name, best[1], tried, best[2], time.perf_counter() - t0)
 
 
-def _top_mask(scores: np.ndarray, n: int) -> np.ndarray:
-    """Per row, the `n` best finite positive scores (what a source with limit n fetches)."""
-    ok = np.isfinite(scores) & (scores > 0)
-    if n >= scores.shape[1]:
-        return ok
-    mask = np.zeros(scores.shape, dtype=bool)
-    part = np.argpartition(-np.where(ok, scores, -np.inf), n - 1, axis=1)[:, :n]
-    np.put_along_axis(mask, part, True, axis=1)
-    return mask & ok
+def als_configs(cfg: LearnConfig = LEARN, seed: int = 0) -> list[dict[str, Any]]:
+    """The a-priori configuration, then `baseline_budget - 1` others drawn (seeded) from the
+    grid of factors × regularization × iterations."""
+    first = {
+        "factors": EVALUATION.als_factors,
+        "regularization": EVALUATION.als_regularization,
+        "iterations": EVALUATION.als_iterations,
+    }
+    grid = [
+        {"factors": f, "regularization": r, "iterations": i}
+        for f, r, i in itertools.product(
+            cfg.als_factors, cfg.als_regularization, cfg.als_iterations
+        )
+        if (f, r, i) != tuple(first.values())
+    ]
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(len(grid), min(cfg.baseline_budget - 1, len(grid)), replace=False)
+    return [first, *(grid[int(i)] for i in picks)]
 
 
-def feed_blend(
-    matrices: Mapping[str, np.ndarray],
-    weights: Mapping[str, np.ndarray | float],
-    hot_top: np.ndarray,
-    feed: str = "discover",
-) -> np.ndarray:
-    """The discover pipeline over a batch of users × the catalogue.
+def ease_configs(cfg: LearnConfig = LEARN) -> list[dict[str, Any]]:
+    return [{"lambda_multiple": m} for m in cfg.ease_lambda_multiples[: cfg.baseline_budget]]
 
-    Candidates are what the feed's sources fetch (`BlendConfig.fetch`: interest's best notes
-    with a positive score, CF's recommendations, the hot list); each candidate gets every
-    component the `BlendScorer` fills (interest score, CF score over the user's best, hot on a
-    log scale against the hottest note) and `ranking.blend.blend` with the user's weights
-    (`signal_weights`). Non-candidates are -inf. Diversity re-ranking needs authors, which
-    these files lack, and is not applied.
-    """
-    fetch = FEEDS[feed].fetch
-    cand: np.ndarray | None = None
-    comps: dict[str, np.ndarray] = {}
-    for src, model in BLEND_SOURCES.items():
-        m = matrices.get(model)
-        if m is None:
+
+def bootstrap(
+    per_user: dict[str, np.ndarray],
+    ratios: Sequence[tuple[str, str]],
+    resamples: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """95 % percentile intervals of each model's mean NDCG and of ratios of two models'
+    means, resampling test users with replacement (the same resamples for every model)."""
+    n = len(next(iter(per_user.values()), []))
+    if n == 0:
+        return {}
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n, size=(resamples, n))
+    means = {m: v[draws].mean(axis=1) for m, v in per_user.items()}
+    out: dict[str, Any] = {
+        "resamples": resamples,
+        "seed": seed,
+        "users": n,
+        "ndcg": {},
+        "ratios": {},
+    }
+    for m, v in per_user.items():
+        lo, hi = np.percentile(means[m], [2.5, 97.5])
+        out["ndcg"][m] = {"mean": round(float(v.mean()), 6), "ci95": [round(lo, 6), round(hi, 6)]}
+    for a, b in ratios:
+        if a not in per_user or b not in per_user or per_user[b].mean() <= 0:
             continue
-        c = _top_mask(m, int(fetch.get(src, CF_FETCH)))
-        cand = c if cand is None else cand | c
-        if src == "interest":
-            comps[src] = np.where(np.isfinite(m), np.maximum(m, 0.0), 0.0)
-        elif src == "cf":
-            finite = np.where(np.isfinite(m), m, 0.0)
-            comps[src] = cf_norm(finite, finite.max(axis=1, keepdims=True))
-        elif src == "hot":
-            comps[src] = hot_norm(np.where(np.isfinite(m), m, 0.0), hot_top[:, None])
-    if cand is None:
-        raise ValueError("no blend source available")
-    return np.where(cand, blend(comps, weights), -np.inf)
-
-
-# --------------------------------------------------------------------------------------------
-# Running
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = means[a] / means[b]
+        r = r[np.isfinite(r)]
+        lo, hi = np.percentile(r, [2.5, 97.5])
+        out["ratios"][f"{a}/{b}"] = {
+            "ratio": round(float(per_user[a].mean() / per_user[b].mean()), 4),
+            "ci95": [round(float(lo), 4), round(float(hi), 4)],
+        }
+    return out
 
 
 def evaluate_split(ds: Dataset, split: Split, k: int, seed: int) -> dict[str, Any]:
-    """Fit every model on the split's train rows and score all test users in batches."""
+    """Fit every model on the split's train rows and score all test users in batches.
+
+    The validation slice (`ranking.learn.make_holdout`) is cut from the train rows only: ALS's
+    and EASE's hyper-parameters are chosen on it with the same budget, and the blend is
+    fitted on it (`fit_blend`); the test rows are read only to score."""
     seen = _seen_csr(ds, split.train)
     popularity = np.asarray((seen > 0).sum(axis=0)).ravel().astype(np.float64)
     n_train_users = int((np.diff(seen.indptr) > 0).sum())
     timings: dict[str, float] = {}
+    # Validation slice of the training rows; baselines' hyper-parameters chosen on it.
+    t0 = time.perf_counter()
+    hold = make_holdout(ds, split.train, LEARN, seed)
+    hold_seen = _seen_csr(ds, hold.train)
+    log(f"{split.name}: validation slice: {len(hold.users)} users, {hold.info['test_rows']} rows")
+    als = _choose(
+        "als",
+        als_configs(LEARN, seed),
+        lambda m, c: _als_scorer(m, seed, **c),
+        hold,
+        hold_seen,
+        k,
+    )
+    ease = _choose(
+        "ease",
+        ease_configs(LEARN),
+        lambda m, c: _ease_scorer(m, c["lambda_multiple"], LEARN.ease_max_items),
+        hold,
+        hold_seen,
+        k,
+    )
+    timings["baseline_selection"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    extras: dict[str, ExtraFactory] = {
+        "ease": lambda *_: ease.fit_part,
+        "als": lambda *_: als.fit_part,
+    }
+    params = fit_blend(ds, split.train, extras=extras, holdout=hold, seed=seed)
+    timings["blend_fit"] = time.perf_counter() - t0
+    log(f"{split.name}: blend params {params.to_dict()}")
+
     scorers: dict[str, Scorer] = {"popularity": _global_scorer(popularity, positive_only=False)}
     ctx = _signal_context(ds, split)
     makers: dict[str, Callable[[], Scorer]] = {
-        "als": lambda: _als_scorer(seen, seed),
+        "als": lambda: _als_scorer(seen, seed, **als.config),
+        "ease": lambda: _ease_scorer(seen, ease.config["lambda_multiple"], LEARN.ease_max_items),
         "hot": lambda: _hot_scorer(ctx),
         "interest": lambda: _interest_scorer(ctx),
         "itemcf": lambda: _itemcf_scorer(ctx, "cosine"),
@@ -625,70 +449,59 @@ def evaluate_split(ds: Dataset, split: Split, k: int, seed: int) -> dict[str, An
         t0 = time.perf_counter()
         scorers[name] = make()
         timings[name] = time.perf_counter() - t0
-    weights = blend_weights()
     models = [*scorers, "blend"]
-    recs: dict[str, list[np.ndarray]] = {m: [] for m in models}
     n = len(split.users)
+    recs: dict[str, np.ndarray] = {m: np.full((n, k), -1, dtype=np.int64) for m in models}
     batch = EVALUATION.batch
     for start in range(0, n, batch):
         idx = np.arange(start, min(start + batch, n))
-        matrices: dict[str, np.ndarray] = {}
         for name, scorer in scorers.items():
             t0 = time.perf_counter()
-            matrix = scorer(split, seen, idx)
-            recs[name].append(top_k(matrix, k))
-            if name in weights:
-                matrices[name] = matrix
+            recs[name][idx] = top_k(scorer(split, seen, idx), k)
             timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
-        t0 = time.perf_counter()
-        user_w = _user_weights(scorers, weights, idx)
-        hot_top = scorers["hot"].top(idx)  # type: ignore[attr-defined]
-        recs["blend"].append(top_k(feed_blend(matrices, user_w, hot_top), k))
-        timings["blend"] = timings.get("blend", 0.0) + time.perf_counter() - t0
         log(f"{split.name}: scored {idx[-1] + 1}/{n} users")
+    # The blend with the fitted parameters, over the candidates of the feed's sources.
+    t0 = time.perf_counter()
+    extra = {params.extra: scorers[params.extra]} if params.extra else None
+    for idx, cands in iter_candidates(
+        ds,
+        split,
+        [params.hot_half_life_seconds],
+        extras=extra,
+        interest=scorers["interest"],
+        cf=scorers[BLEND_SOURCES["cf"]],
+        ctx=ctx,
+        batch=batch,
+    ):
+        key = f"extra:{params.extra}" if params.extra else None
+        recs["blend"][idx] = recommend(cands, params.feed_weights(), "hot@0", key, k)
+    timings["blend"] = time.perf_counter() - t0
     results = {}
+    per_user = {}
     for name in models:
-        lists = np.concatenate(recs[name]) if n else np.zeros((0, k), dtype=np.int64)
-        results[name] = evaluate_lists(lists, split.relevant, popularity, n_train_users, k)
+        results[name] = evaluate_lists(recs[name], split.relevant, popularity, n_train_users, k)
+        per_user[name] = ndcg_each(recs[name], split.relevant, k)
     info = dict(split.info)
     info["train_users"] = n_train_users
     info["seconds"] = {m: round(t, 2) for m, t in timings.items()}
     info["blend"] = {
-        "method": "ranking.blend (evidence-scaled weighted sum)",
+        "method": "ranking.learn.fit_blend on the train rows' held-out slice, then ranking.blend",
         "cf_method": ITEMCF.method,
-        "base_weights": weights,
+        "base_weights": blend_weights(),
+        "params": params.to_dict(),
     }
+    info["baselines"] = {"als": als.info(), "ease": ease.info()}
+    info["bootstrap"] = bootstrap(
+        per_user,
+        [("blend", m) for m in models if m != "blend"],
+        EVALUATION_RESAMPLES,
+        seed,
+    )
     return {"info": info, "models": results}
 
 
-def _user_weights(
-    scorers: Mapping[str, Scorer], base: Mapping[str, float], idx: np.ndarray
-) -> dict[str, np.ndarray]:
-    """Per-user blend weights (a column per signal) exactly as `RequestContext.blend_weights`
-    computes them: CF evidence = the recent events it is seeded with, interest evidence = the
-    events its profile was built from, scaled by the profile's focus."""
-    cf = scorers[BLEND_SOURCES["cf"]]
-    interest = scorers["interest"]
-    feed_base = {src: base[model] for src, model in BLEND_SOURCES.items() if model in base}
-    rows = [
-        signal_weights(
-            feed_base,
-            cf_events=float(cf.n_recent[j]),  # type: ignore[attr-defined]
-            interest_events=float(interest.evidence[j]),  # type: ignore[attr-defined]
-            interest_focus=float(interest.focus[j]),  # type: ignore[attr-defined]
-        )
-        for j in idx
-    ]
-    return {src: np.array([[r.get(src, 0.0)] for r in rows]) for src in feed_base}
-
-
-def blend_weights(feed: str = "discover") -> dict[str, float]:
-    """The feed's own per-source weights (ranking.config), keyed by offline model name."""
-    return {
-        BLEND_SOURCES[src]: float(w)
-        for src, w in FEEDS[feed].weights.items()
-        if src in BLEND_SOURCES and w > 0
-    }
+#: Bootstrap resamples of the test users for the 95 % intervals.
+EVALUATION_RESAMPLES = 1000
 
 
 def run(

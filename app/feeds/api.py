@@ -13,6 +13,7 @@ from app.feeds import discover, hot
 from app.feeds import following as feeds
 from app.feeds import related as related_notes
 from app.feeds import state as feeds_state
+from app.feeds.blend_model import describe_blend
 from app.feeds.cards import Present, note_cards
 from app.feeds.schemas import DiscoverQuery, FeedbackIn, HotQuery, RelatedQuery
 from ranking.types import Scored
@@ -80,7 +81,7 @@ def discover_feed(query: DiscoverQuery, page: PageRequest) -> PageResult[JsonBod
     return PageResult(
         [_card(view, scored, query.explain) for view, scored in ranked.items],
         (ranked.session, ranked.tail) if ranked.items else None,
-        {"dropped": ranked.dropped} if query.explain else {},
+        {"dropped": ranked.dropped, "blend": describe_blend()} if query.explain else {},
     )
 
 

@@ -19,7 +19,7 @@ from app.core.config import Settings
 from app.feeds.ranking_data import model_blob, model_built_at, note_features
 from app.notes.models import Note
 from ranking.catalogue import PreparedCatalogue
-from ranking.config import RANKING
+from ranking.config import HOT, RANKING
 from ranking.signals.exploration import TrafficPool
 from ranking.signals.hot import hot_score
 from ranking.types import NoteFeatures
@@ -45,10 +45,12 @@ class CatalogueCache:
     `ranking_cache_seconds`, while requests go on with the previous one (a rebuild reads
     thousands of rows: no request should wait for it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, hot_half_life: Callable[[], float] | None = None) -> None:
         self._lock = threading.Lock()
         self._value: Catalogue | None = None
         self._refreshing = False
+        # the hot half-life in use (the learned blend's when its fit was kept)
+        self._half_life = hot_half_life or (lambda: HOT.half_life_seconds)
 
     def get(self, settings: Settings) -> Catalogue:
         value = self._value
@@ -57,7 +59,7 @@ class CatalogueCache:
                 if settings.ranking_cache_seconds <= 0:
                     self._value = None
                 if self._value is None:
-                    self._value = build_catalogue(settings)
+                    self._value = build_catalogue(settings, self._half_life())
                 return self._value
         if time.monotonic() - value.built >= settings.ranking_cache_seconds:
             self._refresh_in_background(settings)
@@ -73,7 +75,7 @@ class CatalogueCache:
         def rebuild() -> None:
             try:
                 with app.app_context():
-                    self._value = build_catalogue(settings)
+                    self._value = build_catalogue(settings, self._half_life())
             except Exception:  # keep serving the old catalogue; the next request retries
                 log.exception("rebuilding the ranking catalogue failed")
             finally:
@@ -87,8 +89,11 @@ class CatalogueCache:
             self._value = None
 
 
-def build_catalogue(settings: Settings) -> Catalogue:
-    """The hottest and the newest notes, with their hot scores and the traffic pool's view."""
+def build_catalogue(
+    settings: Settings, half_life_seconds: float = HOT.half_life_seconds
+) -> Catalogue:
+    """The hottest and the newest notes, with their hot scores (at `half_life_seconds`) and
+    the traffic pool's view."""
     notes = note_features(
         order_by=(Note.hot_score.desc(), Note.id.desc()), limit=settings.ranking_catalogue_hot
     )
@@ -99,7 +104,7 @@ def build_catalogue(settings: Settings) -> Catalogue:
         )
     )
     now = time.time()
-    hot = {i: hot_score(f, now) for i, f in notes.items()}
+    hot = {i: hot_score(f, now, half_life_seconds) for i, f in notes.items()}
     by_channel: dict[str, dict[int, NoteFeatures]] = {}
     for note_id, f in notes.items():
         if f.channel is not None:

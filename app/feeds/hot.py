@@ -15,6 +15,7 @@ from sqlalchemy import delete, insert, select, text, update
 from app.core.extensions import db
 from app.core.models import utcnow
 from app.core.sql import id_in
+from app.feeds.blend_model import hot_half_life
 from app.feeds.cards import Present
 from app.feeds.models import HotListEntry
 from app.feeds.ranking_data import engagement_events, note_features
@@ -54,9 +55,10 @@ def rebuild_hot() -> tuple[dict[str, Any], list[int]]:
     now_dt = utcnow()
     now = now_dt.timestamp()
     horizon = now_dt - config.hot_score_horizon
+    half_life = hot_half_life()  # the learned blend's, when its fit was kept
     features = note_features(where=(Note.published_at >= horizon,), labels=False)
     scores = [
-        {"id": note_id, "hot_score": hot_score(feature, now)}
+        {"id": note_id, "hot_score": hot_score(feature, now, half_life)}
         for note_id, feature in features.items()
     ]
     # Notes that left the horizon drop to 0 so they stop ranking on stale scores.
@@ -87,7 +89,7 @@ def rebuild_hot() -> tuple[dict[str, Any], list[int]]:
             stamps,
             now,
             window_seconds=seconds,
-            half_life_seconds=HOT.half_life_seconds,
+            half_life_seconds=half_life,
         )
         scopes: dict[str, dict[int, float]] = defaultdict(dict)
         for note_id, score in window_scores.items():
@@ -116,6 +118,7 @@ def rebuild_hot() -> tuple[dict[str, Any], list[int]]:
         "notes_scored": len(scores),
         "events": len(events),
         "hot_list_rows": len(rows),
+        "half_life_seconds": half_life,
         "seconds": round(time.perf_counter() - started, 3),
     }
     return figures, [row["id"] for row in scores] + expired

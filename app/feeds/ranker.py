@@ -212,6 +212,7 @@ def run_pipeline(
         fallback=lambda n, exclude: fallback_notes(n, exclude, channel),
         history=history,
         prepared=catalogue.prepared,
+        blend_params=None if channel else state.blend.get(),
     )
     result = build_pipeline(context.feed).run(context, size)
     return result.items, dict(result.dropped), result.restored

@@ -6,6 +6,7 @@ Made once when the app registers the feeds blueprint (`init_app`), read through
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -14,6 +15,7 @@ from flask import Flask, current_app
 from app.core.config import Settings
 from app.feeds.caches import CatalogueCache, FeatureCache, ModelCache, TTLMap
 from app.feeds.config import FEEDS, FeedsConfig
+from ranking.learn import BlendParams
 from ranking.signals.itemcf import ItemCF
 
 _KEY = "sprout.feeds"
@@ -24,6 +26,7 @@ class FeedsState:
     config: FeedsConfig
     catalogue: CatalogueCache
     itemcf: ModelCache[ItemCF]
+    blend: ModelCache[BlendParams]  # the learned blend parameters (`app.feeds.blend_model`)
     features: FeatureCache
     card_content: TTLMap  # (host, note id) → (version, encoded content)
     avatars: TTLMap  # (host, image id) → image view
@@ -31,10 +34,14 @@ class FeedsState:
     @classmethod
     def create(cls, settings: Settings, config: FeedsConfig = FEEDS) -> FeedsState:
         caching = settings.ranking_cache_seconds > 0
+        blend: ModelCache[BlendParams] = ModelCache(
+            "blend", _load_blend, config.model_check_seconds
+        )
         return cls(
             config=config,
-            catalogue=CatalogueCache(),
+            catalogue=CatalogueCache(hot_half_life=lambda: _half_life(blend)),
             itemcf=ModelCache("itemcf", ItemCF.from_bytes, config.model_check_seconds),
+            blend=blend,
             features=FeatureCache(
                 config.feature_ttl_seconds if caching else 0.0, config.feature_cache_size
             ),
@@ -43,13 +50,28 @@ class FeedsState:
         )
 
     def forget_models(self) -> None:
-        """Drop the cached item-CF model and catalogue: the next request loads the new ones."""
+        """Drop the cached models and catalogue: the next request loads the new ones."""
         self.itemcf.invalidate()
+        self.blend.invalidate()
         self.catalogue.invalidate()
 
     def configure(self, **changes: Any) -> None:
         """Change tunables on a running app (tests: e.g. `rng_seed`)."""
         self.config = replace(self.config, **changes)
+
+
+def _half_life(blend: ModelCache[BlendParams]) -> float:
+    """The hot half-life of the stored blend parameters (the configured one without them)."""
+    params = blend.get()
+    return (params or BlendParams()).hot_half_life_seconds
+
+
+def _load_blend(blob: bytes) -> BlendParams:
+    """The stored JSON, validated (`BlendParams.from_dict`): anything malformed → defaults."""
+    try:
+        return BlendParams.from_dict(json.loads(blob.decode("utf-8")))
+    except (UnicodeDecodeError, ValueError):
+        return BlendParams.defaults(note="stored parameters rejected: not JSON")
 
 
 def init_app(app: Flask, config: FeedsConfig = FEEDS) -> FeedsState:

@@ -10,6 +10,7 @@ import numpy as np
 from ranking.blend import SIGNALS, blend
 from ranking.config import RANKING, BlendConfig
 from ranking.context import RequestContext
+from ranking.learn import POPULARITY
 from ranking.signals.exploration import TrafficPool
 from ranking.signals.interest import InterestProfile
 from ranking.types import NoteFeatures, Scored
@@ -22,6 +23,12 @@ class BlendScorer:
 
     The card's `source` becomes the signal that contributed most (`sticky` sources, picks
     and pool traffic, stay what they are).
+
+    With `ctx.blend_params` (the fitted `blend` model, or an experiment arm's parameters) a
+    warm request is weighed by those weights instead of the configured ones, and the
+    long-window `popularity` component (`RequestContext.popularity_norm`) joins when it has a
+    weight. Cold-start requests keep the cold-start blend. An `extra` (EASE/ALS) weight is
+    offline only: no such model is served, so it is left out here.
     """
 
     blend: BlendConfig
@@ -34,7 +41,13 @@ class BlendScorer:
         """One pass fills each candidate's components and the per-signal columns; the blend
         runs on the columns; a second pass names each card's source. (Written for the
         hundreds of candidates of every ranking run: no per-candidate method calls.)"""
-        w = ctx.blend_weights(self.blend.weights, self.evidence_prior)
+        params = ctx.blend_params if not ctx.cold_start else None
+        base = self.blend.weights
+        pop_weight = 0.0
+        if params is not None:
+            base = {k: v for k, v in params.weights.items() if k in SIGNALS}
+            pop_weight = float(params.weights.get(POPULARITY, 0.0))
+        w = ctx.blend_weights(base, self.evidence_prior)
         boosts: dict[int, float] = {}
         author_boosts: dict[int, float] = {}
         if ctx.editorial is not None:
@@ -72,14 +85,23 @@ class BlendScorer:
                 comps["boost"] = boost
             if f is not None and f.author_id in following:
                 comps["following"] = 1.0
+            if pop_weight > 0 and f is not None:
+                p = ctx.popularity_norm(f)
+                if p > 0:
+                    comps[POPULARITY] = p
             for k, v in comps.items():
                 column = columns.get(k)
                 if column is not None:
                     column[j] = v
             filled.append(comps)
         arrays = {k: np.array(columns[k], dtype=np.float64) for k in SIGNALS}
-        totals = blend(arrays, w).tolist() if items else []
+        totals_arr = blend(arrays, w) if items else np.zeros(0)
         weights = [(k, w.get(k, 0.0)) for k in SIGNALS]
+        if pop_weight > 0 and items:
+            pop = np.array([c.get(POPULARITY, 0.0) for c in filled], dtype=np.float64)
+            totals_arr = totals_arr + pop_weight * pop
+            weights.append((POPULARITY, pop_weight))
+        totals = totals_arr.tolist()
         out = []
         for it, comps, total in zip(items, filled, totals, strict=True):
             source = it.source

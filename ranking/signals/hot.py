@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -132,3 +132,46 @@ def top_hot(
         items = ((n, s) for n, s in items if allowed(n))
     best = heapq.nlargest(k, items, key=lambda kv: (kv[1], kv[0]))
     return [(n, float(s)) for n, s in best]
+
+
+def hot_at_times(
+    note_ids: np.ndarray,
+    weights: np.ndarray,
+    ts: np.ndarray,
+    times: Iterable[float],
+    *,
+    half_life_seconds: float,
+    n_notes: int,
+) -> Iterator[np.ndarray]:
+    """`hot_from_arrays` (no window) at each of many moments, as dense vectors over dense
+        note ids `0..n_notes-1`: one per entry of `times` (ascending; read lazily, so the caller
+    may decide the next moment after seeing a vector), in that order.
+
+        One running vector is decayed from each moment to the next and the events in between are
+        added, so a replay at a thousand serving times costs one pass over the events, not a
+        thousand (what the blend fit needs to try several half-lives). Events after a moment are
+        not counted at it; the yielded vector is reused, so copy what must be kept.
+    """
+    if half_life_seconds <= 0:
+        raise ValueError("half_life_seconds must be positive")
+    order = np.argsort(ts, kind="stable")
+    ts_sorted = np.asarray(ts, dtype=np.float64)[order]
+    ids = np.asarray(note_ids, dtype=np.int64)[order]
+    w = np.asarray(weights, dtype=np.float64)[order]
+    vec = np.zeros(n_notes, dtype=np.float64)
+    done = 0
+    last: float | None = None
+    for moment in times:
+        t = float(moment)
+        if last is not None:
+            if t < last:
+                raise ValueError("times must be ascending")
+            vec *= np.exp2(-(t - last) / half_life_seconds)
+        upto = int(np.searchsorted(ts_sorted, t, side="right"))
+        if upto > done:
+            age = t - ts_sorted[done:upto]
+            decayed = w[done:upto] * np.exp2(-age / half_life_seconds)
+            vec += np.bincount(ids[done:upto], weights=decayed, minlength=n_notes)
+            done = upto
+        last = t
+        yield vec

@@ -32,6 +32,7 @@ def test_impressions_flow_through_redis_and_the_scheduled_worker(services_app):
         "flush_search_queries",
         "rebuild_hot",
         "rebuild_itemcf",
+        "rebuild_blend",
     }
     assert tick(connection) == []  # once per interval, however many workers tick
     SimpleWorker(list(QUEUES), connection=connection).work(burst=True)

@@ -149,7 +149,12 @@ def test_run_returns_the_documented_shape(tmp_path: Path) -> None:
     assert set(out["splits"]) == {"global", "per_user"}
     for split in out["splits"].values():
         assert {"info", "models"} <= set(split)
-        assert {"popularity", "als", "hot", "interest", "itemcf", "blend"} <= set(split["models"])
+        assert {"popularity", "als", "ease", "hot", "interest", "itemcf", "blend"} <= set(
+            split["models"]
+        )
+        assert set(split["info"]["bootstrap"]["ndcg"]) == set(split["models"])
+        assert "blend/popularity" in split["info"]["bootstrap"]["ratios"]
+        assert "weights" in split["info"]["blend"]["params"]
         for metrics in split["models"].values():
             assert set(metrics) == {"recall@20", "ndcg@20", "coverage", "novelty"}
             assert all(np.isfinite(v) for v in metrics.values())
@@ -172,3 +177,49 @@ def test_cli_prints_one_json_object(tmp_path: Path) -> None:
     doc = json.loads(proc.stdout)
     assert proc.stdout.strip().count("\n") == 0
     assert doc["splits"]["per_user"]["models"]["blend"]["ndcg@20"] >= 0
+
+
+def test_the_blend_and_the_baselines_never_see_the_test_rows(tmp_path: Path, monkeypatch) -> None:
+    from dataclasses import replace
+
+    ds = ev.read_data(_synthetic(tmp_path, n_users=120, n_items=60), _items(tmp_path, 60))
+    split = ev.split_per_user(ds)
+    calls = []
+    real = ev.fit_blend
+
+    def spy(ds_, train, **kwargs):
+        calls.append(train.copy())
+        assert not (train & ~split.train).any()
+        assert not (kwargs["holdout"].train & ~split.train).any()
+        return real(ds_, train, **kwargs)
+
+    monkeypatch.setattr(ev, "fit_blend", spy)
+    first = ev.evaluate_split(ds, split, 20, 0)
+    assert len(calls) == 1 and np.array_equal(calls[0], split.train)
+    params = first["info"]["blend"]["params"]
+    assert params["slices"]["validation_users"] >= 40  # a real fit ran, not a fallback
+    # scramble every test row: the fitted parameters and the chosen baselines stay the same
+    rng = np.random.default_rng(4)
+    test = ~split.train
+    scrambled = replace(
+        ds,
+        item=np.where(test, rng.integers(0, ds.n_items, len(ds.ts)), ds.item),
+        weight=np.where(test, 3.0, ds.weight),
+    )
+    second = ev.evaluate_split(scrambled, split, 20, 0)
+    assert second["info"]["blend"]["params"] == params
+    for m in ("als", "ease"):
+        assert second["info"]["baselines"][m]["chosen"] == first["info"]["baselines"][m]["chosen"]
+        assert second["info"]["baselines"][m]["tried"] == first["info"]["baselines"][m]["tried"]
+
+
+def test_bootstrap_intervals_bracket_the_mean_and_ratios() -> None:
+    rng = np.random.default_rng(0)
+    per_user = {"blend": rng.uniform(0, 1, 500), "popularity": rng.uniform(0, 0.5, 500)}
+    out = ev.bootstrap(per_user, [("blend", "popularity")], 300, 0)
+    for m, v in per_user.items():
+        lo, hi = out["ndcg"][m]["ci95"]
+        assert lo < v.mean() < hi
+    r = out["ratios"]["blend/popularity"]
+    assert r["ci95"][0] < r["ratio"] < r["ci95"][1]
+    assert out == ev.bootstrap(per_user, [("blend", "popularity")], 300, 0)  # seeded

@@ -1,0 +1,154 @@
+"""The learned blend over HTTP: the periodic fit is stored as the ranking model `blend`, every
+process serves it through its model cache, and `?explain=1` shows what is in use."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from app.core.models import utcnow
+from app.feeds.blend_model import rebuild_blend
+from app.feeds.caches import ModelCache
+from app.feeds.ranking_data import store_model
+from app.feeds.state import _load_blend, feeds_state
+from ranking.config import HOT
+from ranking.learn import BlendParams, default_weights
+from tests.conftest import insert_note
+
+FITTED = {
+    **default_weights(),
+    "interest": 0.5,
+    "cf": 0.4,
+    "hot": 0.3,
+    "popularity": 1.5,
+}
+
+
+def _params(**changes) -> BlendParams:
+    base = {
+        "weights": FITTED,
+        "hot_half_life_seconds": 7200.0,
+        "method": "coordinate ascent on held-out NDCG@20",
+        "validation": {"fitted": 0.31, "default": 0.25},
+        "slices": {"fit_rows": 900, "holdout_rows": 100, "validation_users": 60},
+        "fitted_at": 1.7e9,
+    }
+    return BlendParams.from_dict({**base, **changes})
+
+
+def _store(params: BlendParams, minutes_ago: int = 0) -> None:
+    blob = json.dumps(params.to_dict()).encode()
+    store_model("blend", blob, {"fitted": params.fitted}, utcnow() - timedelta(minutes=minutes_ago))
+
+
+def _setup(api) -> None:
+    api.register("editor1")
+    api.grant("editor1", "editor")
+    author = api.register("writer")
+    notes = [
+        insert_note(author["id"], f"n{index}", ago=index, like_count=index * 10)
+        for index in range(15)
+    ]
+    # the editor has liked something: a warm request, ranked by the discover blend
+    assert api.post(f"/notes/{notes[0]}/like", "editor1").status_code == 200
+
+
+def _explain(api) -> dict:
+    response = api.get("/feeds/discover?explain=1&limit=10", "editor1")
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_without_a_stored_model_explain_says_defaults(api):
+    _setup(api)
+    page = _explain(api)
+    assert page["blend"]["in_use"] == "defaults"
+    assert page["blend"]["hot_half_life_seconds"] == HOT.half_life_seconds
+    assert page["blend"]["weights"]["cf"] == default_weights()["cf"]
+
+
+def test_a_fresh_install_fits_defaults_cleanly_and_says_why(api):
+    _setup(api)
+    api.register("boss")
+    api.grant("boss", "admin")
+    fans = [api.register(f"fan{i}") for i in range(3)]
+    notes = [insert_note(fans[0]["id"], f"liked{i}") for i in range(3)]
+    for fan in fans:
+        for note in notes:
+            assert api.post(f"/notes/{note}/like", fan["username"]).status_code == 200
+    rebuilt = api.post("/admin/ranking/rebuild", "boss")
+    assert rebuilt.status_code == 200, rebuilt.get_json()
+    stats = rebuilt.get_json()["rebuild_blend"]
+    assert stats["fitted"] is False and "too few" in stats["note"]
+    assert stats["events"] == 10  # the fans' nine likes and the editor's one
+    page = _explain(api)
+    assert page["blend"]["in_use"] == "defaults"
+    assert "too few" in page["blend"]["note"]
+
+
+def test_the_stored_blend_is_served_and_explained(api):
+    _setup(api)
+    _store(_params())
+    feeds_state().blend.invalidate()
+    page = _explain(api)
+    blend = page["blend"]
+    assert blend["in_use"] == "fitted"
+    assert blend["weights"]["popularity"] == 1.5 and blend["weights"]["cf"] == 0.4
+    assert blend["hot_half_life_seconds"] == 7200.0
+    assert blend["validation"] == {"fitted": 0.31, "default": 0.25}
+    assert blend["fitted_at"] == 1.7e9
+    # the popularity component is filled from the notes' lifetime engagement
+    components = [card["explain"]["components"] for card in page["items"]]
+    assert any(c.get("popularity", 0) > 0 for c in components), components
+
+
+def test_another_process_and_a_reload_pick_up_a_new_fit(api):
+    _setup(api)
+    _store(_params(), minutes_ago=5)
+    state = feeds_state()
+    state.blend.invalidate()
+    assert state.blend.get().weights["popularity"] == 1.5
+    # a second process: its own cache, loading from the database
+    other = ModelCache("blend", _load_blend, 30.0)
+    assert other.get().to_dict() == state.blend.get().to_dict()
+    # a newer fit replaces it; each cache reloads it when it next checks
+    _store(_params(weights={**FITTED, "popularity": 0.25}))
+    other.invalidate()
+    state.blend.invalidate()
+    assert other.get().weights["popularity"] == 0.25
+    assert _explain(api)["blend"]["weights"]["popularity"] == 0.25
+
+
+def test_a_corrupt_stored_blend_serves_the_defaults(api):
+    _setup(api)
+    store_model("blend", b"{not json", {}, utcnow())
+    feeds_state().blend.invalidate()
+    blend = _explain(api)["blend"]
+    assert blend["in_use"] == "defaults" and "rejected" in blend["note"]
+    store_model("blend", json.dumps({"weights": {"cf": -1}}).encode(), {}, utcnow())
+    feeds_state().blend.invalidate()
+    blend = _explain(api)["blend"]
+    assert blend["in_use"] == "defaults" and "rejected" in blend["note"]
+    assert blend["weights"]["cf"] == default_weights()["cf"]
+
+
+def test_the_hot_recompute_uses_the_fitted_half_life(api):
+    from app.feeds.hot import rebuild_hot
+
+    _setup(api)
+    _store(_params())
+    feeds_state().blend.invalidate()
+    figures, _ = rebuild_hot()
+    assert figures["half_life_seconds"] == 7200.0
+    _store(_params(method="defaults", hot_half_life_seconds=HOT.half_life_seconds))
+    feeds_state().blend.invalidate()
+    assert rebuild_hot()[0]["half_life_seconds"] == HOT.half_life_seconds
+
+
+def test_rebuild_blend_stores_what_it_fitted(api):
+    _setup(api)
+    stats = rebuild_blend()
+    feeds_state().blend.invalidate()
+    stored = feeds_state().blend.get()
+    assert stored is not None and not stored.fitted
+    assert stats["note"] == stored.note and stats["weights"] == dict(stored.weights)
