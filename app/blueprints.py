@@ -11,6 +11,7 @@ def blueprint_modules() -> list[ModuleType]:
     from app.admin import api as admin
     from app.core import health, openapi
     from app.editorial import api as editorial
+    from app.experiments import api as experiments
     from app.feeds import api as feeds
     from app.growth import api as growth_api
     from app.media import api as media
@@ -41,4 +42,5 @@ def blueprint_modules() -> list[ModuleType]:
         growth_api,
         moderation_api,
         admin,
+        experiments,
     ]

@@ -6,6 +6,7 @@ from app.accounts import models as accounts_models
 from app.core.jobs import models as jobs_models
 from app.core.models import Base
 from app.editorial import models as editorial_models
+from app.experiments import models as experiments_models
 from app.feeds import models as feeds_models
 from app.growth import models as growth_models
 from app.media import models as media_models
@@ -19,6 +20,7 @@ DOMAIN_MODELS = (
     accounts_models,
     jobs_models,
     editorial_models,
+    experiments_models,
     feeds_models,
     growth_models,
     media_models,

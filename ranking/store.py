@@ -404,8 +404,17 @@ class RedisFeedStore:
         raw, _ = pipe.execute()
         out = []
         for item in raw:
-            u, n, s, ts = orjson.loads(item)
-            out.append(Impression(None if u is None else int(u), int(n), str(s), float(ts)))
+            u, n, s, ts, *arm = orjson.loads(item)  # rows buffered before the arm: 4 fields
+            a = arm[0] if arm else None
+            out.append(
+                Impression(
+                    None if u is None else int(u),
+                    int(n),
+                    str(s),
+                    float(ts),
+                    None if a is None else int(a),
+                )
+            )
         return out
 
 

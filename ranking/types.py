@@ -61,6 +61,7 @@ class Impression(NamedTuple):
     note_id: int
     source: str
     ts: float
+    experiment_arm_id: int | None = None  # the viewer's experiment arm, if enrolled
 
 
 EVENT_KINDS = ("impression", "open", "like", "collect", "comment", "share", "follow")

@@ -23,6 +23,7 @@ from app.core.jobs import enqueue
 from app.core.policies import can_explain_scores, require
 from app.core.sql import insert_ignore
 from app.core.visibility import get_note_for
+from app.experiments.serving import experiment_arm_id
 from app.feeds import ranker
 from app.feeds.cards import Present
 from app.feeds.config import FeedsConfig
@@ -161,7 +162,13 @@ def ranked_feed(
             buffer=rest,
             buffer_ttl_seconds=buffer_ttl,
             impressions=[
-                Impression(viewer.id if viewer else None, scored.note_id, scored.source, now)
+                Impression(
+                    viewer.id if viewer else None,
+                    scored.note_id,
+                    scored.source,
+                    now,
+                    experiment_arm_id(viewer, "channel" if channel else "discover"),
+                )
                 for _, scored in items
             ],
             served_user_key=str(viewer.id) if viewer is not None else None,

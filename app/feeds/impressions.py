@@ -28,6 +28,7 @@ def flush_impressions(max_items: int) -> dict[str, Any]:
                 "note_id": item.note_id,
                 "kind": "impression",
                 "source": item.source[:16],
+                "experiment_arm_id": item.experiment_arm_id,  # the experiment report's key
                 "created_at": datetime.fromtimestamp(item.ts, UTC),
             }
             for item in batch

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.models import Base, utcnow
@@ -22,6 +22,14 @@ class NoteEvent(Base):
         Index("ix_note_events_user_id_created_at", "user_id", "created_at"),
         Index("ix_note_events_note_id_kind", "note_id", "kind"),
         Index("ix_note_events_created_at", "created_at"),
+        # Only experiment traffic carries an arm: the experiment report reads these rows.
+        Index(
+            "ix_note_events_experiment_arm_id_created_at",
+            "experiment_arm_id",
+            "created_at",
+            postgresql_where=text("experiment_arm_id IS NOT NULL"),
+            sqlite_where=text("experiment_arm_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -31,6 +39,10 @@ class NoteEvent(Base):
     note_id: Mapped[int] = mapped_column(ForeignKey("notes.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
     source: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # The experiment arm the viewer was in when the card was served (`app.experiments`). No
+    # foreign key: impressions are a log flushed in batches, and one stale arm id in a buffer
+    # must not fail the batch.
+    experiment_arm_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

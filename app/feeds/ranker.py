@@ -20,6 +20,7 @@ from app.core.config import Settings
 from app.core.extensions import db, get_feed_store
 from app.core.visibility import is_banned
 from app.editorial.services import editorial_source
+from app.experiments.serving import ranking_config
 from app.feeds.caches import Catalogue
 from app.feeds.config import FeedsConfig
 from app.feeds.ranking_data import fallback_notes, user_signals
@@ -214,5 +215,6 @@ def run_pipeline(
         prepared=catalogue.prepared,
         blend_params=None if channel else state.blend.get(),
     )
-    result = build_pipeline(context.feed).run(context, size)
+    # The viewer's experiment arm, if any, sets the feed's blend weights (over learned ones).
+    result = build_pipeline(context.feed, ranking_config(viewer, context)).run(context, size)
     return result.items, dict(result.dropped), result.restored
