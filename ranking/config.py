@@ -138,9 +138,10 @@ class DiversityConfig:
     # When every candidate left would break the author rule, fill the page with the least
     # repeated author rather than end the feed (a channel fed by one official account).
     relax_when_starved: bool = True
-    # The author rule also gives way to a card scoring at least this multiple of the best
-    # card that keeps it: the viewer's own signals (a chosen channel, a run of likes) point
-    # there clearly more than anywhere else. 1.25: a quarter better, not a near tie.
+    # The author rule and the runs also give way to a card scoring at least this multiple of
+    # the best card that keeps them, when the viewer's own signals (interest + CF + following
+    # components) are higher on it: a chosen channel, a run of likes point there clearly
+    # more than anywhere else. 1.25: a quarter better, not a near tie.
     author_yield_ratio: float = 1.25
     # Signed-in viewers: unpositioned editors' picks fill at most this share of any
     # `pick_span` consecutive cards (one in five: four of a page of 20, spread over it); the

@@ -44,11 +44,11 @@ def diversify(
     When none does (candidates from too few authors), `relax` fills the page with the least
     repeated author instead of ending it; without `relax` those items are left out, so the
     result may be shorter than the input. With `relax`, the rules also give way to a card
-    that scores at least `yield_ratio` times the best card keeping them (a new user who chose
-    one channel, served by one account, sees that channel rather than notes far from what
-    they asked for) when the viewer's own signals (interest, CF, following) are what put it
-    ahead: popularity alone never lifts a rule. A run of one channel or topic may then grow
-    to twice its limit, no further. Duplicates are
+    that scores at least `yield_ratio` times the best card keeping them when the viewer's
+    own signals (interest, CF, following) are what put it ahead: it has more of them than
+    that card (a new user who chose one channel, served by one account, sees that channel
+    rather than notes far from what they asked for). Popularity alone never lifts a rule. A
+    run of one channel or topic may then grow to twice its limit, no further. Duplicates are
     dropped. Runs of one channel/topic longer than the max are avoided when an alternative
     exists within `lookahead`. `pinned` maps output positions to items (positioned editorial
     picks) placed there when the author rule allows, else ranked with the rest. `limit` stops
@@ -144,7 +144,7 @@ def diversify(
                 and over.score >= yield_ratio * max(kept.score, 0.0)
                 and _personal(over) > _personal(kept)
             ):
-                chosen = blocked  # clearly better for this viewer than anything keeping the rule
+                chosen = blocked  # clearly better, and for this viewer's own reasons
         if chosen is None:
             beyond = [
                 i for i in range(lookahead, len(pending)) if author_ok(key(pending[i].note_id)[0])
