@@ -20,6 +20,7 @@ from ranking.config import CES_WEIGHTS, RANKING
 from ranking.learn import BlendParams
 from ranking.signals.editorial import EditorialSource
 from ranking.signals.exploration import TrafficPool
+from ranking.signals.factors import FactorModel
 from ranking.signals.hot import ces
 from ranking.signals.interest import InterestProfile, key_counts
 from ranking.signals.itemcf import ItemCF
@@ -68,6 +69,9 @@ class RequestContext:
     #: Fitted blend parameters (`ranking.learn`: the stored `blend` model, or an experiment
     #: arm's); None: the feed's configured weights.
     blend_params: BlendParams | None = None
+    #: The served `extra` model (ALS/EASE, `ranking.signals.factors`) the fitted blend weighs
+    #: when `blend_params` keeps it; None: no such component.
+    extra_model: FactorModel | None = None
     _extra: dict[int, NoteFeatures] = field(default_factory=dict, repr=False)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 

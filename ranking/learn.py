@@ -78,6 +78,8 @@ class BlendParams:
     weights: Mapping[str, float] = field(default_factory=lambda: _ro(default_weights()))
     hot_half_life_seconds: float = HOT.half_life_seconds
     extra: str | None = None  # "ease" / "als": what the `extra` weight multiplies
+    # the extra model's hyper-parameters chosen on validation (`ranking.signals.factors`)
+    extra_config: Mapping[str, float] = field(default_factory=lambda: _ro({}))
     method: str = "defaults"
     # NDCG@k on the held-out slice: fitted vs default, on the check and the search half
     validation: Mapping[str, float] = field(default_factory=lambda: _ro({}))
@@ -102,6 +104,7 @@ class BlendParams:
             "weights": {k: float(v) for k, v in self.weights.items()},
             "hot_half_life_seconds": float(self.hot_half_life_seconds),
             "extra": self.extra,
+            "extra_config": {k: float(v) for k, v in self.extra_config.items()},
             "method": self.method,
             "validation": {k: float(v) for k, v in self.validation.items()},
             "slices": {k: int(v) for k, v in self.slices.items()},
@@ -135,6 +138,7 @@ def _parse(data: Any) -> BlendParams:
         "weights",
         "hot_half_life_seconds",
         "extra",
+        "extra_config",
         "method",
         "validation",
         "slices",
@@ -156,6 +160,9 @@ def _parse(data: Any) -> BlendParams:
     extra = data.get("extra")
     if extra is not None and extra not in EXTRA_MODELS:
         raise ValueError(f"unknown extra model {extra!r}")
+    extra_config = data.get("extra_config", {})
+    if not isinstance(extra_config, Mapping):
+        raise TypeError("extra_config is an object")
     method = data.get("method", "defaults")
     note = data.get("note", "")
     if not isinstance(method, str) or not isinstance(note, str):
@@ -169,6 +176,9 @@ def _parse(data: Any) -> BlendParams:
         weights=_ro(weights),
         hot_half_life_seconds=half,
         extra=extra,
+        extra_config=_ro(
+            {str(k): _finite(v, f"extra_config {k}") for k, v in extra_config.items()}
+        ),
         method=method,
         validation=_ro({str(k): _finite(v, f"validation {k}") for k, v in validation.items()}),
         slices=_ro({str(k): int(_finite(v, f"slice {k}")) for k, v in slices.items()}),

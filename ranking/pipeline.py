@@ -31,6 +31,7 @@ from ranking.signals.exploration import TrafficPool
 from ranking.sources import (
     CFSource,
     ExploreSource,
+    ExtraSource,
     FallbackSource,
     FollowingSource,
     HotSource,
@@ -211,11 +212,17 @@ def build_pipeline(feed: str, config: RankingConfig = RANKING) -> Pipeline:
         ExploreSource(pool, limit=fetch.get("explore", ExploreSource.limit)),
         HotSource(limit=fetch.get("hot", HotSource.limit)),
     ]
+    # The learned blend's ALS/EASE component: switches itself on per request (`enabled`)
+    # when the context has a served model and parameters that weigh it.
+    extra = ExtraSource(limit=fetch.get("extra", ExtraSource.limit))
     explore_share = config.exploration.explore_share if blend.weights.get("explore", 0) > 0 else 0.0
     prior, sticky = config.evidence_prior, config.sticky_sources
     return Pipeline(
         feed=feed,
-        sources=[s for s in sources if blend.weights.get(s.name, 0) > 0 or s.name == "pick"],
+        sources=[
+            *(s for s in sources if blend.weights.get(s.name, 0) > 0 or s.name == "pick"),
+            extra,
+        ],
         filters=default_filters(),
         scorer=BlendScorer(blend, pool, evidence_prior=prior, sticky=sticky),
         cold_scorer=BlendScorer(

@@ -214,6 +214,7 @@ def run_pipeline(
         history=history,
         prepared=catalogue.prepared,
         blend_params=None if channel else state.blend.get(),
+        extra_model=None if channel else state.extra.get(),
     )
     # The viewer's experiment arm, if any, sets the feed's blend weights (over learned ones).
     result = build_pipeline(context.feed, ranking_config(viewer, context)).run(context, size)

@@ -7,6 +7,8 @@ Made once when the app registers the feeds blueprint (`init_app`), read through
 from __future__ import annotations
 
 import json
+import logging
+import zipfile
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -16,7 +18,10 @@ from app.core.config import Settings
 from app.feeds.caches import CatalogueCache, FeatureCache, ModelCache, TTLMap
 from app.feeds.config import FEEDS, FeedsConfig
 from ranking.learn import BlendParams
+from ranking.signals.factors import FactorModel
 from ranking.signals.itemcf import ItemCF
+
+log = logging.getLogger(__name__)
 
 _KEY = "sprout.feeds"
 
@@ -27,6 +32,8 @@ class FeedsState:
     catalogue: CatalogueCache
     itemcf: ModelCache[ItemCF]
     blend: ModelCache[BlendParams]  # the learned blend parameters (`app.feeds.blend_model`)
+    # the blend's ALS/EASE component when the fit keeps it (None: stale, none served)
+    extra: ModelCache[FactorModel | None]
     features: FeatureCache
     card_content: TTLMap  # (host, note id) → (version, encoded content)
     avatars: TTLMap  # (host, image id) → image view
@@ -42,6 +49,7 @@ class FeedsState:
             catalogue=CatalogueCache(hot_half_life=lambda: _half_life(blend)),
             itemcf=ModelCache("itemcf", ItemCF.from_bytes, config.model_check_seconds),
             blend=blend,
+            extra=ModelCache("extra", _load_extra, config.model_check_seconds),
             features=FeatureCache(
                 config.feature_ttl_seconds if caching else 0.0, config.feature_cache_size
             ),
@@ -53,6 +61,7 @@ class FeedsState:
         """Drop the cached models and catalogue: the next request loads the new ones."""
         self.itemcf.invalidate()
         self.blend.invalidate()
+        self.extra.invalidate()
         self.catalogue.invalidate()
 
     def configure(self, **changes: Any) -> None:
@@ -72,6 +81,18 @@ def _load_blend(blob: bytes) -> BlendParams:
         return BlendParams.from_dict(json.loads(blob.decode("utf-8")))
     except (UnicodeDecodeError, ValueError):
         return BlendParams.defaults(note="stored parameters rejected: not JSON")
+
+
+def _load_extra(blob: bytes) -> FactorModel | None:
+    """The stored ALS/EASE model; an empty blob marks it stale (the blend dropped it), and a
+    blob that does not load serves no component rather than failing requests."""
+    if not blob:
+        return None
+    try:
+        return FactorModel.from_bytes(blob)
+    except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile):
+        log.warning("stored extra model rejected", exc_info=True)
+        return None
 
 
 def init_app(app: Flask, config: FeedsConfig = FEEDS) -> FeedsState:

@@ -10,9 +10,10 @@ import numpy as np
 from ranking.blend import SIGNALS, blend
 from ranking.config import RANKING, BlendConfig
 from ranking.context import RequestContext
-from ranking.learn import POPULARITY
+from ranking.learn import EXTRA, POPULARITY
 from ranking.signals.exploration import TrafficPool
 from ranking.signals.interest import InterestProfile
+from ranking.sources.extra import extra_scores, extra_weight
 from ranking.types import NoteFeatures, Scored
 
 
@@ -27,8 +28,10 @@ class BlendScorer:
     With `ctx.blend_params` (the fitted `blend` model, or an experiment arm's parameters) a
     warm request is weighed by those weights instead of the configured ones, and the
     long-window `popularity` component (`RequestContext.popularity_norm`) joins when it has a
-    weight. Cold-start requests keep the cold-start blend. An `extra` (EASE/ALS) weight is
-    offline only: no such model is served, so it is left out here.
+    weight. Cold-start requests keep the cold-start blend. When the parameters keep an
+    `extra` (ALS/EASE) component and its model is served (`ctx.extra_model`), every candidate
+    gets the model's score relative to the user's best (`ranking.sources.extra`), weighed
+    by `params.weights["extra"]`.
     """
 
     blend: BlendConfig
@@ -44,9 +47,13 @@ class BlendScorer:
         params = ctx.blend_params if not ctx.cold_start else None
         base = self.blend.weights
         pop_weight = 0.0
+        extra_w = 0.0
+        extra = None
         if params is not None:
             base = {k: v for k, v in params.weights.items() if k in SIGNALS}
             pop_weight = float(params.weights.get(POPULARITY, 0.0))
+            extra_w = extra_weight(ctx)
+            extra = extra_scores(ctx) if extra_w > 0 else None
         w = ctx.blend_weights(base, self.evidence_prior)
         boosts: dict[int, float] = {}
         author_boosts: dict[int, float] = {}
@@ -89,6 +96,10 @@ class BlendScorer:
                 p = ctx.popularity_norm(f)
                 if p > 0:
                     comps[POPULARITY] = p
+            if extra is not None and EXTRA not in comps:
+                e = extra.get(note_id)
+                if e > 0:
+                    comps[EXTRA] = e
             for k, v in comps.items():
                 column = columns.get(k)
                 if column is not None:
@@ -101,6 +112,10 @@ class BlendScorer:
             pop = np.array([c.get(POPULARITY, 0.0) for c in filled], dtype=np.float64)
             totals_arr = totals_arr + pop_weight * pop
             weights.append((POPULARITY, pop_weight))
+        if extra is not None and items:
+            values = np.array([c.get(EXTRA, 0.0) for c in filled], dtype=np.float64)
+            totals_arr = totals_arr + extra_w * values
+            weights.append((EXTRA, extra_w))
         totals = totals_arr.tolist()
         out = []
         for it, comps, total in zip(items, filled, totals, strict=True):

@@ -2,6 +2,7 @@
 
 from ranking.sources.cf import CFSource
 from ranking.sources.explore import ExploreSource
+from ranking.sources.extra import ExtraSource
 from ranking.sources.fallback import FallbackSource
 from ranking.sources.following import FollowingSource
 from ranking.sources.hot import HotSource
@@ -11,6 +12,7 @@ from ranking.sources.pick import PickSource
 __all__ = [
     "CFSource",
     "ExploreSource",
+    "ExtraSource",
     "FallbackSource",
     "FollowingSource",
     "HotSource",

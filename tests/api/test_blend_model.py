@@ -152,3 +152,120 @@ def test_rebuild_blend_stores_what_it_fitted(api):
     stored = feeds_state().blend.get()
     assert stored is not None and not stored.fitted
     assert stats["note"] == stored.note and stats["weights"] == dict(stored.weights)
+
+
+# --------------------------------------------------------------------------------------------
+# The extra (ALS/EASE) component served
+
+
+def _community(api) -> list[list[int]]:
+    """Two clusters of notes, each liked (through the API) by its own fans; the editor likes
+    three notes of the first cluster. Returns the clusters' note ids."""
+    api.register("editor1")
+    api.grant("editor1", "editor")
+    authors = [api.register(f"writer{i}")["id"] for i in range(6)]
+    clusters = [
+        [insert_note(authors[(c * 12 + i) % 6], f"c{c}n{i}", ago=c * 12 + i) for i in range(12)]
+        for c in range(2)
+    ]
+    for c, cluster in enumerate(clusters):
+        for f in range(8):
+            fan = api.register(f"fan{c}x{f}")["username"]
+            for i in range(12):
+                if (i * 7 + f * 3) % 12 < 6:  # each fan likes half of the cluster
+                    assert api.post(f"/notes/{cluster[i]}/like", fan).status_code == 200
+    for note in clusters[0][:3]:
+        assert api.post(f"/notes/{note}/like", "editor1").status_code == 200
+    return clusters
+
+
+ALS_PARAMS = {
+    "weights": {**FITTED, "extra": 2.0},
+    "extra": "als",
+    "extra_config": {"factors": 4.0, "regularization": 0.05, "iterations": 15.0},
+}
+
+
+def test_the_extra_model_is_served_while_the_blend_keeps_it(api):
+    from app.core.extensions import get_feed_store
+    from app.feeds.blend_model import rebuild_extra
+
+    clusters = _community(api)
+    editor = api.users["editor1"]["id"]
+    stats = rebuild_blend()  # a small community: the fit keeps the defaults, nothing served
+    assert stats["extra"] is None and stats["extra_model"] == {"served": False}
+    params = _params(**ALS_PARAMS)
+    assert params.extra == "als" and params.weights["extra"] == 2.0
+    _store(params)
+    built = rebuild_extra(params)
+    assert built["served"] and built["kind"] == "als" and built["items"] == 24
+    assert built["config"] == {"factors": 4, "regularization": 0.05, "iterations": 15}
+    assert built["bytes"] > 0 and built["rows"] > 0
+    feeds_state().forget_models()
+    page = _explain(api)
+    extra = page["blend"]["extra_model"]
+    assert extra["served"] is True and extra["kind"] == "als" and extra["items"] == 24
+    assert extra["built_at"]
+    components = {card["id"]: card["explain"]["components"] for card in page["items"]}
+    extra_of = {n: c["extra"] for n, c in components.items() if c.get("extra", 0) > 0}
+    # the editor's cluster is what the model recommends first
+    own = [v for n, v in extra_of.items() if n in clusters[0]]
+    other = [v for n, v in extra_of.items() if n not in clusters[0]]
+    assert own and max(own) == 1.0 and min(own) > max(other, default=0.0), extra_of
+
+    # the next fit drops the component: the stored model is marked stale and disappears
+    dropped = _params()
+    _store(dropped)
+    assert rebuild_extra(dropped) == {"served": False, "stale": True}
+    feeds_state().forget_models()
+    get_feed_store().invalidate_buffers(str(editor))  # the next page is ranked anew
+    page = _explain(api)
+    assert page["blend"]["extra_model"]["served"] is False
+    assert "does not keep" in page["blend"]["extra_model"]["reason"]
+    assert all("extra" not in card["explain"]["components"] for card in page["items"])
+
+
+def test_the_job_chooses_the_extra_models_configuration_on_the_holdout(api):
+    """`rebuild_blend`'s extra factories fit each kind's grid on the holdout's fit part and
+    record the configuration `fit_blend` would keep."""
+    import numpy as np
+
+    from app.feeds.blend_model import _extra_factories, _training_data
+    from ranking.config import LearnConfig
+    from ranking.learn import make_holdout
+    from ranking.replay import _seen_csr
+
+    _community(api)
+    _, ds, note_ids = _training_data(utcnow())
+    cfg = LearnConfig(holdout_min_rows=3)
+    holdout = make_holdout(ds, np.ones(len(ds.ts), dtype=bool), cfg)
+    assert len(holdout.users) >= 10
+    record: dict = {}
+    seen = _seen_csr(ds, holdout.train)
+    for kind, make in _extra_factories(holdout, record).items():
+        scorer = make(ds, holdout.train, seen)
+        scores = scorer(holdout, seen, np.arange(len(holdout.users)))
+        assert scores.shape == (len(holdout.users), len(note_ids))
+        assert np.isneginf(scores[seen[holdout.users].nonzero()]).all()
+        assert np.isfinite(scores).any(axis=1).all()
+        chosen, tried = record[kind]["chosen"], record[kind]["tried"]
+
+        def config(t: dict) -> dict:
+            return {k: v for k, v in t.items() if k != "validation_ndcg"}
+
+        kept = [t for t in tried if config(t).items() <= chosen.items()]
+        assert len(kept) == 1, (kind, chosen, tried)
+        assert kept[0]["validation_ndcg"] == max(t["validation_ndcg"] for t in tried)
+
+
+def test_an_empty_or_corrupt_extra_model_serves_no_component(api):
+    from app.feeds.state import _load_extra
+
+    assert _load_extra(b"") is None and _load_extra(b"not an npz") is None
+    _setup(api)
+    _store(_params(**ALS_PARAMS))
+    store_model("extra", b"not an npz", {}, utcnow())
+    feeds_state().forget_models()
+    page = _explain(api)
+    assert page["blend"]["extra_model"] == {"served": False, "reason": "no als model stored yet"}
+    assert all("extra" not in card["explain"]["components"] for card in page["items"])

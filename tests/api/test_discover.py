@@ -33,7 +33,7 @@ def test_anonymous_discover_pages_never_repeat_and_carry_card_fields(api):
         assert len(page["items"]) == 10
         for card in page["items"]:
             assert {"id", "title", "cover", "author", "like_count", "liked", "source"} <= set(card)
-            assert card["source"] in {"hot", "explore", "pick", "interest", "cf", "boost"}
+            assert card["source"] in {"hot", "explore", "pick", "interest", "cf", "boost", "extra"}
         seen += [card["id"] for card in page["items"]]
         cursor = page["next_cursor"]
         assert cursor

@@ -173,7 +173,7 @@ def test_diversity_keeps_order_when_already_diverse() -> None:
 def test_stage_names_are_stable_and_stages_follow_the_protocols() -> None:
     p = build_pipeline("discover")
     names = p.stage_names
-    assert names["sources"] == ["pick", "following", "cf", "interest", "explore", "hot"]
+    assert names["sources"] == ["pick", "following", "cf", "interest", "explore", "hot", "extra"]
     assert names["filters"] == [
         "unknown",
         "seen",
