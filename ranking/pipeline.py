@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ranking.config import RANKING, RankingConfig
+from ranking.config import RANKING, BlendConfig, RankingConfig
 from ranking.context import RequestContext
 from ranking.filters import (
     BlockedAuthorFilter,
@@ -27,6 +27,7 @@ from ranking.filters import (
 from ranking.scorers import BlendScorer
 from ranking.selectors import PageSelector, diversify
 from ranking.selectors.diversity import Quota
+from ranking.selectors.page import page_quotas as selector_quotas
 from ranking.signals.exploration import TrafficPool
 from ranking.sources import (
     CFSource,
@@ -215,7 +216,7 @@ def build_pipeline(feed: str, config: RankingConfig = RANKING) -> Pipeline:
     # The learned blend's ALS/EASE component: switches itself on per request (`enabled`)
     # when the context has a served model and parameters that weigh it.
     extra = ExtraSource(limit=fetch.get("extra", ExtraSource.limit))
-    explore_share = config.exploration.explore_share if blend.weights.get("explore", 0) > 0 else 0.0
+    explore_share = _explore_share(blend, config)
     prior, sticky = config.evidence_prior, config.sticky_sources
     return Pipeline(
         feed=feed,
@@ -240,7 +241,16 @@ def build_pipeline(feed: str, config: RankingConfig = RANKING) -> Pipeline:
     )
 
 
+def _explore_share(blend: BlendConfig, config: RankingConfig) -> float:
+    """The share of a page kept for pool notes: none where the feed does not explore."""
+    return config.exploration.explore_share if blend.weights.get("explore", 0) > 0 else 0.0
+
+
 def page_quotas(feed: str, *, signed_in: bool, config: RankingConfig = RANKING) -> list[Quota]:
     """The quotas a feed's pages keep (pool notes, unpositioned picks), for a service that
     applies `diversify` again to a page served from a buffer."""
-    return build_pipeline(feed, config).selector.quotas(signed_in=signed_in)
+    blend = config.feeds.get(feed) or config.feeds["discover"]
+    d = config.diversity
+    return selector_quotas(
+        _explore_share(blend, config), d.pick_share, d.pick_span, signed_in=signed_in
+    )

@@ -3,7 +3,6 @@ diversify."""
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 
 from ranking.config import DiversityConfig
@@ -49,8 +48,6 @@ class PageSelector:
         rest = self._reserve_explore(rest, page_size)
         ordered = lead + rest
         quotas = self.quotas(signed_in=ctx.user_id is not None)
-        if ctx.user_id is not None:
-            ordered = self._space_picks(ordered)
         ordered = ordered[: len(lead) + page_size * self.pool_factor]
         pinned: dict[int, Scored] = {}
         for p in sorted(positioned, key=lambda p: p.components["pick_position"]):
@@ -75,48 +72,8 @@ class PageSelector:
         return page
 
     def quotas(self, *, signed_in: bool) -> list[Quota]:
-        """The page's quotas for `diversify` (the discover service applies them again when
-        it serves a buffered page). Pool notes beyond the exploration share only fill what
-        nothing else can: one in every 1/share cards (one in seven at 0.15), spread over the
-        page; for a signed-in viewer, unpositioned picks one in `pick_span`."""
-        out: list[Quota] = []
-        if self.explore_share > 0:
-            out.append((_explore, 1, max(round(1 / self.explore_share), 1)))
-        if signed_in:
-            out.append((_free_pick, round(self.pick_share * self.pick_span), self.pick_span))
-        return out
-
-    def _space_picks(self, ordered: list[Scored]) -> list[Scored]:
-        """Unpositioned picks keep their place while fewer than `pick_share × pick_span` of the
-        last `pick_span` cards are picks; the others wait for the first place where they fit
-        (and fill the end of the run if none does)."""
-        cap = round(self.pick_share * self.pick_span)
-        if cap >= self.pick_span:
-            return ordered
-        out: list[Scored] = []
-        recent: deque[bool] = deque(maxlen=max(self.pick_span - 1, 0))
-        waiting: deque[Scored] = deque()
-
-        def place(it: Scored, is_pick: bool) -> None:
-            out.append(it)
-            recent.append(is_pick)
-
-        def room() -> bool:
-            return sum(recent) < cap
-
-        for it in ordered:
-            is_pick = _free_pick(it)
-            if is_pick:
-                if not waiting and room():
-                    place(it, True)
-                else:
-                    waiting.append(it)
-                continue
-            while waiting and room():
-                place(waiting.popleft(), True)
-            place(it, False)
-        out.extend(waiting)
-        return out
+        """The page's quotas for `diversify` (`page_quotas`)."""
+        return page_quotas(self.explore_share, self.pick_share, self.pick_span, signed_in=signed_in)
 
     def _reserve_explore(self, ranked: list[Scored], page_size: int) -> list[Scored]:
         """Pool notes get exactly the page's exploration share.
@@ -137,6 +94,21 @@ class PageSelector:
             for j, s in enumerate(chosen):
                 out.insert(min((j + 1) * step - 1, len(out)), s)
         return out + excess
+
+
+def page_quotas(
+    explore_share: float, pick_share: float, pick_span: int, *, signed_in: bool
+) -> list[Quota]:
+    """Quotas for `diversify` (the discover service applies them again when it serves a
+    buffered page). Pool notes beyond the exploration share only fill what nothing else
+    can: one in every 1/share cards (one in seven at 0.15), spread over the page; for a
+    signed-in viewer, unpositioned picks `pick_share` of any `pick_span` cards."""
+    out: list[Quota] = []
+    if explore_share > 0:
+        out.append((_explore, 1, max(round(1 / explore_share), 1)))
+    if signed_in:
+        out.append((_free_pick, round(pick_share * pick_span), pick_span))
+    return out
 
 
 def _free_pick(item: Scored) -> bool:
