@@ -3,6 +3,7 @@ diversify."""
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 from ranking.config import DiversityConfig
@@ -48,6 +49,11 @@ class PageSelector:
         rest = self._reserve_explore(rest, page_size)
         ordered = lead + rest
         quotas = self.quotas(signed_in=ctx.user_id is not None)
+        if ctx.user_id is not None:
+            # Picks that must wait are moved past the ranked cards they would crowd out
+            # before the quota sees them: within `diversify`'s lookahead a waiting pick is
+            # what fills a place when the rules hold back everything else.
+            ordered = self._space_picks(ordered)
         ordered = ordered[: len(lead) + page_size * self.pool_factor]
         pinned: dict[int, Scored] = {}
         for p in sorted(positioned, key=lambda p: p.components["pick_position"]):
@@ -74,6 +80,38 @@ class PageSelector:
     def quotas(self, *, signed_in: bool) -> list[Quota]:
         """The page's quotas for `diversify` (`page_quotas`)."""
         return page_quotas(self.explore_share, self.pick_share, self.pick_span, signed_in=signed_in)
+
+    def _space_picks(self, ordered: list[Scored]) -> list[Scored]:
+        """Unpositioned picks keep their place while fewer than `pick_share × pick_span` of the
+        last `pick_span` cards are picks; the others wait for the first place where they fit
+        (and fill the end of the run if none does)."""
+        cap = round(self.pick_share * self.pick_span)
+        if cap >= self.pick_span:
+            return ordered
+        out: list[Scored] = []
+        recent: deque[bool] = deque(maxlen=max(self.pick_span - 1, 0))
+        waiting: deque[Scored] = deque()
+
+        def place(it: Scored, is_pick: bool) -> None:
+            out.append(it)
+            recent.append(is_pick)
+
+        def room() -> bool:
+            return sum(recent) < cap
+
+        for it in ordered:
+            is_pick = _free_pick(it)
+            if is_pick:
+                if not waiting and room():
+                    place(it, True)
+                else:
+                    waiting.append(it)
+                continue
+            while waiting and room():
+                place(waiting.popleft(), True)
+            place(it, False)
+        out.extend(waiting)
+        return out
 
     def _reserve_explore(self, ranked: list[Scored], page_size: int) -> list[Scored]:
         """Pool notes get exactly the page's exploration share.
