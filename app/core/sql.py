@@ -2,16 +2,52 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import time
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import BigInteger, Insert, Select, any_, bindparam, case, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase
 
 from app.core.extensions import db
 from app.core.schemas import MAX_ID
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: PostgreSQL aborts one of two transactions that wait on each other (deadlock_detected) or
+#: that cannot be serialised (serialization_failure); running it again is the remedy.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def retry_on_conflict(attempts: int = 3) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Run a use case again, from a rolled-back session, when PostgreSQL aborted its
+    transaction for a deadlock or a serialisation conflict (counter updates taking the note's
+    and its author's rows while a job holds one of them). The use case must be safe to run
+    again after a rollback: idempotent inserts, effects enqueued in the same transaction."""
+
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            for attempt in range(1, attempts + 1):
+                try:
+                    return fn(*args, **kwargs)
+                except OperationalError as exc:
+                    code = getattr(exc.orig, "sqlstate", None)
+                    if code not in RETRYABLE_SQLSTATES or attempt == attempts:
+                        raise
+                    db.session.rollback()
+                    time.sleep(0.02 * attempt)  # let the other transaction finish
+            raise AssertionError("unreachable")
+
+        return run
+
+    return decorate
 
 
 def insert_ignore(model: type[DeclarativeBase], values: dict[str, Any]) -> Insert:

@@ -12,7 +12,7 @@ from app.core.extensions import db
 from app.notes.models import Note, NoteLike
 from app.notifications.models import Notification
 from tests.api.test_notes import column, image_note, make_image
-from tests.conftest import assert_error
+from tests.conftest import assert_error, insert_note
 
 
 def like_rows(note_id: int) -> int:
@@ -167,3 +167,31 @@ def test_concurrent_likes_are_counted_exactly(api, app):
     assert all(r[0] == 200 for r in results.values()), results
     assert like_rows(note_id) == 0 and column(Note.like_count, note_id) == 0
     assert column(User.like_received_count, alice_id) == 0
+
+
+def test_a_like_aborted_by_a_deadlock_is_run_again_and_counted_once(api, app, monkeypatch):
+    """PostgreSQL aborts one of two transactions that wait on each other (a job holding the
+    author's row): the like runs again from a clean session instead of failing."""
+    import psycopg.errors
+    from sqlalchemy.exc import OperationalError
+
+    import app.notes.services.notes as notes_services
+
+    author = api.register("author")
+    api.register("fan")
+    note_id = insert_note(author["id"], "会死锁的笔记")
+    real_bump = notes_services.bump
+    calls = {"n": 0}
+
+    def bump_once_deadlocked(model, row_id, **deltas):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OperationalError("UPDATE …", {}, psycopg.errors.DeadlockDetected("deadlock"))
+        return real_bump(model, row_id, **deltas)
+
+    monkeypatch.setattr(notes_services, "bump", bump_once_deadlocked)
+    liked = api.post(f"/notes/{note_id}/like", "fan")
+    assert liked.status_code == 200, liked.get_json()
+    assert liked.get_json()["like_count"] == 1
+    profile = api.get(f"/users/{author['id']}").get_json()
+    assert profile["like_received_count"] == 1

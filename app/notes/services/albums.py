@@ -23,7 +23,7 @@ from app.core.jobs import enqueue
 from app.core.models import utcnow
 from app.core.pagination import PageRequest, PageResult
 from app.core.policies import require
-from app.core.sql import bump, commit_fresh, id_in_range, insert_ignore
+from app.core.sql import bump, commit_fresh, id_in_range, insert_ignore, retry_on_conflict
 from app.core.visibility import (
     can_see_user,
     get_interactable_note,
@@ -290,6 +290,7 @@ def _collect_state(note_id: int, album_id: int | None) -> dict[str, Any]:
     return {"collected": album_id is not None, "collect_count": count or 0, "album_id": album_id}
 
 
+@retry_on_conflict()
 def collect_note(actor: User, note_id: int, album_id: int | None = None) -> dict[str, Any]:
     """Collect into an album (the default one if none is given); again into another album moves
     the note there. Idempotent: the counters and the notification move on a new collect only."""
@@ -353,6 +354,7 @@ def collect_note(actor: User, note_id: int, album_id: int | None = None) -> dict
     return state
 
 
+@retry_on_conflict()
 def uncollect_note(actor: User, note_id: int) -> dict[str, Any]:
     """Idempotent. Works even if the note was hidden since: a user can always let go of it."""
     if not id_in_range(note_id):

@@ -25,7 +25,7 @@ from app.core.models import utcnow
 from app.core.pagination import PageRequest, PageResult
 from app.core.policies import can_delete_note, can_edit_note, require
 from app.core.schemas import MAX_ID
-from app.core.sql import bump, insert_ignore, inserted
+from app.core.sql import bump, insert_ignore, inserted, retry_on_conflict
 from app.core.visibility import (
     can_see_user,
     get_interactable_note,
@@ -550,6 +550,7 @@ def _like_count(note_id: int) -> int:
     )
 
 
+@retry_on_conflict()
 def like_note(actor: User, note_id: int) -> dict[str, Any]:
     """Idempotent: counters move only when this call created the like."""
     db.session.get(Note, _note_id(note_id), populate_existing=True)
@@ -577,6 +578,7 @@ def like_note(actor: User, note_id: int) -> dict[str, Any]:
     return {"liked": True, "like_count": count}
 
 
+@retry_on_conflict()
 def unlike_note(actor: User, note_id: int) -> dict[str, Any]:
     """Idempotent: counters move only when this call deleted the like."""
     db.session.get(Note, _note_id(note_id), populate_existing=True)
