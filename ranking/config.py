@@ -178,6 +178,7 @@ FEEDS: Mapping[str, BlendConfig] = MappingProxyType(
                     "pick": 0.8,
                     "boost": 0.5,
                     "following": 0.3,
+                    "session": 1.0,
                 }
             )
         ),
@@ -191,6 +192,7 @@ FEEDS: Mapping[str, BlendConfig] = MappingProxyType(
                     "pick": 0.8,
                     "boost": 0.5,
                     "following": 0.2,
+                    "session": 0.6,
                 }
             )
         ),
@@ -217,6 +219,19 @@ COLD_START = BlendConfig(
 
 
 @dataclass(frozen=True, slots=True)
+class SessionConfig:
+    """Session intent (`ranking.signals.session`): minutes-scale interest from the latest
+    explicit engagements, weighed by the feed's `session` weight."""
+
+    window_seconds: float = HOUR
+    half_life_seconds: float = 20 * 60
+    kinds: frozenset[str] = frozenset({"like", "collect", "comment", "share", "follow"})
+    # n engagements in the window give n / (n + prior) of the weight: one like is a hint,
+    # four are what the viewer is browsing for now.
+    evidence_prior: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
 class RankingConfig:
     """The whole tunable surface, passed to `build_pipeline`."""
 
@@ -224,6 +239,7 @@ class RankingConfig:
     interest: InterestConfig = field(default_factory=InterestConfig)
     itemcf: ItemCFConfig = field(default_factory=ItemCFConfig)
     exploration: ExplorationConfig = field(default_factory=ExplorationConfig)
+    session: SessionConfig = field(default_factory=SessionConfig)
     diversity: DiversityConfig = field(default_factory=DiversityConfig)
     feeds: Mapping[str, BlendConfig] = field(default_factory=lambda: FEEDS)
     cold_start: BlendConfig = field(default_factory=lambda: COLD_START)
@@ -261,6 +277,7 @@ class EvaluationConfig:
 
 
 HOT = HotConfig()
+SESSION = SessionConfig()
 INTEREST = InterestConfig()
 ITEMCF = ItemCFConfig()
 EXPLORATION = ExplorationConfig()

@@ -44,6 +44,8 @@ class RequestContext:
     channel: str | None = None
     notes: Mapping[int, NoteFeatures] = field(default_factory=dict)
     profile: InterestProfile | None = None
+    #: The viewer's last hour of explicit engagement (`ranking.signals.session`), or None.
+    session: InterestProfile | None = None
     cf: ItemCF | None = None
     # (note, weight) of the latest engagements, newest first: CF weighs them by position
     recent: list[tuple[int, float]] = field(default_factory=list)
@@ -81,7 +83,7 @@ class RequestContext:
         if self.user_id is None:
             return True
         no_profile = self.profile is None or self.profile.is_empty
-        return no_profile and not self.recent
+        return no_profile and not self.recent and self.session is None
 
     def features(self, note_id: int) -> NoteFeatures | None:
         f = self.notes.get(note_id)

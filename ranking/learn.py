@@ -53,10 +53,13 @@ from ranking.types import Event, NoteFeatures
 POPULARITY = "popularity"
 #: An optional extra component (EASE or ALS scores), named by `BlendParams.extra`.
 EXTRA = "extra"
+#: The served session-intent component (`ranking.signals.session`): configured, not fitted
+#: (the offline data sets have no browsing sessions to replay).
+SESSION = "session"
 EXTRA_MODELS = ("ease", "als")
 #: Signals the fit chooses a weight for; the others keep the feed's configured weights.
 FITTED = ("interest", "cf", "hot", POPULARITY, EXTRA)
-WEIGHT_KEYS = (*SIGNALS, POPULARITY, EXTRA)
+WEIGHT_KEYS = (*SIGNALS, POPULARITY, EXTRA, SESSION)
 
 
 def _ro(d: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -68,6 +71,7 @@ def default_weights(feed: str = "discover") -> dict[str, float]:
     out = {k: float(FEEDS[feed].weights.get(k, 0.0)) for k in SIGNALS}
     out[POPULARITY] = 0.0
     out[EXTRA] = 0.0
+    out[SESSION] = float(FEEDS[feed].weights.get(SESSION, 0.0))
     return out
 
 

@@ -9,6 +9,10 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from app.core.schemas import CleanText, PageOut, Schema, SingleLine
 from ranking.blend import SIGNALS
+from ranking.learn import SESSION
+
+#: What an arm may weigh: the blend's signals and the session-intent component.
+ARM_SIGNALS = (*SIGNALS, SESSION)
 
 MAX_ARMS = 10
 MAX_SIGNAL_WEIGHT = 100.0
@@ -31,7 +35,7 @@ class ArmIn(Schema):
     )
     weights: dict[str, SignalWeight] = Field(
         default_factory=dict,
-        description=f"Blend weight per signal ({', '.join(SIGNALS)}), replacing the feed's "
+        description=f"Blend weight per signal ({', '.join(ARM_SIGNALS)}), replacing the feed's "
         "default for that signal; signals left out keep the default",
     )
     control: bool = Field(default=False, strict=True)
@@ -39,9 +43,9 @@ class ArmIn(Schema):
     @field_validator("weights")
     @classmethod
     def _known_signals(cls, value: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(value) - set(SIGNALS))
+        unknown = sorted(set(value) - set(ARM_SIGNALS))
         if unknown:
-            raise ValueError(f"unknown signals {unknown}; known: {list(SIGNALS)}")
+            raise ValueError(f"unknown signals {unknown}; known: {list(ARM_SIGNALS)}")
         return value
 
 

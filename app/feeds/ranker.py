@@ -28,6 +28,7 @@ from app.feeds.state import feeds_state
 from ranking.config import RANKING
 from ranking.pipeline import RequestContext, build_pipeline
 from ranking.signals.interest import InterestProfile
+from ranking.signals.session import session_profile
 from ranking.store import NoteKey
 from ranking.types import NoteFeatures, Scored
 
@@ -158,7 +159,7 @@ def run_pipeline(
     if channel is not None:
         notes = catalogue.by_channel.get(channel, {})
 
-    profile = None
+    profile = session = None
     recent: list[tuple[int, float]] = []
     engaged: set[int] = set()
     blocked_authors: set[int] = set()
@@ -178,6 +179,7 @@ def run_pipeline(
             seed_channels=signals.seed_channels,
             seed_topics=signals.seed_topics,
         )
+        session = session_profile(signals.events, features, now)
         for kind, ref in signals.not_interested:
             profile.mark_not_interested(kind, ref)
             {"note": hidden, "author": blocked_authors, "topic": blocked_topics}[kind].add(ref)
@@ -197,6 +199,7 @@ def run_pipeline(
         channel=channel,
         notes=notes,
         profile=profile,
+        session=session,
         cf=cf,
         recent=recent,
         hot=catalogue.hot,

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ranking.blend import SIGNALS, blend
-from ranking.config import RANKING, BlendConfig
+from ranking.blend import SIGNALS, blend, shrink
+from ranking.config import RANKING, SESSION, BlendConfig, SessionConfig
 from ranking.context import RequestContext
 from ranking.learn import EXTRA, POPULARITY
+from ranking.learn import SESSION as SESSION_SIGNAL
 from ranking.signals.exploration import TrafficPool
 from ranking.signals.interest import InterestProfile
 from ranking.sources.extra import extra_scores, extra_weight
@@ -32,6 +33,10 @@ class BlendScorer:
     `extra` (ALS/EASE) component and its model is served (`ctx.extra_model`), every candidate
     gets the model's score relative to the user's best (`ranking.sources.extra`), weighed
     by `params.weights["extra"]`.
+
+    With `ctx.session` (the viewer's last hour of likes, collects, ...) every candidate gets
+    that profile's score as the `session` component, weighed by the feed's (or the
+    parameters') `session` weight times n / (n + prior) for n engagements in the window.
     """
 
     blend: BlendConfig
@@ -39,6 +44,7 @@ class BlendScorer:
     name: str = "blend"
     evidence_prior: float = RANKING.evidence_prior
     sticky: frozenset[str] = RANKING.sticky_sources
+    session_config: SessionConfig = SESSION
 
     def score(self, ctx: RequestContext, items: list[Scored]) -> list[Scored]:
         """One pass fills each candidate's components and the per-signal columns; the blend
@@ -55,6 +61,17 @@ class BlendScorer:
             extra_w = extra_weight(ctx)
             extra = extra_scores(ctx) if extra_w > 0 else None
         w = ctx.blend_weights(base, self.evidence_prior)
+        session = ctx.session if not ctx.cold_start else None
+        session_w = 0.0
+        if session is not None:
+            configured = self.blend.weights.get(SESSION_SIGNAL, 0.0)
+            if params is not None:
+                configured = params.weights.get(SESSION_SIGNAL, configured)
+            session_w = float(configured) * shrink(
+                session.evidence, self.session_config.evidence_prior
+            )
+            if session_w <= 0:
+                session = None
         boosts: dict[int, float] = {}
         author_boosts: dict[int, float] = {}
         if ctx.editorial is not None:
@@ -96,6 +113,10 @@ class BlendScorer:
                 p = ctx.popularity_norm(f)
                 if p > 0:
                     comps[POPULARITY] = p
+            if session is not None and f is not None:
+                v = session.score(f)
+                if v > 0:
+                    comps[SESSION_SIGNAL] = v
             if extra is not None and EXTRA not in comps:
                 e = extra.get(note_id)
                 if e > 0:
@@ -116,6 +137,10 @@ class BlendScorer:
             values = np.array([c.get(EXTRA, 0.0) for c in filled], dtype=np.float64)
             totals_arr = totals_arr + extra_w * values
             weights.append((EXTRA, extra_w))
+        if session is not None and items:
+            values = np.array([c.get(SESSION_SIGNAL, 0.0) for c in filled], dtype=np.float64)
+            totals_arr = totals_arr + session_w * values
+            weights.append((SESSION_SIGNAL, session_w))
         totals = totals_arr.tolist()
         out = []
         for it, comps, total in zip(items, filled, totals, strict=True):

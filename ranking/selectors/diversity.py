@@ -16,8 +16,9 @@ from ranking.types import NoteFeatures, Scored
 #: (is_limited, cap, span): see `diversify`.
 Quota = tuple[Callable[[Scored], bool], int, int]
 
-#: Components that come from the viewer (their profile, their neighbours, whom they follow).
-PERSONAL_SIGNALS = ("interest", "cf", "following")
+#: Components that come from the viewer (their profile, their neighbours, whom they follow,
+#: what they engaged with in the last hour).
+PERSONAL_SIGNALS = ("interest", "cf", "following", "session")
 
 
 def diversify(
@@ -45,7 +46,7 @@ def diversify(
     repeated author instead of ending it; without `relax` those items are left out, so the
     result may be shorter than the input. With `relax`, the rules also give way to a card
     that scores at least `yield_ratio` times the best card keeping them when the viewer's
-    own signals (interest, CF, following) are what put it ahead: it has more of them than
+    own signals (interest, CF, following, session) are what put it ahead: it has more of them than
     that card (a new user who chose one channel, served by one account, sees that channel
     rather than notes far from what they asked for). Popularity alone never lifts a rule. A
     run of one channel or topic may then grow to twice its limit, no further. Duplicates are

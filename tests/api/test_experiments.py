@@ -22,6 +22,7 @@ ONLY_HOT = {
     "pick": 0.0,
     "boost": 0.0,
     "following": 0.0,
+    "session": 0.0,
 }
 
 
