@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 SYNTH_ARGS ?=
 export SPROUT_DATA_DIR ?= ./var
 
-.PHONY: run test seed worker lint bench synth install clean
+.PHONY: run test seed worker lint bench synth install clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,12 @@ worker: install
 synth: install
 	$(BIN)/flask --app app init
 	$(BIN)/python benchmarks/synthetic_data.py $(SYNTH_ARGS)
+
+# The console's messages: a fresh template to translate from, then every part's catalogue
+# compiled (the .mo files are committed, so a fresh clone runs without this step).
+translations: install
+	$(BIN)/pybabel extract -F app/console/babel.cfg -k _l -o app/console/translations/messages.pot .
+	for part in app/console/translations/*/; do $(BIN)/pybabel compile -d $$part -l zh; done
 
 lint: install
 	$(BIN)/ruff check .

@@ -9,6 +9,7 @@ def blueprint_modules() -> list[ModuleType]:
     """Every module that defines a `bp`, in the order create_app registers them."""
     from app.accounts import api as accounts
     from app.admin import api as admin
+    from app.console import web as console
     from app.core import health, openapi
     from app.editorial import api as editorial
     from app.experiments import api as experiments
@@ -43,4 +44,5 @@ def blueprint_modules() -> list[ModuleType]:
         moderation_api,
         admin,
         experiments,
+        console,
     ]

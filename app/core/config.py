@@ -97,6 +97,8 @@ class Settings:
     # The job outbox: a job sent to the queue and not done after this long is sent again (a
     # worker died mid-job, or Redis lost its queue); it must exceed the longest job's run.
     outbox_lease_seconds: float = 600.0
+    # The staff console shows times in this zone (SPROUT_CONSOLE_TIMEZONE).
+    console_timezone: str = "Asia/Shanghai"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -151,6 +153,7 @@ def load_settings(**overrides: Any) -> Settings:
         seed_on_empty=parse_boolean(env.get("SPROUT_SEED_ON_EMPTY"), True),
         moderation_hide_weight=float(env.get("SPROUT_MODERATION_HIDE_WEIGHT") or 5.0),
         outbox_lease_seconds=float(env.get("SPROUT_OUTBOX_LEASE_SECONDS") or 600.0),
+        console_timezone=env.get("SPROUT_CONSOLE_TIMEZONE") or "Asia/Shanghai",
     )
     if "database_url" in overrides and overrides["database_url"].startswith("postgresql://"):
         overrides["database_url"] = "postgresql+psycopg://" + overrides["database_url"][13:]
