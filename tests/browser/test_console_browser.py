@@ -4,19 +4,7 @@ an RQ worker. Every page visited is saved as a screenshot (see conftest)."""
 
 from __future__ import annotations
 
-import time
-
 from tests.browser.conftest import ADMIN, ADMIN_PASSWORD, Deployment, Page
-
-
-def _wait_until(check, timeout: float = 20.0):  # type: ignore[no-untyped-def]
-    """Jobs run on the worker in services mode: poll until `check()` is truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.25)
 
 
 def test_a_plain_user_is_refused_and_sees_no_staff_data(deployment: Deployment, page: Page):
