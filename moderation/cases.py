@@ -31,9 +31,16 @@ from moderation.taxonomy import taxonomy
 
 
 def list_cases(
-    actor: User, status: str | None, reason_code: str | None, page: PageRequest
+    actor: User,
+    status: str | None,
+    reason_code: str | None,
+    page: PageRequest,
+    *,
+    severity: int | None = None,
+    target_type: str | None = None,
 ) -> PageResult[Case]:
-    """Highest priority first, keyset `(priority, id)`."""
+    """Highest priority first, keyset `(priority, id)`; optionally one severity or one kind of
+    target (the console's queue filters)."""
     require(can_moderate(actor), "Only moderators may see the review queue.")
     statement = select(Case).order_by(Case.priority.desc(), Case.id.desc()).limit(page.limit + 1)
     statement = statement.where(
@@ -46,6 +53,10 @@ def list_cases(
             if "." in reason_code
             else Case.reason_code.like(f"{category}.%")
         )
+    if severity is not None:
+        statement = statement.where(Case.severity == severity)
+    if target_type:
+        statement = statement.where(Case.target_type == target_type)
     if page.after is not None:
         priority, last_id = page.after
         statement = statement.where(

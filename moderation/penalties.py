@@ -58,6 +58,15 @@ def ladder_step(user_id: int, reason: Reason | None) -> str:
     return data.ladder[min(steps, len(data.ladder) - 1)]
 
 
+def ladder_mute(user_id: int, reason: Reason | None) -> tuple[str, str, int | None]:
+    """What a mute without a set duration does: (the ladder's step, the mute step taken, its
+    days). Past the mutes (a ban step) it is the permanent mute. The decision and the
+    console's preview both ask this, so they cannot drift apart."""
+    step = ladder_step(user_id, reason)
+    mute_step = step if step in MODERATION.mute_days else "mute_permanent"
+    return step, mute_step, MODERATION.mute_days[mute_step]
+
+
 def record_action(
     case: Case,
     kind: str,
@@ -109,10 +118,7 @@ def penalise(
         return record_action(case, "ban", target, owner.id, actor, None, None, before)
     # mute: the given duration, or the ladder's next step
     if duration_days is None:
-        step = ladder_step(owner.id, reason)
-        if step == "ban":
-            step = "mute_permanent"
-        days = MODERATION.mute_days[step]
+        _step, _mute, days = ladder_mute(owner.id, reason)
     elif duration_days == "permanent":
         days = None
     else:

@@ -23,7 +23,7 @@ from app.editorial.services import editorial_source
 from app.experiments.serving import ranking_config
 from app.feeds.caches import Catalogue
 from app.feeds.config import FeedsConfig
-from app.feeds.ranking_data import fallback_notes, user_signals
+from app.feeds.ranking_data import UserSignals, fallback_notes, user_signals
 from app.feeds.state import feeds_state
 from ranking.config import RANKING
 from ranking.pipeline import RequestContext, build_pipeline
@@ -149,9 +149,14 @@ def run_pipeline(
     now: float,
     *,
     seen: set[int] | None = None,
+    signals: UserSignals | None = None,
+    user_id: int | None = None,
 ) -> tuple[list[Scored], dict[str, int], int]:
     """The whole pipeline for `size` cards: (ranked cards, drops by filter, restored count).
-    `key` is the feed session's (`session_key`)."""
+    `key` is the feed session's (`session_key`).
+
+    `signals` and `user_id` without a `viewer` rank for someone who is not an account (the
+    console's preview of a new user's first page): nothing is read or written for them."""
     state = feeds_state()
     config = state.config
     cf = state.itemcf.get()
@@ -166,10 +171,11 @@ def run_pipeline(
     blocked_topics: set[int] = set()
     hidden: set[int] = set()
     following: set[int] = set()
-    if viewer is not None:
+    if viewer is not None and signals is None:
         signals = user_signals(
             viewer.id, days=config.user_history_days, per_kind=config.user_events_per_kind
         )
+    if signals is not None:
         known = state.features({event.note_id for event in signals.events} - set(notes))
         features = {**notes, **known}
         profile = InterestProfile.build(
@@ -193,7 +199,7 @@ def run_pipeline(
         following = signals.following
 
     context = RequestContext(
-        user_id=viewer.id if viewer else None,
+        user_id=viewer.id if viewer else user_id,
         now=now,
         feed="channel" if channel else "discover",
         channel=channel,

@@ -163,6 +163,11 @@ def test_every_console_message_has_a_chinese_translation():
         for message in catalog:
             if message.id and message.string:
                 assert compiled.get(message.id) is not None, f"{po}: {message.id!r} not compiled"
-                translated[message.id] = message.string
+                # the parts are merged into one catalogue: one English text, one Chinese one
+                earlier = translated.setdefault(message.id, message.string)
+                assert earlier == message.string, (
+                    f"{message.id!r} is translated as {earlier!r} and as {message.string!r} "
+                    f"({po.parts[-4]}): use distinct English texts"
+                )
     missing = sorted(wanted - set(translated))
     assert not missing, f"untranslated console messages: {missing}"
