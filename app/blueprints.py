@@ -11,10 +11,12 @@ def blueprint_modules() -> list[ModuleType]:
     from app.admin import api as admin
     from app.console import web as console
     from app.core import health, openapi
+    from app.creators import api as creators
     from app.editorial import api as editorial
     from app.experiments import api as experiments
     from app.feeds import api as feeds
     from app.growth import api as growth_api
+    from app.lifecycle import api as lifecycle
     from app.media import api as media
     from app.media import files_api as media_files
     from app.notes.api import albums, comments, notes, shares
@@ -44,5 +46,7 @@ def blueprint_modules() -> list[ModuleType]:
         moderation_api,
         admin,
         experiments,
+        lifecycle,
+        creators,
         console,
     ]

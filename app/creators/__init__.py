@@ -1,0 +1,1 @@
+"""Creators: KOL/KOC candidates for editors, and verification ("认证加V")."""

@@ -1,0 +1,3 @@
+"""Tables of the creators domain."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Use cases of the creators domain."""
+
+from __future__ import annotations

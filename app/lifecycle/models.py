@@ -1,0 +1,3 @@
+"""Tables of the lifecycle domain."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Use cases of the lifecycle domain."""
+
+from __future__ import annotations
