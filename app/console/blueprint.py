@@ -197,13 +197,16 @@ def _app_error(exc: AppError) -> Response:
     """A service refused (not allowed, not found, invalid): the same page, with its message."""
     from flask_babel import gettext as _
 
+    from app.console.errors import explain
     from app.core.extensions import db
 
     db.session.rollback()
+    message, detail = explain(exc)
     return page(
         "console/error.html",
         status=exc.status,
         title=_("That did not work"),
-        message=exc.message,
+        message=message,
+        detail=detail,
         code=exc.code,
     )
