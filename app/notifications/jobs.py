@@ -1,16 +1,48 @@
-"""Notification delivery, as a job: the write that caused it has already committed."""
+"""Notification delivery, as jobs: `deliver_notification` once the write that caused it has
+committed, `deliver_push` for each row of the push outbox."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from app.core.extensions import db
-from app.core.jobs import enqueue, job
-from app.core.sql import insert_ignore
-from app.notifications.models import Notification
+from app.core.jobs import commit, enqueue, job
+from app.notifications import push
+from app.notifications.config import notification_config
+from app.notifications.grouping import DEDUPED_KINDS, Recorded, record
+from app.notifications.models import GROUPED_TYPES, PushMessage
 
-# Kinds that notify once per (actor, target) however often the action is toggled.
-DEDUPED_KINDS = {"like", "collect", "follow", "comment_like"}
+__all__ = ["DEDUPED_KINDS", "deliver_notification", "deliver_push", "notify_system", "queue_push"]
+
+
+def queue_push(
+    recorded: Recorded,
+    recipient_id: int,
+    *,
+    title: str | None = None,
+    body: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> int | None:
+    """Write the push outbox row for a recorded notification, in the same transaction, and
+    the job that delivers it (it commits with them). A grouped type pushes once per group,
+    when the group opens (worded with the group's size when it is sent). None: no push."""
+    if recorded.kind not in notification_config().push_types:
+        return None
+    if recorded.kind in GROUPED_TYPES and not recorded.opened:
+        return None
+    row = PushMessage(
+        recipient_id=recipient_id,
+        kind=recorded.kind,
+        group_id=recorded.group_id,
+        title=title,
+        body=body,
+        payload={**(payload or {}), "notification_id": recorded.notification_id},
+        state="pending",
+    )
+    db.session.add(row)
+    db.session.flush()
+    enqueue(deliver_push, row.id)
+    return row.id
 
 
 @job("notifications")
@@ -22,25 +54,23 @@ def deliver_notification(
     comment_id: int | None = None,
     payload: dict[str, Any] | None = None,
 ) -> None:
-    if actor_id is not None and actor_id == recipient_id:
-        return  # nobody is told about their own actions
-    dedupe_key = None
-    if kind in DEDUPED_KINDS:
-        dedupe_key = f"{recipient_id}:{kind}:{actor_id}:{note_id}:{comment_id}"
-    values = {
-        "recipient_id": recipient_id,
-        "kind": kind,
-        "actor_id": actor_id,
-        "note_id": note_id,
-        "comment_id": comment_id,
-        "payload": payload or {},
-        "dedupe_key": dedupe_key,
-    }
-    if dedupe_key is None:
-        db.session.add(Notification(**values))
-    else:
-        db.session.execute(insert_ignore(Notification, values))
-    db.session.commit()
+    """Add the event to the recipient's groups and queue its push, in one transaction."""
+    recorded = record(kind, recipient_id, actor_id, note_id, comment_id, payload)
+    if recorded is not None:
+        system = payload or {}
+        queue_push(
+            recorded,
+            recipient_id,
+            title=system.get("title") if kind == "system" else None,
+            body=(system.get("body") or system.get("text")) if kind == "system" else None,
+        )
+    commit()  # and, in embedded mode, the push job it enqueued runs now
+
+
+@job("notifications")
+def deliver_push(push_id: int) -> None:
+    """One push outbox row: held through quiet hours, capped per day, sent (see `push`)."""
+    push.deliver(push_id)
 
 
 def notify_system(recipient_id: int, payload: dict[str, Any]) -> None:

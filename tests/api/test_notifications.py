@@ -67,7 +67,8 @@ def test_filters_and_cursor_paging(api):
         encode_cursor(-1),
         encode_cursor(10**30),
         encode_cursor("x"),
-        encode_cursor(1, 2),
+        encode_cursor(1),
+        encode_cursor(1, 2, 3),
     ]:
         response = api.get("/notifications", "myself", query_string={"cursor": forged})
         assert_error(response, 400, "invalid_cursor")
