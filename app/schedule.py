@@ -20,6 +20,8 @@ from rq import Queue
 from app.core.jobs.outbox import relay_outbox
 from app.feeds.blend_model import rebuild_blend
 from app.feeds.jobs import flush_impressions, rebuild_hot, rebuild_itemcf
+from app.lifecycle.config import LIFECYCLE, RECALL
+from app.lifecycle.jobs import recompute_lifecycle, start_due_recall_campaigns
 from app.search.jobs import flush_search_queries
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,12 @@ def periodic_job_definitions() -> list[PeriodicJob]:
         PeriodicJob("rebuild_hot", 300, rebuild_hot),
         PeriodicJob("rebuild_itemcf", 3600, rebuild_itemcf),
         PeriodicJob("rebuild_blend", 3600, rebuild_blend),
+        PeriodicJob(
+            "recompute_lifecycle", LIFECYCLE.recompute_interval_seconds, recompute_lifecycle
+        ),
+        PeriodicJob(
+            "start_due_recall_campaigns", RECALL.due_check_seconds, start_due_recall_campaigns
+        ),
     ]
 
 

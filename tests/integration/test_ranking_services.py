@@ -33,6 +33,8 @@ def test_impressions_flow_through_redis_and_the_scheduled_worker(services_app):
         "rebuild_hot",
         "rebuild_itemcf",
         "rebuild_blend",
+        "recompute_lifecycle",
+        "start_due_recall_campaigns",
     }
     assert tick(connection) == []  # once per interval, however many workers tick
     SimpleWorker(list(QUEUES), connection=connection).work(burst=True)
