@@ -6,9 +6,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from flask import has_request_context, request
+from sqlalchemy import inspect, select
 
 from app.accounts.models import User
-from app.core.extensions import get_storage
+from app.core.extensions import db, get_storage
+from app.core.sql import id_in
+from app.creators.models import CreatorVerification
 from app.media.models import Image
 from app.notes.models import Note
 
@@ -48,11 +51,14 @@ def image_view(image: Any) -> dict[str, Any] | None:
 
 
 def user_view(user: User, avatar: Image | None = None) -> dict[str, Any]:
-    return user_card(user, image_view(avatar))
+    return user_card(user, image_view(avatar), verification_of(user))
 
 
-def user_card(user: Any, avatar: dict[str, Any] | None) -> dict[str, Any]:
-    """A user as lists show them; `user` is a `User` or any row with the same fields."""
+def user_card(
+    user: Any, avatar: dict[str, Any] | None, verification: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """A user as lists show them; `user` is a `User` or any row with the same fields;
+    `verification` the badge of an approved creator (`verification_badges`)."""
     return {
         "id": user.id,
         "username": user.username,
@@ -62,7 +68,49 @@ def user_card(user: Any, avatar: dict[str, Any] | None) -> dict[str, Any]:
         "badges": list(user.badges or []),
         "official": user.official,
         "verified": user.verified,
+        "verification": verification if user.verified else None,
     }
+
+
+def verification_badges(user_ids: Iterable[int]) -> dict[int, dict[str, str]]:
+    """The badge (`{category, label}`) of each of these users an editor verified, in one
+    query. Ask only for users whose `verified` flag is set (approval sets it): a page without
+    verified users costs nothing."""
+    ids = list(dict.fromkeys(user_ids))
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(
+            CreatorVerification.user_id, CreatorVerification.category, CreatorVerification.label
+        ).where(CreatorVerification.status == "approved", id_in(CreatorVerification.user_id, ids))
+    )
+    return {user_id: {"category": category, "label": label} for user_id, category, label in rows}
+
+
+_BADGES = "sprout.verification_badges"
+
+
+def verification_of(user: User) -> dict[str, str] | None:
+    """`verification_badges` for one loaded user, batched per request: the first verified
+    user presented loads the badges of every verified user the session holds (a page's
+    authors, commenters, followers), so a page costs one query, not one per user."""
+    if not user.verified:
+        return None
+    memo: dict[int, dict[str, str] | None] = (
+        request.environ.setdefault(_BADGES, {}) if has_request_context() else {}
+    )
+    if user.id not in memo:
+        wanted = {user.id}
+        for other in list(db.session.identity_map.values()):
+            if not isinstance(other, User):
+                continue
+            state = inspect(other).dict  # loaded values only: never a refresh per object
+            if state.get("verified") and "id" in state:
+                wanted.add(state["id"])
+        wanted -= memo.keys()
+        badges = verification_badges(wanted)
+        memo.update({user_id: badges.get(user_id) for user_id in wanted})
+    return memo[user.id]
 
 
 def profile_view(

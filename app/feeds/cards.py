@@ -30,7 +30,7 @@ from sqlalchemy import BigInteger, bindparam, exists, false, literal, select, un
 
 from app.accounts.models import User
 from app.core.extensions import db, get_redis
-from app.core.presenters import image_view, note_content, user_card
+from app.core.presenters import image_view, note_content, user_card, verification_badges
 from app.core.sql import id_in, id_in_param
 from app.core.visibility import can_view_note_state, is_banned_status
 from app.feeds.state import feeds_state
@@ -116,6 +116,7 @@ def note_cards(
     host = _host()
     content = _content_views(visible, host)
     avatars = _avatar_views([row.avatar_image_id for row in visible if row.avatar_image_id], host)
+    badges = verification_badges([row.author_id for row in visible if row.verified])
     cards: dict[int, dict[str, Any]] = {}
     for row in visible:
         view = content.get(row.id)
@@ -124,7 +125,9 @@ def note_cards(
         cards[row.id] = {
             **view,
             "status": row.status,
-            "author": user_card(_Author(row), avatars.get(row.avatar_image_id or 0)),
+            "author": user_card(
+                _Author(row), avatars.get(row.avatar_image_id or 0), badges.get(row.author_id)
+            ),
             "like_count": row.like_count,
             "collect_count": row.collect_count,
             "comment_count": row.comment_count,
