@@ -41,7 +41,7 @@ def _me(user: User) -> JsonBody:
     status=201,
     auth="none",
     rate_limit="register",
-    errors=[409, 429],
+    errors=[409, 422, 429],
 )
 def register(body: RegisterIn) -> JsonBody:
     user, token = accounts.register(
@@ -49,6 +49,8 @@ def register(body: RegisterIn) -> JsonBody:
         body.password,
         body.nickname,
         signup_source=body.source,
+        invite_code=body.invite_code,
+        share_token=body.share_token,
         user_agent=request.user_agent.string,
     )
     return {"user": _me(user), "token": token}

@@ -22,6 +22,18 @@ class RegisterIn(Schema):
         default=None,
         description="Where the user came from (invite, qr_offline, ad…), for channel analysis.",
     )
+    invite_code: Annotated[str, Field(min_length=1, max_length=32)] | None = Field(
+        default=None,
+        description="An invite code (邀请码, any case, spaces and dashes ignored): the source "
+        "becomes `invite` and the inviter is credited; an unknown or expired code is 422 "
+        "`invalid_invite_code` and no account is created.",
+    )
+    share_token: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        default=None,
+        description="The token of the share link (`/s/{token}`) the user arrived through: the "
+        "source becomes `share` and the sharer is credited (分享赚钱); an unknown token is 422 "
+        "`invalid_share_token`. `invite_code` wins when both are sent.",
+    )
 
 
 class LoginIn(Schema):
@@ -71,6 +83,8 @@ class UserOut(BaseModel):
     badges: list[Any]
     official: bool
     verified: bool
+    # An approved creator's badge ("认证"): {category, label}; null otherwise.
+    verification: dict[str, str] | None = None
 
 
 class ProfileOut(UserOut):

@@ -22,6 +22,7 @@ from app.core.models import utcnow
 from app.core.pagination import PageRequest, PageResult
 from app.core.policies import can_change_roles_of, can_manage_roles, require
 from app.core.sql import insert_ignore, newest_first
+from app.growth import invites
 from app.media.models import Image
 from app.search.jobs import index_user
 from moderation import lift_all_penalties
@@ -59,13 +60,20 @@ def register(
     nickname: str | None = None,
     *,
     signup_source: str | None = None,
+    invite_code: str | None = None,
+    share_token: str | None = None,
     user_agent: str | None = None,
 ) -> tuple[User, str]:
+    """An invite code or a share link's token attributes the account (source `invite` or
+    `share`, and the referrer); one that is no good refuses the sign-up (422)."""
     normalized = username.lower()
     if password.lower() == normalized:
         raise ValidationFailed(
             "The password must not be the username.", details={"field": "password"}
         )
+    attribution = invites.resolve_attribution(invite_code, share_token)
+    if attribution is not None:
+        signup_source = attribution.source
     user = User(
         username=normalized,
         nickname=nickname or username,
@@ -81,6 +89,8 @@ def register(
         raise Conflict(
             "That username is taken.", code="username_taken", details={"field": "username"}
         ) from exc
+    if attribution is not None:
+        invites.record_referral(user.id, attribution)
     token = _issue_token(user, user_agent)
     enqueue(index_user, user.id)  # in the outbox, committed with the account
     commit()
@@ -150,8 +160,10 @@ def revoke_all_tokens(user_id: int) -> None:
 
 def account_status_changed(user_id: int) -> None:
     """A ban began or ended (a moderation hook): search hides or shows the account and its
-    notes again (a job, committed with the change)."""
+    notes again (a job, committed with the change); a ban claws back what the account's
+    sign-up paid its referrer, and lifting it restores that."""
     enqueue(index_user, user_id, True)
+    enqueue(invites.settle_invitee, user_id)
 
 
 @functools.cache

@@ -192,6 +192,8 @@ def build_document() -> dict[str, Any]:
                 "application/json": {"schema": {"$ref": "#/components/schemas/CursorPage"}}
             }
         operation["responses"][str(spec.status)] = ok
+        for status in spec.also:
+            operation["responses"][str(status)] = ok
         if spec.auth == "required":
             operation["security"] = [{"bearer": []}]
         elif spec.auth == "optional":

@@ -53,6 +53,8 @@ class EndpointSpec:
     rate_limit: str | None = None  # the limit it counts against (429), if any
     refuses_muted: bool = False  # a write a muted account is refused (403 `account_muted`)
     paginated: bool = False  # a cursor list: `limit`, `cursor` in, `items`, `next_cursor` out
+    # other success statuses with the same body (200 when a POST finds what it would make)
+    also: tuple[int, ...] = ()
 
 
 REGISTRY: list[EndpointSpec] = []
@@ -194,6 +196,7 @@ def endpoint(
     query: type[BaseModel] | None = None,
     response: type[BaseModel] | None = None,
     status: int = 200,
+    also: tuple[int, ...] = (),
     auth: AuthMode = "optional",
     role: str | None = None,
     rate_limit: str | None = None,
@@ -228,6 +231,7 @@ def endpoint(
             query=query_model,
             response=response,
             status=status,
+            also=also,
             auth=auth,
             role=role,
             errors=errors or [],

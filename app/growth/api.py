@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, Response, jsonify
 
+from app.core.models import utcnow
 from app.core.pagination import ID_CURSOR, PageRequest, PageResult
 from app.core.presenters import user_view
 from app.core.routing import JsonBody, current_actor, endpoint
 from app.core.viewer import avatars_for
-from app.growth import campaigns, ledger, store, tasks
+from app.growth import campaigns, invites, ledger, store, tasks
 from app.growth.campaigns import CampaignRow
+from app.growth.config import GROWTH
 from app.growth.levels import growth_view
 from app.growth.models import PointsEntry, Redemption, StoreItem
 from app.growth.schemas import (
@@ -22,11 +24,15 @@ from app.growth.schemas import (
     GrantOut,
     GrantPage,
     GrowthOut,
+    InviteCodeOut,
+    InviteCodePage,
     Leaderboard,
     LeaderboardQuery,
     PointsPage,
     RedemptionOut,
     RedemptionPage,
+    ReferralPage,
+    ReferralSummary,
     StoreItemIn,
     StoreItemList,
     StoreItemOut,
@@ -344,3 +350,112 @@ def manual_grants(page: PageRequest) -> PageResult[JsonBody]:
 
 def _grant_view(entry: PointsEntry) -> JsonBody:
     return {**entry_view(entry), "user_id": entry.user_id, "actor_id": entry.actor_id}
+
+
+# --- invites and share to earn (邀请码, 分享赚钱) ----------------------------------------------
+
+
+@endpoint(
+    bp,
+    "/me/invites",
+    "POST",
+    summary="My invite code: the current one while it has a week left (200), else a new one "
+    "(201); registering with it credits me once the new user's first note passes review",
+    response=InviteCodeOut,
+    status=201,
+    also=(200,),
+    auth="required",
+    errors=[401, 403, 429],
+)
+def create_invite() -> JsonBody | Response:
+    issued = invites.issue_code(current_actor())
+    row = issued.code
+    body = {
+        "code": row.code,
+        "created_at": row.created_at,
+        "expires_at": row.expires_at,
+        "created": issued.created,
+        "share_text": f"用我的邀请码 {row.code} 注册 Sprout，一起种草！",
+    }
+    if issued.created:
+        return body
+    reused = jsonify(body)
+    reused.status_code = 200
+    return reused
+
+
+@endpoint(
+    bp,
+    "/me/invites",
+    "GET",
+    summary="My invite codes, newest first, with the sign-ups each brought and the rewards paid",
+    paginated=ID_CURSOR,
+    response=InviteCodePage,
+    auth="required",
+    errors=[400, 401],
+)
+def my_invites(page: PageRequest) -> PageResult[JsonBody]:
+    return invites.my_codes(current_actor(), page).map(_code_stats_view)
+
+
+def _code_stats_view(stats: invites.CodeStats) -> JsonBody:
+    row = stats.code
+    return {
+        "id": row.id,
+        "code": row.code,
+        "created_at": row.created_at,
+        "expires_at": row.expires_at,
+        "expired": row.expires_at <= utcnow(),
+        "signup_count": stats.signups,
+        "reward_count": stats.rewards,
+        "points_earned": stats.points,
+    }
+
+
+@endpoint(
+    bp,
+    "/me/referrals",
+    "GET",
+    summary="The accounts I brought in (by invite code or share link), newest first, with "
+    "what each paid",
+    paginated=ID_CURSOR,
+    response=ReferralPage,
+    auth="required",
+    errors=[400, 401],
+)
+def my_referrals(page: PageRequest) -> PageResult[JsonBody]:
+    rows = invites.my_referrals(current_actor(), page)
+    avatars = avatars_for([user for _, user, _ in rows.items])
+    return rows.map(
+        lambda row: {
+            "user": user_view(row[1], avatars.get(row[1].avatar_image_id or 0)),
+            "source": row[0].source,
+            "status": row[0].status,
+            "points": row[2],
+            "created_at": row[0].created_at,
+            "rewarded_at": row[0].rewarded_at,
+        }
+    )
+
+
+@endpoint(
+    bp,
+    "/me/referrals/summary",
+    "GET",
+    summary="Invites and share to earn (分享赚钱): sign-ups, rewards and points by source, "
+    "and the rules",
+    response=ReferralSummary,
+    auth="required",
+    errors=[401],
+)
+def referral_summary() -> JsonBody:
+    return {
+        **invites.summary(current_actor()),
+        "rules": {
+            source: {
+                "points": GROWTH.points[action],
+                "daily_cap": GROWTH.daily_caps[action],
+            }
+            for source, action in invites.REWARD_ACTIONS.items()
+        },
+    }

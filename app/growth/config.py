@@ -46,6 +46,8 @@ class GrowthConfig:
                 "like_received": 1,
                 "collect_received": 2,
                 "comment_received": 1,
+                "invite_reward": 50,
+                "share_reward": 30,
             }
         )
     )
@@ -62,6 +64,8 @@ class GrowthConfig:
                 "comment_received": 100,
                 "task": 200,
                 "campaign": 1000,
+                "invite_reward": 200,
+                "share_reward": 90,
             }
         )
     )
@@ -93,6 +97,10 @@ class GrowthConfig:
     images_more: int = 18
     body_base: int = 1000
     body_long: int = 5000
+    #: Invite codes (邀请码): how long one is valid, and how much time it must have left to
+    #: be handed out again (else POST /me/invites makes a new one).
+    invite_code_days: int = 30
+    invite_code_reuse_min_days: int = 7
     tasks: tuple[Task, ...] = (
         Task("daily_checkin", "每日签到", "daily", "checkin", 1, 5),
         Task("daily_post", "发布一篇笔记", "daily", "publish_note", 1, 10),

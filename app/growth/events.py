@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.core.extensions import db
 from app.core.jobs import commit, enqueue, job
-from app.growth import campaigns, tasks
+from app.growth import campaigns, invites, tasks
 from app.growth.config import GROWTH
 from app.growth.ledger import award, settle_reversals
 from app.growth.levels import refresh_level
@@ -75,6 +75,7 @@ def settle_content(kind: str, content_id: int) -> dict[str, Any]:
             award(row.author_id, "publish_note", f"publish_note:{row.id}", ref=ref)
             tasks.reward_completed(row.author_id, "publish_note")
             campaigns.check_in(row)
+            invites.note_went_live(row.author_id)  # pays whoever brought the author in
         else:
             award(row.author_id, "comment", f"comment:{row.id}", ref=ref)
             tasks.reward_completed(row.author_id, "comment")

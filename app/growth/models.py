@@ -154,12 +154,55 @@ class Redemption(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class InviteCode(Base):
+    """An invite code (邀请码) a user hands out; registering with it attributes the new
+    account to them. Codes expire; a user reuses their newest code while it has time left."""
+
+    __tablename__ = "growth_invite_codes"
+    __table_args__ = (Index("ix_growth_invite_codes_user_id_id", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
+class Referral(Base):
+    """Who brought a user in (one row per new account): an invite code or a share link. The
+    referrer is paid once, after the new user's first note that passes review: `status` is
+    `pending` until then, `rewarded` (or `capped`: the day's cap left nothing to pay) after,
+    `ineligible` when the two accounts are linked."""
+
+    __tablename__ = "growth_referrals"
+    __table_args__ = (
+        Index("ix_growth_referrals_referrer_id_id", "referrer_id", "id"),
+        CheckConstraint("referrer_id <> invitee_id", name="not_self"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitee_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    referrer_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(16))  # invite | share
+    invite_code_id: Mapped[int | None] = mapped_column(
+        ForeignKey("growth_invite_codes.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    share_id: Mapped[int | None] = mapped_column(
+        ForeignKey("shares.id", ondelete="SET NULL"), nullable=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    rewarded_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 __all__ = [
     "Campaign",
     "CampaignDay",
     "CampaignMember",
     "CheckIn",
+    "InviteCode",
     "PointsEntry",
     "Redemption",
+    "Referral",
     "StoreItem",
 ]

@@ -175,3 +175,51 @@ class GrantEntryOut(PointsEntryOut):
 
 class GrantPage(PageOut):
     items: list[GrantEntryOut]
+
+
+class InviteCodeOut(BaseModel):
+    code: str
+    created_at: datetime
+    expires_at: datetime
+    created: bool = Field(description="False when the user's current code was handed out again")
+    share_text: str
+
+
+class InviteCodeStats(BaseModel):
+    id: int
+    code: str
+    created_at: datetime
+    expires_at: datetime
+    expired: bool
+    signup_count: int
+    reward_count: int
+    points_earned: int
+
+
+class InviteCodePage(PageOut):
+    items: list[InviteCodeStats]
+
+
+class ReferralSourceStats(BaseModel):
+    signups: int
+    rewards: int
+    points: int
+
+
+class ReferralSummary(BaseModel):
+    invite: ReferralSourceStats
+    share: ReferralSourceStats
+    rules: dict[str, Any]
+
+
+class ReferralOut(BaseModel):
+    user: dict[str, Any]
+    source: str
+    status: str = Field(description="pending | rewarded | capped | ineligible")
+    points: int
+    created_at: datetime
+    rewarded_at: datetime | None
+
+
+class ReferralPage(PageOut):
+    items: list[ReferralOut]
