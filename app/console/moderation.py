@@ -45,6 +45,24 @@ HISTORY = 10  # rows of each part of an author's history
 
 STATUSES = ("open", "claimed", "decided")
 TARGET_TYPES = ("note", "comment", "user")
+#: The audit log's action codes, as a moderator reads them (unknown codes show as they are).
+ACTION_LABELS = {
+    "claim": _l("Case claimed"),
+    "decide": _l("Case decided"),
+    "content_keep": _l("Content kept"),
+    "content_hide": _l("Content hidden"),
+    "content_remove": _l("Content removed"),
+    "warn": _l("Warning"),
+    "mute": _l("Muted"),
+    "ban": _l("Banned"),
+    "lift": _l("Penalty lifted"),
+    "link_accounts": _l("Accounts linked"),
+    "appeal": _l("Appeal filed"),
+    "appeal_upheld": _l("Appeal: decision upheld"),
+    "appeal_reversed": _l("Appeal: decision reversed"),
+    "auto_hide": _l("Hidden by reports"),
+    "auto_review": _l("Held by the filter"),
+}
 CONTENT_CHOICES = ("keep", "hide", "remove")
 ACCOUNT_CHOICES = ("none", "warn", "mute", "ban")
 APPEAL_STATUSES = ("pending", "upheld", "reversed")
@@ -541,5 +559,6 @@ def moderation_log() -> Response:
         title=_("Audit log"),
         rows=result.items,
         people=users_by_id(e.actor_id for e in result.items),
+        labels={code: str(label) for code, label in ACTION_LABELS.items()},
         next_url=url_for("console.moderation_log", cursor=cursor) if cursor else None,
     )
