@@ -8,7 +8,7 @@ Sections (`moderation`, `editorial`, `dashboard`, `users`) add their routes to `
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
@@ -123,6 +123,29 @@ def _headers(response: Response) -> Response:
 
 def console_user() -> User | None:
     return g.get("console_user")
+
+
+def staff_actor() -> User:
+    """The signed-in account, inside a `staff_page` (which let only signed-in staff in)."""
+    user = console_user()
+    assert user is not None
+    return user
+
+
+def display_names(user_ids: Iterable[int | None]) -> dict[int, str]:
+    """Who did it: nickname (else username) per account id, in one query."""
+    from sqlalchemy import select
+
+    from app.core.extensions import db
+    from app.core.sql import id_in
+
+    ids = list({i for i in user_ids if i is not None})
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(User.id, User.username, User.nickname).where(id_in(User.id, ids))
+    )
+    return {row.id: row.nickname or row.username for row in rows}
 
 
 def staff_page(*roles: str) -> Callable[[Callable[P, R]], Callable[P, R | Response]]:

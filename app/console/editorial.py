@@ -26,8 +26,14 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic import ValidationError as SchemaError
 from sqlalchemy import select
 
-from app.accounts.models import User
-from app.console.blueprint import back, bp, console_user, page, staff_page
+from app.console.blueprint import (
+    back,
+    bp,
+    display_names,
+    page,
+    staff_actor,
+    staff_page,
+)
 from app.core.errors import AppError
 from app.core.extensions import db
 from app.core.models import utcnow
@@ -59,12 +65,6 @@ PREVIEW_VIEWER_ID = 0
 
 _SLOT = TypeAdapter(Slot)
 M = TypeVar("M", bound=BaseModel)
-
-
-def _actor() -> User:
-    user = console_user()
-    assert user is not None  # staff_page let only signed-in staff in
-    return user
 
 
 def _zone() -> ZoneInfo:
@@ -160,17 +160,6 @@ def _page_request(cursor: str | None, limit: int = PAGE_SIZE) -> PageRequest:
 def _next_url(endpoint: str, result: PageResult[Any], **args: Any) -> str | None:
     cursor = ID_CURSOR.next_cursor(result)
     return url_for(endpoint, cursor=cursor, **args) if cursor else None
-
-
-def _names(user_ids: set[int | None]) -> dict[int, str]:
-    """Who did it: nickname (or username) per account id, in one query."""
-    ids = [i for i in user_ids if i is not None]
-    if not ids:
-        return {}
-    rows = db.session.execute(
-        select(User.id, User.username, User.nickname).where(id_in(User.id, ids))
-    )
-    return {row.id: row.nickname or row.username for row in rows}
 
 
 def _topic_names(topic_ids: set[int]) -> dict[int, str]:
@@ -368,7 +357,7 @@ def _slot_filter() -> tuple[str | None, str | None]:
 
 
 def _picks_page(form: Form | None = None, status: int = 200) -> Response:
-    actor = _actor()
+    actor = staff_actor()
     slot, slot_error = _slot_filter()
     now = utcnow()
     listed = editorial.list_picks(actor, slot, False, _page_request(request.args.get("cursor")))
@@ -385,7 +374,7 @@ def _picks_page(form: Form | None = None, status: int = 200) -> Response:
         tab="picks",
         picks=listed.items,
         cards=cards,
-        names=_names({p.created_by_id for p in listed.items}),
+        names=display_names({p.created_by_id for p in listed.items}),
         next_url=_next_url("console.editorial_home", listed, **({"slot": slot} if slot else {})),
         chart=timeline(
             drawn,
@@ -415,7 +404,7 @@ def editorial_home() -> Response:
 @staff_page("editor")
 def editorial_timeline() -> Response:
     """The same timeline as a standalone image (`?slot=` narrows it)."""
-    actor = _actor()
+    actor = staff_actor()
     slot, _error = _slot_filter()
     drawn = editorial.list_picks(actor, slot, False, PageRequest(TIMELINE_PICKS)).items
     cards = note_cards([p.note_id for p in drawn], None, feed=False)
@@ -448,7 +437,7 @@ def editorial_pick_create() -> Response:
     if body is not None:
         try:
             pick = editorial.create_pick(
-                _actor(), body.note_id, body.slot, body.position, body.starts_at, body.ends_at
+                staff_actor(), body.note_id, body.slot, body.position, body.starts_at, body.ends_at
             )
         except AppError as exc:
             form.refused(exc)
@@ -461,7 +450,7 @@ def editorial_pick_create() -> Response:
 @bp.route("/editorial/picks/<int:pick_id>/delete", methods=["POST"])
 @staff_page("editor")
 def editorial_pick_delete(pick_id: int) -> Response:
-    editorial.delete_pick(_actor(), pick_id)  # refusals: the console's error page
+    editorial.delete_pick(staff_actor(), pick_id)  # refusals: the console's error page
     flash(_("The pick is removed."))
     return back("console.editorial_home")
 
@@ -470,11 +459,13 @@ def editorial_pick_delete(pick_id: int) -> Response:
 
 
 def _boosts_page(form: Form | None = None, status: int = 200) -> Response:
-    actor = _actor()
+    actor = staff_actor()
     ended = request.args.get("ended") == "1"
     listed = editorial.list_boosts(actor, ended, _page_request(request.args.get("cursor")))
     notes = note_cards([b.note_id for b in listed.items if b.note_id], None, feed=False)
-    users = _names({b.user_id for b in listed.items} | {b.created_by_id for b in listed.items})
+    users = display_names(
+        {b.user_id for b in listed.items} | {b.created_by_id for b in listed.items}
+    )
     args = {"ended": "1"} if ended else {}
     return page(
         "console/editorial/boosts.html",
@@ -514,7 +505,7 @@ def editorial_boost_create() -> Response:
     if body is not None:
         try:
             editorial.create_boost(
-                _actor(), body.note_id, body.user_id, body.weight, body.starts_at, body.ends_at
+                staff_actor(), body.note_id, body.user_id, body.weight, body.starts_at, body.ends_at
             )
         except AppError as exc:
             form.refused(exc)
@@ -527,7 +518,7 @@ def editorial_boost_create() -> Response:
 @bp.route("/editorial/boosts/<int:boost_id>/delete", methods=["POST"])
 @staff_page("editor")
 def editorial_boost_delete(boost_id: int) -> Response:
-    editorial.delete_boost(_actor(), boost_id)
+    editorial.delete_boost(staff_actor(), boost_id)
     flash(_("The boost is removed."))
     return back("console.editorial_boosts")
 
@@ -593,7 +584,7 @@ def editorial_preview() -> Response:
 
 
 def _campaigns_page(form: Form | None = None, status: int = 200) -> Response:
-    actor = _actor()
+    actor = staff_actor()
     ended = request.args.get("ended") == "1"
     listed = campaigns.list_campaigns(actor, ended, _page_request(request.args.get("cursor")))
     rows = [campaigns.campaign_view(c, m) for c, m in listed.items]
@@ -636,7 +627,7 @@ def editorial_campaign_create() -> Response:
     if body is not None:
         try:
             made = campaigns.create_campaign(
-                _actor(),
+                staff_actor(),
                 body.topic_id,
                 body.title,
                 body.description,
@@ -657,14 +648,14 @@ def editorial_campaign_create() -> Response:
 
 
 def _terms_page(form: Form | None = None, status: int = 200) -> Response:
-    rules = search.list_rules(_actor())
+    rules = search.list_rules(staff_actor())
     return page(
         "console/editorial/search_terms.html",
         status=status,
         title=_("Search terms"),
         tab="search",
         rules=rules,
-        names=_names({rule.created_by_id for rule in rules}),
+        names=display_names({rule.created_by_id for rule in rules}),
         trending=search.trending(20),
         form=form or Form({"action": "pin"}),
         zone=current_app.config["SPROUT"].console_timezone,
@@ -690,7 +681,9 @@ def editorial_term_set() -> Response:
     body = form.check(TermRuleIn, values)
     if body is not None:
         try:
-            rule = search.set_rule(_actor(), body.term, body.action, body.position, body.expires_at)
+            rule = search.set_rule(
+                staff_actor(), body.term, body.action, body.position, body.expires_at
+            )
         except AppError as exc:
             form.refused(exc)
         else:
@@ -708,7 +701,7 @@ def editorial_term_set() -> Response:
 @staff_page("editor")
 def editorial_term_delete() -> Response:
     term = (request.form.get("term") or "").strip()
-    search.delete_rule(_actor(), term)
+    search.delete_rule(staff_actor(), term)
     flash(_("The rule for “%(term)s” is removed.", term=term))
     return back("console.editorial_search_terms")
 
@@ -732,12 +725,12 @@ def _details(details: Mapping[str, Any] | None) -> list[tuple[str, Any]]:
 @bp.route("/editorial/log")
 @staff_page("editor")
 def editorial_log() -> Response:
-    listed = editorial.editorial_log(_actor(), _page_request(request.args.get("cursor")))
+    listed = editorial.editorial_log(staff_actor(), _page_request(request.args.get("cursor")))
     return page(
         "console/editorial/log.html",
         title=_("Editorial log"),
         tab="log",
         entries=[(entry, _details(entry.details)) for entry in listed.items],
-        names=_names({entry.actor_id for entry in listed.items}),
+        names=display_names({entry.actor_id for entry in listed.items}),
         next_url=_next_url("console.editorial_log", listed),
     )

@@ -21,7 +21,14 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
 from app.accounts.models import User
-from app.console.blueprint import back, bp, console_user, current_language, page, staff_page
+from app.console.blueprint import (
+    back,
+    bp,
+    current_language,
+    page,
+    staff_actor,
+    staff_page,
+)
 from app.core.errors import AppError, NotFound
 from app.core.extensions import db
 from app.core.pagination import ID, ID_CURSOR, Cursor, Number
@@ -142,12 +149,6 @@ def _helpers() -> dict[str, Any]:
 
 def _moderation_page(template: str, **context: Any) -> Response:
     return page(f"console/moderation/{template}", **_helpers(), **context)
-
-
-def _actor() -> User:
-    user = console_user()
-    assert user is not None  # staff_page let the request in
-    return user
 
 
 def _validated(schema: type[BaseModel], values: dict[str, Any], back_to: str | None = None) -> Any:
@@ -324,14 +325,14 @@ def _row_context(rows: list[Case]) -> dict[str, Any]:
     return {
         "users": users_by_id(c.claimed_by_id for c in rows),
         "titles": case_titles((c.target_type, c.target_id) for c in rows),
-        "me": _actor(),
+        "me": staff_actor(),
     }
 
 
 @bp.route("/moderation")
 @staff_page("moderator")
 def moderation_queue() -> Response:
-    actor = _actor()
+    actor = staff_actor()
     filters = _queue_filters()
     result = cases.list_cases(
         actor,
@@ -361,7 +362,7 @@ def moderation_queue() -> Response:
 @bp.route("/moderation/cases/<int:case_id>/claim", methods=["POST"])
 @staff_page("moderator")
 def moderation_claim(case_id: int) -> Response:
-    actor = _actor()
+    actor = staff_actor()
     if request.headers.get("HX-Request") == "true":
         # htmx swaps the queue row in place; a refusal shows in the row (the page stays)
         error = None
@@ -388,7 +389,7 @@ def moderation_claim(case_id: int) -> Response:
 @bp.route("/moderation/cases/<int:case_id>")
 @staff_page("moderator")
 def moderation_case(case_id: int) -> Response:
-    actor = _actor()
+    actor = staff_actor()
     case = cases.get_case(actor, case_id)
     reports = case_reports(actor, case)
     target = _target(case)
@@ -442,7 +443,7 @@ def moderation_decide(case_id: int) -> Response:
         back_to=url_for("console.moderation_case", case_id=case_id),
     )
     case, actions = cases.decide(
-        _actor(), case_id, body.content, body.account, body.duration_days, body.note
+        staff_actor(), case_id, body.content, body.account, body.duration_days, body.note
     )
     done = ", ".join(
         label(a.kind)
@@ -469,7 +470,7 @@ def moderation_decide(case_id: int) -> Response:
 @bp.route("/moderation/appeals")
 @staff_page("moderator")
 def moderation_appeals() -> Response:
-    actor = _actor()
+    actor = staff_actor()
     status = request.args.get("status", "pending")
     status = status if status in APPEAL_STATUSES else "pending"
     rows = appeals.list_appeals(actor, status, APPEALS_LIMIT)
@@ -504,7 +505,7 @@ def moderation_appeal_decide(appeal_id: int) -> Response:
         {"outcome": request.form.get("outcome"), "note": request.form.get("note", "")},
         back_to=url_for("console.moderation_appeals"),
     )
-    row = appeals.decide_appeal(_actor(), appeal_id, body.outcome, body.note)
+    row = appeals.decide_appeal(staff_actor(), appeal_id, body.outcome, body.note)
     flash(_("Appeal %(id)d: %(status)s.", id=row.id, status=label(row.status)), "ok")
     return back("console.moderation_appeals")
 
@@ -516,7 +517,7 @@ def moderation_keywords() -> Response:
     return _moderation_page(
         "keywords.html",
         title=_("Keywords"),
-        rows=keywords.list_keywords(_actor()),
+        rows=keywords.list_keywords(staff_actor()),
         categories=taxonomy().categories,
         actions=KEYWORD_ACTIONS,
     )
@@ -535,7 +536,7 @@ def moderation_keyword_add() -> Response:
         },
         back_to=url_for("console.moderation_keywords"),
     )
-    row = keywords.add_keyword(_actor(), body.word, body.action, body.category)
+    row = keywords.add_keyword(staff_actor(), body.word, body.action, body.category)
     flash(_("Keyword “%(word)s” added.", word=row.display), "ok")
     return back("console.moderation_keywords")
 
@@ -543,7 +544,7 @@ def moderation_keyword_add() -> Response:
 @bp.route("/moderation/keywords/<int:keyword_id>/delete", methods=["POST"])
 @staff_page("moderator")
 def moderation_keyword_delete(keyword_id: int) -> Response:
-    keywords.delete_keyword(_actor(), keyword_id)
+    keywords.delete_keyword(staff_actor(), keyword_id)
     flash(_("Keyword deleted."), "ok")
     return back("console.moderation_keywords")
 
@@ -552,7 +553,7 @@ def moderation_keyword_delete(keyword_id: int) -> Response:
 @bp.route("/moderation/log")
 @staff_page("moderator")
 def moderation_log() -> Response:
-    result = audit.audit_log(_actor(), ID_CURSOR.request(LOG_PAGE, request.args.get("cursor")))
+    result = audit.audit_log(staff_actor(), ID_CURSOR.request(LOG_PAGE, request.args.get("cursor")))
     cursor = ID_CURSOR.next_cursor(result)
     return _moderation_page(
         "log.html",

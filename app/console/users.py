@@ -21,7 +21,14 @@ from sqlalchemy import func, or_, select
 from app.accounts import services as accounts
 from app.accounts.models import ROLES, User
 from app.accounts.schemas import RolesIn
-from app.console.blueprint import back, bp, console_user, page, staff_page
+from app.console.blueprint import (
+    back,
+    bp,
+    display_names,
+    page,
+    staff_actor,
+    staff_page,
+)
 from app.core.extensions import db
 from app.core.models import utcnow
 from app.core.pagination import PageRequest
@@ -117,14 +124,6 @@ def recent_actions(user: User) -> list[ModerationAction]:
     )
 
 
-def _names(ids: set[int | None]) -> dict[int, str]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    rows = db.session.execute(select(User.id, User.username).where(User.id.in_(wanted)))
-    return {user_id: name for user_id, name in rows}
-
-
 def _after() -> int | None:
     value = request.args.get("after", "")
     return int(value) if value.isdigit() and 0 < int(value) <= MAX_ID else None
@@ -160,7 +159,7 @@ def users_detail(user_id: int) -> Response:
     user = accounts.get_user(user_id)
     entries = ledger.history(user, PageRequest(limit=LEDGER_SIZE)).items
     actions = recent_actions(user)
-    names = _names({e.actor_id for e in entries} | {a.moderator_id for a in actions})
+    names = display_names({e.actor_id for e in entries} | {a.moderator_id for a in actions})
     return page(
         "console/users/detail.html",
         title=user.nickname or user.username,
@@ -172,7 +171,7 @@ def users_detail(user_id: int) -> Response:
         actions=actions,
         entries=entries,
         names=names,
-        is_admin=console_user().has_role("admin"),  # type: ignore[union-attr]
+        is_admin=staff_actor().has_role("admin"),
     )
 
 
@@ -185,7 +184,7 @@ def users_set_roles(user_id: int) -> Response:
     except ValidationError as exc:
         flash(_("The roles were not changed: %(problem)s", problem=_problems(exc)), "error")
         return back("console.users_detail", user_id=user_id)
-    user = accounts.set_roles(console_user(), user_id, body.roles)  # type: ignore[arg-type]
+    user = accounts.set_roles(staff_actor(), user_id, body.roles)
     flash(_("Roles saved: %(roles)s.", roles=", ".join(sorted(user.roles, key=ROLES.index))), "ok")
     return back("console.users_detail", user_id=user_id)
 
@@ -199,7 +198,7 @@ def users_lift_penalty(user_id: int, action_id: int) -> Response:
         flash(_("Write a note for the audit log to lift a penalty."), "error")
         return back("console.users_detail", user_id=user_id)
     # the service of POST /moderation/actions/{id}/lift: who may, never one's own, audited
-    action = lift_penalty(console_user(), action_id, form.note)  # type: ignore[arg-type]
+    action = lift_penalty(staff_actor(), action_id, form.note)
     kind = _("mute") if action.kind == "mute" else _("ban")
     flash(_("The %(kind)s was lifted.", kind=kind), "ok")
     return back("console.users_detail", user_id=user_id)
@@ -215,7 +214,7 @@ def users_grant_points(user_id: int) -> Response:
         problem = _problems(exc) if isinstance(exc, ValidationError) else _("not a whole number")
         flash(_("No points were granted: %(problem)s", problem=problem), "error")
         return back("console.users_detail", user_id=user_id)
-    _entry, balance = ledger.manual_grant(console_user(), user_id, body.delta, body.reason)  # type: ignore[arg-type]
+    _entry, balance = ledger.manual_grant(staff_actor(), user_id, body.delta, body.reason)
     message = (
         _(
             "%(delta)s points granted; the balance is %(balance)s.",

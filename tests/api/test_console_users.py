@@ -154,7 +154,7 @@ def test_an_admin_grants_and_deducts_points(people, app):
     assert "已发放 50 积分" in page  # the flash
     row = re.search(r"<td>\+50</td>\s*<td><code>manual</code></td>\s*<td>活动奖励</td>", page)
     assert row, "the ledger shows the grant"
-    assert '<td class="hide-narrow">boss</td>' in page  # who granted it
+    assert '<td class="hide-narrow">boss 昵称</td>' in page  # who granted it (nickname)
     # the JSON API's own ledger agrees
     ledger = people.get("/me/points", "alice").get_json()["items"]
     assert ledger[0]["delta"] == 50 and ledger[0]["reason"] == "活动奖励"
