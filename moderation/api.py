@@ -173,6 +173,7 @@ def _case_view(case: Any) -> JsonBody:
         "reach": case.reach,
         "priority": case.priority,
         "auto_hidden": case.auto_hidden,
+        "evidence": case.evidence or {},
         "claimed_by": case.claimed_by_id,
         "outcome": case.outcome,
         "created_at": iso(case.created_at),

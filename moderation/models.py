@@ -68,6 +68,10 @@ class Case(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(nullable=True)
     outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)  # upheld | dismissed
+    # What the automated checks found, for the moderator, one key per check: the words read
+    # in a picture and where (`picture_text`), the accounts and times of a burst of
+    # engagement (`engagement`). Reports keep their own rows; this holds machine findings.
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
