@@ -148,6 +148,8 @@ def register_moderation_hooks(app: Flask) -> None:
             account_banned=revoke_all_tokens,
             account_status_changed=account_status_changed,
             notify=notify_system,
+            engagement_counted=moderated.engagement_counted,
+            engagement_removed=moderated.engagement_removed,
         ),
     )
 
@@ -182,10 +184,16 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.extensions["sprout.limiter"] = RateLimiter(settings)
     register_error_handlers(app)
     from app.core.jobs import outbox
-    from app.media.jobs import repair_stuck_images
+    from app.media.jobs import repair_stuck_images, repair_unread_pictures
     from app.search.jobs import repair_unindexed_notes
 
-    outbox.init_app(app, repairs=[repair_stuck_images, repair_unindexed_notes])
+    outbox.init_app(
+        app, repairs=[repair_stuck_images, repair_unread_pictures, repair_unindexed_notes]
+    )
+    from app.media.jobs import on_text_read
+    from app.notes.services.moderated import picture_text_read
+
+    on_text_read(app, picture_text_read)  # notes are screened and reindexed on picture text
     register_moderation_hooks(app)
     register_gatekeeping(app)
     register_blueprints(app)

@@ -2,8 +2,10 @@
 
 Every worker process runs the tick; a Redis key per job (`SET NX EX interval`) makes sure a
 job is enqueued once per interval across all of them. In embedded mode there is no worker:
-`POST /admin/ranking/rebuild` (`app.admin.services.rebuild_ranking`) or `flask rebuild` runs
-the same jobs inline. Nothing below the jobs imports this module.
+each web process runs `start_embedded_scheduler`'s thread, and the shared store's claim
+(one per job and interval, across processes) lets exactly one of them run each due job
+inline. `POST /admin/ranking/rebuild` (`app.admin.services.rebuild_ranking`) or `flask
+rebuild` runs them all at once. Nothing below the jobs imports this module.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from flask import Flask
 from redis import Redis
 from rq import Queue
 
+from app.core.extensions import db, remove_session, shared_state
 from app.core.jobs.outbox import relay_outbox
 from app.feeds.blend_model import rebuild_blend
 from app.feeds.jobs import flush_impressions, rebuild_hot, rebuild_itemcf
 from app.lifecycle.config import LIFECYCLE, RECALL
 from app.lifecycle.jobs import recompute_lifecycle, start_due_recall_campaigns
 from app.search.jobs import flush_search_queries
+from moderation import ENGAGEMENT, detect_engagement, purge_signals
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +43,8 @@ def periodic_job_definitions() -> list[PeriodicJob]:
         PeriodicJob("relay_outbox", 10, relay_outbox),
         PeriodicJob("flush_impressions", 30, flush_impressions),
         PeriodicJob("flush_search_queries", 30, flush_search_queries),
+        # Before the hot rebuild: `rebuild` (embedded mode) runs them in this order.
+        PeriodicJob("detect_engagement", ENGAGEMENT.interval_seconds, detect_engagement),
         PeriodicJob("rebuild_hot", 300, rebuild_hot),
         PeriodicJob("rebuild_itemcf", 3600, rebuild_itemcf),
         PeriodicJob("rebuild_blend", 3600, rebuild_blend),
@@ -48,6 +54,7 @@ def periodic_job_definitions() -> list[PeriodicJob]:
         PeriodicJob(
             "start_due_recall_campaigns", RECALL.due_check_seconds, start_due_recall_campaigns
         ),
+        PeriodicJob("purge_signals", 3600, purge_signals),
     ]
 
 
@@ -77,6 +84,41 @@ def start_scheduler_thread(
             _tick_logged(app, connection)
 
     threading.Thread(target=loop, name="sprout-scheduler", daemon=True).start()
+
+
+def tick_embedded(app: Flask) -> list[str]:
+    """Embedded mode: run, here, every job whose interval has passed and that no other
+    process of this install claimed first; returns the names run. A failed job is logged and
+    waits for its next interval (periodic work is redone anyway)."""
+    ran = []
+    with app.app_context():
+        state = shared_state()
+        for definition in periodic_job_definitions():
+            if not state.claim(f"sprout:schedule:{definition.name}", definition.interval_seconds):
+                continue
+            try:
+                definition.function()
+                ran.append(definition.name)
+            except Exception:
+                log.exception("periodic job %s failed", definition.name)
+            finally:  # each job starts clean, as an RQ job does
+                remove_session(db.state.session)
+    return ran
+
+
+def start_embedded_scheduler(app: Flask, every_seconds: float = 10.0) -> None:
+    """Embedded mode (no Redis, no worker): tick in a daemon thread of this web process. The
+    first tick waits `every_seconds`, so a process starting up serves requests first."""
+
+    def loop() -> None:
+        stop = threading.Event()
+        while not stop.wait(every_seconds):
+            try:
+                tick_embedded(app)
+            except Exception:
+                log.warning("embedded scheduler tick failed", exc_info=True)
+
+    threading.Thread(target=loop, name="sprout-embedded-scheduler", daemon=True).start()
 
 
 def _tick_logged(app: Flask, connection: Redis) -> None:

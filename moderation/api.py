@@ -10,7 +10,7 @@ from flask import Blueprint
 from app.core.pagination import ID, ID_CURSOR, Cursor, Number, PageRequest, PageResult
 from app.core.presenters import iso
 from app.core.routing import JsonBody, current_actor, endpoint
-from moderation import appeals, audit, cases, keywords, penalties, reports
+from moderation import appeals, audit, cases, keywords, penalties, reports, signals
 from moderation.schemas import (
     AccountLinkIn,
     AppealDecisionIn,
@@ -20,6 +20,8 @@ from moderation.schemas import (
     DecisionIn,
     KeywordIn,
     LiftIn,
+    LinkProposalDecisionIn,
+    LinkProposalsQuery,
     ReportIn,
 )
 from moderation.taxonomy import taxonomy
@@ -408,3 +410,111 @@ def _public_entry_view(e: Any) -> JsonBody:
 )
 def metrics() -> JsonBody:
     return cases.metrics(current_actor())
+
+
+# -- multiple accounts (`moderation.signals`) ------------------------------------------------------
+def _proposal_view(row: Any) -> JsonBody:
+    return {
+        "id": row.id,
+        "user_ids": [row.user_id, row.other_user_id],
+        "status": row.status,
+        "strength": row.strength,
+        "score": row.score,
+        "evidence": row.evidence or {},
+        "rejected_strength": row.rejected_strength,
+        "decided_by": row.decided_by_id,
+        "decision_note": row.decision_note,
+        "created_at": iso(row.created_at),
+        "updated_at": iso(row.updated_at),
+        "decided_at": iso(row.decided_at),
+    }
+
+
+@endpoint(
+    bp,
+    "/moderation/link-proposals",
+    "GET",
+    summary="Accounts that share sign-in signals, proposed as linked (multiple accounts), "
+    "newest first; `status=proposed|confirmed|rejected` (moderator)",
+    query=LinkProposalsQuery,
+    paginated=ID_CURSOR,
+    auth="required",
+    role="moderator",
+    errors=[400, 401, 403],
+)
+def list_link_proposals(query: LinkProposalsQuery, page: PageRequest) -> PageResult[JsonBody]:
+    return signals.list_proposals(current_actor(), query.status, page).map(_proposal_view)
+
+
+@endpoint(
+    bp,
+    "/moderation/link-proposals/<int:proposal_id>",
+    "GET",
+    summary="One link proposal with its evidence: the kinds of signal shared, on how many "
+    "accounts, first and last seen (moderator)",
+    auth="required",
+    role="moderator",
+    errors=[401, 403, 404],
+)
+def get_link_proposal(proposal_id: int) -> JsonBody:
+    return _proposal_view(signals.get_proposal(current_actor(), proposal_id))
+
+
+@endpoint(
+    bp,
+    "/moderation/link-proposals/<int:proposal_id>/confirm",
+    "POST",
+    summary="Confirm a proposal: the accounts are linked (no points between them; the "
+    "`multiple_accounts` circumstance in their penalties). 403 `conflict_of_interest` on "
+    "your own account, `insufficient_rank` on an account not ranked below yours; 409 once "
+    "decided (moderator)",
+    body=LinkProposalDecisionIn,
+    auth="required",
+    role="moderator",
+    errors=[400, 401, 403, 404, 409],
+)
+def confirm_link_proposal(proposal_id: int, body: LinkProposalDecisionIn) -> JsonBody:
+    return _proposal_view(signals.confirm_proposal(current_actor(), proposal_id, body.note))
+
+
+@endpoint(
+    bp,
+    "/moderation/link-proposals/<int:proposal_id>/reject",
+    "POST",
+    summary="Reject a proposal: the pair is proposed again only on stronger evidence. The "
+    "same 403s and 409 as confirming (moderator)",
+    body=LinkProposalDecisionIn,
+    auth="required",
+    role="moderator",
+    errors=[400, 401, 403, 404, 409],
+)
+def reject_link_proposal(proposal_id: int, body: LinkProposalDecisionIn) -> JsonBody:
+    return _proposal_view(signals.reject_proposal(current_actor(), proposal_id, body.note))
+
+
+@endpoint(
+    bp,
+    "/moderation/users/<int:user_id>/signals",
+    "GET",
+    summary="An account's sign-in signals within the retention period: kind, a hash prefix "
+    "(never the address, user agent or device id), first and last seen, how often, and the "
+    "other accounts sharing each; 403 `insufficient_rank` unless ranked below yours "
+    "(moderator)",
+    auth="required",
+    role="moderator",
+    errors=[401, 403, 404],
+)
+def user_signals(user_id: int) -> JsonBody:
+    items = signals.user_signals(current_actor(), user_id)
+    return {
+        "user_id": user_id,
+        "retention_days": signals.retention_days(),
+        "items": [
+            {
+                **item,
+                "first_seen_at": iso(item["first_seen_at"]),
+                "last_seen_at": iso(item["last_seen_at"]),
+            }
+            for item in items
+        ],
+    }

@@ -16,6 +16,7 @@ from app.core.models import utcnow
 from app.core.pagination import PageRequest, PageResult
 from app.core.policies import require
 from moderation.audit import audit
+from moderation.engagement import settle_case
 from moderation.hooks import hooks
 from moderation.models import Appeal, Case, ModerationAction, Report
 from moderation.penalties import penalise, record_action, require_outranks
@@ -186,6 +187,8 @@ def decide(
         {"status": "open"},
         {"content": content, "account": account, "outcome": case.outcome},
     )
+    # Bought engagement in the case: deleted when upheld, counted again when dismissed.
+    settle_case(case, upheld, actor.id)
     if target.kind != "user":  # the jobs' intents commit with the decision
         after_content_change(target)
     if any(a.kind == "ban" for a in actions):

@@ -9,9 +9,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.accounts.models import User
+from moderation.config import ENGAGEMENT
+from moderation.engagement import detect_engagement
 from moderation.hooks import ContentKind
+from moderation.pictures import screen_pictures
 from moderation.screening import (
     Screening,
+    add_review_case,
     is_new_account,
     open_review_case,
     record_fingerprint,
@@ -22,6 +26,8 @@ from moderation.screening import (
     screen_duplicates,
     strictest,
 )
+from moderation.signals import purge_signals
+from moderation.signals import record as _record_signals
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,12 @@ class Screened:
         if self.held:
             open_review_case(self.kind, content_id, self.author_id, self.screening)
 
+    def add_case(self, content_id: int) -> None:
+        """`open_case` in the caller's transaction, for content held after it appeared (a
+        job that read its pictures' text): both commit together or not at all."""
+        if self.held:
+            add_review_case(self.kind, content_id, self.author_id, self.screening)
+
 
 def screen_content(
     author: User,
@@ -67,7 +79,9 @@ def screen_content(
     being published or edited): it is left out of its author's pace and remembered now;
     content saved later is remembered with `Screened.remember`. Every comment passes the
     word filter (links count only from new accounts); a note only from a new account, links
-    included. Official accounts are the platform's own: never screened, nor remembered here.
+    included. The text read in `image_ids` passes it from every author (`moderation.pictures`):
+    a match holds, never blocks. Official accounts are the platform's own: never screened,
+    nor remembered here.
     """
     texts = tuple(texts)
     if author.official:
@@ -79,6 +93,7 @@ def screen_content(
         else Screening(None),
         screen_duplicates(author.id, *texts),
         screen_duplicate_images(author.id, image_ids) if image_ids else Screening(None),
+        screen_pictures(image_ids, new_account=new_account),
         screen_burst(author, kind, exclude_id=content_id),
     )
     screened = Screened(kind, author.id, texts, found)
@@ -86,3 +101,37 @@ def screen_content(
         screened.remember(content_id)
     refuse_if_blocked(found)
     return screened
+
+
+__all__ = [
+    "ENGAGEMENT",  # bought engagement: the detector's interval (`app.schedule`)
+    "Screened",
+    "detect_engagement",  # the periodic detector (`moderation.engagement`)
+    "purge_signals",
+    "record_sign_in_signals",
+    "screen_content",
+]
+
+
+def record_sign_in_signals(
+    user_id: int,
+    event: str,
+    *,
+    ip: str | None,
+    user_agent: str | None,
+    device_id: str | None,
+) -> None:
+    """Call after a registration or a successful sign-in has committed: keeps keyed hashes of
+    the address, user agent and `X-Device-Id` (`moderation.signals`) for the multiple-accounts
+    check, in a transaction of its own. Never raises: a failure is logged, the sign-in stands."""
+    _record_signals(user_id, event, ip, user_agent, device_id)
+
+
+def screen_picture_text(author: User, kind: ContentKind, image_ids: Sequence[int]) -> Screened:
+    """The text read in content's pictures once it has been read, after the content appeared
+    (the OCR job): held when the filter finds anything (`Screened.add_case` then opens the
+    case in the job's transaction). Official accounts are never screened."""
+    if author.official:
+        return Screened(kind, author.id, (), Screening(None))
+    found = screen_pictures(image_ids, new_account=is_new_account(author))
+    return Screened(kind, author.id, (), found)

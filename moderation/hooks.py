@@ -16,6 +16,7 @@ from flask import Flask, current_app
 from app.notes.models import Comment, Note
 
 ContentKind = Literal["note", "comment"]
+EngagementKind = Literal["like", "collect", "follow"]
 _KEY = "sprout.moderation_hooks"
 
 
@@ -33,6 +34,14 @@ class ModerationHooks:
     account_status_changed: Callable[[int], None]
     #: Tell a user about a moderation outcome (a `system` notification with this payload).
     notify: Callable[[int, dict[str, Any]], None]
+    #: Likes, collects or follows (`EngagementKind`) of these actors on one target (a note;
+    #: an account for follows) stop counting (`counted=False`: suspect) or count again
+    #: (cleared), in the caller's transaction: the rows' flag, the counters and the points
+    #: follow. Idempotent; returns how many rows changed.
+    engagement_counted: Callable[[EngagementKind, int, list[int], bool], int]
+    #: Upheld fake engagement: the suspect rows are deleted (their counters already left
+    #: them out). Idempotent; returns how many rows went.
+    engagement_removed: Callable[[EngagementKind, int, list[int]], int]
 
 
 def register_hooks(app: Flask, implementations: ModerationHooks) -> None:

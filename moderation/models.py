@@ -123,6 +123,9 @@ class ModerationAction(Base):
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
     before: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: The aggravating circumstances that held when an account action was decided
+    #: (`multiple_accounts` only with a confirmed link): why the ladder stepped up.
+    aggravating: Mapped[list[str]] = mapped_column(JSON, default=list)
     reversed_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -216,3 +219,85 @@ class AccountLink(Base):
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AccountSignal(Base):
+    """A keyed hash (HMAC-SHA256, `moderation.signals`) of what an account registered or
+    signed in with: one row per (account, kind, hash), first and last seen and how often.
+    Never the raw address, user agent or device id; purged after the retention period."""
+
+    __tablename__ = "moderation_account_signals"
+    __table_args__ = (
+        UniqueConstraint("user_id", "kind", "digest", name="uq_moderation_account_signals_key"),
+        Index("ix_moderation_account_signals_digest", "digest", "kind"),
+        Index("ix_moderation_account_signals_last_seen_at", "last_seen_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))  # ip | ip_prefix | ua | ip_ua | device
+    digest: Mapped[str] = mapped_column(String(64))
+    first_event: Mapped[str] = mapped_column(String(10))  # register | sign_in
+    seen_count: Mapped[int] = mapped_column(Integer, default=1)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LinkProposal(Base):
+    """Two accounts that share signals, proposed to moderators as a link (`user_id` is the
+    lower id). Confirming creates the `AccountLink`; a rejected pair comes back only with
+    stronger evidence than it was rejected on."""
+
+    __tablename__ = "moderation_link_proposals"
+    __table_args__ = (
+        UniqueConstraint("user_id", "other_user_id", name="uq_moderation_link_proposals_pair"),
+        Index("ix_moderation_link_proposals_status_id", "status", "id"),
+        Index("ix_moderation_link_proposals_other_user_id", "other_user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    other_user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(10), default="proposed")  # |confirmed|rejected
+    strength: Mapped[str] = mapped_column(String(10))  # medium | strong
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    rejected_strength: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    decided_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    decided_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EngagementFlag(Base):
+    """One like, collect or follow the engagement detector (`moderation.engagement`) found
+    suspect: the rules that fired and the case it went to. `status`: `suspect` (held out of
+    counts, scores, signals and points), `cleared` (a moderator dismissed the case: it counts
+    again, and is never flagged again), `removed` (upheld: the engagement was deleted). One
+    row per (kind, actor, target), so re-runs and concurrent runs never flag twice."""
+
+    __tablename__ = "moderation_engagement_flags"
+    __table_args__ = (
+        UniqueConstraint(
+            "kind", "actor_id", "target_id", name="uq_moderation_engagement_flags_key"
+        ),
+        Index("ix_moderation_engagement_flags_case_id_status", "case_id", "status"),
+        Index("ix_moderation_engagement_flags_target", "target_type", "target_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # like | collect | follow
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    target_type: Mapped[str] = mapped_column(String(8))  # note | user
+    target_id: Mapped[int] = mapped_column(Integer)
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("moderation_cases.id", ondelete="SET NULL"), nullable=True
+    )
+    rules: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(10), default="suspect")
+    engaged_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.accounts.models import User
 from app.core.errors import Conflict, NotFound, Unprocessable, ValidationFailed
@@ -18,7 +18,7 @@ from app.core.sql import inserted
 from moderation.audit import audit
 from moderation.config import MODERATION
 from moderation.hooks import hooks
-from moderation.models import AccountLink, Case, ModerationAction, Mute
+from moderation.models import AccountLink, Case, LinkProposal, ModerationAction, Mute
 from moderation.policies import can_lift_penalty, can_moderate, is_disinterested
 from moderation.targets import Target, get_row
 from moderation.taxonomy import Reason, taxonomy
@@ -49,20 +49,49 @@ def active_strikes(user_id: int) -> int:
     )
 
 
-def ladder_step(user_id: int, reason: Reason | None) -> str:
-    """The next step for this user: one step per active strike, aggravated reasons higher."""
+MULTIPLE_ACCOUNTS = "multiple_accounts"
+
+
+def has_confirmed_link(user_id: int) -> bool:
+    """A moderator linked this account to another (by hand or by confirming a proposal)."""
+    return (
+        db.session.scalar(
+            select(AccountLink.user_id).where(AccountLink.user_id == user_id).limit(1)
+        )
+        is not None
+    )
+
+
+def aggravating_circumstances(user_id: int, reason: Reason | None) -> tuple[str, ...]:
+    """The circumstances that hold for this penalty: those the reason lists, except
+    `multiple_accounts`, which holds only (and, for any reason, always) when the account has
+    a confirmed link to another."""
+    listed = [code for code in (reason.aggravating if reason else ()) if code != MULTIPLE_ACCOUNTS]
+    if has_confirmed_link(user_id):
+        listed.append(MULTIPLE_ACCOUNTS)
+    return tuple(listed)
+
+
+def ladder_step(
+    user_id: int, reason: Reason | None, circumstances: tuple[str, ...] | None = None
+) -> str:
+    """The next step for this user: one step per active strike, each aggravating
+    circumstance that holds its `steps_up` higher."""
     data = taxonomy()
     steps = active_strikes(user_id)
-    if reason is not None:
-        steps += sum(data.aggravating[code]["steps_up"] for code in reason.aggravating)
+    if circumstances is None:
+        circumstances = aggravating_circumstances(user_id, reason)
+    steps += sum(data.aggravating[code]["steps_up"] for code in circumstances)
     return data.ladder[min(steps, len(data.ladder) - 1)]
 
 
-def ladder_mute(user_id: int, reason: Reason | None) -> tuple[str, str, int | None]:
+def ladder_mute(
+    user_id: int, reason: Reason | None, circumstances: tuple[str, ...] | None = None
+) -> tuple[str, str, int | None]:
     """What a mute without a set duration does: (the ladder's step, the mute step taken, its
     days). Past the mutes (a ban step) it is the permanent mute. The decision and the
     console's preview both ask this, so they cannot drift apart."""
-    step = ladder_step(user_id, reason)
+    step = ladder_step(user_id, reason, circumstances)
     mute_step = step if step in MODERATION.mute_days else "mute_permanent"
     return step, mute_step, MODERATION.mute_days[mute_step]
 
@@ -76,6 +105,7 @@ def record_action(
     duration_days: int | None,
     ends_at: datetime | None,
     before: dict[str, Any],
+    aggravating: tuple[str, ...] = (),
 ) -> ModerationAction:
     """The action a decision took (flushed: appeals and mutes refer to its id)."""
     action = ModerationAction(
@@ -89,6 +119,7 @@ def record_action(
         ends_at=ends_at,
         moderator_id=actor.id,
         before=before,
+        aggravating=list(aggravating),
     )
     db.session.add(action)
     db.session.flush()
@@ -106,19 +137,22 @@ def penalise(
     note: str,
     now: datetime,
 ) -> ModerationAction:
-    """Warn, ban or mute the owner (the caller has checked rank and conflicts of interest)."""
+    """Warn, ban or mute the owner (the caller has checked rank and conflicts of interest).
+    The aggravating circumstances that held are kept on the action and in the audit entry."""
+    held = aggravating_circumstances(owner.id, reason)
     if account == "warn":
-        audit(actor.id, "warn", "user", owner.id, note)
-        return record_action(case, "warn", target, owner.id, actor, None, None, {})
+        audit(actor.id, "warn", "user", owner.id, note, {}, {"aggravating": list(held)})
+        return record_action(case, "warn", target, owner.id, actor, None, None, {}, held)
     if account == "ban":
         before = {"status": owner.status}
         owner.status = "banned"
         hooks().account_banned(owner.id)
-        audit(actor.id, "ban", "user", owner.id, note, before, {"status": "banned"})
-        return record_action(case, "ban", target, owner.id, actor, None, None, before)
+        after = {"status": "banned", "aggravating": list(held)}
+        audit(actor.id, "ban", "user", owner.id, note, before, after)
+        return record_action(case, "ban", target, owner.id, actor, None, None, before, held)
     # mute: the given duration, or the ladder's next step
     if duration_days is None:
-        _step, _mute, days = ladder_mute(owner.id, reason)
+        _step, _mute, days = ladder_mute(owner.id, reason, held)
     elif duration_days == "permanent":
         days = None
     else:
@@ -129,7 +163,7 @@ def penalise(
         "muted_until": previous.until.isoformat() if previous and previous.until else None,
         "muted": previous is not None,
     }
-    action = record_action(case, "mute", target, owner.id, actor, days, until, before)
+    action = record_action(case, "mute", target, owner.id, actor, days, until, before, held)
     if previous is None:
         db.session.add(
             Mute(user_id=owner.id, until=until, reason_code=case.reason_code, action_id=action.id)
@@ -147,7 +181,11 @@ def penalise(
         owner.id,
         note,
         before,
-        {"muted_until": until.isoformat() if until else None, "duration_days": days},
+        {
+            "muted_until": until.isoformat() if until else None,
+            "duration_days": days,
+            "aggravating": list(held),
+        },
     )
     return action
 
@@ -285,6 +323,17 @@ def link_accounts(actor: User, user_ids: list[int], reason: str) -> list[int]:
                         "created_by_id": actor.id,
                     },
                 )
+    # Proposals of these pairs are settled by the link (the moderator confirmed them by hand).
+    db.session.execute(
+        update(LinkProposal)
+        .where(
+            LinkProposal.user_id.in_(ids),
+            LinkProposal.other_user_id.in_(ids),
+            LinkProposal.status != "confirmed",
+        )
+        .values(status="confirmed", decided_by_id=actor.id, decided_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
     audit(actor.id, "link_accounts", "user", ids[0], reason, {}, {"user_ids": ids})
     db.session.commit()
     return ids

@@ -70,3 +70,11 @@ class LiftIn(Schema):
 class AccountLinkIn(Schema):
     user_ids: list[Id] = Field(min_length=2, max_length=20)
     reason: Annotated[CleanText, Field(min_length=1, max_length=500)]
+
+
+class LinkProposalsQuery(Page):
+    status: Literal["proposed", "confirmed", "rejected"] = "proposed"
+
+
+class LinkProposalDecisionIn(Schema):
+    note: Annotated[CleanText, Field(max_length=1000)] = ""

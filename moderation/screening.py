@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import BigInteger, func, literal, or_, select
 
@@ -34,8 +35,11 @@ from moderation.text_filter import normalize
 class Screening:
     verdict: str | None  # None | "review" | "block"
     category: str = "other"
-    # keyword, phone, contact, link, duplicate_text, duplicate_image, burst
+    # keyword, phone, contact, link, duplicate_text, duplicate_image, burst, picture_text
     kinds: list[str] = field(default_factory=list)
+    #: What the check found, for the case a moderator reads (`Case.evidence`), by check:
+    #: {"picture_text": [...]} (`moderation.pictures`).
+    evidence: dict[str, Any] = field(default_factory=dict)
 
 
 def is_new_account(user: User) -> bool:
@@ -148,7 +152,10 @@ def strictest(*screenings: Screening) -> Screening:
     if worst.verdict is None:
         return worst
     kinds = sorted({k for s in screenings if s.verdict == worst.verdict for k in s.kinds})
-    return Screening(worst.verdict, worst.category, kinds)
+    evidence = {
+        k: v for s in screenings if s.verdict == worst.verdict for k, v in s.evidence.items()
+    }
+    return Screening(worst.verdict, worst.category, kinds, evidence)
 
 
 def refuse_if_blocked(screening: Screening) -> None:
@@ -162,6 +169,12 @@ def refuse_if_blocked(screening: Screening) -> None:
 
 def open_review_case(target_type: str, target_id: int, owner_id: int, screening: Screening) -> None:
     """A case for content the filter held back (call after the content is committed)."""
+    add_review_case(target_type, target_id, owner_id, screening)
+    db.session.commit()
+
+
+def add_review_case(target_type: str, target_id: int, owner_id: int, screening: Screening) -> None:
+    """`open_review_case` in the caller's transaction (a job holding content it found)."""
     signals = MODERATION.signal_reasons
     signal = next((kind for kind in signals if kind in screening.kinds), None)
     code = (
@@ -183,10 +196,13 @@ def open_review_case(target_type: str, target_id: int, owner_id: int, screening:
             severity=severity,
             priority=float(severity),
             auto_hidden=True,
+            evidence=dict(screening.evidence),
         )
         db.session.add(case)
     else:
         case.status, case.outcome, case.decided_at, case.auto_hidden = "open", None, None, True
+        if screening.evidence:
+            case.evidence = {**(case.evidence or {}), **screening.evidence}
     audit(
         None,
         "auto_review",
@@ -196,4 +212,3 @@ def open_review_case(target_type: str, target_id: int, owner_id: int, screening:
         {},
         {"status": "pending_review"},
     )
-    db.session.commit()

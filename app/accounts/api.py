@@ -52,6 +52,8 @@ def register(body: RegisterIn) -> JsonBody:
         invite_code=body.invite_code,
         share_token=body.share_token,
         user_agent=request.user_agent.string,
+        ip=client_ip(),
+        device_id=request.headers.get("X-Device-Id"),
     )
     return {"user": _me(user), "token": token}
 
@@ -68,7 +70,13 @@ def register(body: RegisterIn) -> JsonBody:
     errors=[401, 403, 429],
 )
 def login(body: LoginIn) -> JsonBody:
-    user, token = accounts.login(body.username, body.password, user_agent=request.user_agent.string)
+    user, token = accounts.login(
+        body.username,
+        body.password,
+        user_agent=request.user_agent.string,
+        ip=client_ip(),
+        device_id=request.headers.get("X-Device-Id"),
+    )
     return {"user": _me(user), "token": token}
 
 

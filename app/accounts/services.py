@@ -25,7 +25,7 @@ from app.core.sql import insert_ignore, newest_first
 from app.growth import invites
 from app.media.models import Image
 from app.search.jobs import index_user
-from moderation import lift_all_penalties
+from moderation import lift_all_penalties, record_sign_in_signals
 
 _hasher = PasswordHasher()  # Argon2id with the library's current recommended parameters.
 # A hash to verify against when the username is unknown, so timing does not reveal accounts.
@@ -63,9 +63,13 @@ def register(
     invite_code: str | None = None,
     share_token: str | None = None,
     user_agent: str | None = None,
+    ip: str | None = None,
+    device_id: str | None = None,
 ) -> tuple[User, str]:
     """An invite code or a share link's token attributes the account (source `invite` or
-    `share`, and the referrer); one that is no good refuses the sign-up (422)."""
+    `share`, and the referrer); one that is no good refuses the sign-up (422). The address,
+    user agent and device id are kept only as keyed hashes, for moderators (multiple
+    accounts), after the account is committed."""
     normalized = username.lower()
     if password.lower() == normalized:
         raise ValidationFailed(
@@ -94,10 +98,18 @@ def register(
     token = _issue_token(user, user_agent)
     enqueue(index_user, user.id)  # in the outbox, committed with the account
     commit()
+    record_sign_in_signals(user.id, "register", ip=ip, user_agent=user_agent, device_id=device_id)
     return user, token
 
 
-def login(username: str, password: str, *, user_agent: str | None = None) -> tuple[User, str]:
+def login(
+    username: str,
+    password: str,
+    *,
+    user_agent: str | None = None,
+    ip: str | None = None,
+    device_id: str | None = None,
+) -> tuple[User, str]:
     # Per account too (the route counts per address), so credential stuffing from many
     # addresses is slowed down as well.
     rate_limiter().hit("login", f"account:{username.lower()}")
@@ -114,6 +126,7 @@ def login(username: str, password: str, *, user_agent: str | None = None) -> tup
         user.password_hash = hash_password(password)
     token = _issue_token(user, user_agent)
     db.session.commit()
+    record_sign_in_signals(user.id, "sign_in", ip=ip, user_agent=user_agent, device_id=device_id)
     return user, token
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from flask import Response, flash, redirect, render_template, request, url_for
@@ -32,14 +33,14 @@ from app.console.blueprint import (
 from app.core.errors import AppError, NotFound
 from app.core.extensions import db
 from app.core.pagination import ID, ID_CURSOR, Cursor, Number
-from app.core.policies import require
+from app.core.policies import outranks, require
 from app.core.presenters import note_view
 from app.notes.models import Comment, Note
-from moderation import appeals, audit, cases, keywords, penalties
+from moderation import appeals, audit, cases, keywords, penalties, signals
 from moderation.config import MODERATION
 from moderation.models import Case, ModerationAction, Report
 from moderation.policies import can_moderate, can_penalise, is_disinterested
-from moderation.schemas import AppealDecisionIn, DecisionIn, KeywordIn
+from moderation.schemas import AppealDecisionIn, DecisionIn, KeywordIn, LinkProposalDecisionIn
 from moderation.targets import Target, load_target
 from moderation.taxonomy import taxonomy
 
@@ -106,6 +107,11 @@ LABELS = {
     "draft": _l("draft"),
     "active": _l("active"),
     "banned": _l("banned"),
+    # what the filter finds (in text, or read in pictures)
+    "keyword": _l("keyword"),
+    "phone": _l("phone number"),
+    "contact": _l("WeChat/QQ id"),
+    "link": _l("link"),
 }
 #: Severity 1 (superstition, clickbait) … 5 (illegal) → the badge classes of console.css.
 SEVERITY_CLASSES = {1: "low", 2: "medium", 3: "high", 4: "high", 5: "critical"}
@@ -254,10 +260,24 @@ def author_history(actor: User, owner: User, case: Case) -> dict[str, Any]:
 def ladder_preview(owner: User, case: Case) -> dict[str, Any]:
     """What a mute without a set duration would be, asked of the decision's own rule
     (`penalties.ladder_mute`: the ladder's step for this account and reason, the mute it
-    takes and its days)."""
+    takes and its days). `aggravating`: the circumstances that step it up (a confirmed link
+    to another account is `multiple_accounts`), for the preview to name."""
     data = taxonomy()
-    step, mute_step, days = penalties.ladder_mute(owner.id, data.reason(case.reason_code))
+    reason = data.reason(case.reason_code)
+    held = penalties.aggravating_circumstances(owner.id, reason)
+    step, mute_step, days = penalties.ladder_mute(owner.id, reason, held)
+    zh = current_language() == "zh"
     return {
+        "aggravating": [
+            {
+                "code": code,
+                "zh": data.aggravating[code]["zh"],
+                "en": data.aggravating[code]["en"],
+                "label": data.aggravating[code]["zh" if zh else "en"],
+                "steps_up": data.aggravating[code]["steps_up"],
+            }
+            for code in held
+        ],
         "step": data.ladder.index(step) + 1,
         "total": len(data.ladder),
         "name": step,
@@ -296,6 +316,64 @@ def _content(target: Target | None) -> dict[str, Any] | None:
         }
     user = target.row
     return {"kind": "user", "user": user}
+
+
+def _when(stamp: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(stamp) if stamp else None
+    except ValueError:
+        return None
+
+
+def _engagement(case: Case) -> dict[str, Any] | None:
+    """The burst behind a fake-engagement case (`Case.evidence["engagement"]`), with each
+    account's moment placed on a timeline (0-100 across the window) for the page's chart:
+    a wall of dots within seconds reads faster than a table of times."""
+    evidence = (case.evidence or {}).get("engagement")
+    if not evidence:
+        return None
+    accounts = list(evidence.get("accounts") or [])
+    moments = [_when(account.get("engaged_at")) for account in accounts]
+    known = [moment for moment in moments if moment is not None]
+    start, end = (min(known), max(known)) if known else (None, None)
+    span = (end - start).total_seconds() if start and end else 0.0
+    for account, moment in zip(accounts, moments, strict=True):
+        offset = (moment - start).total_seconds() if moment and start else 0.0
+        account["at"] = moment
+        account["x"] = 50.0 if span <= 0 else round(2 + 96 * offset / span, 2)
+    return {
+        **evidence,
+        "accounts": accounts,
+        "span_seconds": round(span, 1),
+        "start": start,
+        "end": end,
+        "signals": (evidence.get("shared_signals") or {}).get("devices_and_addresses") or [],
+        "links": (evidence.get("shared_signals") or {}).get("account_links") or [],
+        "linked_to_owner": (evidence.get("shared_signals") or {}).get("linked_to_owner") or [],
+    }
+
+
+def _picture_text(case: Case, content: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The words found in the note's pictures (`Case.evidence["picture_text"]`), by picture:
+    the picture (when the note still shows it) and each finding with its box, in the
+    original's pixels, which the page draws over the picture."""
+    findings = (case.evidence or {}).get("picture_text") or []
+    images = {
+        image["id"]: image
+        for image in ((content or {}).get("images") or [])
+        if isinstance(image, dict) and "id" in image
+    }
+    pictures: dict[int, dict[str, Any]] = {}
+    for finding in findings:
+        image_id = finding.get("image_id")
+        entry = pictures.setdefault(
+            image_id, {"image_id": image_id, "image": images.get(image_id), "findings": []}
+        )
+        box = finding.get("box") or []
+        entry["findings"].append(
+            {**finding, "points": " ".join(f"{int(x)},{int(y)}" for x, y in box)}
+        )
+    return list(pictures.values())
 
 
 # -- the queue -----------------------------------------------------------------------------------
@@ -400,12 +478,15 @@ def moderation_case(case_id: int) -> Response:
     history = author_history(actor, owner, case) if owner is not None else None
     if history is not None:
         people.update(users_by_id(a.moderator_id for a in history["actions"]))
+    content = _content(target)
     return _moderation_page(
         "case.html",
         title=_("Case %(id)d", id=case.id),
         case=case,
         reports=reports,
-        content=_content(target),
+        content=content,
+        picture_text=_picture_text(case, content),
+        engagement=_engagement(case),
         owner=owner,
         history=history,
         people=people,
@@ -563,3 +644,82 @@ def moderation_log() -> Response:
         labels={code: str(label) for code, label in ACTION_LABELS.items()},
         next_url=url_for("console.moderation_log", cursor=cursor) if cursor else None,
     )
+
+
+# -- multiple accounts: link proposals (`moderation.signals`) ------------------------------------
+PROPOSAL_STATUSES = ("proposed", "confirmed", "rejected")
+PROPOSALS_PAGE = 25
+#: The words of the proposals page: statuses, strengths and the kinds of signal shared.
+PROPOSAL_LABELS = {
+    "proposed": _l("proposed"),
+    "confirmed": _l("confirmed"),
+    "rejected": _l("rejected"),
+    "strong": _l("strong"),
+    "medium": _l("medium"),
+    "device": _l("device id"),
+    "ip_ua": _l("address + user agent"),
+    "ip": _l("address"),
+    "ip_prefix": _l("address prefix"),
+    "ua": _l("user agent"),
+}
+
+
+def proposal_label(code: str | None) -> str:
+    return str(PROPOSAL_LABELS.get(code or "", code or ""))
+
+
+@bp.route("/moderation/link-proposals")
+@staff_page("moderator")
+def moderation_link_proposals() -> Response:
+    """The API's list (`signals.list_proposals`), with the accounts named and confirm or
+    reject on each proposal the moderator may decide."""
+    actor = staff_actor()
+    status = request.args.get("status", "proposed")
+    status = status if status in PROPOSAL_STATUSES else "proposed"
+    result = signals.list_proposals(
+        actor, status, ID_CURSOR.request(PROPOSALS_PAGE, request.args.get("cursor"))
+    )
+    cursor = ID_CURSOR.next_cursor(result)
+    people = users_by_id(
+        [r.user_id for r in result.items]
+        + [r.other_user_id for r in result.items]
+        + [r.decided_by_id for r in result.items]
+    )
+    decidable = {
+        row.id
+        for row in result.items
+        if is_disinterested(actor, row.user_id, row.other_user_id)
+        and all(
+            people.get(i) is not None and outranks(actor, people[i])
+            for i in (row.user_id, row.other_user_id)
+        )
+    }
+    return _moderation_page(
+        "link_proposals.html",
+        title=_("Linked-account proposals"),
+        rows=result.items,
+        people=people,
+        decidable=decidable,
+        shown=status,
+        statuses=PROPOSAL_STATUSES,
+        plabel=proposal_label,
+        next_url=url_for("console.moderation_link_proposals", status=status, cursor=cursor)
+        if cursor
+        else None,
+    )
+
+
+@bp.route(
+    "/moderation/link-proposals/<int:proposal_id>/<any(confirm, reject):verb>", methods=["POST"]
+)
+@staff_page("moderator")
+def moderation_link_proposal_decide(proposal_id: int, verb: str) -> Response:
+    body = _validated(
+        LinkProposalDecisionIn,
+        {"note": request.form.get("note", "")},
+        back_to=url_for("console.moderation_link_proposals"),
+    )
+    decide = signals.confirm_proposal if verb == "confirm" else signals.reject_proposal
+    row = decide(staff_actor(), proposal_id, body.note)
+    flash(_("Proposal %(id)d: %(status)s.", id=row.id, status=proposal_label(row.status)), "ok")
+    return back("console.moderation_link_proposals")

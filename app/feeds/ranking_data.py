@@ -137,10 +137,12 @@ def fallback_notes(
 
 
 def _event_sources(include_opens: bool) -> list[Any]:
-    """(kind, user column, note column, time column, extra condition) per engagement kind."""
+    """(kind, user column, note column, time column, extra condition) per engagement kind.
+    Suspect likes, collects and follows (bought engagement, `moderation.engagement`) are
+    left out here, so neither the hot lists nor any ranking signal or model reads them."""
     sources: list[Any] = [
-        ("like", NoteLike.user_id, NoteLike.note_id, NoteLike.created_at, None),
-        ("collect", Collect.user_id, Collect.note_id, Collect.created_at, None),
+        ("like", NoteLike.user_id, NoteLike.note_id, NoteLike.created_at, ~NoteLike.suspect),
+        ("collect", Collect.user_id, Collect.note_id, Collect.created_at, ~Collect.suspect),
         (
             "comment",
             Comment.author_id,
@@ -154,7 +156,7 @@ def _event_sources(include_opens: bool) -> list[Any]:
             UserFollow.follower_id,
             UserFollow.source_note_id,
             UserFollow.created_at,
-            UserFollow.source_note_id.is_not(None),
+            UserFollow.source_note_id.is_not(None) & ~UserFollow.suspect,
         ),
     ]
     if include_opens:

@@ -11,10 +11,11 @@ from app.core.extensions import db
 from app.core.jobs import commit, enqueue, job
 from app.growth import campaigns, invites, tasks
 from app.growth.config import GROWTH
-from app.growth.ledger import award, settle_reversals
+from app.growth.ledger import award, lock_user, settle_keys, settle_reversals
 from app.growth.levels import refresh_level
-from app.notes.models import Comment, Note
+from app.notes.models import Collect, Comment, Note, NoteLike
 from app.notifications.jobs import deliver_notification
+from moderation.models import EngagementFlag
 
 
 def _level_up(user_id: int) -> None:
@@ -39,15 +40,74 @@ def _level_up(user_id: int) -> None:
     commit()
 
 
+def _held_as_suspect(action: str, actor_id: int, note_id: int) -> bool:
+    """The like or collect is suspect engagement (or was removed as fake): it pays nothing
+    unless a moderator clears it (`settle_engagement` pays it then)."""
+    kind = {"like_received": "like", "collect_received": "collect"}.get(action)
+    if kind is None:
+        return False
+    model = NoteLike if kind == "like" else Collect
+    row_suspect = db.session.scalar(
+        select(model.suspect).where(model.user_id == actor_id, model.note_id == note_id)
+    )
+    flagged = db.session.scalar(
+        select(EngagementFlag.id).where(
+            EngagementFlag.kind == kind,
+            EngagementFlag.actor_id == actor_id,
+            EngagementFlag.target_id == note_id,
+            EngagementFlag.status.in_(("suspect", "removed")),
+        )
+    )
+    return bool(row_suspect) or flagged is not None
+
+
 @job("default", retries=3)
 def record_interaction(
     action: str, owner_id: int, actor_id: int, ref_type: str, ref_id: int, key: str
 ) -> dict[str, Any]:
     """Someone liked, collected or commented on the owner's content."""
+    if ref_type == "note":
+        # Under the owner's lock, as the claw-back of a flag: whichever runs second sees
+        # the other (a flag committed first is read here; a payment first is clawed back).
+        lock_user(owner_id)
+        if _held_as_suspect(action, actor_id, ref_id):
+            db.session.commit()
+            return {"paid": 0, "suspect": True}
     entry = award(owner_id, action, key, ref=(ref_type, ref_id), actor_id=actor_id)
     db.session.commit()
     _level_up(owner_id)
     return {"paid": entry.delta if entry else 0}
+
+
+@job("default", retries=3)
+def settle_engagement(
+    kind: str, note_id: int, actor_ids: list[int], counted: bool
+) -> dict[str, Any]:
+    """Likes or collects on a note became suspect (`counted=False`: what they paid is clawed
+    back) or were cleared by a moderator (what they paid is restored; what they never paid,
+    because they were held before the payment, is paid now, under the same keys). Levels
+    follow. Idempotent."""
+    owner_id = db.session.scalar(select(Note.author_id).where(Note.id == note_id))
+    if owner_id is None:
+        db.session.rollback()
+        return {"missing": True}
+    keys = [f"{kind}:{actor}:{note_id}" for actor in actor_ids]
+    lock_user(owner_id)
+    if not counted:
+        written = settle_keys(keys, removed=True)
+    else:
+        note = db.session.get(Note, note_id, populate_existing=True)
+        live = note is not None and note.status == "published" and note.deleted_at is None
+        written = settle_keys(keys, removed=False) if live else 0
+        action = f"{kind}_received"
+        for actor, key in zip(actor_ids, keys, strict=True):
+            if live and not _held_as_suspect(action, actor, note_id):
+                written += (
+                    award(owner_id, action, key, ref=("note", note_id), actor_id=actor) is not None
+                )
+    db.session.commit()
+    _level_up(owner_id)
+    return {"written": written}
 
 
 @job("default", retries=3)

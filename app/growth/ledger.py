@@ -18,7 +18,8 @@ from app.core.policies import is_staff, require
 from app.core.sql import id_in_range, insert_ignore, newest_first
 from app.growth.config import GROWTH
 from app.growth.models import PointsEntry
-from moderation.models import AccountLink
+from app.notes.models import Collect, NoteLike
+from moderation.models import AccountLink, EngagementFlag
 
 #: Actions that the daily caps do not apply to (not earned by activity).
 UNCAPPED = frozenset({"manual", "clawback", "restore", "redeem", "refund"})
@@ -185,7 +186,8 @@ def manual_grants(actor: User, page: PageRequest) -> PageResult[PointsEntry]:
 
 def settle_reversals(ref: tuple[str, int], removed: bool) -> int:
     """Claw back every entry paid for this content while it is removed; restore them when it
-    is back. Idempotent: returns the number of entries written."""
+    is back (except what suspect engagement paid: that waits for its own decision).
+    Idempotent: returns the number of entries written."""
     entries = list(
         db.session.scalars(
             select(PointsEntry).where(
@@ -196,8 +198,55 @@ def settle_reversals(ref: tuple[str, int], removed: bool) -> int:
             )
         )
     )
+    if not removed and ref[0] == "note":
+        held = suspect_keys(ref[1])
+        entries = [entry for entry in entries if entry.key not in held]
+    return _settle(entries, removed)
+
+
+def suspect_keys(note_id: int) -> set[str]:
+    """The ledger keys of the note's likes and collects held as suspect engagement, or
+    deleted as fake (`moderation.engagement`): a restored note does not pay them back."""
+    likers = db.session.scalars(
+        select(NoteLike.user_id).where(NoteLike.note_id == note_id, NoteLike.suspect.is_(True))
+    )
+    collectors = db.session.scalars(
+        select(Collect.user_id).where(Collect.note_id == note_id, Collect.suspect.is_(True))
+    )
+    flagged = db.session.execute(
+        select(EngagementFlag.kind, EngagementFlag.actor_id).where(
+            EngagementFlag.target_type == "note",
+            EngagementFlag.target_id == note_id,
+            EngagementFlag.status.in_(("suspect", "removed")),
+        )
+    )
+    return (
+        {f"like:{u}:{note_id}" for u in likers}
+        | {f"collect:{u}:{note_id}" for u in collectors}
+        | {f"{kind}:{u}:{note_id}" for kind, u in flagged}
+    )
+
+
+def settle_keys(keys: list[str], removed: bool) -> int:
+    """`settle_reversals` for the entries paid under these keys (suspect engagement: clawed
+    back while it is held, restored when a moderator clears it). Idempotent."""
+    entries = list(
+        db.session.scalars(
+            select(PointsEntry).where(
+                PointsEntry.key.in_(keys),
+                PointsEntry.reverses_id.is_(None),
+                PointsEntry.delta > 0,
+            )
+        )
+    )
+    return _settle(entries, removed)
+
+
+def _settle(entries: list[PointsEntry], removed: bool) -> int:
     written = 0
     for entry in entries:
+        ref = (entry.ref_type, entry.ref_id) if entry.ref_type and entry.ref_id else None
+        lock_user(entry.user_id)  # before reading its reversals: a concurrent settle waits
         reversals = list(
             db.session.scalars(
                 select(PointsEntry)
@@ -206,7 +255,6 @@ def settle_reversals(ref: tuple[str, int], removed: bool) -> int:
             )
         )
         net = entry.delta + sum(r.delta for r in reversals)
-        lock_user(entry.user_id)
         if removed and net > 0:
             action, delta = "clawback", -net
         elif not removed and net < entry.delta:

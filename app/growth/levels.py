@@ -32,12 +32,20 @@ def contribution(user_id: int) -> dict[str, int]:
         "like_received": db.session.scalar(
             select(func.count())
             .select_from(NoteLike)
-            .where(NoteLike.note_id.in_(notes), NoteLike.user_id != user_id)
+            .where(
+                NoteLike.note_id.in_(notes),
+                NoteLike.user_id != user_id,
+                NoteLike.suspect.is_(False),  # bought engagement counts once cleared
+            )
         ),
         "collect_received": db.session.scalar(
             select(func.count())
             .select_from(Collect)
-            .where(Collect.note_id.in_(notes), Collect.user_id != user_id)
+            .where(
+                Collect.note_id.in_(notes),
+                Collect.user_id != user_id,
+                Collect.suspect.is_(False),
+            )
         ),
         "comment_received": db.session.scalar(
             select(func.count())

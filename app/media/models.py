@@ -41,5 +41,12 @@ class Image(Base):
     edits: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     #: The personalised watermark drawn on the variants ("@nickname"), for those privileged.
     watermark: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    #: The text read in an upload (`media.ocr`), one line a line; none until it has been read.
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Those lines with their boxes in the original's pixels (`ocr.Line.to_dict`), for
+    #: moderation's evidence.
+    text_lines: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    #: When the text was read (the job's idempotence: read once).
+    text_read_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

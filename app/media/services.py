@@ -19,7 +19,7 @@ from app.core.storage import image_key, new_image_prefix
 from app.core.visibility import note_visible_clause
 from app.growth.levels import require_privilege
 from app.media.creative import Edits, EditsInvalid, parse_edits
-from app.media.jobs import make_image_variants
+from app.media.jobs import make_image_variants, read_picture_text
 from app.media.models import Image
 from app.media.pipeline import (
     ImageRejected,
@@ -130,6 +130,7 @@ def upload_image(
     db.session.add(image)
     db.session.flush()
     enqueue(make_image_variants, image.id)  # in the outbox, committed with the image
+    enqueue(read_picture_text, image.id)  # embedded mode: after the response is sent
     commit()
     clean.image.close()
     db.session.refresh(image)

@@ -5,7 +5,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
@@ -166,9 +177,21 @@ class NoteMention(Base):
 
 
 class NoteLike(Base):
+    """`suspect`: the engagement detector (`moderation.engagement`) holds it out of every
+    count, score and signal until a moderator clears it; the partial index finds those few."""
+
     __tablename__ = "note_likes"
-    # a viewer's history, newest first (the feed's interest profile and item-CF seeds)
-    __table_args__ = (Index("ix_note_likes_user_id_created_at", "user_id", "created_at"),)
+    __table_args__ = (
+        # a viewer's history, newest first (the feed's interest profile and item-CF seeds)
+        Index("ix_note_likes_user_id_created_at", "user_id", "created_at"),
+        Index("ix_note_likes_created_at", "created_at"),  # the detector's recent window
+        Index(
+            "ix_note_likes_suspect",
+            "note_id",
+            postgresql_where=text("suspect"),
+            sqlite_where=text("suspect"),
+        ),
+    )
 
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
@@ -177,6 +200,7 @@ class NoteLike(Base):
         ForeignKey("notes.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    suspect: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Album(Base):
@@ -204,6 +228,13 @@ class Collect(Base):
         Index("ix_collects_album_id_created_at", "album_id", "created_at"),
         # a viewer's history, newest first (the feed's interest profile and item-CF seeds)
         Index("ix_collects_user_id_created_at", "user_id", "created_at"),
+        Index("ix_collects_created_at", "created_at"),  # the engagement detector's window
+        Index(
+            "ix_collects_suspect",
+            "note_id",
+            postgresql_where=text("suspect"),
+            sqlite_where=text("suspect"),
+        ),
     )
 
     user_id: Mapped[int] = mapped_column(
@@ -214,6 +245,8 @@ class Collect(Base):
     )
     album_id: Mapped[int] = mapped_column(ForeignKey("albums.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Held out of counts, scores and signals while a moderator looks (as `NoteLike.suspect`).
+    suspect: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Comment(Base):

@@ -62,6 +62,7 @@ def _note_docs(rows: list[Any]) -> list[NoteDoc]:
     ids = [row.id for row in rows]
     tags: dict[int, list[str]] = defaultdict(list)
     topics: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    pictures: dict[int, list[str]] = defaultdict(list)
     if ids:
         for note_id, name in db.session.execute(
             select(NoteTag.note_id, Tag.name)
@@ -85,11 +86,21 @@ def _note_docs(rows: list[Any]) -> list[NoteDoc]:
                 label = str(tag.get("label", "")).strip()
                 if label and label not in tags[note_id]:
                     tags[note_id].append(label)
+        # The text read in its pictures (a menu's dishes, a sign) is searched with the body.
+        for note_id, text in db.session.execute(
+            select(NoteImage.note_id, Image.text)
+            .join(Image, Image.id == NoteImage.image_id)
+            .where(id_in(NoteImage.note_id, ids), Image.text.is_not(None), Image.text != "")
+            .order_by(NoteImage.note_id, NoteImage.position)
+        ):
+            pictures[note_id].append(text)
     return [
         NoteDoc(
             id=row.id,
             title=row.title,
-            body=row.body or "",
+            body="\n".join([row.body or "", *pictures[row.id]])
+            if pictures[row.id]
+            else row.body or "",
             tags=tuple(tags[row.id]),
             topics=tuple(topics[row.id]),
             author_id=row.author_id,

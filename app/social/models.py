@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index
+from sqlalchemy import Boolean, ForeignKey, Index, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.models import Base, utcnow
@@ -16,6 +16,13 @@ class UserFollow(Base):
         # Follower and following lists page newest first on these.
         Index("ix_user_follows_followee_id_created_at", "followee_id", "created_at"),
         Index("ix_user_follows_follower_id_created_at", "follower_id", "created_at"),
+        Index("ix_user_follows_created_at", "created_at"),  # the engagement detector's window
+        Index(
+            "ix_user_follows_suspect",
+            "followee_id",
+            postgresql_where=text("suspect"),
+            sqlite_where=text("suspect"),
+        ),
     )
 
     follower_id: Mapped[int] = mapped_column(
@@ -29,6 +36,8 @@ class UserFollow(Base):
         ForeignKey("notes.id", ondelete="SET NULL"), nullable=True
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Held out of counts, scores and signals while a moderator looks (as `NoteLike.suspect`).
+    suspect: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class TopicFollow(Base):

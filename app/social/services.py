@@ -94,14 +94,15 @@ def unfollow_user(actor: User, user_id: int) -> dict[str, Any]:
     target = get_visible_user(user_id)
     if target.id == actor.id:
         raise Unprocessable("You cannot follow yourself.", code="cannot_follow_self")
-    result = db.session.execute(
-        delete(UserFollow).where(
-            UserFollow.follower_id == actor.id, UserFollow.followee_id == target.id
-        )
-    )
-    if result.rowcount == 1:
-        bump(User, target.id, follower_count=-1)
+    removed = db.session.execute(
+        delete(UserFollow)
+        .where(UserFollow.follower_id == actor.id, UserFollow.followee_id == target.id)
+        .returning(UserFollow.suspect)
+    ).first()
+    if removed is not None:
         bump(User, actor.id, following_count=-1)
+        if not removed.suspect:  # a suspect follow (bought engagement) had left the counts
+            bump(User, target.id, follower_count=-1)
     db.session.commit()
     return _follow_state(target.id, False)
 

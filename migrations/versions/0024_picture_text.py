@@ -7,6 +7,9 @@ Create Date: 2026-12-05 23:05:00
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
 revision: str = "0024"
 down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
@@ -14,8 +17,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass  # reserved: filled in by the change that adds these tables
+    with op.batch_alter_table("images") as batch:
+        batch.add_column(sa.Column("text", sa.Text(), nullable=True))
+        batch.add_column(sa.Column("text_lines", sa.JSON(), nullable=True))
+        batch.add_column(sa.Column("text_read_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("images") as batch:
+        batch.drop_column("text_read_at")
+        batch.drop_column("text_lines")
+        batch.drop_column("text")

@@ -30,11 +30,13 @@ def test_impressions_flow_through_redis_and_the_scheduled_worker(services_app):
         "relay_outbox",
         "flush_impressions",
         "flush_search_queries",
+        "detect_engagement",
         "rebuild_hot",
         "rebuild_itemcf",
         "rebuild_blend",
         "recompute_lifecycle",
         "start_due_recall_campaigns",
+        "purge_signals",
     }
     assert tick(connection) == []  # once per interval, however many workers tick
     SimpleWorker(list(QUEUES), connection=connection).work(burst=True)

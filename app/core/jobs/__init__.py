@@ -51,6 +51,12 @@ def enqueue(fn: Callable[..., Any], *args: Any) -> None:
     if durable and outbox.in_write_transaction():
         outbox.add_to_transaction(fn, args)  # commits with the change, sent after it
         return
+    if connection is None and durable and getattr(fn, "after_response", False):
+        try:
+            outbox.defer_after_response(fn, args)  # written now, run once the response is sent
+        except Exception:
+            log.exception("job %s could not be recorded in the outbox", fn.__name__)
+        return
     if connection is None:
         try:
             fn(*args)

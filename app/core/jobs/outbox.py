@@ -12,7 +12,10 @@ the job and marks the row done. Whatever goes wrong, the row stays `pending` and
   lease (`outbox_lease_seconds`) runs out;
 - the job raised: due after a back-off (`RETRY_INTERVALS`), `dead` after its last attempt.
 Jobs are idempotent, so a job sent twice (a slow worker past its lease) runs twice in
-effect once. Embedded mode runs jobs inline and keeps only the failed ones here.
+effect once. Embedded mode runs jobs inline and keeps only the failed ones here; a job
+declared `after_response` runs once the response has been sent (`response.call_on_close`),
+its row staying pending, due only after a lease, so that if the process dies first the relay
+runs it then.
 `sweep_stuck` runs the repairs the domains register for what a lost job would have left
 behind (images still `processing`, notes missing from the search index).
 """
@@ -26,7 +29,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, has_request_context
 from rq.job import Job, JobStatus
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -93,7 +96,8 @@ def _row(fn: Callable[..., Any], args: Sequence[Any], **state: Any) -> OutboxJob
     """A pending row. One about to be sent to RQ is due again only when its lease passes
     (the relay then finds it still queued, or lost); a failed send makes it due at once."""
     now = utcnow()
-    sent_now = current_app.extensions.get("sprout.redis") is not None
+    # Sent to RQ now, or (embedded) run after the response: the relay waits out a lease.
+    sent_now = current_app.extensions.get("sprout.redis") is not None or _deferred(fn)
     return OutboxJob(
         function=_name(fn),
         args=[list(args), {}],  # positional and keyword arguments
@@ -114,6 +118,10 @@ def _due_now(row_ids: list[int]) -> None:
             conn.execute(update(OutboxJob).where(OutboxJob.id.in_(row_ids)).values(due_at=utcnow()))
     except Exception:
         log.warning("outbox rows %s stay due at their lease", row_ids, exc_info=True)
+
+
+def _deferred(fn: Callable[..., Any]) -> bool:
+    return bool(getattr(fn, "after_response", False))
 
 
 def init_app(app: Flask, repairs: Sequence[Repair] = ()) -> None:
@@ -137,8 +145,11 @@ def init_app(app: Flask, repairs: Sequence[Repair] = ()) -> None:
     def _committed(session: Session) -> None:
         session.info["wrote"] = False
         rows: list[OutboxJob] = session.info.pop("outbox", [])
+        deferred = {id(row) for row in session.info.pop("outbox_deferred", [])}
         if connection is None:
-            session.info.setdefault("outbox_inline", []).extend(row.id for row in rows)
+            for row in rows:
+                later = "outbox_after_response" if id(row) in deferred else "outbox_inline"
+                session.info.setdefault(later, []).append(row.id)
             return
         unsent = []
         for row in rows:  # the session is between transactions: no SQL through it here
@@ -154,11 +165,25 @@ def init_app(app: Flask, repairs: Sequence[Repair] = ()) -> None:
     def _rolled_back(session: Session) -> None:
         session.info["wrote"] = False
         session.info.pop("outbox", None)  # the change is gone, and its jobs with it
+        session.info.pop("outbox_deferred", None)
 
     @app.after_request
     def _run_committed(response: Response) -> Response:
         run_committed_inline()
+        later = db.session.info.pop("outbox_after_response", [])
+        if later:
+            this_app = current_app._get_current_object()  # type: ignore[attr-defined]
+            response.call_on_close(lambda: run_after_response(this_app, later))
         return response
+
+
+def run_after_response(app: Flask, row_ids: list[int]) -> None:
+    """Embedded mode, once the response has been sent: run the `after_response` jobs the
+    request committed (and whatever they enqueue), in an app context of their own. A job
+    that fails stays pending for the relay, as any inline job."""
+    with app.app_context():
+        db.session.info.setdefault("outbox_after_response", []).extend(row_ids)
+        run_committed_inline(after_response=True)
 
 
 def in_write_transaction() -> bool:
@@ -174,12 +199,33 @@ def add_to_transaction(fn: Callable[..., Any], args: Sequence[Any]) -> None:
     row = _row(fn, args)
     db.session.add(row)
     db.session.info.setdefault("outbox", []).append(row)
+    if _deferred(fn):
+        db.session.info.setdefault("outbox_deferred", []).append(row)
 
 
-def run_committed_inline() -> int:
-    """Embedded mode: run the jobs whose rows committed with this request's changes."""
+def defer_after_response(fn: Callable[..., Any], args: Sequence[Any]) -> None:
+    """Embedded mode, an `after_response` job enqueued after its change committed: its row
+    now, the job once the response is sent (at once outside a request)."""
+    row_id = _write(_row(fn, args))
+    db.session.info.setdefault("outbox_after_response", []).append(row_id)
+    if not has_request_context():
+        run_committed_inline()
+
+
+def run_committed_inline(*, after_response: bool | None = None) -> int:
+    """Embedded mode: run the jobs whose rows committed with this request's changes. In a
+    request, `after_response` jobs wait for the response to be sent; outside one (a command,
+    a job, the response's close) there is nothing to wait for, so they run here too."""
+    if after_response is None:
+        after_response = not has_request_context()
     ran = 0
-    while ids := db.session.info.pop("outbox_inline", []):  # jobs may enqueue more
+    info = db.session.info
+    while True:  # jobs may enqueue more
+        ids = info.pop("outbox_inline", [])
+        if after_response:
+            ids += info.pop("outbox_after_response", [])
+        if not ids:
+            break
         for row_id in ids:
             try:
                 run_outbox_job(row_id)

@@ -48,14 +48,21 @@ DEFAULT_RETRIES = len(RETRY_INTERVALS)
 
 
 def job(
-    queue: str, *, keep_result: bool = True, retries: int = DEFAULT_RETRIES, durable: bool = True
+    queue: str,
+    *,
+    keep_result: bool = True,
+    retries: int = DEFAULT_RETRIES,
+    durable: bool = True,
+    after_response: bool = False,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """`durable` jobs carry a committed request's promise (notify, index, make variants,
     settle points): they go through the outbox (`app.core.jobs.outbox`) and are retried, after a
     failure, a dead worker or a lost queue, until they are done. `durable=False` is for work
     that is redone anyway (periodic flushes and rebuilds, ranking a viewer's next pages).
     `retries`: how many more attempts after a failure, at `RETRY_INTERVALS`. `keep_result=False`
-    for frequent jobs whose result nobody reads.
+    for frequent jobs whose result nobody reads. `after_response` (durable jobs): embedded mode
+    runs it once the response has been sent, not before (slow work such as reading the text in
+    a picture must not slow the request); services mode is unchanged (a worker runs it).
     """
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}")
@@ -81,6 +88,7 @@ def job(
         run.keep_result = keep_result  # type: ignore[attr-defined]
         run.retries = retries  # type: ignore[attr-defined]
         run.durable = durable  # type: ignore[attr-defined]
+        run.after_response = after_response and durable  # type: ignore[attr-defined]
         return run
 
     return decorate

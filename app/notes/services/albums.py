@@ -362,7 +362,7 @@ def uncollect_note(actor: User, note_id: int) -> dict[str, Any]:
     removed = db.session.execute(
         delete(Collect)
         .where(Collect.user_id == actor.id, Collect.note_id == note_id)
-        .returning(Collect.album_id)
+        .returning(Collect.album_id, Collect.suspect)
     ).first()
     if removed is None:
         db.session.rollback()
@@ -372,9 +372,10 @@ def uncollect_note(actor: User, note_id: int) -> dict[str, Any]:
         return state
     author_id = db.session.scalar(select(Note.author_id).where(Note.id == note_id))
     bump(Album, removed.album_id, note_count=-1)
-    bump(Note, note_id, collect_count=-1)
-    if author_id is not None:
-        bump(User, author_id, collect_received_count=-1)
+    if not removed.suspect:  # a suspect collect (bought engagement) had left the counts
+        bump(Note, note_id, collect_count=-1)
+        if author_id is not None:
+            bump(User, author_id, collect_received_count=-1)
     state = _collect_state(note_id, None)
     commit_fresh()
     return state

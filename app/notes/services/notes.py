@@ -20,7 +20,7 @@ from app.accounts.models import User
 from app.core.config import Settings
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable, ValidationFailed
 from app.core.extensions import db, get_feed_store
-from app.core.jobs import commit, enqueue
+from app.core.jobs import commit, enqueue, job
 from app.core.models import utcnow
 from app.core.pagination import PageRequest, PageResult
 from app.core.policies import can_delete_note, can_edit_note, require
@@ -41,7 +41,7 @@ from app.notes.jobs import render_text_cover
 from app.notes.models import Channel, Note, NoteImage, NoteLike, NoteMention, Tag, Topic
 from app.notifications.jobs import deliver_notification
 from app.search.jobs import index_notes
-from moderation import Screened, screen_content
+from moderation import Screened, screen_content, screen_picture_text
 
 AUTHOR_STATUSES = ("draft", "published")
 MAX_TAGS = 10
@@ -368,12 +368,76 @@ def _publish(note: Note) -> None:
 def _run_after_commit(note: Note, after: _AfterCommit) -> None:
     """Enqueue the note's follow-up jobs; called before the commit, so they join it."""
     enqueue(index_notes, [note.id])
+    if note.status == "published" and not note.author.official and _pictures_unread(note):
+        enqueue(screen_pictures_once_read, note.id)
     if after.published_now:
         enqueue(settle_content, "note", note.id)
     if after.render_cover and not note.image_links:
         enqueue(render_text_cover, note.id)
     for user_id in after.mention_user_ids:
         enqueue(deliver_notification, "mention", user_id, note.author_id, note.id, None, None)
+
+
+def _pictures_unread(note: Note) -> int:
+    """How many of the note's pictures have no text read yet (their OCR job is pending)."""
+    image_ids = [link.image_id for link in note.image_links]
+    if not image_ids:
+        return 0
+    return int(
+        db.session.scalar(
+            select(func.count())
+            .select_from(Image)
+            .where(Image.id.in_(image_ids), Image.text_read_at.is_(None))
+        )
+        or 0
+    )
+
+
+def hold_for_picture_text(note: Note) -> bool:
+    """Screen a published note on the text read in its pictures; on a match hold it as the
+    filter holds one at publishing (pending_review: off the counts, the index and the
+    points) and open its case with what was found where, all in the caller's transaction."""
+    author = db.session.get(User, note.author_id)
+    if author is None:
+        return False
+    screened = screen_picture_text(author, "note", [link.image_id for link in note.image_links])
+    if not screened.held:
+        return False
+    adjust_published_counters(note, -1)
+    note.status = "pending_review"
+    screened.add_case(note.id)
+    enqueue(index_notes, [note.id])
+    enqueue(settle_content, "note", note.id)
+    return True
+
+
+class PicturesNotReadYet(RuntimeError):
+    """A published note's pictures are still being read: its screening job retries later."""
+
+
+@job("media")
+def screen_pictures_once_read(note_id: int) -> dict[str, Any]:
+    """A note published while its pictures' text was still being read. The OCR job screens
+    the notes it finds showing the picture, but a note committed in the instant between its
+    read and its commit is seen by neither side; this job closes that gap: it is retried
+    (`RETRY_INTERVALS`) until every picture is read, then screens the note once. A note
+    already held, hidden or deleted by then is left alone, so the two paths never hold twice."""
+    note = db.session.scalar(
+        select(Note)
+        .where(Note.id == note_id)
+        .with_for_update(of=Note)
+        .execution_options(populate_existing=True)
+    )
+    if note is None or note.deleted_at is not None or note.status != "published":
+        db.session.rollback()
+        return {"held": False, "skipped": True}
+    unread = _pictures_unread(note)
+    if unread:
+        db.session.rollback()
+        raise PicturesNotReadYet(f"{unread} picture(s) of note {note_id} not read yet")
+    held = hold_for_picture_text(note)
+    commit()
+    return {"held": held, "skipped": False}
 
 
 def load_note(note_id: int) -> Note:
@@ -584,9 +648,12 @@ def unlike_note(actor: User, note_id: int) -> dict[str, Any]:
     db.session.get(Note, _note_id(note_id), populate_existing=True)
     note = get_interactable_note(actor, note_id)
     deleted = db.session.execute(
-        delete(NoteLike).where(NoteLike.user_id == actor.id, NoteLike.note_id == note.id)
-    )
-    if deleted.rowcount == 1:  # type: ignore[attr-defined]
+        delete(NoteLike)
+        .where(NoteLike.user_id == actor.id, NoteLike.note_id == note.id)
+        .returning(NoteLike.suspect)
+    ).first()
+    # A suspect like (bought engagement) had already left the counts.
+    if deleted is not None and not deleted.suspect:
         bump(Note, note.id, like_count=-1)
         bump(User, note.author_id, like_received_count=-1)
     db.session.commit()
