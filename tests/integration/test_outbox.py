@@ -78,6 +78,7 @@ def test_with_redis_unreachable_a_write_succeeds_and_its_job_waits(database_url,
             "deliver_notification",
             "index_notes",
             "index_user",
+            "propose_links",  # the sign-up's signals, compared with other accounts'
             "record_interaction",
             "render_text_cover",
             "settle_content",
