@@ -301,3 +301,25 @@ def test_upheld_case_deletes_the_fake_engagement(people):
     detect_engagement()
     (case,) = engagement_cases()
     assert case.status == "open" and note_view(api, note)["like_count"] == 0
+
+
+def test_the_console_case_page_shows_the_burst(people, client):
+    """The moderator sees the burst: the accounts, a dot per account on the window's
+    timeline, and the rule that fired."""
+    from tests.api.console_client import Console
+
+    api = people
+    note = publish(api, "author")
+    fans = accounts(api, "burst", 10)
+    like_all(api, fans, note)
+    detect_engagement()
+    (case,) = engagement_cases()
+
+    console = Console(client)
+    assert console.sign_in("mod1").status_code == 303
+    page = console.get(f"/console/moderation/cases/{case.id}")
+    assert page.status_code == 200
+    html = page.text
+    assert 'class="card engagement"' in html and "new_accounts" in html
+    assert html.count("<circle ") == 10  # one dot per account on the timeline
+    assert all(name in html for name in fans)
