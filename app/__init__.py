@@ -157,12 +157,12 @@ def register_moderation_hooks(app: Flask) -> None:
 def register_gatekeeping(app: Flask) -> None:
     """What core's request machinery asks of the domains: who holds a token, whether an
     account is muted, and how the search backend is doing (`/readyz`)."""
-    from app.accounts.services import authenticate
+    from app.accounts.services import identify
     from app.core import health, routing
     from app.search.engine import get_search
     from moderation import current_mute
 
-    routing.init_app(app, routing.Gatekeeping(authenticate=authenticate, current_mute=current_mute))
+    routing.init_app(app, routing.Gatekeeping(identify=identify, current_mute=current_mute))
     health.init_app(app, {"search": lambda: get_search().health()})
 
 

@@ -22,9 +22,16 @@ from rq import Queue
 from app.core.extensions import db, remove_session, shared_state
 from app.core.jobs.outbox import relay_outbox
 from app.feeds.blend_model import rebuild_blend
-from app.feeds.jobs import flush_impressions, rebuild_hot, rebuild_itemcf
+from app.feeds.jobs import (
+    flush_impressions,
+    rebuild_hot,
+    rebuild_itemcf,
+    refresh_cards,
+    warm_cards,
+)
 from app.lifecycle.config import LIFECYCLE, RECALL
 from app.lifecycle.jobs import recompute_lifecycle, start_due_recall_campaigns
+from app.notes.services.views import flush_views
 from app.search.jobs import flush_search_queries
 from moderation import ENGAGEMENT, detect_engagement, purge_signals
 
@@ -41,11 +48,14 @@ class PeriodicJob:
 def periodic_job_definitions() -> list[PeriodicJob]:
     return [
         PeriodicJob("relay_outbox", 10, relay_outbox),
+        PeriodicJob("refresh_cards", 10, refresh_cards),
         PeriodicJob("flush_impressions", 30, flush_impressions),
+        PeriodicJob("flush_views", 10, flush_views),
         PeriodicJob("flush_search_queries", 30, flush_search_queries),
         # Before the hot rebuild: `rebuild` (embedded mode) runs them in this order.
         PeriodicJob("detect_engagement", ENGAGEMENT.interval_seconds, detect_engagement),
         PeriodicJob("rebuild_hot", 300, rebuild_hot),
+        PeriodicJob("warm_cards", 120, warm_cards),  # after the hot rebuild (embedded order)
         PeriodicJob("rebuild_itemcf", 3600, rebuild_itemcf),
         PeriodicJob("rebuild_blend", 3600, rebuild_blend),
         PeriodicJob(

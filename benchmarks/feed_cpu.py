@@ -51,7 +51,8 @@ def main() -> None:
     redis.Redis.from_url(args.redis_url).flushdb()  # its own database: no state from before
     from app import create_app
     from app.core.extensions import db, get_feed_store
-    from app.feeds.cards import warm_content
+    from app.feeds import card_store
+    from app.feeds.cards import render_entries
 
     app = create_app()
     with app.app_context():
@@ -87,7 +88,7 @@ def main() -> None:
     with app.app_context():
         store = get_feed_store()
         queued = {s.note_id for u in tokens for s in store.session_buffer(f"{u}:queue:", str(u))}
-        warm_content(sorted(queued))
+        card_store.entries(sorted(queued), render_entries)  # the worker's part
     buffered: list[tuple[float, float]] = []
     profiler = cProfile.Profile()
     for _ in range(args.pages):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -181,41 +181,66 @@ def account_status_changed(user_id: int) -> None:
 
 @functools.cache
 def _token_statement() -> Any:
-    """Every signed-in request runs it: built once, not per request."""
+    """Every signed-in request runs it: built once, and read as plain columns (no ORM
+    objects: most requests need only the id; `routing.current_actor` loads the user when a
+    handler asks for it)."""
     return (
-        select(AuthToken, User)
+        select(
+            AuthToken.id,
+            AuthToken.user_id,
+            AuthToken.revoked_at,
+            AuthToken.expires_at,
+            User.status,
+            User.last_active_at,
+        )
         .join(User, User.id == AuthToken.user_id)
         .where(AuthToken.token_hash == bindparam("token_hash"))
     )
 
 
-def authenticate(token: str) -> User:
-    """The user behind a bearer token, or 401. Records the day as active for DAU/WAU."""
-    row = db.session.execute(_token_statement(), {"token_hash": _token_digest(token)}).first()
+def identify(token: str) -> int:
+    """The id of the user behind a bearer token, or 401 (403 when banned). Records the day as
+    active for DAU/WAU."""
+    row = (
+        db.session.connection()
+        .execute(_token_statement(), {"token_hash": _token_digest(token)})
+        .first()
+    )
     now = utcnow()
-    if row is None or row.AuthToken.revoked_at is not None or row.AuthToken.expires_at <= now:
+    if row is None or row.revoked_at is not None or _aware(row.expires_at) <= now:
         raise Unauthorized("The token is missing, expired or revoked.", code="invalid_token")
-    auth_token, user = row.AuthToken, row.User
-    if user.status == "banned":
+    if row.status == "banned":
         raise Forbidden("This account is banned.", code="account_banned")
-    _record_activity(user, auth_token, now)
-    return user
+    _record_activity(row.user_id, row.id, _aware(row.last_active_at), now)
+    return int(row.user_id)
 
 
-def _record_activity(user: User, auth_token: AuthToken, now: datetime) -> None:
+def authenticate(token: str) -> User:
+    """`identify`, with the user loaded."""
+    return get_user(identify(token))
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """Plain columns skip the ORM's UTC type on SQLite, which stores naive UTC."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+def _record_activity(
+    user_id: int, token_id: int, last_active_at: datetime | None, now: datetime
+) -> None:
     """At most one write per user per hour: activity feeds DAU/WAU, not an audit trail."""
     if (
-        user.last_active_at is not None
-        and now - user.last_active_at < timedelta(hours=1)
-        and (user.last_active_at.date() == now.date())
+        last_active_at is not None
+        and now - last_active_at < timedelta(hours=1)
+        and (last_active_at.date() == now.date())
     ):
         return
     today: date = now.date()
-    db.session.execute(insert_ignore(UserActivityDay, {"user_id": user.id, "day": today}))
-    db.session.execute(update(User).where(User.id == user.id).values(last_active_at=now))
-    db.session.execute(
-        update(AuthToken).where(AuthToken.id == auth_token.id).values(last_used_at=now)
-    )
+    db.session.execute(insert_ignore(UserActivityDay, {"user_id": user_id, "day": today}))
+    db.session.execute(update(User).where(User.id == user_id).values(last_active_at=now))
+    db.session.execute(update(AuthToken).where(AuthToken.id == token_id).values(last_used_at=now))
     db.session.commit()
 
 

@@ -99,6 +99,11 @@ class Settings:
     outbox_lease_seconds: float = 600.0
     # The staff console shows times in this zone (SPROUT_CONSOLE_TIMEZONE).
     console_timezone: str = "Asia/Shanghai"
+    # PostgreSQL connections per process (SPROUT_DB_POOL_SIZE, SPROUT_DB_MAX_OVERFLOW): a web
+    # process uses one per request thread (gunicorn `--threads`, 2 in `make run`) plus its
+    # background threads (scheduler, catalogue refresh); more only sit idle on the server.
+    db_pool_size: int = 4
+    db_max_overflow: int = 4
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -143,6 +148,8 @@ def load_settings(**overrides: Any) -> Settings:
         secret_key=_secret_key(data_dir),
         rate_limits=parse_rate_limits(env.get("SPROUT_RATE_LIMITS")),
         port=int_or_default(env.get("PORT"), 5000),
+        db_pool_size=int_or_default(env.get("SPROUT_DB_POOL_SIZE"), 4),
+        db_max_overflow=int_or_default(env.get("SPROUT_DB_MAX_OVERFLOW"), 4),
         admin_username=env.get("SPROUT_ADMIN_USERNAME") or None,
         admin_password=env.get("SPROUT_ADMIN_PASSWORD") or None,
         media_dir=Path(env["SPROUT_MEDIA_DIR"]) if env.get("SPROUT_MEDIA_DIR") else None,

@@ -53,7 +53,10 @@ def _json_column(value: Any) -> str:
         return json.dumps(value)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pool_size: int = 5, max_overflow: int = 5) -> Engine:
+    """PostgreSQL's pool is sized to the process (`SPROUT_DB_POOL_SIZE`: its request threads
+    plus its background threads); every process's pool together must stay below the server's
+    `max_connections`."""
     json_codec = {"json_serializer": _json_column, "json_deserializer": orjson.loads}
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -61,7 +64,13 @@ def make_engine(url: str) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, **json_codec)
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,  # a restarted server costs no request a 500
+        **json_codec,
+    )
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -92,7 +101,7 @@ class Database:
     """`db.session` is the scoped session of the current app (one per thread)."""
 
     def init_app(self, app: Flask, settings: Settings) -> None:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, settings.db_pool_size, settings.db_max_overflow)
         factory = sessionmaker(bind=engine, expire_on_commit=False)
         app.extensions["sprout.db"] = DatabaseState(engine=engine, session=scoped_session(factory))
 

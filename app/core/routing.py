@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+import orjson
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ValidationError
 
 from app.accounts.models import User
 from app.core.errors import Forbidden, Unauthorized, UnsupportedMedia, ValidationFailed
-from app.core.extensions import rate_limiter
+from app.core.extensions import db, rate_limiter
 from app.core.pagination import Cursor, PageResult
 from app.core.schemas import Page, load_json
 
@@ -29,7 +30,14 @@ WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 JsonBody = dict[str, Any]
 """A JSON object answer; handlers return it, a `PageResult` of them for lists, None for 204,
 or a `Response` of their own (a redirect)."""
-Reply = JsonBody | PageResult[JsonBody] | Response | None
+
+
+class RawJson(bytes):
+    """JSON already serialised (cards kept as bytes): an answer, or a page's `items` array,
+    sent as it is instead of being decoded and encoded again."""
+
+
+Reply = JsonBody | RawJson | PageResult[JsonBody] | PageResult[Any] | Response | None
 
 # A list's cursor codec, or a choice of codec by the parsed query (e.g. `sort=hot|new`).
 CursorSpec = Cursor | Callable[[Any], Cursor]
@@ -67,11 +75,11 @@ class Mute(Protocol):
 
 @dataclass(frozen=True)
 class Gatekeeping:
-    """What the endpoint helper asks of the domains, handed over by `create_app`: who a
-    bearer token belongs to (accounts; raises 401 when it is invalid) and the mute in force
+    """What the endpoint helper asks of the domains, handed over by `create_app`: whose a
+    bearer token is (accounts; raises 401 when it is invalid) and the mute in force
     on an account (moderation). Core stays below the domains that answer."""
 
-    authenticate: Callable[[str], User]
+    identify: Callable[[str], int]  # the user id behind a token (401/403 otherwise)
     current_mute: Callable[[int], Mute | None]
 
 
@@ -84,7 +92,30 @@ def _gatekeeping() -> Gatekeeping:
 
 
 def current_actor() -> User | None:
-    return getattr(g, "actor", None)
+    """The signed-in user, loaded on first use: the hot reads need only `current_actor_id`."""
+    actor = getattr(g, "actor", None)
+    if actor is None and getattr(g, "actor_id", None) is not None:
+        actor = g.actor = db.session.get(User, g.actor_id)
+        if actor is None:  # deleted since the token was read
+            raise Unauthorized("The token is missing, expired or revoked.", code="invalid_token")
+    return actor
+
+
+def current_actor_id() -> int | None:
+    return getattr(g, "actor_id", None)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The signed-in user as the feeds' reads need them: the id. Loading the whole user
+    (`current_actor`) costs a query those reads do without."""
+
+    id: int
+
+
+def current_viewer() -> Viewer | None:
+    actor_id = current_actor_id()
+    return Viewer(actor_id) if actor_id is not None else None
 
 
 def bearer_token() -> str | None:
@@ -96,20 +127,20 @@ def bearer_token() -> str | None:
 
 
 def _resolve_actor(auth: AuthMode) -> None:
-    g.actor = None
+    g.actor = g.actor_id = None
     token = bearer_token()
     if token is None:
         if auth == "required":
             raise Unauthorized("Sign in first: send `Authorization: Bearer <token>`.")
         return
     if auth != "none":
-        g.actor = _gatekeeping().authenticate(token)
+        g.actor_id = _gatekeeping().identify(token)
 
 
-def _refuse_if_muted(actor: User | None) -> None:
-    if actor is None:
+def _refuse_if_muted(actor_id: int | None) -> None:
+    if actor_id is None:
         return
-    mute = _gatekeeping().current_mute(actor.id)
+    mute = _gatekeeping().current_mute(actor_id)
     if mute is not None:
         until = mute.until.isoformat().replace("+00:00", "Z") if mute.until else None
         raise Forbidden(
@@ -186,6 +217,12 @@ def page_body(result: PageResult[Any], cursor: Cursor) -> JsonBody:
     return {"items": result.items, "next_cursor": cursor.next_cursor(result), **result.fields}
 
 
+def raw_page_body(result: PageResult[Any], cursor: Cursor) -> RawJson:
+    """`page_body` for a page whose items are a serialised array (`RawJson`)."""
+    rest = orjson.dumps({"next_cursor": cursor.next_cursor(result), **result.fields})
+    return RawJson(b'{"items":%b,%b' % (result.items, rest[1:]))
+
+
 def endpoint(
     bp: Blueprint,
     rule: str,
@@ -247,10 +284,10 @@ def endpoint(
         def view(**kwargs: Any) -> Response:
             _resolve_actor(auth)
             if method in WRITE_METHODS and not allow_muted:
-                _refuse_if_muted(current_actor())
+                _refuse_if_muted(current_actor_id())
             if limit_name is not None:
-                actor = current_actor()
-                identity = f"user:{actor.id}" if actor else f"ip:{client_ip()}"
+                actor_id = current_actor_id()
+                identity = f"user:{actor_id}" if actor_id else f"ip:{client_ip()}"
                 rate_limiter().hit(limit_name, identity)
             if body is not None:
                 kwargs["body"] = parse_json_body(body)
@@ -271,7 +308,12 @@ def endpoint(
             if isinstance(result, PageResult):
                 if cursor is None:
                     raise TypeError(f"{rule}: a page returned from a route without `paginated`")
-                result = page_body(result, cursor)
+                if isinstance(result.items, RawJson):
+                    result = raw_page_body(result, cursor)
+                else:
+                    result = page_body(result, cursor)
+            if isinstance(result, RawJson):
+                return Response(bytes(result), status=status, mimetype="application/json")
             response_obj = jsonify(result)
             response_obj.status_code = status
             return response_obj

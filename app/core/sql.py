@@ -86,6 +86,17 @@ def bump(model: type[DeclarativeBase], row_id: Any, **deltas: int) -> None:
         values["updated_at"] = table.c.updated_at
     pk = next(iter(table.primary_key.columns))
     db.session.execute(update(table).where(pk == row_id).values(**values))
+    touched(table.name, [row_id], counters_only=True)
+
+
+def touched(table: str, ids: Any, *, counters_only: bool = False) -> None:
+    """Record, for whatever caches rows of `table` (the feeds' card store), that these rows
+    change in the open transaction. SQL `UPDATE`s bypass the ORM's change tracking, so the
+    statements that change what a cache shows say so here; the cache reads the record once
+    the transaction commits (and forgets it on rollback)."""
+    info = db.session.info.setdefault("touched", {})
+    key = f"{table}:counters" if counters_only else table
+    info.setdefault(key, set()).update(ids)
 
 
 def inserted(model: type[DeclarativeBase], values: dict[str, Any]) -> bool:

@@ -23,7 +23,7 @@ from app.core.extensions import db
 from app.core.models import utcnow
 from app.core.pagination import PageRequest, PageResult
 from app.core.policies import is_staff, require
-from app.core.sql import id_in, id_in_range
+from app.core.sql import id_in, id_in_range, touched
 from app.core.viewer import avatars_for
 from app.core.visibility import BANNED, PUBLIC_STATUS, not_banned
 from app.creators.config import CREATORS, CreatorsConfig
@@ -529,6 +529,7 @@ def decide_verification(
             .values(verified=flag)
             .execution_options(synchronize_session=False)
         )
+        touched("users", [verification.user_id])  # the badge shows on their cards
     log_action(
         actor,
         f"verification_{outcome}",

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from flask import Blueprint
 
 from app.accounts.models import User
 from app.core.pagination import COUNT, TIME_CURSOR, Cursor, IdList, PageRequest, PageResult, Text
-from app.core.routing import JsonBody, current_actor, endpoint
-from app.feeds import discover, hot
+from app.core.routing import (
+    JsonBody,
+    RawJson,
+    Viewer,
+    current_actor,
+    current_actor_id,
+    current_viewer,
+    endpoint,
+)
+from app.feeds import card_store, discover, hot
 from app.feeds import following as feeds
 from app.feeds import related as related_notes
 from app.feeds import state as feeds_state
 from app.feeds.blend_model import describe_blend
-from app.feeds.cards import Present, note_cards
+from app.feeds.cards import Present, card_bytes, json_list
 from app.feeds.schemas import DiscoverQuery, FeedbackIn, HotQuery, RelatedQuery
 from ranking.types import Scored
 
@@ -22,6 +31,8 @@ bp = Blueprint("feeds", __name__, url_prefix="/api/v1")
 # The feeds' per-app state (tunables, this process's caches) is made with the app, when
 # create_app registers this blueprint.
 bp.record_once(lambda setup: feeds_state.init_app(setup.app))
+# Every session reports the card changes it commits (`card_store`), in web and worker alike.
+bp.record_once(lambda setup: card_store.listen())
 
 # A ranked feed's position: its session (a `token_urlsafe`) and the last cards' ids.
 RANKED_CURSOR = Cursor(Text(8, 32, r"[A-Za-z0-9_-]+"), IdList(20))
@@ -38,22 +49,30 @@ HOT_CURSOR = Cursor(COUNT)  # the hot list: the last rank shown
     paginated=TIME_CURSOR,
 )
 def following_feed(page: PageRequest) -> PageResult[JsonBody]:
-    return feeds.following_page(current_actor(), page)
+    viewer = current_viewer()
+    assert viewer is not None  # auth="required"
+    return feeds.following_page(viewer, page)
 
 
-def _present(actor: User | None) -> Present:
-    return lambda note_ids: note_cards(note_ids, actor)
+def _present(actor: User | Viewer | None) -> Present:
+    """Cards as bytes (`card_bytes`): a page is assembled without decoding them."""
+    return _present_for(actor.id if actor is not None else None)
 
 
-def _card(item: dict[str, Any], scored: Scored, explain: bool) -> dict[str, Any]:
-    card = {**item, "source": scored.source, "pick": scored.source == "pick"}
+def _present_for(actor_id: int | None) -> Present:
+    return lambda note_ids: card_bytes(note_ids, actor_id)
+
+
+def _card(card: bytes, scored: Scored, explain: bool) -> bytes:
+    """The card with the feed's fields: where it came from and, for editors, why."""
+    fields: dict[str, Any] = {"source": scored.source, "pick": scored.source == "pick"}
     if explain:
-        card["explain"] = {
+        fields["explain"] = {
             "source": scored.source,
             "score": round(scored.score, 6),
             "components": {k: round(v, 6) for k, v in scored.components.items()},
         }
-    return card
+    return b"%b,%b" % (card[:-1], orjson.dumps(fields)[1:])
 
 
 @endpoint(
@@ -67,7 +86,8 @@ def _card(item: dict[str, Any], scored: Scored, explain: bool) -> dict[str, Any]
 )
 def discover_feed(query: DiscoverQuery, page: PageRequest) -> PageResult[JsonBody]:
     session, history = page.after or (None, [])
-    actor = current_actor()
+    # Editors' explanations check roles (the whole user); a page needs only the viewer's id.
+    actor = current_actor() if query.explain else current_viewer()
     ranked = discover.ranked_feed(
         actor,
         channel=query.channel,
@@ -79,7 +99,7 @@ def discover_feed(query: DiscoverQuery, page: PageRequest) -> PageResult[JsonBod
     )
     # The position is the feed session and the last cards shown (for diversity across pages).
     return PageResult(
-        [_card(view, scored, query.explain) for view, scored in ranked.items],
+        RawJson(json_list(_card(view, scored, query.explain) for view, scored in ranked.items)),
         (ranked.session, ranked.tail) if ranked.items else None,
         {"dropped": ranked.dropped, "blend": describe_blend()} if query.explain else {},
     )
@@ -100,10 +120,17 @@ def hot_feed(query: HotQuery, page: PageRequest) -> PageResult[JsonBody]:
         channel=query.channel,
         limit=page.limit,
         after_rank=page.after_id or 0,
-        present=_present(current_actor()),
+        present=_present_for(current_actor_id()),
     )
-    return page.result(rows, lambda row: (row[2],)).map(  # the last rank shown
-        lambda row: {**row[0], "source": "hot", "rank": row[2], "hot_score": round(row[1], 6)}
+    found = page.result(rows, lambda row: (row[2],))  # the last rank shown
+    return found.with_items(
+        RawJson(
+            json_list(
+                b'%b,"source":"hot","rank":%d,"hot_score":%b}'
+                % (card[:-1], rank, orjson.dumps(round(score, 6)))
+                for card, score, rank in found.items
+            )
+        )
     )
 
 
@@ -115,10 +142,11 @@ def hot_feed(query: HotQuery, page: PageRequest) -> PageResult[JsonBody]:
     query=RelatedQuery,
     errors=[400, 404],
 )
-def related(note_id: int, query: RelatedQuery) -> JsonBody:
+def related(note_id: int, query: RelatedQuery) -> RawJson:
     actor = current_actor()
     rows = related_notes.related_notes(actor, note_id, query.limit, _present(actor))
-    return {"items": [_card(view, scored, False) for view, scored in rows], "next_cursor": None}
+    items = json_list(_card(view, scored, False) for view, scored in rows)
+    return RawJson(b'{"items":%b,"next_cursor":null}' % items)
 
 
 @endpoint(

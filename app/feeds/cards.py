@@ -1,38 +1,32 @@
 """Note cards for lists by id — the feeds' serving path.
 
-A feed page names 20 notes. Loading them as ORM objects with their images, tags, topics,
-channel and author, then presenting them, cost more than ranking them. What a card shows
-splits in two:
-
-- the note's content (title, body, images, tags, topics, channel) changes only when the note
-  is edited, so its presented form is kept per process, keyed by the note's `updated_at` and
-  cover (a generated cover arrives without an edit) and dropped after `content_ttl_seconds`
-  (a renamed topic or channel shows within that time);
-- status, counters, the author and the viewer's liked/collected flags are read fresh on every
-  request, in one query for the notes and authors and one for the flags.
-
-The cards are exactly `presenters.note_view`'s (a test holds the two to it).
+A card is read from the card store (`app.feeds.card_store`): pre-serialised bytes, one
+multi-get for a page, rendered from the database (Core queries, no ORM objects) only when
+missing or changed. The viewer's own flags (liked, collected) are one query for the page.
+Answers are assembled from bytes (`card_bytes`, `json_list`); `note_cards` decodes them
+for callers that need dicts. The cards are exactly `presenters.note_view`'s without its
+`source` (a test holds the two to it).
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
 import orjson
-import redis
-from flask import has_request_context, request
-from sqlalchemy import BigInteger, bindparam, exists, false, literal, select, union_all
+from flask import current_app
+from sqlalchemy import BigInteger, bindparam, literal, select, union_all
 
 from app.accounts.models import User
-from app.core.extensions import db, get_redis
+from app.core.extensions import db
 from app.core.presenters import image_view, note_content, user_card, verification_badges
 from app.core.sql import id_in, id_in_param
+from app.core.viewer import note_sources
 from app.core.visibility import can_view_note_state, is_banned_status
+from app.feeds import card_store
 from app.feeds.state import feeds_state
 from app.media.models import Image
 from app.notes.models import (
@@ -47,23 +41,9 @@ from app.notes.models import (
     Topic,
 )
 
-#: Turns note ids into what a feed serves (cards), leaving out notes no longer visible; the
-#: ranked feeds are given one (`note_cards` for the viewer) and never read rows for cards.
+#: Turns note ids into what a feed serves (cards as bytes, `card_bytes`), leaving out notes no
+#: longer visible; the ranked feeds are given one and never read rows for cards.
 Present = Callable[[list[int]], Mapping[int, Any]]
-
-#: The parts of `note_view` that are read fresh on every request.
-FRESH_KEYS = frozenset(
-    {
-        "status",
-        "author",
-        "like_count",
-        "collect_count",
-        "comment_count",
-        "share_count",
-        "liked",
-        "collected",
-    }
-)
 
 _STATE_COLUMNS = (
     Note.id,
@@ -87,8 +67,62 @@ _STATE_COLUMNS = (
 )
 
 
-def _host() -> str:
-    return request.host_url if has_request_context() else ""
+def card_bytes(
+    note_ids: Sequence[int],
+    viewer_id: int | None,
+    *,
+    feed: bool = True,
+    extra: Mapping[int, bytes] | None = None,
+    viewer: Callable[[], User | None] = lambda: None,
+) -> dict[int, bytes]:
+    """The cards of the visible notes among `note_ids` as JSON objects (bytes, host-relative
+    URLs: `json_list` makes them absolute), by id; callers keep their own order. `extra`
+    holds fields to add to a card (`,"source":"hot"` — with the leading comma).
+
+    `feed=True` (feeds): published notes by authors in good standing only. `feed=False`
+    (a client refreshing cards it holds): whatever the viewer may open, drafts of their own
+    included (read from the database: the store holds only what everyone sees; `viewer`
+    loads the signed-in user for that, and only then).
+    """
+    ids = list(dict.fromkeys(note_ids))
+    if not ids:
+        return {}
+    found = card_store.entries(ids, render_entries)
+    own: dict[int, bytes] = {}
+    if not feed and viewer_id is not None and len(found) < len(ids):
+        user = viewer()
+        if user is not None:
+            own = _private_cards([i for i in ids if i not in found], user)
+    liked, collected = viewer_flags(viewer_id, ids)
+    extra = extra or {}
+    out: dict[int, bytes] = {}
+    for note_id, entry in found.items():
+        head = entry.split(b"\n", 2)[1]
+        out[note_id] = b"%b,%b%b}" % (
+            head,
+            _FLAGS[note_id in liked, note_id in collected],
+            extra.get(note_id, b""),
+        )
+    for note_id, body in own.items():
+        out[note_id] = b"%b,%b%b}" % (
+            body[:-1],
+            _FLAGS[note_id in liked, note_id in collected],
+            extra.get(note_id, b""),
+        )
+    return out
+
+
+_FLAGS = {
+    (liked, collected): b'"liked":%b,"collected":%b'
+    % (b"true" if liked else b"false", b"true" if collected else b"false")
+    for liked in (False, True)
+    for collected in (False, True)
+}
+
+
+def json_list(cards: Iterable[bytes]) -> bytes:
+    """`[card, ...]` with this request's host in front of the media URLs."""
+    return card_store.absolute(b"[%b]" % b",".join(cards), card_store.host_bytes())
 
 
 def note_cards(
@@ -97,33 +131,143 @@ def note_cards(
     *,
     feed: bool = True,
 ) -> dict[int, dict[str, Any]]:
-    """Cards of the visible notes among `note_ids`, by id (callers keep their own order).
-
-    `feed=True` (feeds): published notes by authors in good standing only. `feed=False`
-    (a client refreshing cards it holds): whatever the viewer may open, drafts of their own
-    included.
-    """
-    ids = list(dict.fromkeys(note_ids))
-    if not ids:
+    """`card_bytes` decoded, for callers that change cards or read them."""
+    found = card_bytes(
+        note_ids, viewer.id if viewer is not None else None, feed=feed, viewer=lambda: viewer
+    )
+    if not found:
         return {}
+    ids = list(found)
+    decoded = orjson.loads(json_list(found[i] for i in ids))
+    return dict(zip(ids, decoded, strict=True))
+
+
+def cards_in_order(note_ids: Sequence[int], viewer: User | None) -> list[dict[str, Any]]:
+    """The cards of a list the services chose (a user's notes, an album, a topic), in their
+    order, leaving out what the viewer may no longer open."""
+    cards = note_cards(note_ids, viewer, feed=False)
+    return [cards[i] for i in note_ids if i in cards]
+
+
+def cards_json(
+    note_ids: Sequence[int], viewer_id: int | None, viewer: Callable[[], User | None]
+) -> bytes:
+    """`cards_in_order` as the JSON array an answer sends, never decoded."""
+    found = card_bytes(note_ids, viewer_id, feed=False, viewer=viewer)
+    return json_list(found[i] for i in note_ids if i in found)
+
+
+def note_detail_json(note_id: int, viewer_id: int | None) -> tuple[int, bytes] | None:
+    """(author id, `GET /notes/{id}`'s answer) for a note everyone sees, from its stored card
+    and import source; None for any other note (the caller reads it from the database)."""
+    entry = card_store.entries([note_id], render_entries).get(note_id)
+    if entry is None:
+        return None
+    author_id, head, source = card_store.split(entry)
+    liked, collected = viewer_flags(viewer_id, [note_id])
+    flags = _FLAGS[note_id in liked, note_id in collected]
+    body = b'%b,%b,"source":%b}' % (head, flags, source)
+    return author_id, card_store.absolute(body, card_store.host_bytes())
+
+
+def viewer_flags(viewer_id: int | None, note_ids: Sequence[int]) -> tuple[set[int], set[int]]:
+    """Which of these notes the viewer liked and collected: one query for both."""
+    if viewer_id is None or not note_ids:
+        return set(), set()
+    liked: set[int] = set()
+    collected: set[int] = set()
+    rows = db.session.connection().execute(
+        _flags_statement(db.engine.dialect.name),
+        {"viewer_id": viewer_id, "note_ids": list(note_ids)},
+    )
+    for note_id, kind in rows:
+        (collected if kind else liked).add(note_id)
+    return liked, collected
+
+
+@functools.cache
+def _flags_statement(dialect: str) -> Any:
+    viewer = bindparam("viewer_id", type_=BigInteger)
+    return union_all(
+        select(NoteLike.note_id, literal(0)).where(
+            NoteLike.user_id == viewer, id_in_param(NoteLike.note_id, "note_ids", dialect)
+        ),
+        select(Collect.note_id, literal(1)).where(
+            Collect.user_id == viewer, id_in_param(Collect.note_id, "note_ids", dialect)
+        ),
+    )
+
+
+def catalogue_note_ids() -> list[int]:
+    """The notes the ranked feeds choose from (`caches.build_catalogue`'s query: the hottest
+    and the newest), as ids."""
+    settings = current_app.config["SPROUT"]
+    public = (Note.status == "published", Note.deleted_at.is_(None))
+    hottest = db.session.scalars(
+        select(Note.id)
+        .where(*public)
+        .order_by(Note.hot_score.desc(), Note.id.desc())
+        .limit(settings.ranking_catalogue_hot)
+    )
+    newest = db.session.scalars(
+        select(Note.id)
+        .where(*public, Note.published_at.is_not(None))
+        .order_by(Note.published_at.desc(), Note.id.desc())
+        .limit(settings.ranking_catalogue_new)
+    )
+    return list(dict.fromkeys([*hottest, *newest]))
+
+
+def render_entries(note_ids: Sequence[int]) -> dict[int, tuple[bytes, int]]:
+    """Card store entries read from the database, with their lifetimes (see `card_store`)."""
+    ids = list(dict.fromkeys(note_ids))
+    cards = _cards(ids, None, feed=True)
+    sources = note_sources(list(cards)) if cards else {}
+    ttl = int(feeds_state().config.card_ttl_seconds)
+    host = card_store.host_bytes()
+    out: dict[int, tuple[bytes, int]] = {}
+    for note_id in ids:
+        card = cards.get(note_id)
+        if card is None:
+            out[note_id] = (card_store.TOMBSTONE, card_store.TOMBSTONE_SECONDS)
+            continue
+        body = orjson.dumps(card)[:-1]
+        source = orjson.dumps(sources.get(note_id))
+        if host:  # rendered in a request: the URLs are stored host-relative
+            prefix = b'"url":"' + host + b"/"
+            body = body.replace(prefix, b'"url":"/')
+            source = source.replace(prefix, b'"url":"/')
+        entry = b"%d\n%b\n%b" % (card["author"]["id"], body, source)
+        out[note_id] = (entry, ttl if _settled(card) else card_store.UNSETTLED_SECONDS)
+    return out
+
+
+def _private_cards(note_ids: list[int], viewer: User) -> dict[int, bytes]:
+    """Cards only this viewer may open (their drafts; staff's reach), from the database."""
+    return {
+        note_id: orjson.dumps(card)
+        for note_id, card in _cards(note_ids, viewer, feed=False).items()
+    }
+
+
+def _cards(note_ids: list[int], viewer: User | None, *, feed: bool) -> dict[int, dict[str, Any]]:
+    """Cards without the viewer's flags, read from the database in four Core queries."""
     rows = db.session.execute(
-        _state_statement(db.engine.dialect.name, viewer is not None),
-        {"note_ids": ids, "viewer_id": viewer.id if viewer else None},
+        _state_statement(db.engine.dialect.name), {"note_ids": note_ids}
     ).all()
     visible = [row for row in rows if _visible(row, viewer, feed)]
     if not visible:
         return {}
-    host = _host()
-    content = _content_views(visible, host)
-    avatars = _avatar_views([row.avatar_image_id for row in visible if row.avatar_image_id], host)
+    content = _load_content([row.id for row in visible])
+    avatars = _avatar_views([row.avatar_image_id for row in visible if row.avatar_image_id])
     badges = verification_badges([row.author_id for row in visible if row.verified])
     cards: dict[int, dict[str, Any]] = {}
     for row in visible:
-        view = content.get(row.id)
-        if view is None:  # vanished between the two queries
+        found = content.get(row.id)
+        if found is None:  # vanished between the two queries
             continue
         cards[row.id] = {
-            **view,
+            **found[1],
             "status": row.status,
             "author": user_card(
                 _Author(row), avatars.get(row.avatar_image_id or 0), badges.get(row.author_id)
@@ -132,17 +276,8 @@ def note_cards(
             "collect_count": row.collect_count,
             "comment_count": row.comment_count,
             "share_count": row.share_count,
-            "liked": bool(row.liked),
-            "collected": bool(row.collected),
         }
     return cards
-
-
-def cards_in_order(note_ids: Sequence[int], viewer: User | None) -> list[dict[str, Any]]:
-    """The cards of a list the services chose (a user's notes, an album, a topic), in their
-    order, leaving out what the viewer may no longer open."""
-    cards = note_cards(note_ids, viewer, feed=False)
-    return [cards[i] for i in note_ids if i in cards]
 
 
 class _Author:
@@ -165,115 +300,6 @@ def _visible(row: Any, viewer: User | None, feed: bool) -> bool:
         deleted_at=row.deleted_at,
         author_banned=is_banned_status(row.author_status),
     )
-
-
-def _version(row: Any) -> tuple[datetime, int | None]:
-    return row.updated_at, row.cover_image_id
-
-
-def _content_views(rows: Sequence[Any], host: str) -> dict[int, dict[str, Any]]:
-    """The content part of each card: this process's cache, then the shared one (Redis, when
-    configured: every web process and the worker fill it), then the database.
-
-    The process cache holds encoded JSON, not dicts: tens of thousands of nested dicts would
-    be scanned by every full garbage collection (pauses of 100 ms were measured); bytes are
-    not, and decoding a card costs microseconds."""
-    cached = feeds_state().card_content.get_many([(host, row.id) for row in rows])
-    out: dict[int, dict[str, Any]] = {}
-    missing: list[Any] = []
-    for row in rows:
-        hit = cached.get((host, row.id))
-        if hit is not None and hit[0] == _version(row):
-            out[row.id] = orjson.loads(hit[1])
-        else:
-            missing.append(row)
-    if not missing:
-        return out
-    for note_id, (version, view) in _shared_content(missing, host).items():
-        out[note_id] = view
-        feeds_state().card_content.put((host, note_id), (version, orjson.dumps(view)))
-    still = [row.id for row in missing if row.id not in out]
-    loaded = _load_content(still) if still else {}
-    shared = {}
-    for note_id, (version, view) in loaded.items():
-        out[note_id] = view
-        if _settled(view):
-            feeds_state().card_content.put((host, note_id), (version, orjson.dumps(view)))
-            shared[note_id] = (version, _rehost(view, host.rstrip("/"), ""))
-    _share_content(shared)
-    return out
-
-
-def warm_content(note_ids: Sequence[int]) -> int:
-    """Put these notes' card content in the shared cache (a worker ranking a viewer's next
-    pages does this, so the web processes find the cards ready). Returns how many it loaded."""
-    if get_redis() is None or not note_ids:
-        return 0
-    rows = db.session.execute(
-        select(Note.id, Note.updated_at, Note.cover_image_id).where(id_in(Note.id, list(note_ids)))
-    ).all()
-    have = _shared_content(rows, "")
-    still = [row.id for row in rows if row.id not in have]
-    loaded = _load_content(still) if still else {}
-    _share_content({n: (v, view) for n, (v, view) in loaded.items() if _settled(view)})
-    return len(loaded)
-
-
-def _shared_key(note_id: int) -> str:
-    return f"sprout:card:{note_id}"
-
-
-def _shared_content(rows: Sequence[Any], host: str) -> dict[int, tuple[Any, dict[str, Any]]]:
-    """Hits in the shared cache whose version still matches, with this host's URLs."""
-    connection = get_redis()
-    if connection is None or not rows:
-        return {}
-    try:
-        raws = connection.mget([_shared_key(row.id) for row in rows])
-    except redis.RedisError:  # Redis down: every card is a miss, read from the database
-        return {}
-    found = {}
-    for row, raw in zip(rows, raws, strict=True):
-        if raw is None:
-            continue
-        stamp, cover_id, view = orjson.loads(raw)
-        if stamp == row.updated_at.isoformat() and cover_id == row.cover_image_id:
-            found[row.id] = (_version(row), _rehost(view, "", host.rstrip("/")))
-    return found
-
-
-def _share_content(views: dict[int, tuple[Any, dict[str, Any]]]) -> None:
-    connection = get_redis()
-    if connection is None or not views:
-        return
-    ttl = int(feeds_state().config.content_ttl_seconds)
-    pipe = connection.pipeline(transaction=False)
-    for note_id, ((updated_at, cover_id), view) in views.items():
-        body = orjson.dumps([updated_at.isoformat(), cover_id, view])
-        pipe.set(_shared_key(note_id), body, ex=ttl)
-    with contextlib.suppress(redis.RedisError):  # a cache: skipped while Redis is down
-        pipe.execute()
-
-
-def _rehost(view: dict[str, Any], old: str, new: str) -> dict[str, Any]:
-    """The view with its media URLs moved from host prefix `old` to `new` ("" = relative)."""
-    if old == new:
-        return view
-
-    def move(url: str) -> str:
-        if old and url.startswith(old + "/"):
-            url = url[len(old) :]
-        return new + url if new and url.startswith("/") else url
-
-    def image(data: dict[str, Any] | None) -> dict[str, Any] | None:
-        if data is None:
-            return None
-        variants = {
-            name: {**v, "url": move(v["url"])} for name, v in data.get("variants", {}).items()
-        }
-        return {**data, "url": move(data["url"]), "variants": variants}
-
-    return {**view, "images": [image(i) for i in view["images"]], "cover": image(view["cover"])}
 
 
 _IMAGE_COLUMNS = (
@@ -367,39 +393,22 @@ def _settled(view: dict[str, Any]) -> bool:
     )
 
 
-def _avatar_views(image_ids: list[int], host: str) -> dict[int, dict[str, Any] | None]:
+def _avatar_views(image_ids: list[int]) -> dict[int, dict[str, Any] | None]:
     wanted = list(dict.fromkeys(image_ids))
-    found = {
-        key[1]: view
-        for key, view in feeds_state().avatars.get_many([(host, i) for i in wanted]).items()
+    if not wanted:
+        return {}
+    return {
+        image.id: image_view(image)
+        for image in db.session.scalars(select(Image).where(id_in(Image.id, wanted)))
     }
-    missing = [i for i in wanted if i not in found]
-    if missing:
-        for image in db.session.scalars(select(Image).where(id_in(Image.id, missing))):
-            view = image_view(image)
-            found[image.id] = view
-            if image.status == "ready":
-                feeds_state().avatars.put((host, image.id), view)
-    return found
 
 
 @functools.cache
-def _state_statement(dialect: str, signed_in: bool) -> Any:
-    """Status, counters and author of the notes `:note_ids`, with the flags of `:viewer_id`;
-    built once per process (building it cost more than running it)."""
+def _state_statement(dialect: str) -> Any:
+    """Status, counters and author of the notes `:note_ids`; built once per process
+    (building it cost more than running it)."""
     return (
-        select(*_STATE_COLUMNS, *_viewer_flag_columns(signed_in))
+        select(*_STATE_COLUMNS)
         .join(User, User.id == Note.author_id)
         .where(id_in_param(Note.id, "note_ids", dialect))
     )
-
-
-def _viewer_flag_columns(signed_in: bool) -> tuple[Any, Any]:
-    """Whether the viewer liked and collected each note, as columns of the state query (one
-    round trip for both); constant false for anonymous viewers."""
-    if not signed_in:
-        return false().label("liked"), false().label("collected")
-    viewer = bindparam("viewer_id", type_=BigInteger)
-    liked = exists().where(NoteLike.user_id == viewer, NoteLike.note_id == Note.id)
-    collected = exists().where(Collect.user_id == viewer, Collect.note_id == Note.id)
-    return liked.label("liked"), collected.label("collected")

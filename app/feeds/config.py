@@ -28,8 +28,9 @@ class FeedsConfig:
     feature_ttl_seconds: float = 300.0  # features of notes outside the catalogue
     feature_cache_size: int = 50_000
     model_check_seconds: float = 30.0  # how often a newer built model (item-CF) is looked for
-    content_ttl_seconds: float = 300.0  # card content, per process and in the shared cache
-    content_cache_size: int = 20_000
+    # How long a card store entry lives (`app.feeds.card_store`): bounds any change the store
+    # missed while unreachable; changes are otherwise applied within seconds.
+    card_ttl_seconds: float = 600.0
 
     # What a viewer's ranking reads about them
     user_history_days: int = 90
@@ -42,6 +43,17 @@ class FeedsConfig:
     # than rewriting every old note's score on every run.
     hot_score_horizon_half_lives: int = 14
     cf_history_days: int = 90
+
+    # The following feed's inbox per viewer in Redis (`app.feeds.inbox`)
+    inbox_size: int = 800  # newest entries kept; a deeper page is read from SQL
+    inbox_ttl_seconds: int = 3 * 86_400  # refreshed on every read: idle viewers cost nothing
+    inbox_build_seconds: int = 60  # a build slower than this is served but not stored
+    inbox_fanout_batch: int = 500  # followers per pipelined round trip
+    # Authors and topics with more followers are not fanned out: their notes are read from SQL
+    # at read time (pull) for the viewers following them. Pulled from half this count up, so
+    # one whose count wavers around the threshold is never neither pushed nor pulled.
+    inbox_fanout_max_followers: int = 10_000
+    inbox_pull_refresh_seconds: int = 600  # how long a viewer's list of pulled sources is kept
 
     @property
     def hot_score_horizon(self) -> timedelta:

@@ -21,6 +21,7 @@ from app.core.errors import Unprocessable
 from app.core.extensions import db, get_feed_store, get_redis, shared_state
 from app.core.jobs import enqueue
 from app.core.policies import can_explain_scores, require
+from app.core.routing import Viewer
 from app.core.sql import insert_ignore
 from app.core.visibility import get_note_for
 from app.experiments.serving import experiment_arm_id
@@ -48,7 +49,7 @@ class FeedPage:
 
 
 def ranked_feed(
-    viewer: User | None,
+    viewer: User | Viewer | None,
     *,
     channel: str | None,
     session: str | None,

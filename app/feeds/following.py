@@ -10,14 +10,26 @@ from sqlalchemy import and_, or_, select, union
 from app.accounts.models import User
 from app.core.extensions import db
 from app.core.pagination import PageRequest, PageResult
+from app.core.routing import RawJson, Viewer
 from app.core.visibility import note_visible_clause
-from app.feeds.cards import note_cards
+from app.feeds import inbox
+from app.feeds.cards import card_bytes, json_list
 from app.notes.models import Note, NoteTopic
 from app.social.models import TopicFollow, UserFollow
 
 
 def following_feed(
-    viewer: User, limit: int, after: tuple[datetime, int] | None
+    viewer: User | Viewer, limit: int, after: tuple[datetime, int] | None
+) -> list[tuple[int, datetime]]:
+    """`following_sql`'s rows, read from the viewer's Redis inbox when there is one
+    (`app.feeds.inbox`: fan-out on write), from SQL otherwise."""
+    return inbox.following_ids(
+        viewer.id, limit, after, lambda size, position: following_sql(viewer, size, position)
+    )
+
+
+def following_sql(
+    viewer: User | Viewer, limit: int, after: tuple[datetime, int] | None
 ) -> list[tuple[int, datetime]]:
     """Newest first from followed authors and followed topics, each side read through its own
     index and cut to the page before they are merged: one `OR` over both would make the
@@ -72,13 +84,12 @@ def following_feed(
     return [(row.id, row.published_at) for row in db.session.execute(stmt)]
 
 
-def following_page(viewer: User, page: PageRequest) -> PageResult[dict[str, Any]]:
+def following_page(viewer: User | Viewer, page: PageRequest) -> PageResult[Any]:
     """A page of the following feed as cards (`source: following`)."""
     rows = page.result(
         following_feed(viewer, page.limit, page.after),
         lambda row: (row[1], row[0]),  # (published_at, id)
     )
-    cards = note_cards([note_id for note_id, _ in rows.items], viewer)
-    return rows.with_items(
-        [{**cards[note_id], "source": "following"} for note_id, _ in rows.items if note_id in cards]
-    )
+    ids = [note_id for note_id, _ in rows.items]
+    cards = card_bytes(ids, viewer.id, extra=dict.fromkeys(ids, b',"source":"following"'))
+    return rows.with_items(RawJson(json_list(cards[i] for i in ids if i in cards)))

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from app.core.jobs import enqueue, job
-from app.feeds import hot, impressions, ranker, related
-from app.feeds.cards import warm_content
+from app.feeds import card_store, cards, hot, impressions, ranker, related
+from app.feeds.cards import render_entries
 from app.search.indexing import refresh_signals
 
 
@@ -44,8 +44,22 @@ def prefetch_feed(user_id: int, channel: str | None = None) -> dict[str, Any]:
     separate low-priority job it waited behind the next prefetches while web processes, finding
     no content, read it from the database themselves."""
     ranked = ranker.prefetch_next_pages(user_id, channel)
-    loaded = warm_content(ranked) if ranked else 0
-    return {"user_id": user_id, "channel": channel, "cards": len(ranked), "loaded": loaded}
+    cards = card_store.entries(ranked, render_entries) if ranked else {}
+    return {"user_id": user_id, "channel": channel, "cards": len(ranked), "visible": len(cards)}
+
+
+@job("low", durable=False)
+def warm_cards() -> dict[str, int]:
+    """Store the cards of the notes feeds are likely to serve next (the ranking catalogue:
+    the hottest and the newest), so pages find them ready; only missing ones are rendered."""
+    return card_store.warm(cards.catalogue_note_ids(), render_entries)
+
+
+@job("default", durable=False)
+def refresh_cards() -> dict[str, int]:
+    """Store anew the cards whose note, counters or author changed (periodic): a card shows a
+    change within this job's interval, and requests never read a changed card's rows."""
+    return card_store.refresh(render_entries)
 
 
 @job("default", durable=False)

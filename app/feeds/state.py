@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from app.core.config import Settings
-from app.feeds.caches import CatalogueCache, FeatureCache, ModelCache, TTLMap
+from app.feeds.caches import CatalogueCache, FeatureCache, ModelCache
 from app.feeds.config import FEEDS, FeedsConfig
 from ranking.learn import BlendParams
 from ranking.signals.factors import FactorModel
@@ -35,8 +35,6 @@ class FeedsState:
     # the blend's ALS/EASE component when the fit keeps it (None: stale, none served)
     extra: ModelCache[FactorModel | None]
     features: FeatureCache
-    card_content: TTLMap  # (host, note id) → (version, encoded content)
-    avatars: TTLMap  # (host, image id) → image view
 
     @classmethod
     def create(cls, settings: Settings, config: FeedsConfig = FEEDS) -> FeedsState:
@@ -53,8 +51,6 @@ class FeedsState:
             features=FeatureCache(
                 config.feature_ttl_seconds if caching else 0.0, config.feature_cache_size
             ),
-            card_content=TTLMap(config.content_cache_size, config.content_ttl_seconds),
-            avatars=TTLMap(config.content_cache_size, config.content_ttl_seconds),
         )
 
     def forget_models(self) -> None:

@@ -14,6 +14,7 @@ from app.accounts.models import User
 from app.core.errors import Forbidden
 from app.core.extensions import db
 from app.core.models import utcnow
+from app.core.sql import touched
 from app.growth.config import GROWTH, NEW_USER_WINDOW, Level
 from app.growth.ledger import earned_today
 from app.growth.tasks import streak_of
@@ -117,6 +118,7 @@ def refresh_level(user_id: int) -> tuple[int, int] | None:
         .where(User.id == user_id, User.level < reached)
         .values(level=reached, updated_at=User.updated_at)
     ).rowcount
+    touched("users", [user_id])  # the level shows on their cards
     return (old, reached) if moved else None
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from app.core.extensions import db, get_storage
 from app.core.jobs import job
+from app.core.sql import touched
 from app.core.storage import new_image_prefix
 from app.media.services import image_row, save_with_variants
 from app.media.text_cover import render_text_cover as draw_text_cover
@@ -76,6 +77,7 @@ def render_text_cover(note_id: int) -> None:
         .values(cover_image_id=image.id)
         .execution_options(synchronize_session=False)
     )
+    touched("notes", [note_id])
     stale_keys: list[str] = []
     if old is not None and old.kind == "cover":
         stale_keys = [old.storage_key, *(v["key"] for v in (old.variants or {}).values())]

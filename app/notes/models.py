@@ -324,3 +324,13 @@ class ShareVisit(Base):
     source: Mapped[str | None] = mapped_column(String(24), nullable=True)
     referrer: Mapped[str | None] = mapped_column(String(255), nullable=True)
     visited_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NoteViewBatch(Base):
+    """A batch of buffered views applied to `notes.view_count` (`app.notes.services.views`):
+    written in the transaction that applied it, so a retried flush never counts it twice."""
+
+    __tablename__ = "note_view_batches"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    applied_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

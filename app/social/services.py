@@ -20,6 +20,7 @@ from app.core.pagination import PageRequest, PageResult
 from app.core.sql import bump, id_in_range, inserted
 from app.core.viewer import avatars_for
 from app.core.visibility import can_see_user, is_public_note, user_visible_clause
+from app.feeds.inbox import following_changed, forget_inbox
 from app.media.models import Image
 from app.notes.models import Note
 from app.notifications.jobs import deliver_notification
@@ -86,7 +87,10 @@ def follow_user(actor: User, user_id: int, source_note_id: int | None = None) ->
         if source_note_id is not None:
             bump(Note, source_note_id, follow_gain_count=1)
         enqueue(deliver_notification, "follow", target.id, actor.id)  # commits with it
+        following_changed(actor.id)
     commit()
+    if created:
+        forget_inbox(actor.id)
     return _follow_state(target.id, True)
 
 
@@ -103,7 +107,10 @@ def unfollow_user(actor: User, user_id: int) -> dict[str, Any]:
         bump(User, actor.id, following_count=-1)
         if not removed.suspect:  # a suspect follow (bought engagement) had left the counts
             bump(User, target.id, follower_count=-1)
+        following_changed(actor.id)
     db.session.commit()
+    if removed is not None:
+        forget_inbox(actor.id)
     return _follow_state(target.id, False)
 
 

@@ -15,9 +15,10 @@ from app.core.extensions import db
 from app.core.jobs import commit, enqueue
 from app.core.pagination import PageRequest, PageResult
 from app.core.policies import can_manage_topics, require
-from app.core.sql import bump, id_in_range, inserted
+from app.core.sql import bump, id_in_range, inserted, touched
 from app.core.visibility import note_visible_clause
 from app.editorial.services import slot_picks
+from app.feeds.inbox import following_changed, forget_inbox
 from app.notes.models import Channel, Note, NoteTopic, Topic
 from app.search.jobs import index_notes, index_topic
 from app.social.models import TopicFollow
@@ -170,10 +171,11 @@ def update_topic(actor: User, topic_id: int, changes: dict[str, Any]) -> TopicCa
         topic.channel_code = _channel_code(changes["channel"])
     _flush_unique()
     enqueue(index_topic, topic.id)  # these commit with the change
-    if renamed:  # its notes are found by the topic's name too
+    if renamed:  # its notes are found by the topic's name too, and their cards show it
         note_ids = list(
             db.session.scalars(select(NoteTopic.note_id).where(NoteTopic.topic_id == topic.id))
         )
+        touched("notes", note_ids)
         for start in range(0, len(note_ids), 500):
             enqueue(index_notes, note_ids[start : start + 500])
     commit()
@@ -277,9 +279,13 @@ def _follow_state(topic_id: int, followed: bool) -> dict[str, Any]:
 
 def follow_topic(actor: User, topic_id: int) -> dict[str, Any]:
     topic = get_topic_or_404(topic_id)
-    if inserted(TopicFollow, {"user_id": actor.id, "topic_id": topic.id}):
+    created = inserted(TopicFollow, {"user_id": actor.id, "topic_id": topic.id})
+    if created:
         bump(Topic, topic.id, follower_count=1)
+        following_changed(actor.id)
     db.session.commit()
+    if created:
+        forget_inbox(actor.id)
     return _follow_state(topic.id, True)
 
 
@@ -290,7 +296,10 @@ def unfollow_topic(actor: User, topic_id: int) -> dict[str, Any]:
     )
     if result.rowcount == 1:
         bump(Topic, topic.id, follower_count=-1)
+        following_changed(actor.id)
     db.session.commit()
+    if result.rowcount == 1:
+        forget_inbox(actor.id)
     return _follow_state(topic.id, False)
 
 

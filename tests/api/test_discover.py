@@ -166,6 +166,9 @@ def test_what_a_user_opens_and_likes_steers_their_discover_feed(api):
     for note in pets[:6]:
         assert api.get(f"/notes/{note}", "catlover").status_code == 200
         assert api.post(f"/notes/{note}/like", "catlover").status_code == 200
+    from app.notes.services.views import flush_views
+
+    flush_views()  # opens are buffered; the periodic flush writes them
     opens = db.session.scalars(select(NoteEvent.note_id).where(NoteEvent.kind == "open")).all()
     assert sorted(opens) == sorted(pets[:6])
     cards = _page(api, "/feeds/discover?limit=10&explain=1", "catlover")["items"]

@@ -76,6 +76,8 @@ def test_with_redis_unreachable_a_write_succeeds_and_its_job_waits(database_url,
         functions = sorted({row.function.rsplit(":", 1)[1] for row in _rows(state="pending")})
         assert functions == [
             "deliver_notification",
+            "drop_inbox",  # the follower's following inbox
+            "fan_out_note",  # the note into its author's followers' inboxes
             "index_notes",
             "index_user",
             "propose_links",  # the sign-up's signals, compared with other accounts'

@@ -28,10 +28,13 @@ def test_impressions_flow_through_redis_and_the_scheduled_worker(services_app):
     connection = services_app.extensions["sprout.redis"]
     assert set(tick(connection)) == {
         "relay_outbox",
+        "refresh_cards",
         "flush_impressions",
+        "flush_views",
         "flush_search_queries",
         "detect_engagement",
         "rebuild_hot",
+        "warm_cards",
         "rebuild_itemcf",
         "rebuild_blend",
         "recompute_lifecycle",
@@ -105,18 +108,21 @@ def test_a_worker_ranks_the_next_pages_ahead(services_app, monkeypatch):
     assert third and all(card["author"]["id"] != blocked for card in third)
 
 
-def test_card_content_is_shared_through_redis(services_app):
-    """A card's content loaded by one process (or warmed by the worker) is read from Redis
-    by the others, with their own host in the URLs, and an edit is never served stale."""
+def test_cards_are_shared_through_redis(services_app):
+    """A card rendered by one process (or by the worker) is read from Redis by the others,
+    with their own host in the URLs; an edit is never served stale; counters follow within
+    the refresh job's interval."""
     from sqlalchemy import event
 
     from app.core.extensions import db
-    from app.feeds import state
-    from app.feeds.cards import warm_content
+    from app.feeds import card_store
+    from app.feeds.cards import render_entries
+    from app.feeds.jobs import refresh_cards
     from tests.api.test_notes import image_note
 
     api = Api(services_app.test_client())
     api.register("sharer")
+    api.register("liker")
     notes = [image_note(api, "sharer", title=f"共享{i}") for i in range(3)]
     ids = ",".join(str(n["id"]) for n in notes)
     content_queries = []
@@ -126,19 +132,25 @@ def test_card_content_is_shared_through_redis(services_app):
         if statement.lstrip().startswith("SELECT notes.id, notes.title"):
             content_queries.append(statement)
 
-    def fresh_process_cards(host="localhost"):
-        state.init_app(services_app)  # what another process would have: empty caches
+    def cards(host="localhost"):
+        services_app.extensions.pop("sprout.card_store", None)  # another process's client
         response = services_app.test_client().get(
             f"/api/v1/notes?ids={ids}", base_url=f"http://{host}"
         )
         return response.get_json()["items"]
 
     try:
-        assert warm_content([n["id"] for n in notes]) == 3  # the worker's part
-        assert len(content_queries) == 1
-        first = fresh_process_cards()
+        # New notes' entries are marked stale at their commit: the worker stores them.
+        assert len(card_store.entries([n["id"] for n in notes], render_entries)) == 3
+        assert refresh_cards()["rendered"] == 3
+        assert len(content_queries) == 2
+        content_queries.clear()
+        assert len(card_store.entries([n["id"] for n in notes], render_entries)) == 3
+        assert len(content_queries) == 0
+        content_queries.append("rendered once")
+        first = cards()
         assert len(content_queries) == 1  # served from Redis
-        other_host = fresh_process_cards("cdn.example")
+        other_host = cards("cdn.example")
         assert other_host[0]["cover"]["url"].startswith("http://cdn.example/")
         assert first[0]["cover"]["url"].startswith("http://localhost/")
         assert [c["title"] for c in first] == ["共享0", "共享1", "共享2"]
@@ -147,8 +159,19 @@ def test_card_content_is_shared_through_redis(services_app):
             api.patch(f"/notes/{notes[0]['id']}", "sharer", json={"title": "改过了"}).status_code
             == 200
         )
-        edited = fresh_process_cards()
+        edited = cards()  # marked stale at the commit: read from the database at once
         assert edited[0]["title"] == "改过了" and len(content_queries) == 2
+        refresh_cards()  # the worker stores it anew
+        assert cards()[0]["title"] == "改过了" and len(content_queries) == 3
+        assert cards()[0]["title"] == "改过了" and len(content_queries) == 3
+
+        assert api.post(f"/notes/{notes[1]['id']}/like", "liker").status_code in (200, 201)
+        assert cards()[1]["like_count"] == 0  # queued: shown by the next refresh
+        assert refresh_cards()["rendered"] == 1
+        after = cards("localhost")
+        assert after[1]["like_count"] == 1
+        liked = api.get(f"/notes?ids={ids}", "liker").get_json()["items"]
+        assert [c["liked"] for c in liked] == [False, True, False]  # the viewer's own, exact
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
 

@@ -23,7 +23,7 @@ from app.core.jobs import enqueue
 from app.core.models import utcnow
 from app.core.pagination import PageRequest, PageResult
 from app.core.policies import require
-from app.core.sql import bump, commit_fresh, id_in_range, insert_ignore, retry_on_conflict
+from app.core.sql import bump, commit_fresh, id_in_range, insert_ignore, retry_on_conflict, touched
 from app.core.visibility import (
     can_see_user,
     get_interactable_note,
@@ -172,6 +172,7 @@ def _decrement_collects(note_ids: Sequence[int]) -> None:
             .values(collect_count=case((Note.collect_count < 1, 0), else_=Note.collect_count - 1))
             .execution_options(synchronize_session=False)
         )
+        touched("notes", chunk, counters_only=True)
         lost = (
             select(func.count())
             .select_from(Note)

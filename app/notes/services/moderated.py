@@ -13,6 +13,7 @@ from app.core.extensions import db
 from app.core.jobs import enqueue
 from app.core.models import utcnow
 from app.core.sql import bump, id_in
+from app.feeds.inbox import following_changed, note_published
 from app.growth.events import settle_content, settle_engagement
 from app.notes.models import Album, Collect, Comment, Note, NoteImage, NoteLike
 from app.notes.services.notes import adjust_published_counters, hold_for_picture_text
@@ -28,6 +29,8 @@ def published_changed(kind: ContentKind, row: Note | Comment, delta: int) -> Non
         adjust_published_counters(row, delta)
         if delta > 0 and row.published_at is None:
             row.published_at = utcnow()
+        if delta > 0:
+            note_published(row.id)  # into the followers' inboxes
         return
     bump(Note, row.note_id, comment_count=delta)
     if row.root_id is not None:
@@ -130,4 +133,5 @@ def engagement_removed(kind: EngagementKind, target_id: int, actor_ids: list[int
             bump(Album, row[1], note_count=-1)
         elif kind == "follow":
             bump(User, row[0], following_count=-1)
+            following_changed(row[0])  # that inbox no longer follows the target
     return len(gone)

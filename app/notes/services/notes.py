@@ -25,14 +25,14 @@ from app.core.models import utcnow
 from app.core.pagination import PageRequest, PageResult
 from app.core.policies import can_delete_note, can_edit_note, require
 from app.core.schemas import MAX_ID
-from app.core.sql import bump, insert_ignore, inserted, retry_on_conflict
+from app.core.sql import bump, insert_ignore, inserted, retry_on_conflict, touched
 from app.core.visibility import (
     can_see_user,
     get_interactable_note,
     get_note_for,
     note_visible_clause,
 )
-from app.feeds.models import NoteEvent
+from app.feeds.inbox import note_published
 from app.growth.config import GROWTH
 from app.growth.events import record_interaction, settle_content
 from app.growth.levels import require_privilege
@@ -318,6 +318,8 @@ def _apply_content(note: Note, content: _Content, after: _AfterCommit) -> None:
             new = {topic.id for topic in content.topics}
             for topic_id in new - old:
                 bump(Topic, topic_id, note_count=1)
+            if new - old:
+                note_published(note.id)  # into the new topics' followers' inboxes
             for topic_id in old - new:
                 bump(Topic, topic_id, note_count=-1)
         note.topics = content.topics
@@ -363,6 +365,7 @@ def _publish(note: Note) -> None:
         note.published_at = utcnow()
     db.session.flush()
     adjust_published_counters(note, +1)
+    note_published(note.id)  # into the followers' inboxes
 
 
 def _run_after_commit(note: Note, after: _AfterCommit) -> None:
@@ -549,6 +552,7 @@ def delete_note(actor: User, note_id: int) -> None:
         .where(Note.id == note.id, Note.deleted_at.is_(None))
         .values(deleted_at=utcnow())
     )
+    touched("notes", [note.id])  # its card goes (an SQL update: the ORM does not see it)
     if result.rowcount == 1 and note.status == "published":  # type: ignore[attr-defined]
         adjust_published_counters(note, -1)
     enqueue(index_notes, [note.id])  # these commit with the deletion
@@ -557,13 +561,14 @@ def delete_note(actor: User, note_id: int) -> None:
 
 
 def view_note(actor: User | None, note_id: int) -> Note:
-    """GET /notes/{id}: the note if visible; counts the view (not the author's own)."""
+    """GET /notes/{id}: the note if visible; counts the view (not the author's own) in the
+    view buffer, which `flush_views` applies: a read is not a write transaction."""
+    from app.notes.services.views import record_view
+
     note = _visible_note(actor, note_id)
-    if note.status == "published" and (actor is None or actor.id != note.author_id):
-        bump(Note, note.id, view_count=1)
-        if actor is not None:  # what a user opens teaches their interest profile
-            db.session.add(NoteEvent(user_id=actor.id, note_id=note.id, kind="open"))
-        db.session.commit()
+    if note.status == "published":
+        # What a signed-in user opens also teaches their interest profile (`record_view`).
+        record_view(actor.id if actor is not None else None, note.id, note.author_id)
     return note
 
 
