@@ -24,6 +24,7 @@ from app.core.jobs.outbox import relay_outbox
 from app.feeds.blend_model import rebuild_blend
 from app.feeds.jobs import (
     flush_impressions,
+    rank_cold_feeds,
     rebuild_hot,
     rebuild_itemcf,
     refresh_cards,
@@ -55,6 +56,7 @@ def periodic_job_definitions() -> list[PeriodicJob]:
         # Before the hot rebuild: `rebuild` (embedded mode) runs them in this order.
         PeriodicJob("detect_engagement", ENGAGEMENT.interval_seconds, detect_engagement),
         PeriodicJob("rebuild_hot", 300, rebuild_hot),
+        PeriodicJob("rank_cold_feeds", 60, rank_cold_feeds),
         PeriodicJob("warm_cards", 120, warm_cards),  # after the hot rebuild (embedded order)
         PeriodicJob("rebuild_itemcf", 3600, rebuild_itemcf),
         PeriodicJob("rebuild_blend", 3600, rebuild_blend),

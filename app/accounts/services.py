@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import secrets
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import redis
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app
-from sqlalchemy import bindparam, delete, func, or_, select, update
+from flask import current_app, has_app_context
+from sqlalchemy import bindparam, delete, event, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+from app.accounts.jobs import forget_revoked_tokens, token_key
 from app.accounts.models import ROLES, AuthToken, User, UserActivityDay, UserRole
 from app.core.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
-from app.core.extensions import db, rate_limiter
+from app.core.extensions import db, get_redis, rate_limiter, shared_state
 from app.core.jobs import commit, enqueue
 from app.core.models import utcnow
 from app.core.pagination import PageRequest, PageResult
@@ -131,12 +135,14 @@ def login(
 
 
 def logout(token: str) -> None:
+    digest = _token_digest(token)
     db.session.execute(
         update(AuthToken)
-        .where(AuthToken.token_hash == _token_digest(token), AuthToken.revoked_at.is_(None))
+        .where(AuthToken.token_hash == digest, AuthToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
-    db.session.commit()
+    _forget_after_commit([digest])
+    commit()
 
 
 def change_password(actor: User, current_password: str, new_password: str, token: str) -> None:
@@ -150,25 +156,53 @@ def change_password(actor: User, current_password: str, new_password: str, token
             "The password must not be the username.", details={"field": "new_password"}
         )
     actor.password_hash = hash_password(new_password)
-    db.session.execute(
+    kept = _token_digest(token)
+    revoked = db.session.scalars(
         update(AuthToken)
         .where(
             AuthToken.user_id == actor.id,
             AuthToken.revoked_at.is_(None),
-            AuthToken.token_hash != _token_digest(token),
+            AuthToken.token_hash != kept,
         )
         .values(revoked_at=utcnow())
-    )
-    db.session.commit()
+        .returning(AuthToken.token_hash)
+    ).all()
+    _forget_after_commit(list(revoked))
+    commit()
 
 
 def revoke_all_tokens(user_id: int) -> None:
     """Used when an account is banned (a moderation hook) or its password changes."""
-    db.session.execute(
+    revoked = db.session.scalars(
         update(AuthToken)
         .where(AuthToken.user_id == user_id, AuthToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
-    )
+        .returning(AuthToken.token_hash)
+    ).all()
+    _forget_after_commit(list(revoked))
+
+
+def _forget_after_commit(digests: list[str]) -> None:
+    """Revoked tokens leave the Redis cache once the revocation commits: at once (after the
+    commit) and through a durable job, which retries while Redis is unreachable."""
+    if not digests or get_redis() is None:
+        return
+    enqueue(forget_revoked_tokens, digests)
+    db.session.info.setdefault("forget_tokens", []).extend(digests)
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_now(session: Session) -> None:
+    digests = session.info.pop("forget_tokens", None)
+    if digests and has_app_context():
+        with contextlib.suppress(redis.RedisError):
+            forget_revoked_tokens(digests)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_nothing(session: Session, previous_transaction: Any) -> None:
+    if previous_transaction.parent is None:
+        session.info.pop("forget_tokens", None)
 
 
 def account_status_changed(user_id: int) -> None:
@@ -200,19 +234,66 @@ def _token_statement() -> Any:
 
 def identify(token: str) -> int:
     """The id of the user behind a bearer token, or 401 (403 when banned). Records the day as
-    active for DAU/WAU."""
-    row = (
-        db.session.connection()
-        .execute(_token_statement(), {"token_hash": _token_digest(token)})
-        .first()
-    )
+    active for DAU/WAU.
+
+    Services mode keeps what a token resolves to in Redis (`sprout:token:<digest>`, for at
+    most `TOKEN_CACHE_SECONDS`), so a signed-in read costs no database round trip for who is
+    asking: revoking tokens (sign-out, a new password, a ban) deletes their entries after the
+    commit, and a durable job deletes them again in case Redis was unreachable then."""
+    digest = _token_digest(token)
     now = utcnow()
+    hour = f"{now:%Y%m%d%H}"
+    cached = _cached_token(digest)
+    if cached is not None:
+        user_id, expires, cached_hour = cached
+        if expires <= now.timestamp():
+            raise Unauthorized("The token is missing, expired or revoked.", code="invalid_token")
+        # Cached within this hour: the activity was recorded when it was cached.
+        if cached_hour != hour and shared_state().claim(f"sprout:active:{user_id}:{hour}", 3600):
+            _record_activity(user_id, None, now)
+        return user_id
+    row = db.session.connection().execute(_token_statement(), {"token_hash": digest}).first()
     if row is None or row.revoked_at is not None or _aware(row.expires_at) <= now:
         raise Unauthorized("The token is missing, expired or revoked.", code="invalid_token")
     if row.status == "banned":
         raise Forbidden("This account is banned.", code="account_banned")
-    _record_activity(row.user_id, row.id, _aware(row.last_active_at), now)
+    last_active = _aware(row.last_active_at)
+    if (
+        last_active is None
+        or now - last_active >= timedelta(hours=1)
+        or (last_active.date() != now.date())
+    ):
+        _record_activity(row.user_id, row.id, now)
+    _cache_token(digest, int(row.user_id), _aware(row.expires_at).timestamp(), now, hour)
     return int(row.user_id)
+
+
+#: How long a resolved token is trusted from Redis; bounds a revocation Redis missed.
+TOKEN_CACHE_SECONDS = 300
+
+
+def _cached_token(digest: str) -> tuple[int, float, str] | None:
+    connection = get_redis()
+    if connection is None:
+        return None
+    try:
+        raw = connection.get(token_key(digest))
+    except redis.RedisError:
+        return None  # the database answers
+    if raw is None:
+        return None
+    user_id, expires, hour = raw.split(b":")
+    return int(user_id), float(expires), hour.decode()
+
+
+def _cache_token(digest: str, user_id: int, expires: float, now: datetime, hour: str) -> None:
+    connection = get_redis()
+    if connection is None:
+        return
+    ttl = int(min(TOKEN_CACHE_SECONDS, expires - now.timestamp()))
+    if ttl > 0:
+        with contextlib.suppress(redis.RedisError):
+            connection.set(token_key(digest), f"{user_id}:{expires}:{hour}", ex=ttl)
 
 
 def authenticate(token: str) -> User:
@@ -227,20 +308,16 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment
 
 
-def _record_activity(
-    user_id: int, token_id: int, last_active_at: datetime | None, now: datetime
-) -> None:
-    """At most one write per user per hour: activity feeds DAU/WAU, not an audit trail."""
-    if (
-        last_active_at is not None
-        and now - last_active_at < timedelta(hours=1)
-        and (last_active_at.date() == now.date())
-    ):
-        return
+def _record_activity(user_id: int, token_id: int | None, now: datetime) -> None:
+    """At most one write per user per hour (the callers check): activity feeds DAU/WAU, not
+    an audit trail."""
     today: date = now.date()
     db.session.execute(insert_ignore(UserActivityDay, {"user_id": user_id, "day": today}))
     db.session.execute(update(User).where(User.id == user_id).values(last_active_at=now))
-    db.session.execute(update(AuthToken).where(AuthToken.id == token_id).values(last_used_at=now))
+    if token_id is not None:
+        db.session.execute(
+            update(AuthToken).where(AuthToken.id == token_id).values(last_used_at=now)
+        )
     db.session.commit()
 
 

@@ -104,6 +104,7 @@ class Settings:
     # background threads (scheduler, catalogue refresh); more only sit idle on the server.
     db_pool_size: int = 4
     db_max_overflow: int = 4
+    db_pre_ping: bool = False  # SPROUT_DB_PRE_PING=1: see `extensions.make_engine`
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -150,6 +151,7 @@ def load_settings(**overrides: Any) -> Settings:
         port=int_or_default(env.get("PORT"), 5000),
         db_pool_size=int_or_default(env.get("SPROUT_DB_POOL_SIZE"), 4),
         db_max_overflow=int_or_default(env.get("SPROUT_DB_MAX_OVERFLOW"), 4),
+        db_pre_ping=env.get("SPROUT_DB_PRE_PING", "0").lower() in ("1", "true", "yes", "on"),
         admin_username=env.get("SPROUT_ADMIN_USERNAME") or None,
         admin_password=env.get("SPROUT_ADMIN_PASSWORD") or None,
         media_dir=Path(env["SPROUT_MEDIA_DIR"]) if env.get("SPROUT_MEDIA_DIR") else None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import select
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from app.core.config import Settings
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 class DatabaseState:
     engine: Engine
     session: scoped_session[Session]
+    # The same pool without transactions (PostgreSQL): what read requests run on.
+    reader: Engine | None = None
 
 
 def _json_column(value: Any) -> str:
@@ -53,10 +56,15 @@ def _json_column(value: Any) -> str:
         return json.dumps(value)
 
 
-def make_engine(url: str, pool_size: int = 5, max_overflow: int = 5) -> Engine:
+def make_engine(
+    url: str, pool_size: int = 5, max_overflow: int = 5, pre_ping: bool = False
+) -> Engine:
     """PostgreSQL's pool is sized to the process (`SPROUT_DB_POOL_SIZE`: its request threads
     plus its background threads); every process's pool together must stay below the server's
-    `max_connections`."""
+    `max_connections`. A connection the server closed is replaced at checkout by looking at
+    its socket (`_refuse_closed_connection`); a full round trip before each use
+    (`SPROUT_DB_PRE_PING=1`) also catches a peer that vanished without closing (a network
+    partition), at the price of that round trip on every request."""
     json_codec = {"json_serializer": _json_column, "json_deserializer": orjson.loads}
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -64,13 +72,29 @@ def make_engine(url: str, pool_size: int = 5, max_overflow: int = 5) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,  # a restarted server costs no request a 500
+        pool_pre_ping=pre_ping,
         **json_codec,
     )
+    event.listen(engine, "checkout", _refuse_closed_connection)
+    return engine
+
+
+def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled connection the server has closed (a restart, `pg_terminate_backend`, an idle
+    timeout) has its socket readable while idle (the goodbye message, then end of file): a
+    check of the socket, not a round trip, so it costs requests nothing. The pool replaces
+    such a connection instead of handing it out to fail."""
+    try:
+        fd = dbapi_connection.pgconn.socket
+    except Exception as exc:  # already closed: psycopg refuses to name its socket
+        raise DisconnectionError("connection closed") from exc
+    readable, _, _ = select.select([fd], [], [], 0)
+    if readable or dbapi_connection.closed or dbapi_connection.broken:
+        raise DisconnectionError("the server closed this connection")
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -101,9 +125,21 @@ class Database:
     """`db.session` is the scoped session of the current app (one per thread)."""
 
     def init_app(self, app: Flask, settings: Settings) -> None:
-        engine = make_engine(settings.database_url, settings.db_pool_size, settings.db_max_overflow)
+        engine = make_engine(
+            settings.database_url,
+            settings.db_pool_size,
+            settings.db_max_overflow,
+            settings.db_pre_ping,
+        )
         factory = sessionmaker(bind=engine, expire_on_commit=False)
-        app.extensions["sprout.db"] = DatabaseState(engine=engine, session=scoped_session(factory))
+        reader = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql"
+            else None
+        )
+        app.extensions["sprout.db"] = DatabaseState(
+            engine=engine, session=scoped_session(factory), reader=reader
+        )
 
         # Per request as well as per app context: a test client reuses the test's app context,
         # and each request must still start with a clean session, as it does in production.
@@ -123,6 +159,17 @@ class Database:
     @property
     def engine(self) -> Engine:
         return self.state.engine
+
+    def read_only(self) -> None:
+        """This request only reads (a GET): on PostgreSQL its statements run without a
+        transaction, which saves the `BEGIN` and `ROLLBACK` round trips. Each statement still
+        sees committed data only (PostgreSQL's default isolation, READ COMMITTED, takes a new
+        snapshot per statement anyway); a write a GET makes (activity, a view written while
+        Redis is down) commits by itself."""
+        reader = self.state.reader
+        session = self.session
+        if reader is not None and not session.in_transaction():
+            session.bind = reader
 
 
 db = Database()

@@ -282,6 +282,8 @@ def endpoint(
 
         @functools.wraps(fn)
         def view(**kwargs: Any) -> Response:
+            if method == "GET":
+                db.read_only()
             _resolve_actor(auth)
             if method in WRITE_METHODS and not allow_muted:
                 _refuse_if_muted(current_actor_id())

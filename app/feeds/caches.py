@@ -16,7 +16,7 @@ from cachetools import TTLCache
 from flask import current_app
 
 from app.core.config import Settings
-from app.feeds.ranking_data import model_blob, model_built_at, note_features
+from app.feeds.ranking_data import fallback_order, model_blob, model_built_at, note_features
 from app.notes.models import Note
 from ranking.catalogue import PreparedCatalogue
 from ranking.config import HOT, RANKING
@@ -142,6 +142,31 @@ class FeatureCache:
         result = {i: f for i, f in found.items() if f is not _MISSING and f is not None}  # type: ignore[misc]
         result.update(loaded)
         return result
+
+
+class FallbackOrder:
+    """The first `size` notes in fallback order per channel, kept `ttl_seconds`: a long
+    scroll that runs out of ranked candidates asks for more on every page, and each ask
+    sorted the whole notes table. The order is lifetime engagement, which a few minutes
+    hardly move; visibility is checked again when the cards are read."""
+
+    def __init__(self, ttl_seconds: float, size: int) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._cache: TTLCache[str, list[int]] = TTLCache(64, max(ttl_seconds, 1e-3))
+
+    def ids(self, n: int, exclude: frozenset[int], channel: str | None) -> list[int] | None:
+        """The next `n` ids outside `exclude`; None past the kept part (ask the database)."""
+        with self._lock:
+            order = self._cache.get(channel or "")
+        if order is None:
+            order = fallback_order(self.size, channel)
+            with self._lock:
+                self._cache[channel or ""] = order
+        ids = [i for i in order if i not in exclude][:n]
+        if len(ids) < n and len(order) >= self.size:
+            return None
+        return ids
 
 
 class ModelCache(Generic[M]):

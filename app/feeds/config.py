@@ -31,6 +31,12 @@ class FeedsConfig:
     # How long a card store entry lives (`app.feeds.card_store`): bounds any change the store
     # missed while unreachable; changes are otherwise applied within seconds.
     card_ttl_seconds: float = 600.0
+    # Notes kept per channel in fallback order (`caches.FallbackOrder`, for
+    # `feature_ttl_seconds`): a long scroll past the ranked candidates reads no sort.
+    fallback_order_size: int = 5000
+    # The pages ranked for no one in particular (`ranker.rank_cold`, rebuilt every minute by
+    # `rank_cold_feeds`) are served for this long if the job stops.
+    cold_ttl_seconds: float = 600.0
 
     # What a viewer's ranking reads about them
     user_history_days: int = 90

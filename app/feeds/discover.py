@@ -128,6 +128,14 @@ def ranked_feed(
         if len(buffered) >= page_size
         else None
     )
+    from_cold = False
+    if (served is None or len(served[0]) < page_size) and not explain and get_redis() is not None:
+        # Nothing ranked for this viewer yet (a first page, a new anonymous session, or the
+        # worker behind): the pages ranked for no one in particular, while a worker ranks theirs.
+        pool = _cold_pool(store, channel, buffered, state.seen | set(history), viewer, user_key)
+        if len(pool) >= page_size:
+            served = _serve(pool, history, page_size, present, features, quotas)
+            from_cold = len(served[0]) >= page_size
     if served is None or len(served[0]) < page_size:
         prefetch = max(int(settings.ranking_prefetch_pages), 1)
         ranked, dropped, restored = ranker.run_pipeline(
@@ -152,6 +160,8 @@ def ranked_feed(
             quotas,
         )
     kept, cards, rest = served
+    if from_cold and viewer is not None:
+        rest = []  # the shared list is not theirs to keep: their own pages follow
     items = [(cards[item.note_id], item) for item in kept]
     served_ids = [item.note_id for item in kept]
     store.save_page(
@@ -190,6 +200,24 @@ def ranked_feed(
         _prefetch_soon(store, viewer.id, channel, feeds.config)
     tail = [*history, *served_ids][-(RANKING.diversity.window - 1) :]
     return FeedPage(items=items, session=session, tail=tail, dropped=dropped)
+
+
+def _cold_pool(
+    store: Any,
+    channel: str | None,
+    buffered: list[Scored],
+    exclude: set[int],
+    viewer: Any,
+    user_key: str,
+) -> list[Scored]:
+    """What is left in this viewer's buffer, then the cold list, less what they saw."""
+    cold = store.session_buffer(ranker.cold_key(channel), ranker.COLD)
+    if not cold:
+        return []
+    if viewer is not None:
+        exclude = exclude | store.recently_served(user_key)
+    have = {item.note_id for item in buffered}
+    return buffered + [s for s in cold if s.note_id not in exclude and s.note_id not in have]
 
 
 def _prefetch_soon(store: Any, user_id: int, channel: str | None, config: FeedsConfig) -> None:

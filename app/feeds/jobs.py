@@ -14,6 +14,7 @@ from app.core.jobs import enqueue, job
 from app.feeds import card_store, cards, hot, impressions, ranker, related
 from app.feeds.cards import render_entries
 from app.search.indexing import refresh_signals
+from app.topics.services import list_channels
 
 
 @job("low", durable=False)
@@ -46,6 +47,13 @@ def prefetch_feed(user_id: int, channel: str | None = None) -> dict[str, Any]:
     ranked = ranker.prefetch_next_pages(user_id, channel)
     cards = card_store.entries(ranked, render_entries) if ranked else {}
     return {"user_id": user_id, "channel": channel, "cards": len(ranked), "visible": len(cards)}
+
+
+@job("default", durable=False)
+def rank_cold_feeds() -> dict[str, int]:
+    """Discover and every channel ranked for no one in particular: what first pages and new
+    anonymous sessions are served while their own pages are ranked (services mode)."""
+    return ranker.rank_cold([channel.code for channel in list_channels()])
 
 
 @job("low", durable=False)

@@ -108,6 +108,44 @@ def _prefetch(store: Any, user_id: int, channel: str | None) -> list[int]:
     return [item.note_id for item in ahead]
 
 
+#: The feed store's user key of the pages ranked for nobody in particular (`rank_cold`).
+COLD = "cold"
+
+
+def cold_key(channel: str | None) -> str:
+    """Where the pages ranked for no one in particular wait (first pages, anonymous sessions)."""
+    return f"{COLD}:{channel or ''}"
+
+
+def rank_cold(channel_codes: Iterable[str]) -> dict[str, int]:
+    """Rank `ranking_prefetch_pages` pages of discover and of each channel for no one in
+    particular (hot, editorial and exploration, no history), and keep them for the requests
+    that find nothing ranked for their viewer yet: a first page, a new anonymous session. They
+    are served from this list while the viewer's own pages are ranked by a worker, so no
+    request waits for the pipeline. Returns the cards kept per feed."""
+    store = get_feed_store()
+    settings: Settings = current_app.config["SPROUT"]
+    state = feeds_state()
+    catalogue = state.catalogue.get(settings)
+    size = settings.ranking_default_page_size * max(int(settings.ranking_prefetch_pages), 1)
+    kept = {}
+    for channel in [None, *channel_codes]:
+        key = session_key(None, f"cold-{time.time_ns()}")
+        ranked, _, _ = run_pipeline(
+            None, channel, catalogue, store, key, [], size, time.time(), seen=set()
+        )
+        known = features_for({item.note_id for item in ranked}, {}, catalogue, state.features)
+        store.set_session_buffer(
+            cold_key(channel),
+            COLD,
+            ranked,
+            ttl_seconds=state.config.cold_ttl_seconds,
+            keys=keys_of(known),
+        )
+        kept[channel or ""] = len(ranked)
+    return kept
+
+
 def features_for(
     ids: set[int],
     keys: Mapping[int, NoteKey],
@@ -136,6 +174,17 @@ def keys_of(features: Mapping[int, NoteFeatures]) -> dict[int, NoteKey]:
         n: NoteKey(f.author_id, f.channel, f.topics[0] if f.topics else None)
         for n, f in features.items()
     }
+
+
+def _fallback(
+    state: Any, n: int, exclude: frozenset[int], channel: str | None
+) -> list[NoteFeatures]:
+    """`fallback_notes` from the kept order, with features from the feature cache."""
+    ids = state.fallback_order.ids(n, exclude, channel)
+    if ids is None:
+        return fallback_notes(n, exclude, channel)
+    features = state.features(ids)
+    return [features[i] for i in ids if i in features]
 
 
 def run_pipeline(
@@ -219,7 +268,7 @@ def run_pipeline(
         following=following,
         rng=page_rng(config, viewer, channel, key, history),
         hydrate=state.features,  # CF neighbours outside the cached catalogue
-        fallback=lambda n, exclude: fallback_notes(n, exclude, channel),
+        fallback=lambda n, exclude: _fallback(state, n, exclude, channel),
         history=history,
         prepared=catalogue.prepared,
         blend_params=None if channel else state.blend.get(),

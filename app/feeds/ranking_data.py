@@ -116,6 +116,14 @@ def fallback_notes(
     """
     if n <= 0:
         return []
+    ids = [i for i in fallback_order(n + len(exclude), channel) if i not in exclude][:n]
+    features = note_features(ids)
+    return [features[i] for i in ids if i in features]
+
+
+def fallback_order(limit: int, channel: str | None = None) -> list[int]:
+    """The first `limit` ids in fallback order (`fallback_notes`): a sort of every visible
+    note, so callers keep the result a while (`caches.FallbackOrder`)."""
     w = CES_WEIGHTS
     engagement = (
         Note.like_count * w["like"]
@@ -129,11 +137,9 @@ def fallback_notes(
         select(Note.id)
         .where(*visible_notes_filter(), *where)
         .order_by(engagement.desc(), Note.published_at.desc(), Note.id.desc())
-        .limit(n + len(exclude))
+        .limit(limit)
     )
-    ids = [i for i in db.session.scalars(stmt) if i not in exclude][:n]
-    features = note_features(ids)
-    return [features[i] for i in ids if i in features]
+    return list(db.session.scalars(stmt))
 
 
 def _event_sources(include_opens: bool) -> list[Any]:

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from app.core.config import Settings
-from app.feeds.caches import CatalogueCache, FeatureCache, ModelCache
+from app.feeds.caches import CatalogueCache, FallbackOrder, FeatureCache, ModelCache
 from app.feeds.config import FEEDS, FeedsConfig
 from ranking.learn import BlendParams
 from ranking.signals.factors import FactorModel
@@ -35,6 +35,7 @@ class FeedsState:
     # the blend's ALS/EASE component when the fit keeps it (None: stale, none served)
     extra: ModelCache[FactorModel | None]
     features: FeatureCache
+    fallback_order: FallbackOrder  # notes past the ranked candidates, in fallback order
 
     @classmethod
     def create(cls, settings: Settings, config: FeedsConfig = FEEDS) -> FeedsState:
@@ -50,6 +51,9 @@ class FeedsState:
             extra=ModelCache("extra", _load_extra, config.model_check_seconds),
             features=FeatureCache(
                 config.feature_ttl_seconds if caching else 0.0, config.feature_cache_size
+            ),
+            fallback_order=FallbackOrder(
+                config.feature_ttl_seconds if caching else 0.0, config.fallback_order_size
             ),
         )
 

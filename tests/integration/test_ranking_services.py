@@ -34,6 +34,7 @@ def test_impressions_flow_through_redis_and_the_scheduled_worker(services_app):
         "flush_search_queries",
         "detect_engagement",
         "rebuild_hot",
+        "rank_cold_feeds",
         "warm_cards",
         "rebuild_itemcf",
         "rebuild_blend",
@@ -198,3 +199,47 @@ def test_pages_ranked_ahead_mid_session_never_repeat_a_card(services_app):
             SimpleWorker(["default"], connection=connection).work(burst=True)
     assert len(served) == 140
     assert len(set(served)) == len(served)
+
+
+def test_first_pages_come_from_the_cold_list_while_a_worker_ranks(services_app, monkeypatch):
+    """A viewer with nothing ranked yet (a first page, a new anonymous session) is served the
+    pages ranked for no one in particular, without the pipeline running in the request; a
+    signed-in viewer's own pages, ranked by the worker, take over from the next page, and
+    nothing is served twice."""
+    from app.feeds import ranker
+    from app.feeds.jobs import rank_cold_feeds
+
+    api = Api(services_app.test_client())
+    authors = [api.register(f"cold_author{i}") for i in range(8)]
+    api.register("cold_viewer")
+    for index in range(200):
+        insert_note(authors[index % 8]["id"], f"冷启动{index}", ago=index, like_count=200 - index)
+    kept = rank_cold_feeds()
+    assert kept[""] > 40  # discover, and each channel
+    runs = []
+    real = ranker.run_pipeline
+    monkeypatch.setattr(ranker, "run_pipeline", lambda *a, **k: runs.append(a) or real(*a, **k))
+    connection = services_app.extensions["sprout.redis"]
+
+    first = api.get("/feeds/discover?limit=10", "cold_viewer").get_json()
+    assert len(first["items"]) == 10 and runs == []  # served from the cold list
+    assert connection.llen("rq:queue:default") >= 1  # their own pages asked of a worker
+    SimpleWorker(list(QUEUES), connection=connection).work(burst=True)
+    assert len(runs) == 1  # the worker's run
+    served = [card["id"] for card in first["items"]]
+    cursor = first["next_cursor"]
+    for _ in range(3):
+        body = api.get(f"/feeds/discover?limit=10&cursor={cursor}", "cold_viewer").get_json()
+        served += [card["id"] for card in body["items"]]
+        cursor = body["next_cursor"]
+    assert len(runs) == 1  # the pages ranked ahead for them
+    assert len(served) == len(set(served)) == 40
+
+    anonymous, cursor = [], None
+    for _ in range(3):  # a new anonymous session goes on through the cold list
+        body = api.get(
+            "/feeds/discover?limit=10" + (f"&cursor={cursor}" if cursor else "")
+        ).get_json()
+        anonymous += [card["id"] for card in body["items"]]
+        cursor = body["next_cursor"]
+    assert len(runs) == 1 and len(anonymous) == len(set(anonymous)) == 30

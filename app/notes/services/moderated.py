@@ -12,7 +12,7 @@ from app.accounts.models import User
 from app.core.extensions import db
 from app.core.jobs import enqueue
 from app.core.models import utcnow
-from app.core.sql import bump, id_in
+from app.core.sql import bump, id_in, touched
 from app.feeds.inbox import following_changed, note_published
 from app.growth.events import settle_content, settle_engagement
 from app.notes.models import Album, Collect, Comment, Note, NoteImage, NoteLike
@@ -103,6 +103,7 @@ def engagement_counted(
                 bump(Note, row[1], follow_gain_count=1 if counted else -1)
         return len(changed)
     author_id = db.session.scalar(select(Note.author_id).where(Note.id == target_id))
+    touched("notes", [target_id])  # a moderation decision: the card's counts move at once
     if kind == "like":
         bump(Note, target_id, like_count=delta)
         if author_id is not None:

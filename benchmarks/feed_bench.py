@@ -1,0 +1,881 @@
+"""The feed serving path against its floor, in one run: `make bench`.
+
+On a machine with PostgreSQL and Redis up, this
+
+1. creates the database `sprout_feed_bench` if missing and fills it once (20k users, 100k
+   notes, 1M interactions; reused when present) and flushes its own Redis database;
+2. times the hot recompute and the item-CF rebuild in a child process, with the child's peak
+   memory, then runs the other heavy periodic jobs once in another child (so serving sees
+   every model a live install has);
+3. pre-claims the heavy periodic jobs' schedule keys in Redis (`sprout:schedule:<job>`, as
+   `app.schedule.tick` sets them, for 6 h): the RQ worker's scheduler keeps enqueueing the
+   short jobs serving needs (outbox relay, buffers, card refresh and warming) but no rebuild
+   runs during measurement (see `HEAVY_MIN_INTERVAL`);
+4. starts gunicorn for the app (3 workers x 2 threads, as `make run`), one RQ worker
+   (`flask --app app worker`) and gunicorn for `benchmarks/floor_app.py` (same workers and
+   threads);
+5. from separate client processes (one kept-alive HTTP/1.1 connection per client and
+   server), at 1 and then at 4 clients, runs rounds: each round a block of K requests of
+   every scenario, the scenario order rotated per round; CPU of every process group is read
+   from /proc around each block. A warm-up round comes first at each concurrency;
+6. prints per-scenario tables, the ratios against the issue's targets, peak memory per
+   process, and a Markdown block for docs/benchmarks.md (also written to `--out`).
+
+    .venv/bin/python benchmarks/feed_bench.py               # make bench
+    .venv/bin/python benchmarks/feed_bench.py --scale 10    # 1M notes: jobs only
+
+Talks to 127.0.0.1 only; every loop is bounded. Exits non-zero when more than 0.5 % of a
+scenario's requests are not 200.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import multiprocessing
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.api_load import Connections, call, free_port, request_json  # noqa: E402
+
+BASE_SIZES = {"users": 20_000, "notes": 100_000, "interactions": 1_000_000}
+#: Periodic jobs pre-claimed during measurement: every one due less often than every 5 min
+#: (the rebuilds: hot, item-CF, blend, lifecycle, purges; a new one included) and the
+#: moderation scan (seconds of CPU a minute, no part of serving). The others keep running:
+#: the short jobs serving needs (buffers flushed, events relayed, cards refreshed and warmed).
+HEAVY_MIN_INTERVAL = 300
+HEAVY_ALSO = ("detect_engagement",)
+
+
+def _heavy(name: str, interval_seconds: int) -> bool:
+    return interval_seconds >= HEAVY_MIN_INTERVAL or name in HEAVY_ALSO
+
+
+TIMED_JOBS = ("rebuild_hot", "rebuild_itemcf")
+USERS = 48  # signed-in users; divisible by 1, 2, 3 and 4 so each stays with one client
+ID_SETS = 100  # distinct 20-id lists for the bare read and the floor
+PAGES_PER_SESSION = 5
+ERROR_LIMIT = 0.005
+
+SCENARIOS: dict[str, str] = {
+    "floor": "floor: `GET /floor?ids=` (psycopg + orjson, no app)",
+    "bare": "bare: `GET /notes?ids=` (20 ids)",
+    "discover": "`GET /feeds/discover` (signed in, sessions of 5 pages)",
+    "following": "`GET /feeds/following` (signed in)",
+    "hot": "`GET /feeds/hot?window=week`",
+    "note": "`GET /notes/{id}`",
+}
+GROUPS = ("app", "floor", "worker", "postgres", "redis", "clients")
+MACHINE, OTHERS = "_machine", "others"
+
+
+def log(message: str) -> None:
+    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- data and jobs
+
+
+def ensure_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0].replace("postgresql+psycopg://", "postgresql://") + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            log(f"creating database {name}")
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def generate(url: str, users: int, notes: int, interactions: int) -> float | None:
+    """Migrate and fill the database once; the generation time, or None when reused."""
+    from app.cli import migrate
+    from benchmarks.synthetic import generate as synth
+
+    migrate(url)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        have = conn.execute(text("SELECT COUNT(*) FROM notes")).scalar_one()
+    engine.dispose()
+    if have >= notes:
+        log(f"reusing the {have} notes already in the database")
+        return None
+    log(f"generating {users} users, {notes} notes, {interactions} interactions")
+    shown = [0.0]
+
+    def progress(phase: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - shown[0] >= 5 or done == total:
+            shown[0] = now
+            log(f"  {phase} {done}/{total}")
+
+    started = time.perf_counter()
+    report = synth(
+        create_engine(url), users=users, notes=notes, interactions=interactions, progress=progress
+    )
+    log(f"generated in {report.total_seconds:.1f} s")
+    return time.perf_counter() - started
+
+
+_JOB_CHILD = """
+import json, resource, sys, time
+from app import create_app
+from app.schedule import periodic_job_definitions
+names = sys.argv[1].split(",")
+jobs = {d.name: d.function for d in periodic_job_definitions()}
+app = create_app()
+out = {"jobs": {}}
+with app.app_context():
+    for name in names:
+        started = time.perf_counter()
+        result = jobs[name]()
+        seconds = round(time.perf_counter() - started, 2)
+        brief = {k: v for k, v in (result or {}).items() if isinstance(v, (int, float, str))} \
+            if isinstance(result, dict) else {}
+        out["jobs"][name] = {"seconds": seconds, **brief}
+        print(f"{name}: {seconds} s", file=sys.stderr, flush=True)
+out["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+print(json.dumps(out))
+"""
+
+
+def jobs_in_child(env: dict[str, str], names: list[str]) -> dict[str, Any]:
+    """Run periodic jobs in a fresh process, in order: each one's time, and the process's peak
+    resident memory (ru_maxrss), which is then the jobs' own."""
+    done = subprocess.run(
+        [sys.executable, "-c", _JOB_CHILD, ",".join(names)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,  # its stderr (progress, errors) goes to ours
+        text=True,
+        timeout=4 * 3600,
+    )
+    if done.returncode:
+        raise SystemExit(f"periodic jobs {names} failed (exit {done.returncode})")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def preclaim_heavy_jobs(redis_url: str, hold_seconds: int) -> list[str]:
+    """Claim the heavy jobs' schedule keys as `app.schedule.tick` does, for `hold_seconds`, so
+    the worker's scheduler finds them already enqueued for this interval and skips them."""
+    import redis
+
+    from app.schedule import periodic_job_definitions
+
+    connection = redis.Redis.from_url(redis_url)
+    claimed = []
+    for definition in periodic_job_definitions():
+        if _heavy(definition.name, definition.interval_seconds):
+            connection.set(f"sprout:schedule:{definition.name}", "1", ex=hold_seconds)
+            claimed.append(definition.name)
+    return claimed
+
+
+def job_names(*, light: bool) -> list[str]:
+    """The periodic jobs left running during measurement (`light`), or the others."""
+    from app.schedule import periodic_job_definitions
+
+    return [
+        d.name for d in periodic_job_definitions() if _heavy(d.name, d.interval_seconds) != light
+    ]
+
+
+# --------------------------------------------------------------------------- processes and /proc
+
+
+def _read_stat(pid: str) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds user+system) of a live process."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cmdline(pid: int | str) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+@dataclass
+class Tracked:
+    """The processes whose CPU counts: trees rooted at the servers we started, the client
+    processes, redis-server, and the PostgreSQL backends connected to the bench database
+    (other databases' backends, e.g. tests running on the same server, are left out)."""
+
+    roots: dict[int, str] = field(default_factory=dict)
+    database: str = ""
+
+    def groups(self) -> dict[int, str]:
+        stats: dict[int, tuple[int, float]] = {}
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            stat = _read_stat(pid)
+            if stat:
+                stats[int(pid)] = stat
+        out: dict[int, str] = {}
+        for pid in stats:
+            group = self._group(pid, stats)
+            if group:
+                out[pid] = group
+        return out
+
+    def _group(self, pid: int, stats: dict[int, tuple[int, float]]) -> str | None:
+        seen = 0
+        current = pid
+        while current in stats and seen < 64:
+            if current in self.roots:
+                return self.roots[current]
+            current = stats[current][0]
+            seen += 1
+        cmd = _cmdline(pid)
+        if cmd.startswith("redis-server"):
+            return "redis"
+        # "postgres: [cluster:] user database host(port) state"
+        if cmd.startswith("postgres:") and self.database in cmd.split()[1:5]:
+            return "postgres"
+        return None
+
+    def cpu(self) -> tuple[dict[str, float], dict[int, str]]:
+        """CPU seconds used so far per group, and which pid is in which group."""
+        members = self.groups()
+        totals: dict[str, float] = defaultdict(float)
+        for pid, group in members.items():
+            stat = _read_stat(str(pid))
+            if stat:
+                totals[group] += stat[1]
+        totals[MACHINE] = _machine_busy_seconds()
+        return dict(totals), members
+
+
+def _machine_busy_seconds() -> float:
+    """Non-idle CPU time of the whole machine so far (/proc/stat)."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / _TICK
+
+
+def peak_memory_mib(pid: int) -> float | None:
+    """VmHWM: the process's peak resident set, in MiB."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def start(command: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    handle = open(log_path, "wb")  # noqa: SIM115 - the child keeps it
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
+
+
+def wait_healthy(base: str, path: str, process: subprocess.Popen[bytes], what: str) -> None:
+    for _ in range(300):
+        if process.poll() is not None:
+            raise SystemExit(f"{what} exited with {process.returncode}")
+        try:
+            if call(base, "GET", path) == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{what} did not answer {path} within 60 s")
+
+
+# --------------------------------------------------------------------------- load generator
+
+
+@dataclass
+class Workload:
+    """What every client needs to build request `j` of a scenario (same for all clients)."""
+
+    base: str
+    floor: str
+    tokens: list[str]
+    id_sets: list[str]
+    note_ids: list[int]
+
+
+def client_main(pipe: Connection, work: Workload) -> None:
+    """A client process: one kept-alive connection per server (`api_load.Connections`), runs
+    the requests it is sent and returns (ms, status, page) for each; page is the discover
+    page within its session (0 for other scenarios)."""
+    # Forked: the parent's kept-alive sockets are shared with it; never use them here.
+    Connections._local.__dict__.pop("pool", None)
+    pages: dict[int, int] = {}
+    cursors: dict[int, str | None] = {}
+
+    def discover(j: int) -> tuple[int, int]:
+        slot = j % len(work.tokens)
+        page = pages.get(slot, 0) % PAGES_PER_SESSION
+        pages[slot] = pages.get(slot, 0) + 1
+        cursor = cursors.get(slot) if page else None
+        path = "/feeds/discover?limit=20" + (f"&cursor={cursor}" if cursor else "")
+        status, body = request_json(work.base, "GET", path, work.tokens[slot])
+        cursors[slot] = body.get("next_cursor") if isinstance(body, dict) else None
+        return status, page + 1 if cursor or not page else 1
+
+    actions: dict[str, Callable[[int], tuple[int, int]]] = {
+        "floor": lambda j: (
+            call(work.floor, "GET", f"/floor?ids={work.id_sets[j % len(work.id_sets)]}"),
+            0,
+        ),
+        "bare": lambda j: (
+            call(
+                work.base,
+                "GET",
+                f"/notes?ids={work.id_sets[j % len(work.id_sets)]}",
+                work.tokens[j % len(work.tokens)],
+            ),
+            0,
+        ),
+        "discover": discover,
+        "following": lambda j: (
+            call(work.base, "GET", "/feeds/following", work.tokens[j % len(work.tokens)]),
+            0,
+        ),
+        "hot": lambda j: (call(work.base, "GET", "/feeds/hot?window=week"), 0),
+        "note": lambda j: (
+            call(
+                work.base,
+                "GET",
+                f"/notes/{work.note_ids[j % len(work.note_ids)]}",
+                work.tokens[j % len(work.tokens)],
+            ),
+            0,
+        ),
+    }
+    while True:
+        message = pipe.recv()
+        if message is None:
+            return
+        scenario, indices = message
+        action = actions[scenario]
+        out = []
+        for j in indices:
+            started = time.perf_counter()
+            try:
+                status, page = action(j)
+            except Exception:  # counted as an error; the next request reconnects
+                Connections._local.__dict__.pop("pool", None)
+                status, page = 599, 0
+            out.append(((time.perf_counter() - started) * 1000, status, page))
+        pipe.send(out)
+
+
+@dataclass
+class Result:
+    latencies: list[float] = field(default_factory=list)
+    pages: list[int] = field(default_factory=list)
+    errors: int = 0
+    seconds: float = 0.0
+    cpu: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies)
+
+    def quantile(self, q: int, values: list[float] | None = None) -> float:
+        data = self.latencies if values is None else values
+        return statistics.quantiles(data, n=100, method="inclusive")[q - 1]
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def cpu_ms(self, group: str | None = None) -> float:
+        """CPU ms per request: one group's, or (None) all of ours summed."""
+        ours = sum(self.cpu.get(name, 0.0) for name in GROUPS)
+        if group == OTHERS:  # the rest of the machine meanwhile (not ours: noise)
+            total = max(self.cpu.get(MACHINE, 0.0) - ours, 0.0)
+        else:
+            total = self.cpu.get(group, 0.0) if group else ours
+        return total / self.requests * 1000 if self.requests else 0.0
+
+
+def run_phase(
+    work: Workload, clients: int, rounds: int, block: int, warmup: int, tracked: Tracked
+) -> dict[str, Result]:
+    """`rounds` rounds of a `block` of requests per scenario, the order rotated per round,
+    from `clients` processes; request j of a block goes to client j % clients. A warm-up
+    round of `warmup` requests per scenario (not measured) replays the sequence's start."""
+    context = multiprocessing.get_context("fork")
+    pipes, processes = [], []
+    for _ in range(clients):
+        parent, child = context.Pipe()
+        process = context.Process(target=client_main, args=(child, work), daemon=True)
+        process.start()
+        child.close()  # so a client that dies ends the parent's recv() (EOFError)
+        pipes.append(parent)
+        processes.append(process)
+    for process in processes:
+        tracked.roots[process.pid] = "clients"
+    names = list(SCENARIOS)
+    results = {name: Result() for name in names}
+    counters = dict.fromkeys(names, 0)
+
+    def run_block(name: str, count: int, measured: bool) -> None:
+        first = counters[name]
+        counters[name] += count
+        before = tracked.cpu()[0] if measured else {}
+        started = time.perf_counter()
+        for index, pipe in enumerate(pipes):
+            pipe.send((name, list(range(first + index, first + count, clients))))
+        replies = [pipe.recv() for pipe in pipes]
+        elapsed = time.perf_counter() - started
+        if not measured:
+            return
+        after = tracked.cpu()[0]
+        result = results[name]
+        result.seconds += elapsed
+        for group, seconds in after.items():
+            result.cpu[group] += seconds - before.get(group, 0.0)
+        for reply in replies:
+            for ms, status, page in reply:
+                result.latencies.append(ms)
+                result.pages.append(page)
+                result.errors += status != 200
+
+    try:
+        log(f"{clients} client(s): warm-up, {warmup} requests per scenario")
+        for name in names:
+            run_block(name, warmup, measured=False)
+        counters = dict.fromkeys(names, 0)  # the measured sequence starts over
+        for round_index in range(rounds):
+            shift = round_index % len(names)
+            for name in names[shift:] + names[:shift]:
+                run_block(name, block, measured=True)
+            log(  # this round's medians: drift shows here
+                f"{clients} client(s): round {round_index + 1}/{rounds} p50 "
+                + " ".join(
+                    f"{n}={statistics.median(results[n].latencies[-block:]):.1f}ms" for n in names
+                )
+            )
+    finally:
+        for pipe in pipes:
+            with contextlib.suppress(OSError):
+                pipe.send(None)
+        for process in processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.terminate()
+            tracked.roots.pop(process.pid or -1, None)
+    return results
+
+
+# --------------------------------------------------------------------------- report
+
+
+def scenario_table(results: dict[str, Result]) -> list[str]:
+    lines = [
+        "| scenario | requests | req/s | p50 ms | p95 ms | p99 ms | errors | CPU ms/req "
+        "| app | floor | worker | postgres | redis | clients | (others) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, result in results.items():
+        lines.append(
+            f"| {SCENARIOS[name]} | {result.requests} | {result.rps:.0f} | "
+            f"{result.quantile(50):.1f} | {result.quantile(95):.1f} | {result.quantile(99):.1f} | "
+            f"{result.errors} | {result.cpu_ms():.2f} | "
+            + " | ".join(f"{result.cpu_ms(group):.2f}" for group in (*GROUPS, OTHERS))
+            + " |"
+        )
+    discover = results["discover"]
+    for label, wanted in (("page 1 of a session", {1}), ("pages 2-5", {2, 3, 4, 5})):
+        part = [
+            ms
+            for ms, page in zip(discover.latencies, discover.pages, strict=True)
+            if page in wanted
+        ]
+        if len(part) >= 2:
+            lines.append(
+                f"| discover, {label} | {len(part)} | | {discover.quantile(50, part):.1f} | "
+                f"{discover.quantile(95, part):.1f} | {discover.quantile(99, part):.1f} | | "
+                "| | | | | | | |"
+            )
+    return lines
+
+
+def ratio_rows(by_clients: dict[int, dict[str, Result]]) -> tuple[list[str], bool]:
+    """The issue's targets as ratios from this run: (Markdown lines, all targets met)."""
+    checks: list[tuple[str, str, float | None, Callable[[dict[str, Result]], float]]] = [
+        (
+            "bare / floor, p50",
+            "≤ 2",
+            2.0,
+            lambda r: r["bare"].quantile(50) / r["floor"].quantile(50),
+        ),
+        (
+            "bare / floor, p99",
+            "(shown)",
+            None,
+            lambda r: r["bare"].quantile(99) / r["floor"].quantile(99),
+        ),
+        (
+            "bare / floor, CPU per request",
+            "(shown)",
+            None,
+            lambda r: r["bare"].cpu_ms() / r["floor"].cpu_ms(),
+        ),
+        (
+            "discover / bare, p50",
+            "≤ 1.5",
+            1.5,
+            lambda r: r["discover"].quantile(50) / r["bare"].quantile(50),
+        ),
+        (
+            "discover / bare, p99",
+            "≤ 2",
+            2.0,
+            lambda r: r["discover"].quantile(99) / r["bare"].quantile(99),
+        ),
+        (
+            "discover / bare, CPU per request",
+            "≤ 2",
+            2.0,
+            lambda r: r["discover"].cpu_ms() / r["bare"].cpu_ms(),
+        ),
+        (
+            "following / bare, p50",
+            "≤ 1.3",
+            1.3,
+            lambda r: r["following"].quantile(50) / r["bare"].quantile(50),
+        ),
+        (
+            "following / bare, p99",
+            "≤ 1.3",
+            1.3,
+            lambda r: r["following"].quantile(99) / r["bare"].quantile(99),
+        ),
+        (
+            "following / bare, CPU per request",
+            "≤ 1.3",
+            1.3,
+            lambda r: r["following"].cpu_ms() / r["bare"].cpu_ms(),
+        ),
+        (
+            "`GET /notes/{id}` req/s / bare req/s",
+            "≥ 0.9",
+            -0.9,
+            lambda r: r["note"].rps / r["bare"].rps,
+        ),
+    ]
+    counts = sorted(by_clients)
+    lines = [
+        "| ratio | target | " + " | ".join(f"{c} client{'s' * (c > 1)}" for c in counts) + " |",
+        "|---|---|" + "---|" * len(counts),
+    ]
+    ok = True
+    for label, target, limit, compute in checks:
+        cells = []
+        for count in counts:
+            try:
+                value = compute(by_clients[count])
+            except ZeroDivisionError:
+                cells.append("n/a")
+                continue
+            if limit is None:
+                cells.append(f"{value:.2f}")
+                continue
+            passed = value >= -limit if limit < 0 else value <= limit
+            ok &= passed
+            cells.append(f"{value:.2f} {'PASS' if passed else 'FAIL'}")
+        lines.append(f"| {label} | {target} | " + " | ".join(cells) + " |")
+    return lines, ok
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=int, default=1, help="data size: 1 (100k notes) or 10")
+    parser.add_argument("--database-url", default=None, help="default: sprout_feed_bench[_10x]")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/7")
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--block", type=int, default=50, help="requests per scenario per round")
+    parser.add_argument("--warmup", type=int, default=500, help="requests per scenario, unmeasured")
+    parser.add_argument("--clients", default="1,4", help="concurrencies, in order")
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--http", action="store_true", help="with --scale 10: the HTTP part too")
+    parser.add_argument("--skip-jobs", action="store_true", help="time no jobs (quick reruns)")
+    parser.add_argument(
+        "--skip-other-jobs",
+        action="store_true",
+        help="serve without running the other rebuilds (the blend fit takes minutes) first",
+    )
+    parser.add_argument("--out", default=None, help="the Markdown block's file (/tmp by default)")
+    args = parser.parse_args()
+    if not args.redis_url.startswith("redis://127.0.0.1:") or (
+        args.database_url and "@127.0.0.1" not in args.database_url
+    ):
+        raise SystemExit("this benchmark talks to 127.0.0.1 only")
+    suffix = "" if args.scale == 1 else f"_{args.scale}x"
+    url = args.database_url or f"postgresql+psycopg://postgres@127.0.0.1/sprout_feed_bench{suffix}"
+    sizes = {key: value * args.scale for key, value in BASE_SIZES.items()}
+    database = url.rsplit("/", 1)[1]
+    command = (
+        "make bench"
+        if args.scale == 1 and len(sys.argv) == 1
+        else " ".join([".venv/bin/python", "benchmarks/feed_bench.py", *sys.argv[1:]])
+    )
+    run_started = time.perf_counter()
+    # SIGTERM ends the run through the `finally` blocks that stop the servers.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    import redis
+
+    ensure_database(url)
+    redis.Redis.from_url(args.redis_url).flushdb()  # the bench's own database: no old state
+    log(f"flushed {args.redis_url}")
+    generated = generate(url, **sizes)
+    data_dir = tempfile.mkdtemp(prefix="sprout-feed-bench-")
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "REDIS_URL": args.redis_url,
+        "SPROUT_DATA_DIR": data_dir,
+        "SPROUT_RATE_LIMITS": "off",
+        "SPROUT_SEED_ON_EMPTY": "0",
+    }
+    timed: dict[str, Any] | None = None
+    others: dict[str, Any] | None = None
+    if not args.skip_jobs:
+        log(f"timing {', '.join(TIMED_JOBS)} in a child process")
+        timed = jobs_in_child(env, list(TIMED_JOBS))
+        log(f"jobs: {json.dumps(timed)}")
+    run_http = args.scale == 1 or args.http
+    if run_http and not (args.skip_jobs or args.skip_other_jobs):
+        rest = [name for name in job_names(light=False) if name not in TIMED_JOBS]
+        log(f"running the other heavy jobs once: {', '.join(rest)}")
+        others = jobs_in_child(env, rest)
+        log(f"jobs: {json.dumps(others)}")
+
+    lines: list[str] = []
+    problems: list[str] = []
+    ok = True
+    memory: list[tuple[str, int, float | None]] = []
+    by_clients: dict[int, dict[str, Result]] = {}
+    claimed: list[str] = []
+    if run_http:
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            usernames = list(
+                conn.execute(
+                    text(
+                        "SELECT username FROM users WHERE signup_source = 'synthetic' "
+                        "AND following_count > 0 ORDER BY id LIMIT :n"
+                    ),
+                    {"n": USERS},
+                ).scalars()
+            )
+            note_ids = list(
+                conn.execute(
+                    text(
+                        "SELECT id FROM notes WHERE status = 'published' AND deleted_at IS NULL "
+                        "ORDER BY md5(id::text) LIMIT 2000"
+                    )
+                ).scalars()
+            )
+        engine.dispose()
+        if len(usernames) < USERS:
+            raise SystemExit(f"only {len(usernames)} synthetic users follow someone")
+        id_sets = [
+            ",".join(str(note_ids[(k * 20 + i) % len(note_ids)]) for i in range(20))
+            for k in range(ID_SETS)
+        ]
+        claimed = preclaim_heavy_jobs(args.redis_url, hold_seconds=6 * 3600)
+        log(f"pre-claimed the schedule keys of {', '.join(claimed)} for 6 h")
+        logs = Path(f"/tmp/feed_bench/logs{suffix}-{datetime.now(UTC):%Y%m%dT%H%M%S}")
+        logs.mkdir(parents=True, exist_ok=True)
+        bin_dir = Path(sys.executable).parent
+        app_port, floor_port = free_port(), free_port()
+        gunicorn = [str(bin_dir / "gunicorn"), "--workers", str(args.workers), "--threads"]
+        gunicorn += [str(args.threads), "--keep-alive", "300"]
+        servers = {
+            "app": start(
+                [*gunicorn, "--bind", f"127.0.0.1:{app_port}", "app.wsgi:app"],
+                env,
+                logs / "app.log",
+            ),
+            "floor": start(
+                [*gunicorn, "--bind", f"127.0.0.1:{floor_port}", "benchmarks.floor_app:app"],
+                env,
+                logs / "floor.log",
+            ),
+            "worker": start(
+                [str(bin_dir / "flask"), "--app", "app", "worker"], env, logs / "worker.log"
+            ),
+        }
+        tracked = Tracked(
+            roots={process.pid: name for name, process in servers.items()}, database=database
+        )
+        try:
+            base = f"http://127.0.0.1:{app_port}/api/v1"
+            floor = f"http://127.0.0.1:{floor_port}"
+            wait_healthy(f"http://127.0.0.1:{app_port}", "/healthz", servers["app"], "app")
+            wait_healthy(floor, f"/floor?ids={note_ids[0]}", servers["floor"], "floor app")
+            time.sleep(3)  # a worker that cannot start (import error, Redis) exits by now
+            for name, process in servers.items():
+                if process.poll() is not None:
+                    raise SystemExit(f"{name} exited with {process.returncode}; see {logs}")
+            log(f"servers up (app :{app_port}, floor :{floor_port}); logs in {logs}")
+            tokens = []
+            for name in usernames:
+                status, body = request_json(
+                    base,
+                    "POST",
+                    "/auth/login",
+                    body={"username": name, "password": "sprout-synthetic"},
+                )
+                if status != 200:
+                    raise SystemExit(f"login {name}: {status} {body}")
+                tokens.append(body["token"])
+            work = Workload(base, floor, tokens, id_sets, note_ids)
+            for clients in (int(c) for c in args.clients.split(",")):
+                by_clients[clients] = run_phase(
+                    work, clients, args.rounds, args.block, args.warmup, tracked
+                )
+            if servers["worker"].poll() is not None:
+                problems.append(f"the RQ worker exited during the run; see {logs}/worker.log")
+            members = tracked.groups()
+            for pid, group in sorted(members.items()):
+                if group in ("app", "floor"):
+                    role = f"{group} gunicorn {'master' if pid in tracked.roots else 'worker'}"
+                elif group == "worker":
+                    role = "RQ worker" if pid in tracked.roots else "RQ worker's child"
+                elif group == "redis":
+                    role = "redis-server (shared)"
+                else:
+                    continue
+                memory.append((role, pid, peak_memory_mib(pid)))
+            backends = [
+                (peak_memory_mib(pid) or 0.0, pid) for pid, g in members.items() if g == "postgres"
+            ]
+            if backends:
+                peak, pid = max(backends)
+                memory.append(
+                    (f"largest PostgreSQL backend (of {len(backends)} on {database})", pid, peak)
+                )
+        finally:
+            for process in servers.values():
+                process.terminate()
+            for process in servers.values():
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=10)
+            redis.Redis.from_url(args.redis_url).delete(
+                *(f"sprout:schedule:{name}" for name in claimed or ["-"])
+            )
+
+    # ----- report
+    failed = [
+        f"{SCENARIOS[name]} at {clients} client(s): {result.errors}/{result.requests}"
+        for clients, results in by_clients.items()
+        for name, result in results.items()
+        if result.errors > ERROR_LIMIT * result.requests
+    ]
+    if failed:
+        problems.append("more than 0.5 % errors: " + "; ".join(failed))
+    head = (
+        f"{os.cpu_count()} cores ({platform.machine()}), PostgreSQL + Redis on the same host; "
+        f"`{database}` ({sizes['users']:,} users, {sizes['notes']:,} notes, "
+        f"{sizes['interactions']:,} interactions); {datetime.now(UTC):%Y-%m-%d %H:%M} UTC."
+    )
+    lines += [f"Command: `{command}`", "", head, ""]
+    if generated is not None:
+        lines += [f"Data generated in this run: {generated:.1f} s.", ""]
+    if timed:
+        lines += ["| periodic job (child process) | seconds |", "|---|---:|"]
+        for name, job in timed["jobs"].items():
+            lines.append(f"| {name} | {job['seconds']} |")
+        lines.append(f"| peak memory of that child (ru_maxrss) | {timed['peak_rss_mib']} MiB |")
+        if others:
+            for name, job in others["jobs"].items():
+                lines.append(f"| {name} (another child, before serving) | {job['seconds']} |")
+        lines.append("")
+    if by_clients:
+        lines += [
+            f"Gunicorn {args.workers} workers x {args.threads} threads for the app and for "
+            f"`benchmarks/floor_app.py`; one RQ worker (`flask --app app worker`, its scheduler "
+            f"on; schedule keys of {', '.join(claimed)} pre-claimed, so only "
+            f"{', '.join(job_names(light=True))} run). Clients: separate processes, one kept-alive "
+            f"HTTP/1.1 connection each (gunicorn `--keep-alive 300`). {args.rounds} rounds; "
+            f"each a block of {args.block} requests per scenario, the order rotated per round; "
+            f"{args.warmup} warm-up requests per scenario first. CPU ms per request: every "
+            "process of each group, from /proc around each block (postgres: the backends on "
+            "the bench database only; redis: the whole shared redis-server); (others): the rest "
+            "of the machine's busy CPU meanwhile, per request, not in the sum: other users' "
+            "load, i.e. noise.",
+            "",
+        ]
+        for clients, results in by_clients.items():
+            lines += [f"**{clients} client{'s' * (clients > 1)}**", ""]
+            lines += [*scenario_table(results), ""]
+        ratio_lines, ok = ratio_rows(by_clients)
+        lines += ["**Targets (ratios from this run)**", "", *ratio_lines, ""]
+    if memory:
+        lines += [
+            "**Peak memory (VmHWM) at the end**",
+            "",
+            "| process | pid | MiB |",
+            "|---|---:|---:|",
+        ]
+        for label, pid, mib in sorted(memory):
+            lines.append(f"| {label} | {pid} | {mib:.0f} |" if mib else f"| {label} | {pid} | ? |")
+        if timed:
+            lines.append(f"| jobs child (hot + item-CF, ru_maxrss) | | {timed['peak_rss_mib']} |")
+        lines.append("")
+    lines += [f"**Run invalid:** {problem}." for problem in problems]
+    lines.append(f"Whole run: {time.perf_counter() - run_started:.0f} s.")
+    block = "\n".join(lines)
+    out = Path(
+        args.out or f"/tmp/feed_bench/feed_bench{suffix}-{datetime.now(UTC):%Y%m%dT%H%M%S}.md"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(block + "\n")
+    print(block)
+    log(f"written to {out}")
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+    if problems:
+        raise SystemExit("; ".join(problems))
+    if not ok:
+        log("some targets are not met (see the table); exit status 0: the run itself worked")
+
+
+if __name__ == "__main__":
+    main()
