@@ -419,14 +419,14 @@ class RedisFeedStore:
 
 
 def _encode(generation: int, items: list[Scored], keys: Keys) -> bytes:
-    # orjson: a buffer of ten pages is read and written on every page served
+    # orjson: a buffer of ten pages is read and written on every page served, so it keeps
+    # no score components (explained pages are ranked afresh)
     return orjson.dumps(
         [
             generation,
-            [[s.note_id, s.score, s.source, s.components] for s in items],
+            [[s.note_id, s.score, s.source] for s in items],
             [[n, *k] for n, k in keys.items()],
-        ],
-        default=dict,  # `Scored`'s shared empty components
+        ]
     )
 
 
@@ -438,7 +438,8 @@ def _decode(raw: Any, generation: int) -> tuple[list[Scored], dict[int, NoteKey]
     if stored_generation != generation:
         return [], {}
     keys = {int(n): NoteKey(a, c, t) for n, a, c, t in (rest[0] if rest else [])}
-    return [Scored(int(n), float(sc), str(src), comps) for n, sc, src, comps in items], keys
+    # (buffers written before components were left out have a fourth field)
+    return [Scored(int(row[0]), float(row[1]), str(row[2])) for row in items], keys
 
 
 class DiskFeedStore:

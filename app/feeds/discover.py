@@ -109,8 +109,10 @@ def ranked_feed(
         return ranker.features_for(set(ids), keys, catalogue, feeds.features)
 
     quotas = page_quotas("channel" if channel else "discover", signed_in=viewer is not None)
-    buffered = state.buffer
-    took_ahead = len(buffered) < page_size and bool(state.ahead)
+    # Buffers keep no score components (they are read and written on every page): an
+    # editor's explained page is ranked now.
+    buffered = [] if explain else state.buffer
+    took_ahead = not explain and len(buffered) < page_size and bool(state.ahead)
     if took_ahead:  # the viewer's next pages, ranked ahead by a job: this session takes them
         # (ranked a few pages ago: what was served since then is left out)
         served_since = store.recently_served(user_key) if viewer is not None else set()

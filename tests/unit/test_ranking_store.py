@@ -136,7 +136,8 @@ def test_session_buffers_round_trip_and_are_dropped_by_feedback(
     from ranking.types import Scored
 
     s, clock = store
-    cards = [Scored(7, 0.9, "cf", {"cf": 0.9, "hot": 0.1}), Scored(3, 0.5, "explore", {})]
+    # Buffers keep no score components (explained pages are ranked afresh).
+    cards = [Scored(7, 0.9, "cf"), Scored(3, 0.5, "explore")]
     assert s.session_buffer("u1:sess", "u1") == []
     s.set_session_buffer("u1:sess", "u1", cards)
     s.set_session_buffer("u2:sess", "u2", cards[:1])
@@ -159,11 +160,11 @@ def test_a_page_is_read_and_written_in_one_go(store: tuple[FeedStore, Clock]) ->
     from ranking.types import Scored
 
     s, _ = store
-    ahead = [Scored(5, 0.7, "cf", {"cf": 0.7})]
+    ahead = [Scored(5, 0.7, "cf")]
     s.set_session_buffer("u1:next:", "u1", ahead)
     state = s.load_page("u1:sess", "u1:sess:", "u1:next:", "u1")
     assert (state.seen, state.buffer, state.ahead) == (set(), [], ahead)
-    rest = [Scored(8, 0.4, "hot", {"hot": 0.4})]
+    rest = [Scored(8, 0.4, "hot")]
     s.save_page(
         PageWrite(
             session_id="u1:sess",
