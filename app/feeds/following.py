@@ -5,13 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, union
+from sqlalchemy import select
 
 from app.accounts.models import User
-from app.core.extensions import db
 from app.core.pagination import PageRequest, PageResult
 from app.core.routing import RawJson, Viewer
-from app.core.visibility import note_visible_clause
 from app.feeds import inbox
 from app.feeds.cards import card_bytes, json_list
 from app.notes.models import Note, NoteTopic
@@ -31,57 +29,17 @@ def following_feed(
 def following_sql(
     viewer: User | Viewer, limit: int, after: tuple[datetime, int] | None
 ) -> list[tuple[int, datetime]]:
-    """Newest first from followed authors and followed topics, each side read through its own
-    index and cut to the page before they are merged: one `OR` over both would make the
-    database walk every note by date looking for the few that match.
-
-    A note matched both ways appears once; own notes are left out. Returns (id, published_at)
-    pairs, newest first: the caller makes the cards.
-    """
+    """Newest first from followed authors and followed topics (`inbox.newest_page`): own
+    notes left out, a note matched both ways once. Returns (id, published_at) pairs, newest
+    first: the caller makes the cards."""
     followees = select(UserFollow.followee_id).where(UserFollow.follower_id == viewer.id)
     topic_notes = (
         select(NoteTopic.note_id)
         .join(TopicFollow, TopicFollow.topic_id == NoteTopic.topic_id)
         .where(TopicFollow.user_id == viewer.id)
     )
-    position = ()
-    if after is not None:
-        moment, last_id = after
-        position = (
-            or_(
-                Note.published_at < moment,
-                and_(Note.published_at == moment, Note.id < last_id),
-            ),
-        )
-    newest = (Note.published_at.desc(), Note.id.desc())
-    visible = (
-        note_visible_clause(None),  # what everyone sees alike: no banned author's notes
-        Note.published_at.is_not(None),
-        Note.author_id != viewer.id,
-        *position,
-    )
-    by_authors = (
-        select(Note.id)
-        .where(*visible, Note.author_id.in_(followees))
-        .order_by(*newest)
-        .limit(limit + 1)
-        .subquery()
-    )
-    by_topics = (
-        select(Note.id)
-        .where(*visible, Note.id.in_(topic_notes))
-        .order_by(*newest)
-        .limit(limit + 1)
-        .subquery()
-    )
-    ids = union(select(by_authors.c.id), select(by_topics.c.id)).subquery()
-    stmt = (
-        select(Note.id, Note.published_at)
-        .where(Note.id.in_(select(ids.c.id)))
-        .order_by(*newest)
-        .limit(limit + 1)
-    )
-    return [(row.id, row.published_at) for row in db.session.execute(stmt)]
+    sides = [Note.author_id.in_(followees), Note.id.in_(topic_notes)]
+    return inbox.newest_page(viewer.id, sides, limit, after)
 
 
 def following_page(viewer: User | Viewer, page: PageRequest) -> PageResult[Any]:
