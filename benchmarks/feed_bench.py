@@ -526,81 +526,45 @@ def scenario_table(results: dict[str, Result]) -> list[str]:
     return lines
 
 
+#: How each ratio's two sides are measured.
+METRICS: dict[str, Callable[[Result], float]] = {
+    "p50": lambda r: r.quantile(50),
+    "p99": lambda r: r.quantile(99),
+    "CPU per request": lambda r: r.cpu_ms(),
+    "req/s": lambda r: r.rps,
+}
+#: The issue's targets: (scenario, against, metric, limit). A limit of None is only shown;
+#: a negative one is a floor (≥), a positive one a ceiling (≤).
+RATIOS: list[tuple[str, str, str, float | None]] = [
+    ("bare", "floor", "p50", 2.0),
+    ("bare", "floor", "p99", None),
+    ("bare", "floor", "CPU per request", None),
+    ("discover", "bare", "p50", 1.5),
+    ("discover", "bare", "p99", 2.0),
+    ("discover", "bare", "CPU per request", 2.0),
+    ("following", "bare", "p50", 1.3),
+    ("following", "bare", "p99", 1.3),
+    ("following", "bare", "CPU per request", 1.3),
+    ("note", "bare", "req/s", -0.9),
+]
+
+
 def ratio_rows(by_clients: dict[int, dict[str, Result]]) -> tuple[list[str], bool]:
     """The issue's targets as ratios from this run: (Markdown lines, all targets met)."""
-    checks: list[tuple[str, str, float | None, Callable[[dict[str, Result]], float]]] = [
-        (
-            "bare / floor, p50",
-            "≤ 2",
-            2.0,
-            lambda r: r["bare"].quantile(50) / r["floor"].quantile(50),
-        ),
-        (
-            "bare / floor, p99",
-            "(shown)",
-            None,
-            lambda r: r["bare"].quantile(99) / r["floor"].quantile(99),
-        ),
-        (
-            "bare / floor, CPU per request",
-            "(shown)",
-            None,
-            lambda r: r["bare"].cpu_ms() / r["floor"].cpu_ms(),
-        ),
-        (
-            "discover / bare, p50",
-            "≤ 1.5",
-            1.5,
-            lambda r: r["discover"].quantile(50) / r["bare"].quantile(50),
-        ),
-        (
-            "discover / bare, p99",
-            "≤ 2",
-            2.0,
-            lambda r: r["discover"].quantile(99) / r["bare"].quantile(99),
-        ),
-        (
-            "discover / bare, CPU per request",
-            "≤ 2",
-            2.0,
-            lambda r: r["discover"].cpu_ms() / r["bare"].cpu_ms(),
-        ),
-        (
-            "following / bare, p50",
-            "≤ 1.3",
-            1.3,
-            lambda r: r["following"].quantile(50) / r["bare"].quantile(50),
-        ),
-        (
-            "following / bare, p99",
-            "≤ 1.3",
-            1.3,
-            lambda r: r["following"].quantile(99) / r["bare"].quantile(99),
-        ),
-        (
-            "following / bare, CPU per request",
-            "≤ 1.3",
-            1.3,
-            lambda r: r["following"].cpu_ms() / r["bare"].cpu_ms(),
-        ),
-        (
-            "`GET /notes/{id}` req/s / bare req/s",
-            "≥ 0.9",
-            -0.9,
-            lambda r: r["note"].rps / r["bare"].rps,
-        ),
-    ]
     counts = sorted(by_clients)
     lines = [
         "| ratio | target | " + " | ".join(f"{c} client{'s' * (c > 1)}" for c in counts) + " |",
         "|---|---|" + "---|" * len(counts),
     ]
     ok = True
-    for label, target, limit, compute in checks:
+    for scenario, against, metric, limit in RATIOS:
+        measure = METRICS[metric]
+        label = f"{'`GET /notes/{id}`' if scenario == 'note' else scenario} / {against}, {metric}"
+        target = "(shown)" if limit is None else f"{'≥' if limit < 0 else '≤'} {abs(limit):g}"
         cells = []
         for count in counts:
             try:
-                value = compute(by_clients[count])
+                value = measure(by_clients[count][scenario]) / measure(by_clients[count][against])
             except ZeroDivisionError:
                 cells.append("n/a")
                 continue

@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,38 +39,7 @@ from benchmarks.api_load import (  # noqa: E402
     request_json,
     run_scenario,
 )
-
-
-def ensure_database(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    admin = url.rsplit("/", 1)[0].replace("postgresql+psycopg://", "postgresql://") + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def generate(url: str, users: int, notes: int, interactions: int) -> None:
-    from app.cli import migrate
-    from benchmarks.synthetic import generate as synth
-
-    migrate(url)
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        have = conn.execute(text("SELECT COUNT(*) FROM notes")).scalar_one()
-    if have >= notes:
-        print(f"reusing {have} notes already in the database", file=sys.stderr)
-        return
-    report = synth(
-        engine,
-        users=users,
-        notes=notes,
-        interactions=interactions,
-        progress=lambda phase, done, total: print(
-            f"\r{phase:<10} {done}/{total}", end="", file=sys.stderr
-        ),
-    )
-    print(f"\ngenerated in {report.total_seconds:.1f} s", file=sys.stderr)
+from benchmarks.feed_bench import ensure_database, generate  # noqa: E402
 
 
 def rebuild_in_child(env: dict[str, str]) -> dict[str, Any]:
