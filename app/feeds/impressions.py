@@ -7,10 +7,10 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 
 from app.core.extensions import db, get_feed_store
-from app.core.sql import bump
+from app.core.sql import add_to_counts
 from app.feeds.models import NoteEvent
 from app.notes.models import Note
 
@@ -35,22 +35,6 @@ def flush_impressions(max_items: int) -> dict[str, Any]:
         ],
     )
     counts = Counter(item.note_id for item in batch)
-    _add_impression_counts(counts)
+    add_to_counts(Note, "impression_count", dict(counts))
     db.session.commit()
     return {"impressions": len(batch)}
-
-
-def _add_impression_counts(counts: Counter[int]) -> None:
-    """All notes' exposure counts in one statement on PostgreSQL; atomic `+ n` either way."""
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(
-            text(
-                "UPDATE notes SET impression_count = notes.impression_count + v.n FROM "
-                "unnest(CAST(:ids AS bigint[]), CAST(:counts AS integer[])) AS v(id, n) "
-                "WHERE notes.id = v.id"
-            ),
-            {"ids": list(counts), "counts": list(counts.values())},
-        )
-        return
-    for note_id, count in counts.items():
-        bump(Note, note_id, impression_count=count)

@@ -26,14 +26,14 @@ import diskcache
 import orjson
 import redis
 from flask import current_app
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import User
 from app.core.config import Settings
 from app.core.extensions import db, get_redis, open_disk_cache, shared_dir
 from app.core.jobs import job
-from app.core.sql import bump
+from app.core.sql import add_to_counts, bump
 from app.feeds.models import NoteEvent
 from app.notes.models import Note, NoteViewBatch
 
@@ -215,7 +215,7 @@ def apply_batch(batch_id: str, counts: dict[int, int], opens: list[Open]) -> boo
         db.session.execute(insert(NoteViewBatch).values(id=batch_id, applied_at=datetime.now(UTC)))
         note_ids = _existing(Note.id, counts.keys() | {n for _, n, _ in opens})
         user_ids = _existing(User.id, {u for u, _, _ in opens})
-        _add_view_counts({n: c for n, c in counts.items() if n in note_ids})
+        add_to_counts(Note, "view_count", {n: c for n, c in counts.items() if n in note_ids})
         rows = [
             {
                 "user_id": user,
@@ -250,28 +250,3 @@ def _existing(column: Any, ids: Iterable[int]) -> set[int]:
         chunk = wanted[start : start + 5000]
         found.update(db.session.scalars(select(column).where(column.in_(chunk))))
     return found
-
-
-def _add_view_counts(counts: dict[int, int]) -> None:
-    """Every note's `view_count += n` in one statement; `updated_at` stays (a view is not an
-    edit: raw SQL fires no ORM `onupdate`)."""
-    if not counts:
-        return
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(
-            text(
-                "UPDATE notes SET view_count = notes.view_count + v.n FROM "
-                "unnest(CAST(:ids AS bigint[]), CAST(:counts AS integer[])) AS v(id, n) "
-                "WHERE notes.id = v.id"
-            ),
-            {"ids": list(counts), "counts": list(counts.values())},
-        )
-        return
-    db.session.execute(
-        text(
-            "UPDATE notes SET view_count = notes.view_count + v.n FROM "
-            "(SELECT CAST(key AS INTEGER) AS id, value AS n FROM json_each(:counts)) AS v "
-            "WHERE notes.id = v.id"
-        ),
-        {"counts": orjson.dumps({str(k): v for k, v in counts.items()}).decode()},
-    )
