@@ -68,7 +68,20 @@ def request_json(
     parse: bool = True,
 ) -> tuple[int, Any]:
     """One request: (status, the parsed JSON body or None). HTTP errors come back as their
-    status, not raised; `parse=False` skips decoding (timed loops that only count statuses).
+    status, not raised; `parse=False` skips decoding (timed loops that only count statuses)."""
+    status, raw = request_raw(base, method, path, token, body)
+    if not parse or not raw:
+        return status, None
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, None
+
+
+def request_raw(
+    base: str, method: str, path: str, token: str | None = None, body: Any = None
+) -> tuple[int, bytes]:
+    """One request: (status, the body's bytes), for timing a request apart from decoding it.
 
     A kept-alive connection the server closed while idle is reopened and the request sent
     again once (the server never read it)."""
@@ -91,12 +104,7 @@ def request_json(
             Connections.drop(url.netloc)
             if attempt == 2:
                 raise
-    if not parse or not raw:
-        return status, None
-    try:
-        return status, json.loads(raw)
-    except ValueError:
-        return status, None
+    return status, raw
 
 
 def call(base: str, method: str, path: str, token: str | None = None, body: Any = None) -> int:

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from sqlalchemy import create_engine, text
@@ -57,7 +57,7 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.api_load import Connections, call, free_port, request_json  # noqa: E402
+from benchmarks.api_load import Connections, call, free_port, request_json, request_raw  # noqa: E402
 
 BASE_SIZES = {"users": 20_000, "notes": 100_000, "interactions": 1_000_000}
 #: Periodic jobs pre-claimed during measurement: every one due less often than every 5 min
@@ -76,6 +76,7 @@ TIMED_JOBS = ("rebuild_hot", "rebuild_itemcf")
 USERS = 48  # signed-in users; divisible by 1, 2, 3 and 4 so each stays with one client
 ID_SETS = 100  # distinct 20-id lists for the bare read and the floor
 PAGES_PER_SESSION = 5
+PAGE = 20  # cards per page: the bare read's ids and discover's limit
 ERROR_LIMIT = 0.005
 
 SCENARIOS: dict[str, str] = {
@@ -326,6 +327,16 @@ class Workload:
     note_ids: list[int]
 
 
+class Sent(NamedTuple):
+    """A request's reply as a client times it: decoded and checked after the clock stops."""
+
+    status: int
+    body: bytes
+    want: int | None  # cards a full page has (None: one note)
+    slot: int | None = None  # discover: the user slot whose cursor this reply carries
+    page: int = 0  # discover: the page within its session
+
+
 def client_main(pipe: Connection, work: Workload) -> None:
     """A client process: one kept-alive connection per server (`api_load.Connections`), runs
     the requests it is sent and returns (ms, status, page) for each; page is the discover
@@ -335,44 +346,41 @@ def client_main(pipe: Connection, work: Workload) -> None:
     pages: dict[int, int] = {}
     cursors: dict[int, str | None] = {}
 
-    def discover(j: int) -> tuple[int, int]:
+    def checked(status: int, body: Any, want: int | None) -> int:
+        """A 200 without a full page (or, for one note, without its id) is an error (598)."""
+        if status != 200:
+            return status
+        if want is None:
+            return status if isinstance(body, dict) and "id" in body else 598
+        items = body.get("items") if isinstance(body, dict) else None
+        return status if isinstance(items, list) and len(items) >= want else 598
+
+    def discover(j: int) -> Sent:
         slot = j % len(work.tokens)
         page = pages.get(slot, 0) % PAGES_PER_SESSION
         pages[slot] = pages.get(slot, 0) + 1
-        cursor = cursors.get(slot) if page else None
+        cursor = cursors.pop(slot, None) if page else None
         path = "/feeds/discover?limit=20" + (f"&cursor={cursor}" if cursor else "")
-        status, body = request_json(work.base, "GET", path, work.tokens[slot])
-        cursors[slot] = body.get("next_cursor") if isinstance(body, dict) else None
-        return status, page + 1 if cursor or not page else 1
+        page = page + 1 if cursor or not page else 1  # a lost cursor starts a session
+        return Sent(*request_raw(work.base, "GET", path, work.tokens[slot]), PAGE, slot, page)
 
-    actions: dict[str, Callable[[int], tuple[int, int]]] = {
-        "floor": lambda j: (
-            call(work.floor, "GET", f"/floor?ids={work.id_sets[j % len(work.id_sets)]}"),
-            0,
-        ),
-        "bare": lambda j: (
-            call(
-                work.base,
-                "GET",
-                f"/notes?ids={work.id_sets[j % len(work.id_sets)]}",
-                work.tokens[j % len(work.tokens)],
-            ),
-            0,
-        ),
+    def ids(j: int) -> str:
+        return work.id_sets[j % len(work.id_sets)]
+
+    def token(j: int) -> str:
+        return work.tokens[j % len(work.tokens)]
+
+    def get(base: str, path: str, token: str | None, want: int | None) -> Sent:
+        return Sent(*request_raw(base, "GET", path, token), want)
+
+    actions: dict[str, Callable[[int], Sent]] = {
+        "floor": lambda j: get(work.floor, f"/floor?ids={ids(j)}", None, PAGE),
+        "bare": lambda j: get(work.base, f"/notes?ids={ids(j)}", token(j), PAGE),
         "discover": discover,
-        "following": lambda j: (
-            call(work.base, "GET", "/feeds/following", work.tokens[j % len(work.tokens)]),
-            0,
-        ),
-        "hot": lambda j: (call(work.base, "GET", "/feeds/hot?window=week"), 0),
-        "note": lambda j: (
-            call(
-                work.base,
-                "GET",
-                f"/notes/{work.note_ids[j % len(work.note_ids)]}",
-                work.tokens[j % len(work.tokens)],
-            ),
-            0,
+        "following": lambda j: get(work.base, "/feeds/following", token(j), 1),
+        "hot": lambda j: get(work.base, "/feeds/hot?window=week", None, 1),
+        "note": lambda j: get(
+            work.base, f"/notes/{work.note_ids[j % len(work.note_ids)]}", token(j), None
         ),
     }
     while True:
@@ -385,11 +393,19 @@ def client_main(pipe: Connection, work: Workload) -> None:
         for j in indices:
             started = time.perf_counter()
             try:
-                status, page = action(j)
+                sent = action(j)
             except Exception:  # counted as an error; the next request reconnects
                 Connections._local.__dict__.pop("pool", None)
-                status, page = 599, 0
-            out.append(((time.perf_counter() - started) * 1000, status, page))
+                sent = Sent(599, b"", None)
+            elapsed = (time.perf_counter() - started) * 1000
+            # every reply is decoded (each scenario alike) and checked, after its time is taken
+            try:
+                body = json.loads(sent.body) if sent.body else None
+            except ValueError:
+                body = None
+            if sent.slot is not None and isinstance(body, dict):  # discover: the next page's
+                cursors[sent.slot] = body.get("next_cursor")
+            out.append((elapsed, checked(sent.status, body, sent.want), sent.page))
         pipe.send(out)
 
 
@@ -797,7 +813,9 @@ def main() -> None:
             f"`benchmarks/floor_app.py`; one RQ worker (`flask --app app worker`, its scheduler "
             f"on; schedule keys of {', '.join(claimed)} pre-claimed, so only "
             f"{', '.join(job_names(light=True))} run). Clients: separate processes, one kept-alive "
-            f"HTTP/1.1 connection each (gunicorn `--keep-alive 300`). {args.rounds} rounds; "
+            "HTTP/1.1 connection each (gunicorn `--keep-alive 300`); every response parsed "
+            "and checked (a 200 without a full page is an error). "
+            f"{args.rounds} rounds; "
             f"each a block of {args.block} requests per scenario, the order rotated per round; "
             f"{args.warmup} warm-up requests per scenario first. CPU ms per request: every "
             "process of each group, from /proc around each block (postgres: the backends on "

@@ -2,6 +2,10 @@
 and each session's buffer of ranked cards not served yet (the next pages). A user's buffers
 are dropped at once (`invalidate_buffers`) when their feedback must change what comes next.
 
+A buffer is a list of entries, one per card (its id, score, source and diversity keys, and
+the generation it was ranked under): a page takes the entries it needs from the front and
+puts back the ones it did not serve, so its cost does not grow with the pages ranked ahead.
+
 `MemoryFeedStore` serves tests and single-process runs; `RedisFeedStore` is the shared one.
 Recently-served notes expire individually (a sorted set scored by expiry time), so serving a
 note again renews only that note.
@@ -37,14 +41,17 @@ Keys = Mapping[int, NoteKey]
 
 @dataclass
 class PageState:
-    """What serving one feed page reads: the session's seen notes, its buffer of ranked cards
-    and the viewer's cards ranked ahead (`load_page`)."""
+    """What serving one feed page reads (`load_page`): the session's seen notes and the
+    entries taken from the front of its buffer, which are gone from the buffer until a
+    `save_page` puts back those not served."""
 
     seen: set[int] = field(default_factory=set)
-    buffer: list[Scored] = field(default_factory=list)
-    ahead: list[Scored] = field(default_factory=list)
+    buffer: list[Scored] = field(default_factory=list)  # taken, of the current generation
+    left: int = 0  # entries still in the buffer after the take
+    took_ahead: bool = False  # the viewer's pages ranked ahead were moved into the buffer
+    ahead_left: int = 0  # entries ranked ahead still waiting (not moved)
     generation: int = 0  # the viewer's buffer generation when read
-    keys: dict[int, NoteKey] = field(default_factory=dict)  # of the buffered and ahead cards
+    keys: dict[int, NoteKey] = field(default_factory=dict)  # of the taken entries
 
 
 @dataclass
@@ -55,14 +62,16 @@ class PageWrite:
     user_key: str
     served: list[int]
     buffer_key: str
+    # put back at the buffer's front (the taken entries not served), or with `replace_buffer`
+    # the buffer's new content (a page that ranked)
     buffer: list[Scored]
     impressions: list[ImpressionLike]
+    replace_buffer: bool = False
     buffer_ttl_seconds: float | None = None  # None: the session's lifetime
     served_user_key: str | None = None  # signed-in viewers: recently served notes
     serve_ttl_seconds: float = 0.0
-    drop_ahead_key: str | None = None  # the cards ranked ahead were taken over
     generation: int = 0  # `PageState.generation`: feedback since then voids the new buffer
-    keys: Keys = field(default_factory=dict)  # of the buffer's and the served cards
+    keys: Keys = field(default_factory=dict)  # of the buffer's cards
 
 
 @runtime_checkable
@@ -100,7 +109,13 @@ class FeedStore(Protocol):
     def invalidate_buffers(self, user_key: str) -> None: ...
 
     def load_page(
-        self, session_id: str | None, buffer_key: str | None, ahead_key: str | None, user_key: str
+        self,
+        session_id: str | None,
+        buffer_key: str | None,
+        ahead_key: str | None,
+        user_key: str,
+        take: int,
+        buffer_ttl_seconds: float | None = None,
     ) -> PageState: ...
 
     def save_page(self, write: PageWrite) -> None: ...
@@ -120,7 +135,7 @@ class MemoryFeedStore:
         self._seen: dict[str, tuple[float, set[int]]] = {}
         self._served: dict[str, dict[int, float]] = {}
         self._impressions: deque[Impression] = deque()
-        self._buffers: dict[str, tuple[float, int, list[Scored]]] = {}
+        self._buffers: dict[str, tuple[float, list[bytes]]] = {}  # (expiry, entries)
         self._generations: dict[str, int] = {}
         self._claims: dict[str, float] = {}
 
@@ -160,16 +175,20 @@ class MemoryFeedStore:
         return out
 
     def session_buffer(self, session_id: str, user_key: str) -> list[Scored]:
-        return self._entry(session_id, user_key)[0]
+        return _read(self._list(session_id)[1], self.generation(user_key))[0]
 
-    def _entry(self, session_id: str, user_key: str) -> tuple[list[Scored], dict[int, NoteKey]]:
-        entry = self._buffers.get(session_id)
+    def _list(self, key: str) -> tuple[float, list[bytes]]:
+        entry = self._buffers.get(key)
         if entry is None or entry[0] <= self._clock():
-            self._buffers.pop(session_id, None)
-            return [], {}
-        if entry[1] != self._generations.get(user_key, 0):
-            return [], {}
-        return list(entry[2]), dict(entry[3])
+            self._buffers.pop(key, None)
+            return 0.0, []
+        return entry[0], list(entry[1])
+
+    def _put(self, key: str, expiry: float, entries: list[bytes]) -> None:
+        if entries:
+            self._buffers[key] = (expiry, entries)
+        else:
+            self._buffers.pop(key, None)
 
     def set_session_buffer(
         self,
@@ -180,13 +199,10 @@ class MemoryFeedStore:
         generation: int | None = None,
         keys: Keys | None = None,
     ) -> None:
-        if not items:
-            self._buffers.pop(session_id, None)
-            return
         if generation is None:
             generation = self.generation(user_key)
         ttl = self._session_ttl if ttl_seconds is None else ttl_seconds
-        self._buffers[session_id] = (self._clock() + ttl, generation, list(items), dict(keys or {}))
+        self._put(session_id, self._clock() + ttl, _entries(generation, items, keys or {}))
 
     def generation(self, user_key: str) -> int:
         return self._generations.get(user_key, 0)
@@ -206,28 +222,41 @@ class MemoryFeedStore:
         self._generations[user_key] = self._generations.get(user_key, 0) + 1
 
     def load_page(
-        self, session_id: str | None, buffer_key: str | None, ahead_key: str | None, user_key: str
+        self,
+        session_id: str | None,
+        buffer_key: str | None,
+        ahead_key: str | None,
+        user_key: str,
+        take: int,
+        buffer_ttl_seconds: float | None = None,
     ) -> PageState:
-        buffer, keys = self._entry(buffer_key, user_key) if buffer_key else ([], {})
-        ahead, ahead_keys = self._entry(ahead_key, user_key) if ahead_key else ([], {})
+        generation = self.generation(user_key)
+        expiry, buffer = self._list(buffer_key) if buffer_key else (0.0, [])
+        ahead_expiry, ahead = self._list(ahead_key) if ahead_key else (0.0, [])
+        taken, buffer, ahead, took_ahead = _take(buffer, ahead, take)
+        if buffer_key:
+            self._put(buffer_key, ahead_expiry if took_ahead else expiry, buffer)
+        if ahead_key and took_ahead:
+            self._put(ahead_key, 0.0, [])
+        items, keys = _read(taken, generation)
         return PageState(
             seen=self.seen(session_id) if session_id else set(),
-            buffer=buffer,
-            ahead=ahead,
-            generation=self.generation(user_key),
-            keys={**ahead_keys, **keys},
+            buffer=items,
+            left=len(buffer),
+            took_ahead=took_ahead,
+            ahead_left=len(ahead),
+            generation=generation,
+            keys=keys,
         )
 
     def save_page(self, write: PageWrite) -> None:
-        self.set_session_buffer(
-            write.buffer_key,
-            write.user_key,
-            write.buffer,
-            generation=write.generation,
-            keys=write.keys,
-        )
-        if write.drop_ahead_key:
-            self.set_session_buffer(write.drop_ahead_key, write.user_key, [])
+        entries = _entries(write.generation, write.buffer, write.keys)
+        ttl = self._session_ttl if write.buffer_ttl_seconds is None else write.buffer_ttl_seconds
+        expiry, current = self._list(write.buffer_key)
+        if write.replace_buffer or not current:
+            self._put(write.buffer_key, self._clock() + ttl, entries)
+        else:
+            self._put(write.buffer_key, expiry, entries + current)
         self.add_seen(write.session_id, write.served)
         if write.served_user_key is not None:
             self.mark_served(write.served_user_key, write.served, write.serve_ttl_seconds)
@@ -235,10 +264,12 @@ class MemoryFeedStore:
 
 
 class RedisFeedStore:
-    """Redis-backed store: a set per session, a sorted set per user, one impression list.
+    """Redis-backed store: a set per session, a sorted set per user, one impression list,
+    a list per buffer.
 
-    Keys: `{prefix}seen:{session}`, `{prefix}served:{user_key}`, `{prefix}impressions`.
-    The client may use bytes or decoded responses.
+    Keys: `{prefix}seen:{session}`, `{prefix}served:{user_key}`, `{prefix}impressions`,
+    `{prefix}list:{buffer}`, `{prefix}generation:{user_key}`. The client may use bytes or
+    decoded responses.
     """
 
     def __init__(
@@ -253,6 +284,7 @@ class RedisFeedStore:
         self.prefix = prefix
         self._session_ttl = int(session_ttl_seconds)
         self._clock = clock
+        self._take = redis_client.register_script(_TAKE)
 
     def _k(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -304,10 +336,13 @@ class RedisFeedStore:
 
     def session_buffer(self, session_id: str, user_key: str) -> list[Scored]:
         pipe = self.r.pipeline(transaction=False)
-        pipe.get(self._k("buffer", session_id))
+        pipe.lrange(self._buffer(session_id), 0, -1)
         pipe.get(self._k("generation", user_key))
         raw, generation = pipe.execute()
-        return _decode(raw, int(generation or 0))[0]
+        return _read(raw, int(generation or 0))[0]
+
+    def _buffer(self, buffer_key: str) -> str:
+        return self._k("list", buffer_key)
 
     def set_session_buffer(
         self,
@@ -318,14 +353,19 @@ class RedisFeedStore:
         generation: int | None = None,
         keys: Keys | None = None,
     ) -> None:
-        key = self._k("buffer", session_id)
-        if not items:
-            self.r.delete(key)
-            return
         if generation is None:
             generation = self.generation(user_key)
         ttl = self._session_ttl if ttl_seconds is None else max(int(ttl_seconds), 1)
-        self.r.set(key, _encode(generation, items, keys or {}), ex=ttl)
+        pipe = self.r.pipeline(transaction=True)  # readers see the old list or the new one
+        self._replace(pipe, self._buffer(session_id), _entries(generation, items, keys or {}), ttl)
+        pipe.execute()
+
+    @staticmethod
+    def _replace(pipe: Any, key: str, entries: list[bytes], ttl: int) -> None:
+        pipe.delete(key)
+        if entries:
+            pipe.rpush(key, *entries)
+            pipe.expire(key, ttl)
 
     def generation(self, user_key: str) -> int:
         """Bumped by `invalidate_buffers`: a buffer made under an older one is not served."""
@@ -345,50 +385,60 @@ class RedisFeedStore:
         pipe.execute()
 
     def load_page(
-        self, session_id: str | None, buffer_key: str | None, ahead_key: str | None, user_key: str
+        self,
+        session_id: str | None,
+        buffer_key: str | None,
+        ahead_key: str | None,
+        user_key: str,
+        take: int,
+        buffer_ttl_seconds: float | None = None,
     ) -> PageState:
-        """One round trip for everything a page reads."""
-        pipe = self.r.pipeline(transaction=False)
-        pipe.get(self._k("generation", user_key))
-        pipe.smembers(self._k("seen", session_id or "-"))
-        pipe.get(self._k("buffer", buffer_key or "-"))
-        pipe.get(self._k("buffer", ahead_key or "-"))
-        generation, seen, buffer, ahead = pipe.execute()
+        """One round trip (a script, so two pages never take the same entries)."""
+        generation, seen, taken, left, took_ahead, ahead_left = self._take(
+            keys=[
+                self._k("generation", user_key),
+                self._k("seen", session_id or "-"),
+                self._buffer(buffer_key or "-"),
+                self._buffer(ahead_key or "-"),
+            ],
+            args=[take if buffer_key else 0, int(bool(session_id)), int(bool(ahead_key))],
+        )
         current = int(generation or 0)
-        buffer_items, keys = _decode(buffer, current) if buffer_key else ([], {})
-        ahead_items, ahead_keys = _decode(ahead, current) if ahead_key else ([], {})
+        items, keys = _read(taken, current)
         return PageState(
-            seen={int(x) for x in seen} if session_id else set(),
-            buffer=buffer_items,
-            ahead=ahead_items,
+            seen={int(x) for x in seen},
+            buffer=items,
+            left=int(left),
+            took_ahead=bool(took_ahead),
+            ahead_left=int(ahead_left),
             generation=current,
-            keys={**ahead_keys, **keys},
+            keys=keys,
         )
 
     def save_page(self, write: PageWrite) -> None:
         """One round trip for everything a page writes."""
         pipe = self.r.pipeline(transaction=False)
-        buffer_key = self._k("buffer", write.buffer_key)
-        if write.buffer:
-            body = _encode(write.generation, write.buffer, write.keys)
-            ttl = write.buffer_ttl_seconds
-            pipe.set(buffer_key, body, ex=self._session_ttl if ttl is None else max(int(ttl), 1))
-        else:
-            pipe.delete(buffer_key)
-        if write.drop_ahead_key:
-            pipe.delete(self._k("buffer", write.drop_ahead_key))
+        buffer_key = self._buffer(write.buffer_key)
+        entries = _entries(write.generation, write.buffer, write.keys)
+        given = write.buffer_ttl_seconds
+        ttl_seconds = self._session_ttl if given is None else max(int(given), 1)
+        if write.replace_buffer:
+            self._replace(pipe, buffer_key, entries, ttl_seconds)
+        elif entries:
+            pipe.lpush(buffer_key, *reversed(entries))
+            pipe.expire(buffer_key, ttl_seconds, nx=True)  # the ranking's age, not the page's
         if write.served:
             seen_key = self._k("seen", write.session_id)
             pipe.sadd(seen_key, *write.served)
             pipe.expire(seen_key, self._session_ttl)
         if write.served and write.served_user_key is not None:
             served_key = self._k("served", write.served_user_key)
-            ttl = max(int(write.serve_ttl_seconds) + 1, 1)
+            serve_ttl = max(int(write.serve_ttl_seconds) + 1, 1)
             expiry = self._clock() + write.serve_ttl_seconds
             pipe.zadd(served_key, {str(n): expiry for n in write.served})
             # the key lives as long as its longest-lived member: set if new, else only extend
-            pipe.expire(served_key, ttl, nx=True)
-            pipe.expire(served_key, ttl, gt=True)
+            pipe.expire(served_key, serve_ttl, nx=True)
+            pipe.expire(served_key, serve_ttl, gt=True)
         rows = [orjson.dumps(list(Impression(*it))) for it in write.impressions]
         if rows:
             pipe.rpush(self.impressions_key, *rows)
@@ -418,28 +468,77 @@ class RedisFeedStore:
         return out
 
 
-def _encode(generation: int, items: list[Scored], keys: Keys) -> bytes:
-    # orjson: a buffer of ten pages is read and written on every page served, so it keeps
-    # no score components (explained pages are ranked afresh)
-    return orjson.dumps(
-        [
-            generation,
-            [[s.note_id, s.score, s.source] for s in items],
-            [[n, *k] for n, k in keys.items()],
-        ]
-    )
+# KEYS: generation, seen, buffer, ahead. ARGV: how many entries to take, read seen (1/0), may
+# move ahead (1/0). Takes from the buffer's front; when it runs short, the pages ranked ahead
+# become the buffer (keeping their time to live) and the take goes on from them.
+_TAKE = """
+local take = tonumber(ARGV[1])
+local generation = tonumber(redis.call('GET', KEYS[1]) or '0')
+local seen = {}
+if ARGV[2] == '1' then seen = redis.call('SMEMBERS', KEYS[2]) end
+local taken = {}
+local took_ahead = 0
+if take > 0 then
+  taken = redis.call('LPOP', KEYS[3], take) or {}
+  if #taken < take and ARGV[3] == '1' and redis.call('EXISTS', KEYS[4]) == 1 then
+    local ttl = redis.call('PTTL', KEYS[4])
+    local ahead = redis.call('LRANGE', KEYS[4], 0, -1)
+    redis.call('DEL', KEYS[4])
+    for i = 1, #ahead, 500 do
+      redis.call('RPUSH', KEYS[3], unpack(ahead, i, math.min(i + 499, #ahead)))
+    end
+    if ttl > 0 then redis.call('PEXPIRE', KEYS[3], ttl) end
+    local more = redis.call('LPOP', KEYS[3], take - #taken) or {}
+    for _, entry in ipairs(more) do taken[#taken + 1] = entry end
+    took_ahead = 1
+  end
+end
+local ahead_left = 0
+if ARGV[3] == '1' then ahead_left = redis.call('LLEN', KEYS[4]) end
+return {generation, seen, taken, redis.call('LLEN', KEYS[3]), took_ahead, ahead_left}
+"""
 
 
-def _decode(raw: Any, generation: int) -> tuple[list[Scored], dict[int, NoteKey]]:
-    """A stored buffer's cards and their keys, or none if made under an older generation."""
-    if raw is None:
-        return [], {}
-    stored_generation, items, *rest = orjson.loads(raw)
-    if stored_generation != generation:
-        return [], {}
-    keys = {int(n): NoteKey(a, c, t) for n, a, c, t in (rest[0] if rest else [])}
-    # (buffers written before components were left out have a fourth field)
-    return [Scored(int(row[0]), float(row[1]), str(row[2])) for row in items], keys
+def _entries(generation: int, items: list[Scored], keys: Keys) -> list[bytes]:
+    """One entry per card, in order: `[generation, id, score, source, author, channel,
+    topic]` (the last three when the diversity keys are known). No score components: an
+    explained page is ranked afresh."""
+    out = []
+    for s in items:
+        key = keys.get(s.note_id)
+        row: list[Any] = [generation, s.note_id, s.score, s.source]
+        if key is not None:
+            row += [key.author_id, key.channel, key.topic]
+        out.append(orjson.dumps(row))
+    return out
+
+
+def _read(entries: Iterable[Any], generation: int) -> tuple[list[Scored], dict[int, NoteKey]]:
+    """The cards of the entries ranked under `generation` (older ones: feedback came since)
+    and their diversity keys."""
+    items: list[Scored] = []
+    keys: dict[int, NoteKey] = {}
+    for raw in entries:
+        row = orjson.loads(raw)
+        if row[0] != generation:
+            continue
+        note_id = int(row[1])
+        items.append(Scored(note_id, float(row[2]), str(row[3])))
+        if len(row) >= 7:
+            keys[note_id] = NoteKey(row[4], row[5], row[6])
+    return items, keys
+
+
+def _take(
+    buffer: list[bytes], ahead: list[bytes], take: int
+) -> tuple[list[bytes], list[bytes], list[bytes], bool]:
+    """`_TAKE` for the stores that hold lists in Python: (taken, buffer left, ahead left,
+    whether ahead became the buffer)."""
+    taken, buffer = buffer[:take], buffer[take:]
+    if len(taken) >= take or not ahead:
+        return taken, buffer, ahead, False
+    more = take - len(taken)
+    return taken + ahead[:more], ahead[more:], [], True
 
 
 class DiskFeedStore:
@@ -509,8 +608,8 @@ class DiskFeedStore:
         return out
 
     def session_buffer(self, session_id: str, user_key: str) -> list[Scored]:
-        raw = self.cache.get(f"buffer:{session_id}", retry=True)
-        return _decode(raw, self.generation(user_key))[0]
+        entries = self.cache.get(f"list:{session_id}", [], retry=True)
+        return _read(entries, self.generation(user_key))[0]
 
     def set_session_buffer(
         self,
@@ -521,14 +620,22 @@ class DiskFeedStore:
         generation: int | None = None,
         keys: Keys | None = None,
     ) -> None:
-        key = f"buffer:{session_id}"
-        if not items:
-            self.cache.delete(key, retry=True)
-            return
         if generation is None:
             generation = self.generation(user_key)
         ttl = self._session_ttl if ttl_seconds is None else max(ttl_seconds, 1.0)
-        self.cache.set(key, _encode(generation, items, keys or {}), expire=ttl, retry=True)
+        with self.cache.transact(retry=True):
+            self._put(f"list:{session_id}", _entries(generation, items, keys or {}), ttl)
+
+    def _put(self, key: str, entries: list[bytes], ttl: float | None) -> None:
+        if entries:
+            self.cache.set(key, entries, expire=ttl)
+        else:
+            self.cache.delete(key)
+
+    def _list(self, key: str) -> tuple[list[bytes], float | None]:
+        """The entries and their remaining time to live (None: none set)."""
+        entries, expires_at = self.cache.get(key, [], expire_time=True)
+        return entries, None if expires_at is None else max(expires_at - time.time(), 1.0)
 
     def generation(self, user_key: str) -> int:
         return int(self.cache.get(f"generation:{user_key}", 0, retry=True))
@@ -545,39 +652,48 @@ class DiskFeedStore:
             self.cache.set(key, int(self.cache.get(key, 0)) + 1, expire=self._session_ttl)
 
     def load_page(
-        self, session_id: str | None, buffer_key: str | None, ahead_key: str | None, user_key: str
+        self,
+        session_id: str | None,
+        buffer_key: str | None,
+        ahead_key: str | None,
+        user_key: str,
+        take: int,
+        buffer_ttl_seconds: float | None = None,
     ) -> PageState:
-        """One read transaction for everything a page reads."""
+        """One transaction for everything a page reads and takes."""
         with self.cache.transact(retry=True):
             current = int(self.cache.get(f"generation:{user_key}", 0))
             seen = set(self.cache.get(f"seen:{session_id}", ())) if session_id else set()
-            buffer = self.cache.get(f"buffer:{buffer_key}") if buffer_key else None
-            ahead = self.cache.get(f"buffer:{ahead_key}") if ahead_key else None
-        buffer_items, keys = _decode(buffer, current)
-        ahead_items, ahead_keys = _decode(ahead, current)
+            buffer, ttl = self._list(f"list:{buffer_key}") if buffer_key else ([], None)
+            ahead, ahead_ttl = self._list(f"list:{ahead_key}") if ahead_key else ([], None)
+            taken, buffer, ahead, took_ahead = _take(buffer, ahead, take)
+            if taken and buffer_key:
+                self._put(f"list:{buffer_key}", buffer, ahead_ttl if took_ahead else ttl)
+            if took_ahead:
+                self.cache.delete(f"list:{ahead_key}")
+        items, keys = _read(taken, current)
         return PageState(
             seen=seen,
-            buffer=buffer_items,
-            ahead=ahead_items,
+            buffer=items,
+            left=len(buffer),
+            took_ahead=took_ahead,
+            ahead_left=len(ahead),
             generation=current,
-            keys={**ahead_keys, **keys},
+            keys=keys,
         )
 
     def save_page(self, write: PageWrite) -> None:
         """One write transaction for everything a page writes."""
+        entries = _entries(write.generation, write.buffer, write.keys)
+        given = write.buffer_ttl_seconds
+        ttl = self._session_ttl if given is None else max(given, 1.0)
         with self.cache.transact(retry=True):
-            buffer_key = f"buffer:{write.buffer_key}"
-            if write.buffer:
-                ttl = write.buffer_ttl_seconds
-                self.cache.set(
-                    buffer_key,
-                    _encode(write.generation, write.buffer, write.keys),
-                    expire=self._session_ttl if ttl is None else max(ttl, 1.0),
-                )
-            else:
-                self.cache.delete(buffer_key)
-            if write.drop_ahead_key:
-                self.cache.delete(f"buffer:{write.drop_ahead_key}")
+            buffer_key = f"list:{write.buffer_key}"
+            current, left = self._list(buffer_key)
+            if write.replace_buffer or not current:
+                self._put(buffer_key, entries, ttl)
+            elif entries:
+                self._put(buffer_key, entries + current, left)
             if write.served:
                 seen_key = f"seen:{write.session_id}"
                 seen = set(self.cache.get(seen_key, ()))

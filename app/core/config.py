@@ -89,6 +89,9 @@ class Settings:
     ranking_cache_seconds: float = 30.0
     ranking_prefetch_pages: int = 10  # pages ranked at once for a viewer (the rest wait)
     ranking_prefetch_seconds: float = 600.0  # how long pages ranked ahead by a job stay good
+    # pages a worker ranks ahead per run: a run's fixed cost (the viewer's history, profile
+    # and candidates) is shared by more pages, and a page takes only its own entries
+    ranking_ahead_pages: int = 20
     ranking_default_page_size: int = 20  # what a prefetch job ranks pages of
     ranking_catalogue_hot: int = 1500  # hottest notes kept as candidates
     ranking_catalogue_new: int = 500  # newest notes kept for the traffic pool

@@ -12,7 +12,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import orjson
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
@@ -103,6 +103,15 @@ def current_actor() -> User | None:
 
 def current_actor_id() -> int | None:
     return getattr(g, "actor_id", None)
+
+
+@runtime_checkable
+class HasId(Protocol):
+    """Who a read is for, where only the id matters (feeds, experiment arms): a `User` or
+    a `Viewer` both serve."""
+
+    @property
+    def id(self) -> int: ...
 
 
 @dataclass(frozen=True)

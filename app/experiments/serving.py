@@ -24,8 +24,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.accounts.models import User
 from app.core.extensions import db
+from app.core.routing import HasId
 from app.core.snapshots import VersionedSnapshot
 from app.experiments.models import Experiment
 from ranking.config import RANKING, RankingConfig
@@ -104,7 +104,7 @@ running_snapshot: VersionedSnapshot[dict[str, RunningExperiment]] = VersionedSna
 )
 
 
-def viewer_arm(viewer: User | None, feed: str) -> ArmRule | None:
+def viewer_arm(viewer: HasId | None, feed: str) -> ArmRule | None:
     """The arm of the experiment running on `feed` ("discover" or "channel") this viewer is
     in; None for anonymous viewers, viewers outside the traffic share, or no experiment."""
     if viewer is None:
@@ -113,14 +113,14 @@ def viewer_arm(viewer: User | None, feed: str) -> ArmRule | None:
     return assign(experiment, str(viewer.id)) if experiment is not None else None
 
 
-def experiment_arm_id(viewer: User | None, feed: str) -> int | None:
+def experiment_arm_id(viewer: HasId | None, feed: str) -> int | None:
     """What an impression records: the viewer's arm at serve time (deterministic, so a page
     served from a buffer ranked earlier is attributed the same way)."""
     arm = viewer_arm(viewer, feed)
     return arm.id if arm is not None else None
 
 
-def ranking_config(viewer: User | None, context: Any) -> RankingConfig:
+def ranking_config(viewer: HasId | None, context: Any) -> RankingConfig:
     """The configuration `build_pipeline` gets for this request: the viewer's arm's, else the
     default. For a viewer in an arm that overrides weights, the arm's weights win over learned
     blend weights, so the context's `blend_params` (when it has them) are set aside; an arm

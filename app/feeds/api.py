@@ -7,12 +7,11 @@ from typing import Any
 import orjson
 from flask import Blueprint
 
-from app.accounts.models import User
 from app.core.pagination import COUNT, TIME_CURSOR, Cursor, IdList, PageRequest, PageResult, Text
 from app.core.routing import (
+    HasId,
     JsonBody,
     RawJson,
-    Viewer,
     current_actor,
     current_actor_id,
     current_viewer,
@@ -54,7 +53,7 @@ def following_feed(page: PageRequest) -> PageResult[JsonBody]:
     return feeds.following_page(viewer, page)
 
 
-def _present(actor: User | Viewer | None) -> Present:
+def _present(actor: HasId | None) -> Present:
     """Cards as bytes (`card_bytes`): a page is assembled without decoding them."""
     return _present_for(actor.id if actor is not None else None)
 

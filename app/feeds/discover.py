@@ -21,7 +21,7 @@ from app.core.errors import Unprocessable
 from app.core.extensions import db, get_feed_store, get_redis, shared_state
 from app.core.jobs import enqueue
 from app.core.policies import can_explain_scores, require
-from app.core.routing import Viewer
+from app.core.routing import HasId
 from app.core.sql import insert_ignore
 from app.core.visibility import get_note_for
 from app.experiments.serving import experiment_arm_id
@@ -49,7 +49,7 @@ class FeedPage:
 
 
 def ranked_feed(
-    viewer: User | Viewer | None,
+    viewer: HasId | None,
     *,
     channel: str | None,
     session: str | None,
@@ -72,7 +72,7 @@ def ranked_feed(
     when they say "not interested" or change their interests (`invalidate_buffers`).
     """
     require(
-        not explain or can_explain_scores(viewer),
+        not explain or can_explain_scores(viewer if isinstance(viewer, User) else None),
         "Only editors and admins may ask for score explanations.",
         code="explain_forbidden",
     )
@@ -97,11 +97,14 @@ def ranked_feed(
 
     dropped: dict[str, int] = {}
     prefetch_key = ranker.prefetch_key(viewer, channel)
+    # A page takes the entries it needs from the buffer's front, with room for cards that
+    # vanished or that diversity holds back; the ones not served go back (`save_page`).
     state = store.load_page(
         None if fresh_session else session_key,
         None if fresh_session and viewer is None else buffer_key,
         prefetch_key,
         user_key,
+        take=page_size + page_size // 2,
     )
     keys = dict(state.keys)  # diversity keys of buffered cards: no features to read for them
 
@@ -109,14 +112,14 @@ def ranked_feed(
         return ranker.features_for(set(ids), keys, catalogue, feeds.features)
 
     quotas = page_quotas("channel" if channel else "discover", signed_in=viewer is not None)
-    # Buffers keep no score components (they are read and written on every page): an
-    # editor's explained page is ranked now.
+    # Buffers keep no score components: an editor's explained page is ranked now (and what
+    # it took is replaced by its own ranking).
     buffered = [] if explain else state.buffer
-    took_ahead = not explain and len(buffered) < page_size and bool(state.ahead)
-    if took_ahead:  # the viewer's next pages, ranked ahead by a job: this session takes them
-        # (ranked a few pages ago: what was served since then is left out)
-        served_since = store.recently_served(user_key) if viewer is not None else set()
-        buffered = buffered + [s for s in state.ahead if s.note_id not in served_since]
+    if state.took_ahead and viewer is not None:
+        # the viewer's next pages, ranked ahead by a job a few pages ago: what was served
+        # since then is left out
+        served_since = store.recently_served(user_key)
+        buffered = [s for s in buffered if s.note_id not in served_since]
     buffered = list(
         {
             s.note_id: s
@@ -130,6 +133,7 @@ def ranked_feed(
         if len(buffered) >= page_size
         else None
     )
+    replace = False  # the page ranked (or drew on the cold list): its rest is the new buffer
     from_cold = False
     if (served is None or len(served[0]) < page_size) and not explain and get_redis() is not None:
         # Nothing ranked for this viewer yet (a first page, a new anonymous session, or the
@@ -138,7 +142,9 @@ def ranked_feed(
         if len(pool) >= page_size:
             served = _serve(pool, history, page_size, present, features, quotas)
             from_cold = len(served[0]) >= page_size
+            replace = from_cold and viewer is None  # an anonymous session keeps the rest
     if served is None or len(served[0]) < page_size:
+        replace = True
         prefetch = max(int(settings.ranking_prefetch_pages), 1)
         ranked, dropped, restored = ranker.run_pipeline(
             viewer,
@@ -164,6 +170,7 @@ def ranked_feed(
     kept, cards, rest = served
     if from_cold and viewer is not None:
         rest = []  # the shared list is not theirs to keep: their own pages follow
+    left = len(rest) + (0 if replace else state.left)
     items = [(cards[item.note_id], item) for item in kept]
     served_ids = [item.note_id for item in kept]
     store.save_page(
@@ -173,6 +180,7 @@ def ranked_feed(
             served=served_ids,
             buffer_key=buffer_key,
             buffer=rest,
+            replace_buffer=replace,
             buffer_ttl_seconds=buffer_ttl,
             impressions=[
                 Impression(
@@ -186,17 +194,16 @@ def ranked_feed(
             ],
             served_user_key=str(viewer.id) if viewer is not None else None,
             serve_ttl_seconds=RANKING.recent_serve_ttl_seconds,
-            drop_ahead_key=prefetch_key if took_ahead else None,
             generation=state.generation,
-            keys=ranker.keys_of(features([*served_ids, *(item.note_id for item in rest)])),
+            # entries put back keep the keys they came with; a new ranking's are read
+            keys=ranker.keys_of(features(item.note_id for item in rest)) if replace else keys,
         )
     )
     _maybe_flush(len(items), feeds.config)
-    ahead_left = 0 if took_ahead else len(state.ahead)
     if (
         viewer is not None
-        and len(rest) < feeds.config.prefetch_when_pages_left * page_size
-        and ahead_left < page_size  # pages ranked ahead are already waiting
+        and left < feeds.config.prefetch_when_pages_left * page_size
+        and state.ahead_left < page_size  # pages ranked ahead are already waiting
     ):
         # a page early: the worker has time to finish
         _prefetch_soon(store, viewer.id, channel, feeds.config)

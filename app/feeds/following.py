@@ -7,9 +7,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.accounts.models import User
 from app.core.pagination import PageRequest, PageResult
-from app.core.routing import RawJson, Viewer
+from app.core.routing import HasId, RawJson
 from app.feeds import inbox
 from app.feeds.cards import card_bytes, json_list
 from app.notes.models import Note, NoteTopic
@@ -17,7 +16,7 @@ from app.social.models import TopicFollow, UserFollow
 
 
 def following_feed(
-    viewer: User | Viewer, limit: int, after: tuple[datetime, int] | None
+    viewer: HasId, limit: int, after: tuple[datetime, int] | None
 ) -> list[tuple[int, datetime]]:
     """`following_sql`'s rows, read from the viewer's Redis inbox when there is one
     (`app.feeds.inbox`: fan-out on write), from SQL otherwise."""
@@ -27,7 +26,7 @@ def following_feed(
 
 
 def following_sql(
-    viewer: User | Viewer, limit: int, after: tuple[datetime, int] | None
+    viewer: HasId, limit: int, after: tuple[datetime, int] | None
 ) -> list[tuple[int, datetime]]:
     """Newest first from followed authors and followed topics (`inbox.newest_page`): own
     notes left out, a note matched both ways once. Returns (id, published_at) pairs, newest
@@ -42,7 +41,7 @@ def following_sql(
     return inbox.newest_page(viewer.id, sides, limit, after)
 
 
-def following_page(viewer: User | Viewer, page: PageRequest) -> PageResult[Any]:
+def following_page(viewer: HasId, page: PageRequest) -> PageResult[Any]:
     """A page of the following feed as cards (`source: following`)."""
     rows = page.result(
         following_feed(viewer, page.limit, page.after),

@@ -18,6 +18,7 @@ from flask import current_app
 from app.accounts.models import User
 from app.core.config import Settings
 from app.core.extensions import db, get_feed_store
+from app.core.routing import HasId
 from app.core.visibility import is_banned
 from app.editorial.services import editorial_source
 from app.experiments.serving import ranking_config
@@ -33,16 +34,16 @@ from ranking.store import NoteKey
 from ranking.types import NoteFeatures, Scored
 
 
-def session_key(viewer: User | None, session: str) -> str:
+def session_key(viewer: HasId | None, session: str) -> str:
     return f"{viewer.id if viewer else 'anon'}:{session}"
 
 
-def queue_key(viewer: User, channel: str | None) -> str:
+def queue_key(viewer: HasId, channel: str | None) -> str:
     """A signed-in viewer's ranked, unserved cards for one feed (any session)."""
     return f"{viewer.id}:queue:{channel or ''}"
 
 
-def prefetch_key(viewer: User | None, channel: str | None) -> str | None:
+def prefetch_key(viewer: HasId | None, channel: str | None) -> str | None:
     """Where the pages ranked ahead for a signed-in viewer wait."""
     return f"{viewer.id}:next:{channel or ''}" if viewer is not None else None
 
@@ -52,7 +53,7 @@ def prefetch_claim(user_id: int, channel: str | None) -> str:
 
 
 def page_rng(
-    config: FeedsConfig, viewer: User | None, channel: str | None, key: str, history: list[int]
+    config: FeedsConfig, viewer: HasId | None, channel: str | None, key: str, history: list[int]
 ) -> random.Random:
     """Exploration's randomness for one page. In production reproducible per page of a
     session (a str seed is hashed stably across processes); with `rng_seed` set it does not
@@ -65,7 +66,7 @@ def page_rng(
 
 
 def prefetch_next_pages(user_id: int, channel: str | None) -> list[int]:
-    """Rank `ranking_prefetch_pages` pages for this user's next scroll and keep them for
+    """Rank `ranking_ahead_pages` pages for this user's next scroll and keep them for
     `ranking_prefetch_seconds`; the next page that needs ranking (a new session, or a session
     whose buffer ran out) takes them over instead of running the pipeline. Returns the notes
     kept, in order."""
@@ -85,7 +86,7 @@ def _prefetch(store: Any, user_id: int, channel: str | None) -> list[int]:
     user_key = str(user_id)
     generation = store.generation(user_key)  # feedback from now on makes this stale
     catalogue = state.catalogue.get(settings)
-    size = settings.ranking_default_page_size * max(int(settings.ranking_prefetch_pages), 1)
+    size = settings.ranking_default_page_size * max(int(settings.ranking_ahead_pages), 1)
     key = session_key(viewer, f"prefetch-{time.time_ns()}")
     # The cards still waiting in the viewer's queue come first: rank what follows them.
     queued = {item.note_id for item in store.session_buffer(queue_key(viewer, channel), user_key)}
@@ -188,7 +189,7 @@ def _fallback(
 
 
 def run_pipeline(
-    viewer: User | None,
+    viewer: HasId | None,
     channel: str | None,
     catalogue: Catalogue,
     store: Any,

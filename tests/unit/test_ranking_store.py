@@ -155,47 +155,104 @@ def test_session_buffers_round_trip_and_are_dropped_by_feedback(
         assert s.session_buffer("u1:sess", "u1") == []
 
 
-def test_a_page_is_read_and_written_in_one_go(store: tuple[FeedStore, Clock]) -> None:
+def test_a_page_takes_from_the_front_and_puts_back_what_it_did_not_serve(
+    store: tuple[FeedStore, Clock],
+) -> None:
     from ranking.store import NoteKey, PageWrite
     from ranking.types import Scored
 
     s, _ = store
-    ahead = [Scored(5, 0.7, "cf")]
-    s.set_session_buffer("u1:next:", "u1", ahead)
-    state = s.load_page("u1:sess", "u1:sess:", "u1:next:", "u1")
-    assert (state.seen, state.buffer, state.ahead) == (set(), [], ahead)
-    rest = [Scored(8, 0.4, "hot")]
+    cards = [Scored(n, 1.0 - n / 100, "cf") for n in range(1, 11)]
+    keys = {n: NoteKey(n * 10, "food", None) for n in range(1, 11)}
+    s.set_session_buffer("u1:queue:", "u1", cards, keys=keys)
+    state = s.load_page("u1:sess", "u1:queue:", None, "u1", take=4)
+    assert state.buffer == cards[:4]
+    assert state.left == 6
+    assert state.keys == {n: keys[n] for n in range(1, 5)}
+    # a page loaded meanwhile takes the next entries, never the same ones
+    other = s.load_page("u1:sess2", "u1:queue:", None, "u1", take=2)
+    assert other.buffer == cards[4:6]
     s.save_page(
         PageWrite(
             session_id="u1:sess",
             user_key="u1",
             served=[1, 2],
-            buffer_key="u1:sess:",
-            buffer=rest,
-            impressions=[(1, 1, "hot", 1.0), (1, 2, "cf", 1.0)],
+            buffer_key="u1:queue:",
+            buffer=cards[2:4],  # taken, not served: back at the front, keys kept
+            impressions=[(1, 1, "cf", 1.0), (1, 2, "cf", 1.0)],
             served_user_key="u1",
             serve_ttl_seconds=3600,
-            drop_ahead_key="u1:next:",
             generation=state.generation,
-            keys={8: NoteKey(80, "food", 3), 2: NoteKey(20, None, None)},
+            keys=state.keys,
         )
     )
-    state = s.load_page("u1:sess", "u1:sess:", "u1:next:", "u1")
-    assert (state.seen, state.buffer, state.ahead) == ({1, 2}, rest, [])
-    assert state.keys == {8: NoteKey(80, "food", 3), 2: NoteKey(20, None, None)}
+    state = s.load_page("u1:sess", "u1:queue:", None, "u1", take=3)
+    assert state.seen == {1, 2}
+    assert state.buffer == [cards[2], cards[3], cards[6]]
+    assert state.keys[3] == keys[3]
     assert s.recently_served("u1") == {1, 2}
     assert [i.note_id for i in s.drain_impressions(10)] == [1, 2]
-    # a page loaded before feedback must not leave a buffer that survives it
-    s.invalidate_buffers("u1")
+    # a page that ranked replaces the buffer
+    fresh = [Scored(50, 0.5, "hot"), Scored(51, 0.4, "hot")]
     s.save_page(
         PageWrite(
             session_id="u1:sess",
             user_key="u1",
-            served=[3],
-            buffer_key="u1:sess:",
-            buffer=rest,
+            served=[],
+            buffer_key="u1:queue:",
+            buffer=fresh,
+            replace_buffer=True,
             impressions=[],
             generation=state.generation,
         )
     )
-    assert s.load_page("u1:sess", "u1:sess:", None, "u1").buffer == []
+    assert s.session_buffer("u1:queue:", "u1") == fresh
+
+
+def test_pages_ranked_ahead_become_the_buffer_when_it_runs_short(
+    store: tuple[FeedStore, Clock],
+) -> None:
+    from ranking.types import Scored
+
+    s, _ = store
+    queued = [Scored(1, 0.9, "cf")]
+    ahead = [Scored(n, 0.5, "cf") for n in range(5, 9)]
+    s.set_session_buffer("u1:queue:", "u1", queued)
+    s.set_session_buffer("u1:next:", "u1", ahead, ttl_seconds=300)
+    state = s.load_page("u1:sess", "u1:queue:", "u1:next:", "u1", take=3)
+    assert (state.buffer, state.took_ahead, state.left, state.ahead_left) == (
+        [*queued, *ahead[:2]],
+        True,
+        2,
+        0,
+    )
+    assert s.session_buffer("u1:next:", "u1") == []
+    assert s.session_buffer("u1:queue:", "u1") == ahead[2:]
+    # enough in the buffer: what is ranked ahead waits
+    s.set_session_buffer("u1:next:", "u1", ahead)
+    state = s.load_page("u1:sess", "u1:queue:", "u1:next:", "u1", take=2)
+    assert (state.buffer, state.took_ahead, state.ahead_left) == (ahead[2:], False, 4)
+
+
+def test_entries_ranked_before_feedback_are_not_served(store: tuple[FeedStore, Clock]) -> None:
+    from ranking.store import PageWrite
+    from ranking.types import Scored
+
+    s, _ = store
+    cards = [Scored(n, 0.5, "cf") for n in range(1, 6)]
+    s.set_session_buffer("u1:queue:", "u1", cards)
+    state = s.load_page("u1:sess", "u1:queue:", None, "u1", take=2)
+    s.invalidate_buffers("u1")  # feedback while the page was served
+    s.save_page(
+        PageWrite(
+            session_id="u1:sess",
+            user_key="u1",
+            served=[1],
+            buffer_key="u1:queue:",
+            buffer=cards[1:2],
+            impressions=[],
+            generation=state.generation,
+        )
+    )
+    assert s.load_page("u1:sess", "u1:queue:", None, "u1", take=10).buffer == []
+    assert s.load_page("u1:sess", "u1:queue:", None, "u1", take=10).left == 0
