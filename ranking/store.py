@@ -39,6 +39,30 @@ class NoteKey(NamedTuple):
 Keys = Mapping[int, NoteKey]
 
 
+@dataclass(frozen=True)
+class Attach:
+    """Reads that travel with a page's take in the same round trip (services mode): the value
+    stored under `value_prefix + id` for each entry taken, and whether the set `set_key`
+    holds each of `markers`, then `prefix + id` for each of `member_prefixes` and each entry.
+    The feeds pass their card store's keys and the viewer's flag set; to this module they
+    are only keys."""
+
+    value_prefix: str
+    set_key: str | None = None
+    markers: tuple[str, ...] = ()
+    member_prefixes: tuple[str, ...] = ()
+    limit: int = 1000  # the first entries only (a page's worth: the rest is rarely served)
+
+
+@dataclass
+class Attached:
+    """What an `Attach` read: values and set memberships by the entries' ids."""
+
+    values: dict[int, Any]
+    markers: tuple[bool, ...] = ()
+    members: dict[int, tuple[bool, ...]] = field(default_factory=dict)
+
+
 @dataclass
 class PageState:
     """What serving one feed page reads (`load_page`): the session's seen notes and the
@@ -52,6 +76,7 @@ class PageState:
     ahead_left: int = 0  # entries ranked ahead still waiting (not moved)
     generation: int = 0  # the viewer's buffer generation when read
     keys: dict[int, NoteKey] = field(default_factory=dict)  # of the taken entries
+    attached: Attached | None = None  # what `attach` read (stores that support it)
 
 
 @dataclass
@@ -72,6 +97,10 @@ class PageWrite:
     serve_ttl_seconds: float = 0.0
     generation: int = 0  # `PageState.generation`: feedback since then voids the new buffer
     keys: Keys = field(default_factory=dict)  # of the buffer's cards
+    # `claim` in the same round trip (the next pages asked of a worker): `save_page` returns
+    # whether this page won it
+    claim_key: str | None = None
+    claim_ttl_seconds: float = 0.0
 
 
 @runtime_checkable
@@ -115,10 +144,10 @@ class FeedStore(Protocol):
         ahead_key: str | None,
         user_key: str,
         take: int,
-        buffer_ttl_seconds: float | None = None,
+        attach: Attach | None = None,
     ) -> PageState: ...
 
-    def save_page(self, write: PageWrite) -> None: ...
+    def save_page(self, write: PageWrite) -> bool: ...
 
 
 class MemoryFeedStore:
@@ -228,7 +257,7 @@ class MemoryFeedStore:
         ahead_key: str | None,
         user_key: str,
         take: int,
-        buffer_ttl_seconds: float | None = None,
+        attach: Attach | None = None,
     ) -> PageState:
         generation = self.generation(user_key)
         expiry, buffer = self._list(buffer_key) if buffer_key else (0.0, [])
@@ -249,7 +278,7 @@ class MemoryFeedStore:
             keys=keys,
         )
 
-    def save_page(self, write: PageWrite) -> None:
+    def save_page(self, write: PageWrite) -> bool:
         entries = _entries(write.generation, write.buffer, write.keys)
         ttl = self._session_ttl if write.buffer_ttl_seconds is None else write.buffer_ttl_seconds
         expiry, current = self._list(write.buffer_key)
@@ -261,6 +290,7 @@ class MemoryFeedStore:
         if write.served_user_key is not None:
             self.mark_served(write.served_user_key, write.served, write.serve_ttl_seconds)
         self.record_impressions(write.impressions)
+        return bool(write.claim_key) and self.claim(str(write.claim_key), write.claim_ttl_seconds)
 
 
 class RedisFeedStore:
@@ -285,6 +315,7 @@ class RedisFeedStore:
         self._session_ttl = int(session_ttl_seconds)
         self._clock = clock
         self._take = redis_client.register_script(_TAKE)
+        self._save = redis_client.register_script(_SAVE)
 
     def _k(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -391,20 +422,35 @@ class RedisFeedStore:
         ahead_key: str | None,
         user_key: str,
         take: int,
-        buffer_ttl_seconds: float | None = None,
+        attach: Attach | None = None,
     ) -> PageState:
-        """One round trip (a script, so two pages never take the same entries)."""
-        generation, seen, taken, left, took_ahead, ahead_left = self._take(
+        """One round trip (a script, so two pages never take the same entries), with the
+        reads `attach` asks for."""
+        spec = (
+            orjson.dumps(
+                {
+                    "prefix": attach.value_prefix,
+                    "markers": list(attach.markers),
+                    "members": list(attach.member_prefixes),
+                    "limit": attach.limit,
+                }
+            )
+            if attach is not None
+            else b""
+        )
+        generation, seen, taken, left, took_ahead, ahead_left, values, found = self._take(
             keys=[
                 self._k("generation", user_key),
                 self._k("seen", session_id or "-"),
                 self._buffer(buffer_key or "-"),
                 self._buffer(ahead_key or "-"),
+                (attach.set_key if attach is not None else None) or self._k("-"),
             ],
-            args=[take if buffer_key else 0, int(bool(session_id)), int(bool(ahead_key))],
+            args=[take if buffer_key else 0, int(bool(session_id)), int(bool(ahead_key)), spec],
         )
         current = int(generation or 0)
-        items, keys = _read(taken, current)
+        ids: list[int] = []
+        items, keys = _read(taken, current, ids)
         return PageState(
             seen={int(x) for x in seen},
             buffer=items,
@@ -413,36 +459,40 @@ class RedisFeedStore:
             ahead_left=int(ahead_left),
             generation=current,
             keys=keys,
+            attached=_attached(attach, ids, values, found) if attach is not None else None,
         )
 
-    def save_page(self, write: PageWrite) -> None:
-        """One round trip for everything a page writes."""
-        pipe = self.r.pipeline(transaction=False)
-        buffer_key = self._buffer(write.buffer_key)
+    def save_page(self, write: PageWrite) -> bool:
+        """One round trip for everything a page writes: a script given one JSON document
+        (a pipeline of its eight commands cost more in the client's argument packing than
+        the round trip itself)."""
         entries = _entries(write.generation, write.buffer, write.keys)
         given = write.buffer_ttl_seconds
-        ttl_seconds = self._session_ttl if given is None else max(int(given), 1)
-        if write.replace_buffer:
-            self._replace(pipe, buffer_key, entries, ttl_seconds)
-        elif entries:
-            pipe.lpush(buffer_key, *reversed(entries))
-            pipe.expire(buffer_key, ttl_seconds, nx=True)  # the ranking's age, not the page's
-        if write.served:
-            seen_key = self._k("seen", write.session_id)
-            pipe.sadd(seen_key, *write.served)
-            pipe.expire(seen_key, self._session_ttl)
-        if write.served and write.served_user_key is not None:
-            served_key = self._k("served", write.served_user_key)
-            serve_ttl = max(int(write.serve_ttl_seconds) + 1, 1)
-            expiry = self._clock() + write.serve_ttl_seconds
-            pipe.zadd(served_key, {str(n): expiry for n in write.served})
-            # the key lives as long as its longest-lived member: set if new, else only extend
-            pipe.expire(served_key, serve_ttl, nx=True)
-            pipe.expire(served_key, serve_ttl, gt=True)
-        rows = [orjson.dumps(list(Impression(*it))) for it in write.impressions]
-        if rows:
-            pipe.rpush(self.impressions_key, *rows)
-        pipe.execute()
+        serving = write.served_user_key is not None and bool(write.served)
+        impressions = [orjson.dumps(list(Impression(*it))).decode() for it in write.impressions]
+        document = {
+            "replace": write.replace_buffer,
+            # LPUSH puts each at the head in turn: the last pushed is first
+            "back": [e.decode() for e in (entries if write.replace_buffer else entries[::-1])],
+            "ttl": self._session_ttl if given is None else max(int(given), 1),
+            "served": [str(int(n)) for n in write.served],
+            "session_ttl": self._session_ttl,
+            "serve_ttl": max(int(write.serve_ttl_seconds) + 1, 1) if serving else 0,
+            "expiry": repr(self._clock() + write.serve_ttl_seconds),
+            "impressions": impressions,
+            "claim_ttl": max(int(write.claim_ttl_seconds), 1) if write.claim_key else 0,
+        }
+        claimed = self._save(
+            keys=[
+                self._buffer(write.buffer_key),
+                self._k("seen", write.session_id),
+                self._k("served", write.served_user_key or "-"),
+                self.impressions_key,
+                self._k("claim", write.claim_key or "-"),
+            ],
+            args=[orjson.dumps(document)],
+        )
+        return bool(claimed)
 
     def drain_impressions(self, max_items: int) -> list[Impression]:
         """Atomically take up to `max_items` from the head of the buffer."""
@@ -468,9 +518,12 @@ class RedisFeedStore:
         return out
 
 
-# KEYS: generation, seen, buffer, ahead. ARGV: how many entries to take, read seen (1/0), may
-# move ahead (1/0). Takes from the buffer's front; when it runs short, the pages ranked ahead
-# become the buffer (keeping their time to live) and the take goes on from them.
+# KEYS: generation, seen, buffer, ahead, the attached set. ARGV: how many entries to take,
+# read seen (1/0), may move ahead (1/0), the `Attach` as JSON (or empty). Takes from the
+# buffer's front; when it runs short, the pages ranked ahead become the buffer (keeping their
+# time to live) and the take goes on from them. The attached values are read under keys made
+# from the entries' ids, which a script on Redis Cluster may not do: one Redis (or a
+# cluster's node per viewer, with the card store beside it) is assumed.
 _TAKE = """
 local take = tonumber(ARGV[1])
 local generation = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -495,7 +548,72 @@ if take > 0 then
 end
 local ahead_left = 0
 if ARGV[3] == '1' then ahead_left = redis.call('LLEN', KEYS[4]) end
-return {generation, seen, taken, redis.call('LLEN', KEYS[3]), took_ahead, ahead_left}
+local values, found = {}, {}
+if ARGV[4] ~= '' and #taken > 0 then
+  local attach = cjson.decode(ARGV[4])
+  local ids, keys = {}, {}
+  for i = 1, math.min(#taken, attach.limit) do
+    local entry = taken[i]
+    ids[i] = string.match(entry, '^%[%-?%d+,(%d+)')  -- `_entries`: [generation, id, ...
+    keys[i] = attach.prefix .. ids[i]
+  end
+  values = redis.call('MGET', unpack(keys))
+  if #attach.markers + #attach.members > 0 then
+    local members = {}
+    for _, marker in ipairs(attach.markers) do members[#members + 1] = marker end
+    for _, prefix in ipairs(attach.members) do
+      for _, id in ipairs(ids) do members[#members + 1] = prefix .. id end
+    end
+    found = redis.call('SMISMEMBER', KEYS[5], unpack(members))
+  end
+end
+return {generation, seen, taken, redis.call('LLEN', KEYS[3]), took_ahead, ahead_left, values,
+  found}
+"""
+
+
+# KEYS: buffer, seen, served, impressions, claim. ARGV[1]: the page's writes (`save_page`).
+# Returns 1 when the page won the claim. Ids and scores travel as strings (Lua's numbers are
+# doubles).
+_SAVE = """
+local w = cjson.decode(ARGV[1])
+local function push(command, key, values)
+  for i = 1, #values, 500 do
+    redis.call(command, key, unpack(values, i, math.min(i + 499, #values)))
+  end
+end
+if w.replace then redis.call('DEL', KEYS[1]) end
+if #w.back > 0 then
+  if w.replace then
+    push('RPUSH', KEYS[1], w.back)
+    redis.call('EXPIRE', KEYS[1], w.ttl)
+  else
+    push('LPUSH', KEYS[1], w.back)
+    -- the ranking's age, not the page's: a time to live is set only where none is
+    if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], w.ttl) end
+  end
+end
+if #w.served > 0 then
+  push('SADD', KEYS[2], w.served)
+  redis.call('EXPIRE', KEYS[2], w.session_ttl)
+  if w.serve_ttl > 0 then
+    local pairs_ = {}
+    for _, id in ipairs(w.served) do
+      pairs_[#pairs_ + 1] = w.expiry
+      pairs_[#pairs_ + 1] = id
+    end
+    push('ZADD', KEYS[3], pairs_)
+    -- the key lives as long as its longest-lived member: set if new, else only extend
+    if redis.call('TTL', KEYS[3]) < w.serve_ttl then
+      redis.call('EXPIRE', KEYS[3], w.serve_ttl)
+    end
+  end
+end
+if #w.impressions > 0 then push('RPUSH', KEYS[4], w.impressions) end
+if w.claim_ttl > 0 and redis.call('SET', KEYS[5], 1, 'NX', 'EX', w.claim_ttl) then
+  return 1
+end
+return 0
 """
 
 
@@ -513,20 +631,41 @@ def _entries(generation: int, items: list[Scored], keys: Keys) -> list[bytes]:
     return out
 
 
-def _read(entries: Iterable[Any], generation: int) -> tuple[list[Scored], dict[int, NoteKey]]:
+def _read(
+    entries: Iterable[Any], generation: int, ids: list[int] | None = None
+) -> tuple[list[Scored], dict[int, NoteKey]]:
     """The cards of the entries ranked under `generation` (older ones: feedback came since)
-    and their diversity keys."""
+    and their diversity keys; `ids` gets every entry's id, in order."""
     items: list[Scored] = []
     keys: dict[int, NoteKey] = {}
     for raw in entries:
         row = orjson.loads(raw)
+        note_id = int(row[1])
+        if ids is not None:
+            ids.append(note_id)
         if row[0] != generation:
             continue
-        note_id = int(row[1])
         items.append(Scored(note_id, float(row[2]), str(row[3])))
         if len(row) >= 7:
             keys[note_id] = NoteKey(row[4], row[5], row[6])
     return items, keys
+
+
+def _attached(attach: Attach, ids: list[int], values: list[Any], found: list[Any]) -> Attached:
+    """The script's attached reads, by the taken entries' ids (the first `attach.limit`)."""
+    ids = ids[: len(values)]
+    if not ids:
+        return Attached({})
+    n, m = len(ids), len(attach.markers)
+    members = {
+        note_id: tuple(bool(found[m + k * n + i]) for k in range(len(attach.member_prefixes)))
+        for i, note_id in enumerate(ids)
+    }
+    return Attached(
+        values=dict(zip(ids, values, strict=True)),
+        markers=tuple(bool(x) for x in found[:m]),
+        members=members,
+    )
 
 
 def _take(
@@ -658,7 +797,7 @@ class DiskFeedStore:
         ahead_key: str | None,
         user_key: str,
         take: int,
-        buffer_ttl_seconds: float | None = None,
+        attach: Attach | None = None,
     ) -> PageState:
         """One transaction for everything a page reads and takes."""
         with self.cache.transact(retry=True):
@@ -682,7 +821,7 @@ class DiskFeedStore:
             keys=keys,
         )
 
-    def save_page(self, write: PageWrite) -> None:
+    def save_page(self, write: PageWrite) -> bool:
         """One write transaction for everything a page writes."""
         entries = _entries(write.generation, write.buffer, write.keys)
         given = write.buffer_ttl_seconds
@@ -707,3 +846,4 @@ class DiskFeedStore:
                     )
             for row in write.impressions:
                 self.cache.push(tuple(Impression(*row)), prefix="impressions")
+        return bool(write.claim_key) and self.claim(str(write.claim_key), write.claim_ttl_seconds)

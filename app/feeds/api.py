@@ -22,7 +22,7 @@ from app.feeds import following as feeds
 from app.feeds import related as related_notes
 from app.feeds import state as feeds_state
 from app.feeds.blend_model import describe_blend
-from app.feeds.cards import Present, card_bytes, json_list
+from app.feeds.cards import Prefetched, Present, card_bytes, json_list
 from app.feeds.schemas import DiscoverQuery, FeedbackIn, HotQuery, RelatedQuery
 from ranking.types import Scored
 
@@ -59,7 +59,10 @@ def _present(actor: HasId | None) -> Present:
 
 
 def _present_for(actor_id: int | None) -> Present:
-    return lambda note_ids: card_bytes(note_ids, actor_id)
+    def present(note_ids: list[int], ahead: Prefetched | None = None) -> dict[int, bytes]:
+        return card_bytes(note_ids, actor_id, ahead=ahead)
+
+    return present
 
 
 def _card(card: bytes, scored: Scored, explain: bool) -> bytes:

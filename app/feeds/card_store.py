@@ -43,8 +43,9 @@ from app.core.config import Settings
 from app.core.extensions import db, get_redis, shared_dir
 from app.core.shared_state import open_disk_cache
 from app.core.sql import id_in
+from app.feeds import flags
 from app.media.models import Image
-from app.notes.models import Note, NoteImage
+from app.notes.models import Collect, Note, NoteImage, NoteLike
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +155,11 @@ class DiskBackend:
         return taken
 
 
+KEY_PREFIX = "sprout:card:"
+
+
 def _key(note_id: int) -> str:
-    return f"sprout:card:{note_id}"
+    return f"{KEY_PREFIX}{note_id}"
 
 
 DIRTY_NOTES = "sprout:cards:dirty"
@@ -189,15 +193,18 @@ def _ttl() -> int:
 Render = Callable[[Sequence[int]], dict[int, tuple[bytes, int]]]
 
 
-def entries(note_ids: Sequence[int], render: Render) -> dict[int, bytes]:
+def entries(
+    note_ids: Sequence[int], render: Render, raws: Sequence[bytes | None] | None = None
+) -> dict[int, bytes]:
     """The stored entries of the visible notes among `note_ids` (invisible ones left out),
-    by id: one multi-get; what is missing or stale is rendered from the database (and
-    stored, unless stale)."""
+    by id: one multi-get (or `raws`, read already, in `note_ids`' order); what is missing or
+    stale is rendered from the database (and stored, unless stale)."""
     ids = list(dict.fromkeys(note_ids))
     if not ids:
         return {}
     try:
-        raws = backend().get_many([_key(i) for i in ids])
+        if raws is None or len(raws) != len(ids):
+            raws = backend().get_many([_key(i) for i in ids])
     except (redis.RedisError, diskcache.Timeout):
         log.warning("card store unreachable: cards read from the database", exc_info=True)
         return {i: e for i, (e, _) in render(ids).items() if e != TOMBSTONE}
@@ -340,8 +347,12 @@ def _after_flush(session: Session, _context: Any) -> None:
     for obj in session.new:  # an id asked for before it existed may be a tombstone
         if isinstance(obj, Note):
             info.setdefault("notes:new", set()).add(obj.id)
+        elif isinstance(obj, NoteLike | Collect):  # the viewer's own flags (`flags`)
+            info.setdefault("flags", set()).add(obj.user_id)
     for obj in session.deleted:
-        if isinstance(obj, Note):
+        if isinstance(obj, NoteLike | Collect):
+            info.setdefault("flags", set()).add(obj.user_id)
+        elif isinstance(obj, Note):
             info.setdefault("notes", set()).add(obj.id)
         elif isinstance(obj, User):
             info.setdefault("users", set()).add(obj.id)
@@ -363,6 +374,7 @@ def _after_commit(session: Session) -> None:
     touched = session.info.pop("touched", None)
     if not touched or not has_app_context() or "sprout.feeds" not in current_app.extensions:
         return
+    flags.forget(touched.get("flags", ()))
     changed(
         note_ids=touched.get("notes", ()),
         author_ids=touched.get("users", ()),

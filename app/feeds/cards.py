@@ -13,8 +13,9 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 from flask import current_app
@@ -26,7 +27,7 @@ from app.core.presenters import image_view, note_content, user_card, verificatio
 from app.core.sql import id_in, id_in_param
 from app.core.viewer import note_sources
 from app.core.visibility import can_view_note_state, is_banned_status
-from app.feeds import card_store
+from app.feeds import card_store, flags
 from app.feeds.state import feeds_state
 from app.media.models import Image
 from app.notes.models import (
@@ -40,10 +41,45 @@ from app.notes.models import (
     Tag,
     Topic,
 )
+from ranking.store import Attach, Attached
+
 
 #: Turns note ids into what a feed serves (cards as bytes, `card_bytes`), leaving out notes no
 #: longer visible; the ranked feeds are given one and never read rows for cards.
-Present = Callable[[list[int]], Mapping[int, Any]]
+class Present(Protocol):
+    """Makes the cards of these notes (by id; the invisible ones left out), given what was
+    read ahead for them, if anything."""
+
+    def __call__(
+        self, note_ids: list[int], ahead: Prefetched | None = None
+    ) -> Mapping[int, Any]: ...
+
+
+@dataclass
+class Prefetched:
+    """Card entries and the viewer's flag-set answers read ahead (a discover page reads them
+    with its take from the buffer, in the same round trip): `card_bytes` uses them for the
+    ids they cover instead of asking the store."""
+
+    entries: dict[int, bytes | None]  # as the store holds them (None: absent)
+    flags: dict[int, tuple[bool, bool]] | None  # None: the viewer's set was not whole
+
+
+def attach_for(viewer_id: int | None, page_size: int) -> Attach:
+    """What a discover page's take reads alongside: the page's cards, and the viewer's
+    flags on them."""
+    return Attach(card_store.KEY_PREFIX, *flags.attach_spec(viewer_id), limit=page_size)
+
+
+def prefetched(attached: Attached | None) -> Prefetched | None:
+    if attached is None:
+        return None
+    whole = attached.markers[:1] == (True,)
+    return Prefetched(
+        entries=attached.values,
+        flags={n: (hit[0], hit[1]) for n, hit in attached.members.items()} if whole else None,
+    )
+
 
 _STATE_COLUMNS = (
     Note.id,
@@ -74,6 +110,7 @@ def card_bytes(
     feed: bool = True,
     extra: Mapping[int, bytes] | None = None,
     viewer: Callable[[], User | None] = lambda: None,
+    ahead: Prefetched | None = None,
 ) -> dict[int, bytes]:
     """The cards of the visible notes among `note_ids` as JSON objects (bytes, host-relative
     URLs: `json_list` makes them absolute), by id; callers keep their own order. `extra`
@@ -82,18 +119,24 @@ def card_bytes(
     `feed=True` (feeds): published notes by authors in good standing only. `feed=False`
     (a client refreshing cards it holds): whatever the viewer may open, drafts of their own
     included (read from the database: the store holds only what everyone sees; `viewer`
-    loads the signed-in user for that, and only then).
+    loads the signed-in user for that, and only then). `ahead`: what was read already.
     """
     ids = list(dict.fromkeys(note_ids))
     if not ids:
         return {}
-    found = card_store.entries(ids, render_entries)
+    covered = ahead is not None and all(i in ahead.entries for i in ids)
+    raws = [ahead.entries[i] for i in ids] if ahead is not None and covered else None
+    found = card_store.entries(ids, render_entries, raws=raws)
     own: dict[int, bytes] = {}
     if not feed and viewer_id is not None and len(found) < len(ids):
         user = viewer()
         if user is not None:
             own = _private_cards([i for i in ids if i not in found], user)
-    liked, collected = viewer_flags(viewer_id, ids)
+    if covered and ahead is not None and ahead.flags is not None and viewer_id is not None:
+        liked = {i for i in ids if ahead.flags[i][0]}
+        collected = {i for i in ids if ahead.flags[i][1]}
+    else:
+        liked, collected = viewer_flags(viewer_id, ids)
     extra = extra or {}
     out: dict[int, bytes] = {}
     for note_id, entry in found.items():
@@ -171,9 +214,14 @@ def note_detail_json(note_id: int, viewer_id: int | None) -> tuple[int, bytes] |
 
 
 def viewer_flags(viewer_id: int | None, note_ids: Sequence[int]) -> tuple[set[int], set[int]]:
-    """Which of these notes the viewer liked and collected: one query for both."""
+    """Which of these notes the viewer liked and collected: their flag set in services mode
+    (`app.feeds.flags`), else one query for both."""
     if viewer_id is None or not note_ids:
         return set(), set()
+    return flags.lookup(viewer_id, note_ids, lambda: _flags_from_database(viewer_id, note_ids))
+
+
+def _flags_from_database(viewer_id: int, note_ids: Sequence[int]) -> tuple[set[int], set[int]]:
     liked: set[int] = set()
     collected: set[int] = set()
     rows = db.session.connection().execute(

@@ -25,8 +25,9 @@ from app.core.routing import HasId
 from app.core.sql import insert_ignore
 from app.core.visibility import get_note_for
 from app.experiments.serving import experiment_arm_id
+from app.feeds import cards as card_views
 from app.feeds import ranker
-from app.feeds.cards import Present
+from app.feeds.cards import Prefetched, Present
 from app.feeds.config import FeedsConfig
 from app.feeds.jobs import flush_impressions, prefetch_feed
 from app.feeds.models import NegativeFeedback
@@ -104,8 +105,13 @@ def ranked_feed(
         None if fresh_session and viewer is None else buffer_key,
         prefetch_key,
         user_key,
-        take=page_size + page_size // 2,
+        take=page_size + max(page_size // 4, 4),
+        # services mode: the taken cards and the viewer's flags come in the same round trip
+        attach=(
+            card_views.attach_for(viewer.id if viewer else None, page_size) if get_redis() else None
+        ),
     )
+    ahead = card_views.prefetched(state.attached)
     keys = dict(state.keys)  # diversity keys of buffered cards: no features to read for them
 
     def features(ids: Iterable[int]) -> dict[int, NoteFeatures]:
@@ -129,7 +135,7 @@ def ranked_feed(
     )
     # Fewer than a page left: ranking runs anyway, so these are not presented twice.
     served = (
-        _serve(buffered, history, page_size, present, features, quotas)
+        _serve(buffered, history, page_size, present, features, quotas, ahead)
         if len(buffered) >= page_size
         else None
     )
@@ -173,7 +179,18 @@ def ranked_feed(
     left = len(rest) + (0 if replace else state.left)
     items = [(cards[item.note_id], item) for item in kept]
     served_ids = [item.note_id for item in kept]
-    store.save_page(
+    # Running low: the worker is asked for the next pages, a page early so it has time to
+    # finish (services mode: in embedded mode jobs run inline, which would only move the
+    # work into this request). The claim (one job per viewer and feed at a time) is taken
+    # in the page's own write.
+    ask_ahead = (
+        viewer is not None
+        and get_redis() is not None
+        and left < feeds.config.prefetch_when_pages_left * page_size
+        and state.ahead_left < page_size  # pages ranked ahead are already waiting
+    )
+    arm = experiment_arm_id(viewer, "channel" if channel else "discover")
+    claimed = store.save_page(
         PageWrite(
             session_id=session_key,
             user_key=user_key,
@@ -183,13 +200,7 @@ def ranked_feed(
             replace_buffer=replace,
             buffer_ttl_seconds=buffer_ttl,
             impressions=[
-                Impression(
-                    viewer.id if viewer else None,
-                    scored.note_id,
-                    scored.source,
-                    now,
-                    experiment_arm_id(viewer, "channel" if channel else "discover"),
-                )
+                Impression(viewer.id if viewer else None, scored.note_id, scored.source, now, arm)
                 for _, scored in items
             ],
             served_user_key=str(viewer.id) if viewer is not None else None,
@@ -197,16 +208,13 @@ def ranked_feed(
             generation=state.generation,
             # entries put back keep the keys they came with; a new ranking's are read
             keys=ranker.keys_of(features(item.note_id for item in rest)) if replace else keys,
+            claim_key=ranker.prefetch_claim(viewer.id, channel) if ask_ahead and viewer else None,
+            claim_ttl_seconds=feeds.config.prefetch_claim_seconds,
         )
     )
     _maybe_flush(len(items), feeds.config)
-    if (
-        viewer is not None
-        and left < feeds.config.prefetch_when_pages_left * page_size
-        and state.ahead_left < page_size  # pages ranked ahead are already waiting
-    ):
-        # a page early: the worker has time to finish
-        _prefetch_soon(store, viewer.id, channel, feeds.config)
+    if claimed and viewer is not None:
+        enqueue(prefetch_feed, viewer.id, channel)
     tail = [*history, *served_ids][-(RANKING.diversity.window - 1) :]
     return FeedPage(items=items, session=session, tail=tail, dropped=dropped)
 
@@ -229,15 +237,6 @@ def _cold_pool(
     return buffered + [s for s in cold if s.note_id not in exclude and s.note_id not in have]
 
 
-def _prefetch_soon(store: Any, user_id: int, channel: str | None, config: FeedsConfig) -> None:
-    """Rank this viewer's next pages in a worker while they read this one (services mode: in
-    embedded mode jobs run inline, which would only move the work into this request)."""
-    if get_redis() is None:
-        return
-    if store.claim(ranker.prefetch_claim(user_id, channel), config.prefetch_claim_seconds):
-        enqueue(prefetch_feed, user_id, channel)
-
-
 def _serve(
     ordered: list[Scored],
     history: list[int],
@@ -245,6 +244,7 @@ def _serve(
     present: Present,
     features: Callable[[Iterable[int]], Mapping[int, NoteFeatures]],
     quotas: Sequence[Quota],
+    ahead: Prefetched | None = None,
 ) -> tuple[list[Scored], Mapping[int, Any], list[Scored]]:
     """The next page from a ranked sequence: (cards served, their views, what is left).
 
@@ -260,7 +260,7 @@ def _serve(
     while len(chosen) < page_size and position < len(ordered):
         chunk = ordered[position : position + page_size - len(chosen)]
         position += len(chunk)
-        views = present([item.note_id for item in chunk])
+        views = present([item.note_id for item in chunk], ahead)
         cards.update(views)
         chosen += [item for item in chunk if item.note_id in views]
     if len(chosen) == position:  # nothing vanished: the ranked order stands as it was made

@@ -256,3 +256,32 @@ def test_entries_ranked_before_feedback_are_not_served(store: tuple[FeedStore, C
     )
     assert s.load_page("u1:sess", "u1:queue:", None, "u1", take=10).buffer == []
     assert s.load_page("u1:sess", "u1:queue:", None, "u1", take=10).left == 0
+
+
+def test_a_take_reads_what_it_is_asked_to_attach_in_the_same_round_trip(redis_client: Any) -> None:
+    """Redis only: the card store's values and the viewer's flag set, by the taken ids (the
+    stores without it leave `attached` empty and the caller reads as usual)."""
+    from ranking.store import Attach
+    from ranking.types import Scored
+
+    prefix = f"test:ranking:{uuid.uuid4().hex}:"
+    s = RedisFeedStore(redis_client, prefix)
+    try:
+        s.set_session_buffer("5:queue:", "5", [Scored(n, 0.5, "cf") for n in (11, 12, 13)])
+        redis_client.set(prefix + "card:11", b"C11")
+        redis_client.set(prefix + "card:13", b"C13")
+        redis_client.sadd(prefix + "flags", "*", "l12", "c13")
+        attach = Attach(prefix + "card:", prefix + "flags", ("*", "!"), ("l", "c"))
+        state = s.load_page("5:s", "5:queue:", None, "5", take=2, attach=attach)
+        assert [item.note_id for item in state.buffer] == [11, 12]
+        assert state.attached is not None
+        assert state.attached.values == {11: b"C11", 12: None}
+        assert state.attached.markers == (True, False)
+        assert state.attached.members == {11: (False, False), 12: (True, False)}
+        empty = s.load_page("5:s", "6:queue:", None, "6", take=2, attach=attach).attached
+        assert empty is not None and empty.values == {}
+        assert MemoryFeedStore().load_page(None, "5:queue:", None, "5", 2, attach).attached is None
+    finally:
+        keys = list(redis_client.scan_iter(match=prefix + "*"))
+        if keys:
+            redis_client.delete(*keys)

@@ -205,6 +205,8 @@ def delete_album(actor: User, album_id: int) -> None:
         )
     )
     _decrement_collects(removed)
+    if removed:
+        touched("flags", [actor.id])
     db.session.execute(delete(Album).where(Album.id == album.id))
     commit_fresh()
 
@@ -315,6 +317,7 @@ def collect_note(actor: User, note_id: int, album_id: int | None = None) -> dict
     )
     created = inserted.rowcount == 1
     if created:
+        touched("flags", [actor.id])  # the viewer's own flags on cards
         bump(Note, note.id, collect_count=1)
         bump(User, note.author_id, collect_received_count=1)
         bump(Album, album.id, note_count=1)
@@ -372,6 +375,7 @@ def uncollect_note(actor: User, note_id: int) -> dict[str, Any]:
         db.session.rollback()  # nothing to write; do not hold a transaction open
         return state
     author_id = db.session.scalar(select(Note.author_id).where(Note.id == note_id))
+    touched("flags", [actor.id])
     bump(Album, removed.album_id, note_count=-1)
     if not removed.suspect:  # a suspect collect (bought engagement) had left the counts
         bump(Note, note_id, collect_count=-1)

@@ -626,6 +626,7 @@ def like_note(actor: User, note_id: int) -> dict[str, Any]:
     note = get_interactable_note(actor, note_id)
     created = inserted(NoteLike, {"user_id": actor.id, "note_id": note.id})
     if created:
+        touched("flags", [actor.id])  # the viewer's own flags on cards
         bump(Note, note.id, like_count=1)
         bump(User, note.author_id, like_received_count=1)
         # In the outbox, committed with the like: a like is never left without its effects.
@@ -657,6 +658,8 @@ def unlike_note(actor: User, note_id: int) -> dict[str, Any]:
         .where(NoteLike.user_id == actor.id, NoteLike.note_id == note.id)
         .returning(NoteLike.suspect)
     ).first()
+    if deleted is not None:
+        touched("flags", [actor.id])
     # A suspect like (bought engagement) had already left the counts.
     if deleted is not None and not deleted.suspect:
         bump(Note, note.id, like_count=-1)
