@@ -72,6 +72,7 @@ class PageState:
     seen: set[int] = field(default_factory=set)
     buffer: list[Scored] = field(default_factory=list)  # taken, of the current generation
     left: int = 0  # entries still in the buffer after the take
+    stale: bool = False  # some taken entries were ranked before feedback: so is the rest
     took_ahead: bool = False  # the viewer's pages ranked ahead were moved into the buffer
     ahead_left: int = 0  # entries ranked ahead still waiting (not moved)
     generation: int = 0  # the viewer's buffer generation when read
@@ -271,6 +272,7 @@ class MemoryFeedStore:
         return PageState(
             seen=self.seen(session_id) if session_id else set(),
             buffer=items,
+            stale=len(items) < len(taken),
             left=len(buffer),
             took_ahead=took_ahead,
             ahead_left=len(ahead),
@@ -454,6 +456,7 @@ class RedisFeedStore:
         return PageState(
             seen={int(x) for x in seen},
             buffer=items,
+            stale=len(items) < len(taken),
             left=int(left),
             took_ahead=bool(took_ahead),
             ahead_left=int(ahead_left),
@@ -814,6 +817,7 @@ class DiskFeedStore:
         return PageState(
             seen=seen,
             buffer=items,
+            stale=len(items) < len(taken),
             left=len(buffer),
             took_ahead=took_ahead,
             ahead_left=len(ahead),

@@ -176,6 +176,8 @@ def ranked_feed(
     kept, cards, rest = served
     if from_cold and viewer is not None:
         rest = []  # the shared list is not theirs to keep: their own pages follow
+    if state.stale:  # ranked before the viewer's feedback: none of it is served any more
+        replace = True
     left = len(rest) + (0 if replace else state.left)
     items = [(cards[item.note_id], item) for item in kept]
     served_ids = [item.note_id for item in kept]

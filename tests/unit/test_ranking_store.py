@@ -254,7 +254,8 @@ def test_entries_ranked_before_feedback_are_not_served(store: tuple[FeedStore, C
             generation=state.generation,
         )
     )
-    assert s.load_page("u1:sess", "u1:queue:", None, "u1", take=10).buffer == []
+    state = s.load_page("u1:sess", "u1:queue:", None, "u1", take=10)
+    assert (state.buffer, state.stale) == ([], True)  # the caller drops the rest (replace)
     assert s.load_page("u1:sess", "u1:queue:", None, "u1", take=10).left == 0
 
 
