@@ -144,7 +144,9 @@ def ranked_feed(
     if (served is None or len(served[0]) < page_size) and not explain and get_redis() is not None:
         # Nothing ranked for this viewer yet (a first page, a new anonymous session, or the
         # worker behind): the pages ranked for no one in particular, while a worker ranks theirs.
-        pool = _cold_pool(store, channel, buffered, state.seen | set(history), viewer, user_key)
+        pool = _cold_pool(
+            store, channel, buffered, state.seen | set(history), viewer, user_key, features
+        )
         if len(pool) >= page_size:
             served = _serve(pool, history, page_size, present, features, quotas)
             from_cold = len(served[0]) >= page_size
@@ -228,15 +230,47 @@ def _cold_pool(
     exclude: set[int],
     viewer: Any,
     user_key: str,
+    features: Callable[[Iterable[int]], Mapping[int, NoteFeatures]],
 ) -> list[Scored]:
-    """What is left in this viewer's buffer, then the cold list, less what they saw."""
+    """What is left in this viewer's buffer, then the cold list, less what they saw and
+    what they said they are not interested in (the list was ranked for no one)."""
     cold = store.session_buffer(ranker.cold_key(channel), ranker.COLD)
     if not cold:
         return []
     if viewer is not None:
         exclude = exclude | store.recently_served(user_key)
     have = {item.note_id for item in buffered}
-    return buffered + [s for s in cold if s.note_id not in exclude and s.note_id not in have]
+    cold = [s for s in cold if s.note_id not in exclude and s.note_id not in have]
+    if viewer is not None:
+        cold = _interesting(cold, viewer.id, features)
+    return buffered + cold
+
+
+def _interesting(
+    items: list[Scored],
+    viewer_id: int,
+    features: Callable[[Iterable[int]], Mapping[int, NoteFeatures]],
+) -> list[Scored]:
+    """`items` less the notes, authors and topics the viewer said "not interested" to."""
+    refs: dict[str, set[int]] = {"note": set(), "author": set(), "topic": set()}
+    rows = db.session.execute(
+        select(NegativeFeedback.kind, NegativeFeedback.ref).where(
+            NegativeFeedback.user_id == viewer_id
+        )
+    )
+    for kind, ref in rows:
+        refs.setdefault(kind, set()).add(ref)
+    if not any(refs.values()):
+        return items
+    known = features(item.note_id for item in items)
+    return [
+        item
+        for item in items
+        if item.note_id not in refs["note"]
+        and (found := known.get(item.note_id)) is not None
+        and found.author_id not in refs["author"]
+        and not refs["topic"].intersection(found.topics)
+    ]
 
 
 def _serve(

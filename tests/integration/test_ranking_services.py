@@ -243,3 +243,35 @@ def test_first_pages_come_from_the_cold_list_while_a_worker_ranks(services_app, 
         anonymous += [card["id"] for card in body["items"]]
         cursor = body["next_cursor"]
     assert len(runs) == 1 and len(anonymous) == len(set(anonymous)) == 30
+
+
+def test_cold_pages_leave_out_what_the_viewer_is_not_interested_in(services_app, monkeypatch):
+    """The cold list is ranked for no one: a signed-in viewer's "not interested" (author or
+    note) still holds on the pages served from it, before any worker has ranked theirs."""
+    from app.feeds import ranker
+    from app.feeds.jobs import rank_cold_feeds
+
+    api = Api(services_app.test_client())
+    authors = [api.register(f"nope_author{i}") for i in range(6)]
+    api.register("nope_viewer")
+    for index in range(120):
+        insert_note(authors[index % 6]["id"], f"不感兴趣{index}", ago=index, like_count=120 - index)
+    rank_cold_feeds()
+    runs = []
+    real = ranker.run_pipeline
+    monkeypatch.setattr(ranker, "run_pipeline", lambda *a, **k: runs.append(a) or real(*a, **k))
+
+    first = api.get("/feeds/discover?limit=10", "nope_viewer").get_json()["items"]
+    assert len(first) == 10 and runs == []  # from the cold list
+    blocked_author = first[0]["author"]["id"]
+    hidden_note = first[1]["id"]
+    for body in (
+        {"note_id": first[0]["id"], "kind": "not_interested", "reason": "author"},
+        {"note_id": hidden_note, "kind": "not_interested", "reason": "note"},
+    ):
+        assert api.post("/feeds/feedback", "nope_viewer", json=body).status_code == 200
+    for _ in range(3):  # new sessions, no worker has run: every page from the cold list
+        page = api.get("/feeds/discover?limit=10", "nope_viewer").get_json()["items"]
+        assert len(page) == 10 and runs == []
+        assert all(card["author"]["id"] != blocked_author for card in page)
+        assert hidden_note not in [card["id"] for card in page]
