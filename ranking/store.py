@@ -69,7 +69,10 @@ class PageState:
     entries taken from the front of its buffer, which are gone from the buffer until a
     `save_page` puts back those not served."""
 
+    # the session's seen notes: all of them, or (`seen_whole` False) those among the taken
+    # entries only; a caller that needs the rest asks `seen`
     seen: set[int] = field(default_factory=set)
+    seen_whole: bool = True
     buffer: list[Scored] = field(default_factory=list)  # taken, of the current generation
     left: int = 0  # entries still in the buffer after the take
     stale: bool = False  # some taken entries were ranked before feedback: so is the rest
@@ -454,7 +457,8 @@ class RedisFeedStore:
         ids: list[int] = []
         items, keys = _read(taken, current, ids)
         return PageState(
-            seen={int(x) for x in seen},
+            seen={note_id for note_id, hit in zip(ids, seen, strict=False) if hit},
+            seen_whole=False,
             buffer=items,
             stale=len(items) < len(taken),
             left=int(left),
@@ -522,16 +526,15 @@ class RedisFeedStore:
 
 
 # KEYS: generation, seen, buffer, ahead, the attached set. ARGV: how many entries to take,
-# read seen (1/0), may move ahead (1/0), the `Attach` as JSON (or empty). Takes from the
-# buffer's front; when it runs short, the pages ranked ahead become the buffer (keeping their
-# time to live) and the take goes on from them. The attached values are read under keys made
-# from the entries' ids, which a script on Redis Cluster may not do: one Redis (or a
-# cluster's node per viewer, with the card store beside it) is assumed.
+# check the taken ids against the seen set (1/0), may move ahead (1/0), the `Attach` as JSON
+# (or empty). Takes from the buffer's front; when it runs short, the pages ranked ahead
+# become the buffer (keeping their time to live) and the take goes on from them. The
+# attached values are read under keys made from the entries' ids, which a script on Redis
+# Cluster may not do: one Redis (or a cluster's node per viewer, with the card store beside
+# it) is assumed.
 _TAKE = """
 local take = tonumber(ARGV[1])
 local generation = tonumber(redis.call('GET', KEYS[1]) or '0')
-local seen = {}
-if ARGV[2] == '1' then seen = redis.call('SMEMBERS', KEYS[2]) end
 local taken = {}
 local took_ahead = 0
 if take > 0 then
@@ -551,6 +554,13 @@ if take > 0 then
 end
 local ahead_left = 0
 if ARGV[3] == '1' then ahead_left = redis.call('LLEN', KEYS[4]) end
+-- the session's seen set is asked about the taken ids only (it grows with the session)
+local seen = {}
+if ARGV[2] == '1' and #taken > 0 then
+  local ids = {}
+  for i, entry in ipairs(taken) do ids[i] = string.match(entry, '^%[%-?%d+,(%d+)') end
+  seen = redis.call('SMISMEMBER', KEYS[2], unpack(ids))
+end
 local values, found = {}, {}
 if ARGV[4] ~= '' and #taken > 0 then
   local attach = cjson.decode(ARGV[4])

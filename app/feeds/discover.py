@@ -114,6 +114,12 @@ def ranked_feed(
     ahead = card_views.prefetched(state.attached)
     keys = dict(state.keys)  # diversity keys of buffered cards: no features to read for them
 
+    def seen_all() -> set[int]:
+        """The session's whole seen set (the take checked only the entries it took)."""
+        if state.seen_whole or fresh_session:
+            return state.seen
+        return store.seen(session_key)
+
     def features(ids: Iterable[int]) -> dict[int, NoteFeatures]:
         return ranker.features_for(set(ids), keys, catalogue, feeds.features)
 
@@ -145,7 +151,7 @@ def ranked_feed(
         # Nothing ranked for this viewer yet (a first page, a new anonymous session, or the
         # worker behind): the pages ranked for no one in particular, while a worker ranks theirs.
         pool = _cold_pool(
-            store, channel, buffered, state.seen | set(history), viewer, user_key, features
+            store, channel, buffered, seen_all() | set(history), viewer, user_key, features
         )
         if len(pool) >= page_size:
             served = _serve(pool, history, page_size, present, features, quotas)
@@ -163,7 +169,7 @@ def ranked_feed(
             history,
             page_size * prefetch,
             now,
-            seen=state.seen,
+            seen=seen_all(),
         )
         # Recently served notes let back in to fill a short run are only for this page.
         fresh = ranked[: len(ranked) - restored]
