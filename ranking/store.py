@@ -271,17 +271,8 @@ class MemoryFeedStore:
             self._put(buffer_key, ahead_expiry if took_ahead else expiry, buffer)
         if ahead_key and took_ahead:
             self._put(ahead_key, 0.0, [])
-        items, keys = _read(taken, generation)
-        return PageState(
-            seen=self.seen(session_id) if session_id else set(),
-            buffer=items,
-            stale=len(items) < len(taken),
-            left=len(buffer),
-            took_ahead=took_ahead,
-            ahead_left=len(ahead),
-            generation=generation,
-            keys=keys,
-        )
+        seen = self.seen(session_id) if session_id else set()
+        return _taken_state(taken, buffer, ahead, took_ahead, generation, seen)
 
     def save_page(self, write: PageWrite) -> bool:
         entries = _entries(write.generation, write.buffer, write.keys)
@@ -681,6 +672,28 @@ def _attached(attach: Attach, ids: list[int], values: list[Any], found: list[Any
     )
 
 
+def _taken_state(
+    taken: list[bytes],
+    buffer: list[bytes],
+    ahead: list[bytes],
+    took_ahead: bool,
+    generation: int,
+    seen: set[int],
+) -> PageState:
+    """The page state of a `_take` (the stores that hold lists in Python)."""
+    items, keys = _read(taken, generation)
+    return PageState(
+        seen=seen,
+        buffer=items,
+        stale=len(items) < len(taken),
+        left=len(buffer),
+        took_ahead=took_ahead,
+        ahead_left=len(ahead),
+        generation=generation,
+        keys=keys,
+    )
+
+
 def _take(
     buffer: list[bytes], ahead: list[bytes], take: int
 ) -> tuple[list[bytes], list[bytes], list[bytes], bool]:
@@ -823,17 +836,7 @@ class DiskFeedStore:
                 self._put(f"list:{buffer_key}", buffer, ahead_ttl if took_ahead else ttl)
             if took_ahead:
                 self.cache.delete(f"list:{ahead_key}")
-        items, keys = _read(taken, current)
-        return PageState(
-            seen=seen,
-            buffer=items,
-            stale=len(items) < len(taken),
-            left=len(buffer),
-            took_ahead=took_ahead,
-            ahead_left=len(ahead),
-            generation=current,
-            keys=keys,
-        )
+        return _taken_state(taken, buffer, ahead, took_ahead, current, seen)
 
     def save_page(self, write: PageWrite) -> bool:
         """One write transaction for everything a page writes."""
