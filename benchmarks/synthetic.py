@@ -858,8 +858,8 @@ def _write_notes(w: _Writer, p: _Plan, first: dict[str, int], _password: str) ->
 
 
 def _write_images(w: _Writer, p: _Plan, first: dict[str, int], _password: str) -> int:
-    """Pictures as the media pipeline leaves them (ready, three WebP variants), so cards and
-    their benchmarks carry real image data; no files are written."""
+    """Pictures as the media pipeline leaves them (ready, three WebP variants, text read), so
+    cards and their benchmarks carry real image data; no files are written."""
     counts = p.note_image_count
     n = int(counts.sum())
     rng = np.random.default_rng(n)
@@ -895,6 +895,8 @@ def _write_images(w: _Writer, p: _Plan, first: dict[str, int], _password: str) -
             "content_type": "image/jpeg",
             "variants": variants,
             "error": None,
+            # their text read (none found): no job tries to read files that were never written
+            "text_read_at": _ts(created),
             "created_at": _ts(created),
             "updated_at": _ts(created),
         },

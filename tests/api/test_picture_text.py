@@ -282,3 +282,26 @@ def test_a_picture_whose_text_was_never_read_is_read_by_the_repair(api, app):
     row = image_row(image_id)
     assert row.text_read_at is not None and "手冲咖啡" in row.text
     assert repair_unread_pictures() == 0
+
+
+def test_the_repairs_skip_pictures_whose_job_is_still_pending(api, app):
+    """A picture with a pending outbox row (a failed read waiting for its retry) is left to
+    that row; the sweep reads the others and does not fail on the rows it finds."""
+    from app.core.extensions import db
+    from app.core.jobs.outbox import STUCK_AFTER, pending_args, record_failure
+    from app.core.models import utcnow
+    from app.media.jobs import read_picture_text, repair_stuck_images, repair_unread_pictures
+
+    setup(api)
+    waiting, other = (upload(api, "author", picture(text)) for text in ("手冲咖啡 28元", "拿铁"))
+    for image_id in (waiting, other):
+        row = image_row(image_id)
+        row.text, row.text_lines, row.text_read_at = None, None, None
+        row.created_at = utcnow() - STUCK_AFTER * 2
+    db.session.commit()
+    record_failure(read_picture_text, [waiting], RuntimeError("the reader was down"))
+    assert pending_args(read_picture_text) == [[waiting]]
+    assert repair_unread_pictures() == 1  # the other one only
+    assert image_row(other).text_read_at is not None
+    assert image_row(waiting).text_read_at is None  # its own retry will read it
+    assert repair_stuck_images() == 0

@@ -209,3 +209,22 @@ def test_rows_written_before_the_domain_layout_still_resolve():
     assert _resolve("app.jobs.media:make_image_variants") is make_image_variants
     assert _resolve("app.jobs.notifications:deliver_notification") is deliver_notification
     assert _resolve("app.search.jobs:index_notes") is index_notes
+
+
+def test_embedded_mode_keeps_a_failed_inline_job_for_its_retry(app):
+    """No Redis: a job that fails inline is written down with its first back-off, and the
+    inline relay runs it again once that has passed."""
+    from app.core.extensions import db
+    from app.core.jobs.outbox import relay_inline
+
+    CALLS.clear()
+    before = utcnow()
+    enqueue(flaky, 2)  # runs here and fails
+    (row,) = _rows(function=f"{__name__}:flaky")
+    assert (row.state, row.attempts, CALLS) == ("pending", 1, [2])
+    assert row.due_at >= before + timedelta(seconds=10) and "still down" in row.last_error
+    assert relay_inline() == 0  # not due yet
+    db.session.execute(update(OutboxJob).where(OutboxJob.id == row.id).values(due_at=utcnow()))
+    db.session.commit()
+    assert relay_inline() == 1
+    assert (_rows(id=row.id)[0].state, CALLS) == ("done", [2, 2])

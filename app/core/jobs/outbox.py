@@ -98,15 +98,18 @@ def _row(fn: Callable[..., Any], args: Sequence[Any], **state: Any) -> OutboxJob
     now = utcnow()
     # Sent to RQ now, or (embedded) run after the response: the relay waits out a lease.
     sent_now = current_app.extensions.get("sprout.redis") is not None or _deferred(fn)
+    fields: dict[str, Any] = {
+        "state": "pending",
+        "attempts": 0,
+        "created_at": now,
+        "due_at": now + _lease() if sent_now else now,
+        **state,  # a failed inline job's row starts at one attempt (`record_failure`)
+    }
     return OutboxJob(
         function=_name(fn),
         args=[list(args), {}],  # positional and keyword arguments
         queue=getattr(fn, "queue_name", "default"),
-        state="pending",
-        attempts=0,
-        created_at=now,
-        due_at=now + _lease() if sent_now else now,
-        **state,
+        **fields,
     )
 
 
@@ -383,10 +386,11 @@ def sweep_stuck() -> int:
 
 
 def pending_args(fn: Callable[..., Any]) -> list[list[Any]]:
-    """The arguments of every pending row of `fn`: a repair skips what is already queued."""
+    """The positional arguments of every pending row of `fn`: a repair skips what is already
+    queued. (A row keeps `[args, kwargs]`, as `_row` writes it.)"""
     return [
-        args
-        for (args,) in db.session.execute(
+        list(arguments[0])
+        for (arguments,) in db.session.execute(
             select(OutboxJob.args).where(
                 OutboxJob.state == "pending", OutboxJob.function == _name(fn)
             )
