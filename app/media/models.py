@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.models import Base, utcnow
@@ -13,11 +13,30 @@ from app.core.models import Base, utcnow
 IMAGE_STATUSES = ("processing", "ready", "failed")
 IMAGE_KINDS = ("upload", "cover", "avatar")
 
+PROCESSING = "status = 'processing'"
+TEXT_UNREAD = "text_read_at IS NULL AND kind = 'upload' AND status = 'ready'"
+
 
 class Image(Base):
     __tablename__ = "images"
-    # Moderation looks for the same picture among the last day's uploads.
-    __table_args__ = (Index("ix_images_created_at", "created_at"),)
+    __table_args__ = (
+        # Moderation looks for the same picture among the last day's uploads.
+        Index("ix_images_created_at", "created_at"),
+        # The outbox sweep's repairs, every few seconds: the few pictures still processing or
+        # whose text is unread, without scanning every picture.
+        Index(
+            "ix_images_processing",
+            "created_at",
+            postgresql_where=text(PROCESSING),
+            sqlite_where=text(PROCESSING),
+        ),
+        Index(
+            "ix_images_text_unread",
+            "id",
+            postgresql_where=text(TEXT_UNREAD),
+            sqlite_where=text(TEXT_UNREAD),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int | None] = mapped_column(
