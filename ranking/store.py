@@ -151,7 +151,10 @@ class FeedStore(Protocol):
         attach: Attach | None = None,
     ) -> PageState: ...
 
-    def save_page(self, write: PageWrite) -> bool: ...
+    def save_page(self, write: PageWrite, meanwhile: Callable[[], object] | None = None) -> bool:
+        """Everything a page writes; True when it won the claim. `meanwhile` is called once,
+        while the write is under way where the store can overlap them (Redis)."""
+        ...
 
 
 class MemoryFeedStore:
@@ -274,7 +277,9 @@ class MemoryFeedStore:
         seen = self.seen(session_id) if session_id else set()
         return _taken_state(taken, buffer, ahead, took_ahead, generation, seen)
 
-    def save_page(self, write: PageWrite) -> bool:
+    def save_page(self, write: PageWrite, meanwhile: Callable[[], object] | None = None) -> bool:
+        if meanwhile is not None:
+            meanwhile()
         entries = _entries(write.generation, write.buffer, write.keys)
         ttl = self._session_ttl if write.buffer_ttl_seconds is None else write.buffer_ttl_seconds
         expiry, current = self._list(write.buffer_key)
@@ -460,10 +465,11 @@ class RedisFeedStore:
             attached=_attached(attach, ids, values, found) if attach is not None else None,
         )
 
-    def save_page(self, write: PageWrite) -> bool:
+    def save_page(self, write: PageWrite, meanwhile: Callable[[], object] | None = None) -> bool:
         """One round trip for everything a page writes: a script given one JSON document
         (a pipeline of its eight commands cost more in the client's argument packing than
-        the round trip itself)."""
+        the round trip itself). With `meanwhile`, the script is sent, `meanwhile` runs here
+        while Redis runs the script, and then the reply is read."""
         entries = _entries(write.generation, write.buffer, write.keys)
         given = write.buffer_ttl_seconds
         serving = write.served_user_key is not None and bool(write.served)
@@ -480,17 +486,44 @@ class RedisFeedStore:
             "impressions": impressions,
             "claim_ttl": max(int(write.claim_ttl_seconds), 1) if write.claim_key else 0,
         }
-        claimed = self._save(
-            keys=[
-                self._buffer(write.buffer_key),
-                self._k("seen", write.session_id),
-                self._k("served", write.served_user_key or "-"),
-                self.impressions_key,
-                self._k("claim", write.claim_key or "-"),
-            ],
-            args=[orjson.dumps(document)],
-        )
-        return bool(claimed)
+        keys = [
+            self._buffer(write.buffer_key),
+            self._k("seen", write.session_id),
+            self._k("served", write.served_user_key or "-"),
+            self.impressions_key,
+            self._k("claim", write.claim_key or "-"),
+        ]
+        args = [orjson.dumps(document)]
+        if meanwhile is None:
+            return bool(self._save(keys=keys, args=args))
+        return bool(self._overlapped(_SAVE, keys, args, meanwhile))
+
+    def _overlapped(
+        self, script: str, keys: list[str], args: list[Any], meanwhile: Callable[[], object]
+    ) -> Any:
+        """`script`'s reply, with `meanwhile` run between sending it and reading the reply.
+
+        EVAL rather than EVALSHA: Redis keeps the compiled script by its hash either way, and
+        a Redis that restarted since cannot answer NOSCRIPT after `meanwhile` has run. A
+        connection that fails is dropped (the caller's fallback then redoes the write, so
+        `meanwhile` must bear a second call); one whose reply was read goes back to the pool.
+        """
+        pool = self.r.connection_pool
+        connection = pool.get_connection()
+        read = False
+        try:
+            # (the pool has replaced a socket that Redis closed, as for any command)
+            connection.send_command("EVAL", script, len(keys), *keys, *args)
+            try:
+                meanwhile()
+            finally:
+                reply = connection.read_response()
+                read = True
+        finally:
+            if not read:
+                connection.disconnect()
+            pool.release(connection)
+        return reply
 
     def drain_impressions(self, max_items: int) -> list[Impression]:
         """Atomically take up to `max_items` from the head of the buffer."""
@@ -838,8 +871,10 @@ class DiskFeedStore:
                 self.cache.delete(f"list:{ahead_key}")
         return _taken_state(taken, buffer, ahead, took_ahead, current, seen)
 
-    def save_page(self, write: PageWrite) -> bool:
+    def save_page(self, write: PageWrite, meanwhile: Callable[[], object] | None = None) -> bool:
         """One write transaction for everything a page writes."""
+        if meanwhile is not None:
+            meanwhile()
         entries = _entries(write.generation, write.buffer, write.keys)
         given = write.buffer_ttl_seconds
         ttl = self._session_ttl if given is None else max(given, 1.0)

@@ -47,6 +47,10 @@ class FeedPage:
     session: str
     tail: list[int]  # the last cards served, for the next page's diversity
     dropped: dict[str, int]
+    rendered: Any = None  # what `render` made of the items
+
+
+Render = Callable[[list[tuple[Any, Scored]]], Any]
 
 
 def ranked_feed(
@@ -58,11 +62,14 @@ def ranked_feed(
     page_size: int,
     present: Present,
     explain: bool = False,
+    render: Render | None = None,
 ) -> FeedPage:
     """One page of the discover (or channel) waterfall for this viewer and feed session.
 
     `history` is the last cards of the previous page (carried in the cursor), so diversity
-    holds across page boundaries too. `present` makes the cards of the chosen notes.
+    holds across page boundaries too. `present` makes the cards of the chosen notes;
+    `render`, when given, makes the answer of the page's items while the page's write is
+    under way (`FeedPage.rendered`).
 
     Ranking runs for `ranking_prefetch_pages` pages at once, ranked and diversified as one
     sequence; the cards not served wait in a buffer and the next pages come from it (checked
@@ -200,6 +207,12 @@ def ranked_feed(
         and state.ahead_left < page_size  # pages ranked ahead are already waiting
     )
     arm = experiment_arm_id(viewer, "channel" if channel else "discover")
+    rendered: list[Any] = []
+
+    def meanwhile() -> None:
+        if render is not None and not rendered:  # once, even if the write is redone
+            rendered.append(render(items))
+
     claimed = store.save_page(
         PageWrite(
             session_id=session_key,
@@ -220,13 +233,21 @@ def ranked_feed(
             keys=ranker.keys_of(features(item.note_id for item in rest)) if replace else keys,
             claim_key=ranker.prefetch_claim(viewer.id, channel) if ask_ahead and viewer else None,
             claim_ttl_seconds=feeds.config.prefetch_claim_seconds,
-        )
+        ),
+        meanwhile=meanwhile,
     )
+    meanwhile()
     _maybe_flush(len(items), feeds.config)
     if claimed and viewer is not None:
         enqueue(prefetch_feed, viewer.id, channel)
     tail = [*history, *served_ids][-(RANKING.diversity.window - 1) :]
-    return FeedPage(items=items, session=session, tail=tail, dropped=dropped)
+    return FeedPage(
+        items=items,
+        session=session,
+        tail=tail,
+        dropped=dropped,
+        rendered=rendered[0] if rendered else None,
+    )
 
 
 def _cold_pool(

@@ -291,3 +291,70 @@ def test_a_take_reads_what_it_is_asked_to_attach_in_the_same_round_trip(redis_cl
         keys = list(redis_client.scan_iter(match=prefix + "*"))
         if keys:
             redis_client.delete(*keys)
+
+
+def _write(served: list[int], claim: str | None = None) -> Any:
+    from ranking.store import PageWrite
+    from ranking.types import Scored
+
+    return PageWrite(
+        session_id="u1:sess",
+        user_key="u1",
+        served=served,
+        buffer_key="u1:queue:",
+        buffer=[Scored(99, 0.1, "hot")],
+        impressions=[(1, n, "cf", 1.0) for n in served],
+        served_user_key="u1",
+        serve_ttl_seconds=3600,
+        claim_key=claim,
+        claim_ttl_seconds=15,
+    )
+
+
+def test_a_page_write_runs_meanwhile_once_and_still_writes_everything(
+    store: tuple[FeedStore, Clock],
+) -> None:
+    """`meanwhile` (the answer being made) runs once; the write and the claim are as without
+    it, and a second page does not win the claim the first one holds."""
+    s, _ = store
+    calls: list[int] = []
+    assert s.save_page(_write([1, 2], claim="prefetch:u1:"), meanwhile=lambda: calls.append(1))
+    assert calls == [1]
+    assert s.seen("u1:sess") == {1, 2} and s.recently_served("u1") == {1, 2}
+    assert [i.note_id for i in s.drain_impressions(10)] == [1, 2]
+    assert [item.note_id for item in s.session_buffer("u1:queue:", "u1")] == [99]
+    assert not s.save_page(_write([3], claim="prefetch:u1:"), meanwhile=lambda: calls.append(2))
+    assert calls == [1, 2] and s.seen("u1:sess") == {1, 2, 3}
+
+
+def test_an_overlapped_redis_write_leaves_its_connection_clean(
+    redis_client: Any, redis_url: str
+) -> None:
+    """The reply is read even when `meanwhile` fails, so the pooled connection answers the
+    next command with its own reply; a pooled socket that Redis closed is replaced before
+    the send, as for any command."""
+    prefix = f"test:ranking:{uuid.uuid4().hex}:"
+    s = RedisFeedStore(redis_client, prefix, session_ttl_seconds=600)
+    try:
+
+        def fails() -> None:
+            raise RuntimeError("rendering failed")
+
+        with pytest.raises(RuntimeError):
+            s.save_page(_write([1]), meanwhile=fails)
+        assert s.seen("u1:sess") == {1}  # written, and the reply consumed
+        assert redis_client.ping() is True
+        assert redis_client.get(prefix + "nothing") is None
+        # the pooled connection closed by the server: the send goes out on a new one
+        pooled = redis_client.client_id()
+        admin = redis_lib.Redis.from_url(redis_url)
+        assert admin.client_kill_filter(_id=pooled) == 1
+        admin.close()
+        assert s.save_page(_write([2], claim="c"), meanwhile=lambda: None)
+        assert s.seen("u1:sess") == {1, 2}
+        pool = redis_client.connection_pool
+        assert len(pool._in_use_connections) == 0  # every connection went back
+    finally:
+        keys = list(redis_client.scan_iter(match=prefix + "*"))
+        if keys:
+            redis_client.delete(*keys)
