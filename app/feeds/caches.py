@@ -4,6 +4,7 @@ state shared across processes is in the feed store and the shared state, not her
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -118,28 +119,44 @@ def build_catalogue(
     )
 
 
-_MISSING = object()
-
-
 class FeatureCache:
     """Features of notes outside the catalogue (CF neighbours, a user's history), kept for a
     short while: most are asked for again by the next requests. Their labels and authors
-    hardly change; their counts only matter inside the catalogue, which is rebuilt apart."""
+    hardly change; their counts only matter inside the catalogue, which is rebuilt apart.
+
+    A plain dict of (expiry, features) rather than a `TTLCache`: a ranking-ahead job looks
+    up about 1,500 ids, and a `TTLCache` lookup cost 45 times a dict's (4.5 µs against
+    0.1), about a sixth of the job. Every entry lives `ttl_seconds`, so the oldest inserted
+    are the first to expire; past `size` entries they go first. Reads take no lock (a dict
+    read is atomic); writes do."""
 
     def __init__(self, ttl_seconds: float, size: int) -> None:
+        self._ttl = max(ttl_seconds, 1e-3)
+        self._size = max(size, 1)
         self._lock = threading.Lock()
-        self._cache: TTLCache[int, NoteFeatures | None] = TTLCache(size, max(ttl_seconds, 1e-3))
+        self._entries: dict[int, tuple[float, NoteFeatures | None]] = {}
 
     def __call__(self, note_ids: Iterable[int]) -> dict[int, NoteFeatures]:
-        wanted = set(note_ids)
+        now = time.monotonic()
+        entries = self._entries
+        result: dict[int, NoteFeatures] = {}
+        missing: list[int] = []
+        for note_id in set(note_ids):
+            hit = entries.get(note_id)
+            if hit is None or hit[0] <= now:
+                missing.append(note_id)
+            elif hit[1] is not None:
+                result[note_id] = hit[1]
+        if not missing:
+            return result
+        loaded = note_features(missing)
+        expires = now + self._ttl
         with self._lock:
-            found = {i: self._cache.get(i, _MISSING) for i in wanted}
-        missing = [i for i, value in found.items() if value is _MISSING]
-        loaded = note_features(missing) if missing else {}
-        with self._lock:
-            for note_id in missing:  # remember invisible notes too, as None
-                self._cache[note_id] = loaded.get(note_id)
-        result = {i: f for i, f in found.items() if f is not _MISSING and f is not None}  # type: ignore[misc]
+            for note_id in missing:  # invisible notes too, as None
+                entries.pop(note_id, None)  # inserted anew, so last in the eviction order
+                entries[note_id] = (expires, loaded.get(note_id))
+            for old in list(itertools.islice(entries, max(len(entries) - self._size, 0))):
+                del entries[old]
         result.update(loaded)
         return result
 
@@ -163,7 +180,7 @@ class FallbackOrder:
             order = fallback_order(self.size, channel)
             with self._lock:
                 self._cache[channel or ""] = order
-        ids = [i for i in order if i not in exclude][:n]
+        ids = list(itertools.islice((i for i in order if i not in exclude), n))
         if len(ids) < n and len(order) >= self.size:
             return None
         return ids
