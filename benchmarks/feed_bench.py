@@ -176,6 +176,24 @@ def jobs_in_child(env: dict[str, str], names: list[str]) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def redis_neighbours(redis_url: str) -> list[str]:
+    """The other clients connected to the bench's Redis database (`CLIENT LIST`), as
+    "address (last command)"."""
+    import redis
+
+    connection = redis.Redis.from_url(redis_url)
+    try:
+        database = int(connection.connection_pool.connection_kwargs.get("db", 0))
+        me = connection.client_id()
+        return [
+            f"{client['addr']} ({client.get('cmd', '?')})"
+            for client in connection.client_list()
+            if int(client.get("db", -1)) == database and int(client["id"]) != me
+        ]
+    finally:
+        connection.close()
+
+
 def preclaim_heavy_jobs(redis_url: str, hold_seconds: int) -> list[str]:
     """Claim the heavy jobs' schedule keys as `app.schedule.tick` does, for `hold_seconds`, so
     the worker's scheduler finds them already enqueued for this interval and skips them."""
@@ -637,6 +655,13 @@ def main() -> None:
     import redis
 
     ensure_database(url)
+    others = redis_neighbours(args.redis_url)
+    if others:
+        raise SystemExit(
+            f"other clients use {args.redis_url} ({'; '.join(others[:5])}): a worker or server "
+            "left on the bench's Redis database takes its jobs and spoils the figures; stop "
+            "them, or pass another --redis-url"
+        )
     redis.Redis.from_url(args.redis_url).flushdb()  # the bench's own database: no old state
     log(f"flushed {args.redis_url}")
     generated = generate(url, **sizes)
