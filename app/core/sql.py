@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 import orjson
@@ -68,6 +68,32 @@ def insert_ignore_many(model: type[DeclarativeBase]) -> Insert:
     """`insert_ignore` for a batch: execute it with a list of rows."""
     builder = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     return builder(model).on_conflict_do_nothing()
+
+
+def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """Insert many rows into `table` in the open transaction; returns how many.
+
+    On PostgreSQL a `COPY … FROM STDIN`: an executemany sends one `INSERT` per row, which cost
+    the worker 75 µs of CPU per impression (1.5 s for a 30 s flush at bench load) against a
+    few µs here, and PostgreSQL parses and plans none of them. Elsewhere a plain executemany.
+    Column names come from code, never from input."""
+    if db.engine.dialect.name == "postgresql":
+        raw = db.session.connection().connection.driver_connection
+        count = 0
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+                count += 1
+        return count
+    batch = [dict(zip(columns, row, strict=True)) for row in rows]
+    if batch:
+        names = ", ".join(columns)
+        marks = ", ".join(f":{name}" for name in columns)
+        db.session.execute(text(f"INSERT INTO {table} ({names}) VALUES ({marks})"), batch)
+    return len(batch)
 
 
 def bump(model: type[DeclarativeBase], row_id: Any, **deltas: int) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import delete, insert, select, text, update
 
 from app.core.extensions import db
 from app.core.models import utcnow
-from app.core.sql import id_in
+from app.core.sql import copy_rows, id_in
 from app.feeds.blend_model import hot_half_life
 from app.feeds.cards import Present
 from app.feeds.models import HotListEntry
@@ -136,13 +136,7 @@ def _write_hot_scores(scores: list[dict[str, Any]]) -> None:
                 "ON COMMIT DROP"
             )
         )
-        raw = db.session.connection().connection.driver_connection
-        with (
-            raw.cursor() as cursor,
-            cursor.copy("COPY hot_scores_in (id, score) FROM STDIN") as copy,
-        ):
-            for row in scores:
-                copy.write_row((row["id"], row["hot_score"]))
+        copy_rows("hot_scores_in", ("id", "score"), ((r["id"], r["hot_score"]) for r in scores))
         db.session.execute(
             text("UPDATE notes SET hot_score = s.score FROM hot_scores_in s WHERE notes.id = s.id")
         )

@@ -7,10 +7,8 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert
-
 from app.core.extensions import db, get_feed_store
-from app.core.sql import add_to_counts
+from app.core.sql import add_to_counts, copy_rows
 from app.feeds.models import NoteEvent
 from app.notes.models import Note
 
@@ -20,19 +18,20 @@ def flush_impressions(max_items: int) -> dict[str, Any]:
     batch = get_feed_store().drain_impressions(max_items)
     if not batch:
         return {"impressions": 0}
-    db.session.execute(
-        insert(NoteEvent),
-        [
-            {
-                "user_id": item.user_id,
-                "note_id": item.note_id,
-                "kind": "impression",
-                "source": item.source[:16],
-                "experiment_arm_id": item.experiment_arm_id,  # the experiment report's key
-                "created_at": datetime.fromtimestamp(item.ts, UTC),
-            }
+    copy_rows(
+        NoteEvent.__tablename__,
+        ("user_id", "note_id", "kind", "source", "experiment_arm_id", "created_at"),
+        (
+            (
+                item.user_id,
+                item.note_id,
+                "impression",
+                item.source[:16],
+                item.experiment_arm_id,  # the experiment report's key
+                datetime.fromtimestamp(item.ts, UTC),
+            )
             for item in batch
-        ],
+        ),
     )
     counts = Counter(item.note_id for item in batch)
     add_to_counts(Note, "impression_count", dict(counts))
