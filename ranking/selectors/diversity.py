@@ -89,17 +89,37 @@ def diversify(
             return True
         return not placed.run_at_least(idx, value, limit)
 
+    # Each quota's last `span - 1` cards (whether each was limited) and how many of them
+    # were: kept up to date as cards are placed, since the lookahead asks again and again.
     windows = [deque[bool](maxlen=max(span - 1, 0)) for _, _, span in quotas]
+    in_window = [0] * len(quotas)
+    caps = [cap for _, cap, _ in quotas]
+    limited_by: dict[int, tuple[bool, ...]] = {}  # by id(): the items live until we return
+
+    def limits(it: Scored) -> tuple[bool, ...]:
+        found = limited_by.get(id(it))
+        if found is None:
+            found = limited_by[id(it)] = tuple(limited(it) for limited, _, _ in quotas)
+        return found
 
     def quota_ok(it: Scored) -> bool:
-        return all(
-            sum(recent) < cap or not limited(it)
-            for (limited, cap, _), recent in zip(quotas, windows, strict=True)
-        )
+        if not quotas:
+            return True
+        for q, is_limited in enumerate(limits(it)):
+            if is_limited and in_window[q] >= caps[q]:
+                return False
+        return True
 
     def count_quotas(it: Scored) -> None:
-        for (limited, _, _), recent in zip(quotas, windows, strict=True):
-            recent.append(limited(it))
+        if not quotas:
+            return
+        for q, is_limited in enumerate(limits(it)):
+            recent = windows[q]
+            if recent.maxlen and len(recent) == recent.maxlen and recent[0]:
+                in_window[q] -= 1  # the oldest leaves the window
+            if recent.maxlen:
+                recent.append(is_limited)
+                in_window[q] += is_limited
 
     pins = dict(pinned or {})
     pending += [p for p in pins.values() if p.note_id not in used]  # fallback slot if not placed

@@ -113,6 +113,36 @@ def test_a_starved_page_relaxes_the_author_rule_only_when_nothing_else_keeps_it(
                 assert all(shown.count(other) >= 2 for other in authors[pos:])
 
 
+def test_quotas_hold_in_every_span_while_other_cards_are_left() -> None:
+    """Pool notes (one in 7) and unpositioned picks (one in 5) never exceed their share of
+    any run of cards while a card outside the quota could take the place; with none left,
+    the limited cards still fill the page rather than vanish."""
+    from ranking.selectors.page import page_quotas
+
+    rng = random.Random(7)
+    quotas = page_quotas(0.15, 0.2, 5, signed_in=True)
+    for _ in range(500):
+        notes = {
+            # every author once: only the quotas and the channel runs order the cards
+            i: NoteFeatures(i, author_id=i, channel=rng.choice(CHANNELS))
+            for i in range(rng.randint(0, 90))
+        }
+        kinds = ("hot", "interest", "explore", "pick")
+        items = sorted(
+            (Scored(i, rng.random(), rng.choice(kinds)) for i in notes), key=lambda s: -s.score
+        )
+        out = diversify(items, notes, quotas=quotas, lookahead=len(items) + 1)
+        assert sorted(s.note_id for s in out) == sorted(notes)  # nothing is lost
+        for source, cap, span in (("explore", 1, 7), ("pick", 1, 5)):
+            limited = [s.source == source for s in out]
+            for end in range(len(out)):
+                window = limited[max(end - span + 1, 0) : end + 1]
+                if sum(window) > cap:  # allowed only once nothing else was left to place
+                    assert all(limited[end:]) or all(
+                        s.source in ("explore", "pick") for s in out[end:]
+                    )
+
+
 def test_diversity_with_a_limit_is_the_prefix_of_the_unlimited_run() -> None:
     rng = random.Random(7)
     for _ in range(300):
