@@ -24,7 +24,8 @@ def absolute_url(url: str) -> str:
 
 
 def image_view(image: Any) -> dict[str, Any] | None:
-    """An `Image`, or any row with its fields."""
+    """An `Image`, or any row with its fields (`edits` among them: a row without it would
+    show the picture's tags as none)."""
     if image is None:
         return None
     storage = get_storage()
@@ -46,7 +47,7 @@ def image_view(image: Any) -> dict[str, Any] | None:
         "dominant_color": image.dominant_color,
         "variants": variants,
         # Image tags (图片标签): labels at points of the picture, drawn by clients.
-        "tags": list(((getattr(image, "edits", None) or {}).get("tags")) or []),
+        "tags": list(((image.edits or {}).get("tags")) or []),
     }
 
 

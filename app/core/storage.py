@@ -21,7 +21,10 @@ from botocore.exceptions import ClientError
 IMMUTABLE_CACHE_CONTROL: Final = "public, max-age=31536000, immutable"
 PRESIGNED_URL_SECONDS: Final = 3600
 MAX_KEY_LENGTH: Final = 512
-_KEY_SEGMENT: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
+_KEY_SEGMENT: Final = r"[A-Za-z0-9_][A-Za-z0-9._-]*"
+#: Segments of `_KEY_SEGMENT` joined by single slashes: only characters a URL path keeps as
+#: they are (so a valid key needs no quoting in a URL).
+_KEY: Final = re.compile(rf"{_KEY_SEGMENT}(?:/{_KEY_SEGMENT})*")
 
 
 class InvalidStorageKey(ValueError):
@@ -51,8 +54,7 @@ def validate_key(key: str) -> str:
     """
     if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
         raise InvalidStorageKey(f"invalid storage key: {key!r}")
-    segments = key.split("/")
-    if not all(_KEY_SEGMENT.fullmatch(segment) for segment in segments):
+    if not _KEY.fullmatch(key):
         raise InvalidStorageKey(f"invalid storage key: {key!r}")
     return key
 
@@ -112,7 +114,7 @@ class LocalStorage:
         self.path(key).unlink(missing_ok=True)
 
     def url(self, key: str) -> str:
-        return f"{self.url_prefix}/{quote(validate_key(key))}"
+        return f"{self.url_prefix}/{validate_key(key)}"  # a valid key is URL-safe as it is
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()

@@ -358,6 +358,7 @@ _IMAGE_COLUMNS = (
     Image.dominant_color,
     Image.variants,
     Image.storage_key,
+    Image.edits,  # the picture's tags (图片标签), shown on cards as on the note itself
 )
 
 

@@ -104,3 +104,8 @@ def test_image_tags_are_searchable(api):
     found = api.get("/search/notes?q=牛油果吐司").get_json()["items"]
     assert [item["id"] for item in found] == [note["id"]]
     assert note["images"][0]["tags"][0]["label"] == "牛油果吐司"
+    # the stored card (the note read again, a card by id) shows them as the write did
+    for read in (api.get(f"/notes/{note['id']}"), api.get(f"/notes?ids={note['id']}")):
+        card = read.get_json()
+        card = card["items"][0] if "items" in card else card
+        assert card["images"][0]["tags"] == EDITS["tags"]
