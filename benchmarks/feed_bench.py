@@ -16,8 +16,9 @@ On a machine with PostgreSQL and Redis up, this
    threads);
 5. from separate client processes (one kept-alive HTTP/1.1 connection per client and
    server), at 1 and then at 4 clients, runs rounds: each round a block of K requests of
-   every scenario, the scenario order rotated per round; CPU of every process group is read
-   from /proc around each block. A warm-up round comes first at each concurrency;
+   every scenario, in a balanced order (`block_orders`); CPU of every process group is read
+   from /proc around each block, once the jobs the block caused have finished
+   (`jobs_settler`). A warm-up round comes first at each concurrency;
 6. prints per-scenario tables, the ratios against the issue's targets, peak memory per
    process, and a Markdown block for docs/benchmarks.md (also written to `--out`).
 
@@ -192,6 +193,56 @@ def redis_neighbours(redis_url: str) -> list[str]:
         ]
     finally:
         connection.close()
+
+
+#: How long a block waits, after its last reply, for the jobs it caused to finish.
+SETTLE_SECONDS = 5.0
+
+
+def jobs_settler(redis_url: str, timeout: float = SETTLE_SECONDS) -> Callable[[], float]:
+    """A function that waits until the RQ queues are empty and no job is running (or
+    `timeout`) and returns the seconds it waited. A block's CPU is read after it, so the
+    worker's jobs a scenario causes (discover's ranking ahead, its impressions) count for
+    that scenario, not for whichever block runs next."""
+    import redis
+    from rq import Queue
+    from rq.registry import StartedJobRegistry
+
+    connection = redis.Redis.from_url(redis_url)
+    names = ("default", "media", "notifications", "low")  # app.core.jobs.QUEUES
+    queues = [Queue(name, connection=connection) for name in names]
+    registries = [StartedJobRegistry(queue=queue) for queue in queues]
+
+    def settle() -> float:
+        started = time.perf_counter()
+        while time.perf_counter() - started < timeout:
+            if not any(q.count for q in queues) and not any(r.count for r in registries):
+                break
+            time.sleep(0.005)
+        return time.perf_counter() - started
+
+    return settle
+
+
+def block_orders(names: list[str], rounds: int) -> list[list[str]]:
+    """The scenario order of each round: a Williams design (balanced for the block just
+    before): over every `len(names)` rounds each scenario comes right after each other one
+    equally often, so what a block leaves behind (a job still running, a warm cache) falls
+    on every scenario alike. A plain rotation put the same scenario after discover in every
+    round."""
+    n = len(names)
+    first = [0]
+    low, high = 1, n - 1
+    while len(first) < n:  # 0, 1, n-1, 2, n-2, ...
+        first.append(low)
+        low += 1
+        if len(first) < n:
+            first.append(high)
+            high -= 1
+    squares = [[(k + r) % n for k in first] for r in range(n)]
+    if n % 2:  # odd: the mirrored square balances the carry-over
+        squares += [list(reversed(row)) for row in squares]
+    return [[names[k] for k in squares[r % len(squares)]] for r in range(rounds)]
 
 
 def preclaim_heavy_jobs(redis_url: str, hold_seconds: int) -> list[str]:
@@ -433,6 +484,7 @@ class Result:
     pages: list[int] = field(default_factory=list)
     errors: int = 0
     seconds: float = 0.0
+    settle_seconds: float = 0.0  # waiting for the jobs its blocks caused (not in `seconds`)
     cpu: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     @property
@@ -458,11 +510,19 @@ class Result:
 
 
 def run_phase(
-    work: Workload, clients: int, rounds: int, block: int, warmup: int, tracked: Tracked
+    work: Workload,
+    clients: int,
+    rounds: int,
+    block: int,
+    warmup: int,
+    tracked: Tracked,
+    settle: Callable[[], float],
 ) -> dict[str, Result]:
-    """`rounds` rounds of a `block` of requests per scenario, the order rotated per round,
-    from `clients` processes; request j of a block goes to client j % clients. A warm-up
-    round of `warmup` requests per scenario (not measured) replays the sequence's start."""
+    """`rounds` rounds of a `block` of requests per scenario, in a balanced order per round
+    (`block_orders`), from `clients` processes; request j of a block goes to client j %
+    clients. A warm-up round of `warmup` requests per scenario (not measured) replays the
+    sequence's start. After each block, `settle` waits for the jobs it caused before its CPU
+    is read (latency and req/s are timed up to its last reply)."""
     context = multiprocessing.get_context("fork")
     pipes, processes = [], []
     for _ in range(clients):
@@ -487,10 +547,12 @@ def run_phase(
             pipe.send((name, list(range(first + index, first + count, clients))))
         replies = [pipe.recv() for pipe in pipes]
         elapsed = time.perf_counter() - started
+        waited = settle()
         if not measured:
             return
         after = tracked.cpu()[0]
         result = results[name]
+        result.settle_seconds += waited
         result.seconds += elapsed
         for group, seconds in after.items():
             result.cpu[group] += seconds - before.get(group, 0.0)
@@ -505,9 +567,8 @@ def run_phase(
         for name in names:
             run_block(name, warmup, measured=False)
         counters = dict.fromkeys(names, 0)  # the measured sequence starts over
-        for round_index in range(rounds):
-            shift = round_index % len(names)
-            for name in names[shift:] + names[:shift]:
+        for round_index, order in enumerate(block_orders(names, rounds)):
+            for name in order:
                 run_block(name, block, measured=True)
             log(  # this round's medians: drift shows here
                 f"{clients} client(s): round {round_index + 1}/{rounds} p50 "
@@ -533,8 +594,8 @@ def run_phase(
 def scenario_table(results: dict[str, Result]) -> list[str]:
     lines = [
         "| scenario | requests | req/s | p50 ms | p95 ms | p99 ms | errors | CPU ms/req "
-        "| app | floor | worker | postgres | redis | clients | (others) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| app | floor | worker | postgres | redis | clients | (others) | jobs' wait s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, result in results.items():
         lines.append(
@@ -542,7 +603,7 @@ def scenario_table(results: dict[str, Result]) -> list[str]:
             f"{result.quantile(50):.1f} | {result.quantile(95):.1f} | {result.quantile(99):.1f} | "
             f"{result.errors} | {result.cpu_ms():.2f} | "
             + " | ".join(f"{result.cpu_ms(group):.2f}" for group in (*GROUPS, OTHERS))
-            + " |"
+            + f" | {result.settle_seconds:.1f} |"
         )
     discover = results["discover"]
     for label, wanted in (("page 1 of a session", {1}), ("pages 2-5", {2, 3, 4, 5})):
@@ -555,7 +616,7 @@ def scenario_table(results: dict[str, Result]) -> list[str]:
             lines.append(
                 f"| discover, {label} | {len(part)} | | {discover.quantile(50, part):.1f} | "
                 f"{discover.quantile(95, part):.1f} | {discover.quantile(99, part):.1f} | | "
-                "| | | | | | | |"
+                "| | | | | | | | |"
             )
     return lines
 
@@ -620,7 +681,9 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=1, help="data size: 1 (100k notes) or 10")
     parser.add_argument("--database-url", default=None, help="default: sprout_feed_bench[_10x]")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/7")
-    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument(
+        "--rounds", type=int, default=24, help="a multiple of 6 keeps the order balanced"
+    )
     parser.add_argument("--block", type=int, default=50, help="requests per scenario per round")
     parser.add_argument("--warmup", type=int, default=500, help="requests per scenario, unmeasured")
     parser.add_argument("--clients", default="1,4", help="concurrencies, in order")
@@ -770,7 +833,13 @@ def main() -> None:
             work = Workload(base, floor, tokens, id_sets, note_ids)
             for clients in (int(c) for c in args.clients.split(",")):
                 by_clients[clients] = run_phase(
-                    work, clients, args.rounds, args.block, args.warmup, tracked
+                    work,
+                    clients,
+                    args.rounds,
+                    args.block,
+                    args.warmup,
+                    tracked,
+                    jobs_settler(args.redis_url),
                 )
             if servers["worker"].poll() is not None:
                 problems.append(f"the RQ worker exited during the run; see {logs}/worker.log")
@@ -841,9 +910,12 @@ def main() -> None:
             "HTTP/1.1 connection each (gunicorn `--keep-alive 300`); every response parsed "
             "and checked (a 200 without a full page is an error). "
             f"{args.rounds} rounds; "
-            f"each a block of {args.block} requests per scenario, the order rotated per round; "
+            f"each a block of {args.block} requests per scenario, in a balanced order (each "
+            "scenario right after each other one equally often); "
             f"{args.warmup} warm-up requests per scenario first. CPU ms per request: every "
-            "process of each group, from /proc around each block (postgres: the backends on "
+            "process of each group, from /proc around each block, read once the jobs the block "
+            "caused have finished (jobs' wait: the time spent waiting for them, not in req/s; "
+            f"at most {SETTLE_SECONDS:.0f} s a block) (postgres: the backends on "
             "the bench database only; redis: the whole shared redis-server); (others): the rest "
             "of the machine's busy CPU meanwhile, per request, not in the sum: other users' "
             "load, i.e. noise.",
