@@ -43,10 +43,16 @@ def prefetch_feed(user_id: int, channel: str | None = None) -> dict[str, Any]:
     """Rank a viewer's next discover pages ahead of their next scroll, and put their cards'
     content in the shared cache for whichever web process serves them. In the same job: as a
     separate low-priority job it waited behind the next prefetches while web processes, finding
-    no content, read it from the database themselves."""
+    no content, read it from the database themselves. Only the cards the store lacks are
+    read (their presence is checked, not their bytes fetched)."""
     ranked = ranker.prefetch_next_pages(user_id, channel)
-    cards = card_store.entries(ranked, render_entries) if ranked else {}
-    return {"user_id": user_id, "channel": channel, "cards": len(ranked), "visible": len(cards)}
+    stored = card_store.warm(ranked, render_entries) if ranked else {"rendered": 0}
+    return {
+        "user_id": user_id,
+        "channel": channel,
+        "cards": len(ranked),
+        "rendered": stored["rendered"],
+    }
 
 
 @job("default", durable=False)

@@ -109,3 +109,29 @@ def test_banned_authors_leave_feeds(api) -> None:
     )
     db.session.commit()
     assert api.get("/feeds/following", "bob").get_json()["items"] == []
+
+
+def test_warming_renders_only_the_cards_not_held(api) -> None:
+    """`warm` (the warm-up job, and the worker after ranking a viewer's next pages) reads from
+    the database only the cards the store lacks; a held entry, even a stale mark or an
+    invisible note's, is left to its reader and to the refresh job."""
+    from app.feeds import card_store
+    from app.feeds.cards import render_entries
+
+    api.register("warmer")
+    notes = [image_note(api, "warmer", title=f"暖{i}")["id"] for i in range(3)]
+    rendered: list[int] = []
+
+    def render(ids):  # type: ignore[no-untyped-def]
+        rendered.extend(ids)
+        return render_entries(ids)
+
+    store = card_store.backend()
+    assert store.held([f"{card_store.KEY_PREFIX}{n}" for n in notes]) == [True] * 3  # stale marks
+    assert card_store.warm(notes, render) == {"notes": 3, "rendered": 0}
+    cards(api, notes)  # read from the database while stale; nothing stored
+    missing = 10**9  # no such note: a tombstone is stored once it has been rendered
+    assert card_store.warm([*notes, missing], render) == {"notes": 4, "rendered": 1}
+    assert rendered == [missing]
+    assert card_store.warm([*notes, missing], render)["rendered"] == 0
+    assert store.held([f"{card_store.KEY_PREFIX}{missing}"]) == [True]

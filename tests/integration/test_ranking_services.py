@@ -275,3 +275,24 @@ def test_cold_pages_leave_out_what_the_viewer_is_not_interested_in(services_app,
         assert len(page) == 10 and runs == []
         assert all(card["author"]["id"] != blocked_author for card in page)
         assert hidden_note not in [card["id"] for card in page]
+
+
+def test_warming_through_redis_reads_only_the_cards_not_held(services_app):
+    """On Redis, `held` answers without sending the cards back; `warm` (the ranking-ahead
+    job's last step) renders only what is absent, and a stale mark stays for its reader."""
+    from app.feeds import card_store
+    from app.feeds.cards import render_entries
+    from tests.api.test_notes import image_note
+
+    api = Api(services_app.test_client())
+    api.register("warmer")
+    notes = [image_note(api, "warmer", title=f"暖{i}")["id"] for i in range(2)]
+    keys = [f"{card_store.KEY_PREFIX}{n}" for n in notes]
+    store = card_store.backend()
+    assert store.held(keys) == [True, True]  # new notes: marked stale at their commit
+    assert card_store.warm(notes, render_entries)["rendered"] == 0
+    services_app.extensions["sprout.redis"].delete(keys[0])
+    assert store.held(keys) == [False, True]
+    assert card_store.warm(notes, render_entries) == {"notes": 2, "rendered": 1}
+    assert store.held(keys) == [True, True]
+    assert card_store.split(store.get_many(keys[:1])[0] or b"")[0] == api.users["warmer"]["id"]
