@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import delete, insert, select, table, text, update
 
 from app.core.extensions import db
 from app.core.models import utcnow
@@ -136,7 +136,8 @@ def _write_hot_scores(scores: list[dict[str, Any]]) -> None:
                 "ON COMMIT DROP"
             )
         )
-        copy_rows("hot_scores_in", ("id", "score"), ((r["id"], r["hot_score"]) for r in scores))
+        rows = ((row["id"], row["hot_score"]) for row in scores)
+        copy_rows(table("hot_scores_in"), ("id", "score"), rows)
         db.session.execute(
             text("UPDATE notes SET hot_score = s.score FROM hot_scores_in s WHERE notes.id = s.id")
         )

@@ -19,7 +19,7 @@ def flush_impressions(max_items: int) -> dict[str, Any]:
     if not batch:
         return {"impressions": 0}
     copy_rows(
-        NoteEvent.__tablename__,
+        NoteEvent.__table__,
         ("user_id", "note_id", "kind", "source", "experiment_arm_id", "created_at"),
         (
             (

@@ -327,6 +327,11 @@ def test_enrolled_viewers_are_ranked_by_their_arm_and_impressions_carry_it(api, 
     assert serving.ranking_config(None, context) is RANKING
 
     flush_impressions(10_000)
+    if db.engine.dialect.name == "sqlite":  # stored as the ORM stores times there: naive UTC
+        from sqlalchemy import text
+
+        raw = db.session.scalars(text("SELECT created_at FROM note_events")).all()
+        assert raw and not [value for value in raw if "+" in str(value)]
     rows = db.session.execute(
         select(NoteEvent.user_id, NoteEvent.note_id, NoteEvent.experiment_arm_id).where(
             NoteEvent.kind == "impression"
