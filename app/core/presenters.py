@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import has_request_context, request
@@ -16,28 +16,33 @@ from app.media.models import Image
 from app.notes.models import Note
 
 
-def absolute_url(url: str) -> str:
-    """Clients load images from anywhere: a host-relative media URL gets this request's host."""
-    if url.startswith("/") and has_request_context():
-        return request.host_url.rstrip("/") + url
-    return url
+def media_urls() -> Callable[[str], str]:
+    """Storage key → the URL a client loads it from (clients load images from anywhere: a
+    host-relative URL gets this request's host), with the storage and the host looked up
+    once for a whole list of pictures."""
+    url = get_storage().url
+    host = request.host_url.rstrip("/") if has_request_context() else ""
+    if not host:
+        return url  # type: ignore[no-any-return]
+
+    def absolute(key: str) -> str:
+        found: str = url(key)
+        return host + found if found.startswith("/") else found
+
+    return absolute
 
 
-def image_view(image: Any) -> dict[str, Any] | None:
+def image_view(image: Any, urls: Callable[[str], str] | None = None) -> dict[str, Any] | None:
     """An `Image`, or any row with its fields (`edits` among them: a row without it would
-    show the picture's tags as none)."""
+    show the picture's tags as none). `urls`: a `media_urls()` shared by many pictures."""
     if image is None:
         return None
-    storage = get_storage()
+    url = urls or media_urls()
     variants = {
-        name: {
-            "url": absolute_url(storage.url(v["key"])),
-            "width": v["width"],
-            "height": v["height"],
-        }
+        name: {"url": url(v["key"]), "width": v["width"], "height": v["height"]}
         for name, v in (image.variants or {}).items()
     }
-    best = variants.get("large") or {"url": absolute_url(storage.url(image.storage_key))}
+    best = variants.get("large") or {"url": url(image.storage_key)}
     return {
         "id": image.id,
         "status": image.status,
@@ -181,10 +186,12 @@ def note_content(
     topics: Iterable[Any],
     images: Iterable[Any],
     cover_image: Any,
+    urls: Callable[[str], str] | None = None,
 ) -> dict[str, Any]:
     """What only an edit changes (cards cache it). `note`, `channel`, topics and images may
     be ORM objects or rows with the same fields (`id`, `title`, `code`, `name`, ...)."""
-    image_views = [image_view(image) for image in images]
+    urls = urls or media_urls()
+    image_views = [image_view(image, urls) for image in images]
     return {
         "id": note.id,
         "title": note.title,
@@ -194,7 +201,7 @@ def note_content(
         "tags": tags,
         "topics": [{"id": topic.id, "name": topic.name} for topic in topics],
         "images": image_views,
-        "cover": image_views[0] if image_views else image_view(cover_image),
+        "cover": image_views[0] if image_views else image_view(cover_image, urls),
         "created_at": iso(note.created_at),
         "updated_at": iso(note.updated_at),
         "published_at": iso(note.published_at),

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app.accounts.models import User
 from app.core.extensions import db
+from app.core.sql import id_in
 from app.editorial.models import ContentSource
 from app.media.models import Image
 from app.notes.models import Collect, NoteLike
@@ -47,7 +48,7 @@ def note_sources(note_ids: list[int]) -> dict[int, dict[str, str | None]]:
     rows = db.session.execute(
         select(ContentSource.target_id, ContentSource.url, ContentSource.attribution).where(
             ContentSource.kind == "note",
-            ContentSource.target_id.in_(note_ids),
+            id_in(ContentSource.target_id, note_ids),
             ContentSource.url.is_not(None),
         )
     )

@@ -23,7 +23,13 @@ from sqlalchemy import BigInteger, bindparam, literal, select, union_all
 
 from app.accounts.models import User
 from app.core.extensions import db
-from app.core.presenters import image_view, note_content, user_card, verification_badges
+from app.core.presenters import (
+    image_view,
+    media_urls,
+    note_content,
+    user_card,
+    verification_badges,
+)
 from app.core.sql import id_in, id_in_param
 from app.core.viewer import note_sources
 from app.core.visibility import can_view_note_state, is_banned_status
@@ -300,9 +306,7 @@ def _private_cards(note_ids: list[int], viewer: User) -> dict[int, bytes]:
 
 def _cards(note_ids: list[int], viewer: User | None, *, feed: bool) -> dict[int, dict[str, Any]]:
     """Cards without the viewer's flags, read from the database in four Core queries."""
-    rows = db.session.execute(
-        _state_statement(db.engine.dialect.name), {"note_ids": note_ids}
-    ).all()
+    rows = _rows().execute(_state_statement(db.engine.dialect.name), {"note_ids": note_ids}).all()
     visible = [row for row in rows if _visible(row, viewer, feed)]
     if not visible:
         return {}
@@ -326,6 +330,13 @@ def _cards(note_ids: list[int], viewer: User | None, *, feed: bool) -> dict[int,
             "share_count": row.share_count,
         }
     return cards
+
+
+def _rows() -> Any:
+    """The session's connection: card rows read through it skip the ORM's result handling
+    (a third of a row's cost: 5 µs against 12 for a picture's row). The cards show what is
+    committed, so the session's pending changes need no flush first."""
+    return db.session.connection()
 
 
 class _Author:
@@ -365,7 +376,8 @@ _IMAGE_COLUMNS = (
 def _load_content(note_ids: list[int]) -> dict[int, tuple[tuple[datetime, int | None], Any]]:
     """The content part of these notes' cards in three Core queries (the notes with their
     channel; their pictures and covers; their tags and topics): no ORM objects to build."""
-    notes = db.session.execute(
+    rows = _rows()
+    notes = rows.execute(
         select(
             Note.id,
             Note.title,
@@ -380,23 +392,23 @@ def _load_content(note_ids: list[int]) -> dict[int, tuple[tuple[datetime, int | 
         .outerjoin(Channel, Channel.code == Note.channel_code)
         .where(id_in(Note.id, note_ids))
     ).all()
-    pictures = (
+    images: dict[int, list[Any]] = defaultdict(list)
+    for row in rows.execute(
         select(NoteImage.note_id, NoteImage.position, *_IMAGE_COLUMNS)
         .join(Image, Image.id == NoteImage.image_id)
         .where(id_in(NoteImage.note_id, note_ids))
-    )
-    covers = (
-        select(Note.id, literal(-1), *_IMAGE_COLUMNS)
-        .join(Image, Image.id == Note.cover_image_id)
-        .where(id_in(Note.id, note_ids))
-    )
-    images: dict[int, list[Any]] = defaultdict(list)
+    ):
+        images[row[0]].append(row)
+    # A card's cover is its first picture; the cover image is read only for a note with none.
+    bare = [row.id for row in notes if row.id not in images and row.cover_image_id is not None]
     cover: dict[int, Any] = {}
-    for row in db.session.execute(union_all(pictures, covers)):
-        if row[1] < 0:
+    if bare:
+        for row in rows.execute(
+            select(Note.id.label("note_id"), *_IMAGE_COLUMNS)
+            .join(Image, Image.id == Note.cover_image_id)
+            .where(id_in(Note.id, bare))
+        ):
             cover[row[0]] = row
-        else:
-            images[row[0]].append(row)
     tags = (
         select(NoteTag.note_id, literal(0), Tag.id, Tag.name)
         .join(Tag, Tag.id == NoteTag.tag_id)
@@ -408,9 +420,10 @@ def _load_content(note_ids: list[int]) -> dict[int, tuple[tuple[datetime, int | 
         .where(id_in(NoteTopic.note_id, note_ids))
     )
     labels: dict[int, tuple[list[_Topic], list[_Topic]]] = defaultdict(lambda: ([], []))
-    for note_id, kind, label_id, name in db.session.execute(union_all(tags, topics)):
+    for note_id, kind, label_id, name in rows.execute(union_all(tags, topics)):
         labels[note_id][kind].append(_Topic(label_id, name))
     out = {}
+    urls = media_urls()
     for row in notes:
         tag_rows, topic_rows = labels[row.id]
         view = note_content(
@@ -420,6 +433,7 @@ def _load_content(note_ids: list[int]) -> dict[int, tuple[tuple[datetime, int | 
             topics=sorted(topic_rows),
             images=sorted(images[row.id], key=lambda image: image[1]),
             cover_image=cover.get(row.id),
+            urls=urls,
         )
         out[row.id] = ((row.updated_at, row.cover_image_id), view)
     return out
@@ -446,9 +460,10 @@ def _avatar_views(image_ids: list[int]) -> dict[int, dict[str, Any] | None]:
     wanted = list(dict.fromkeys(image_ids))
     if not wanted:
         return {}
+    urls = media_urls()
     return {
-        image.id: image_view(image)
-        for image in db.session.scalars(select(Image).where(id_in(Image.id, wanted)))
+        image.id: image_view(image, urls)
+        for image in _rows().execute(select(*_IMAGE_COLUMNS).where(id_in(Image.id, wanted)))
     }
 
 
