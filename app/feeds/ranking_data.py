@@ -69,17 +69,17 @@ def note_features(
         stmt = stmt.order_by(*order_by)
     if limit is not None:
         stmt = stmt.limit(limit)
-    rows = db.session.execute(stmt).all()
+    rows = db.session.connection().execute(stmt).all()
     ids = [row.id for row in rows]
     topics: dict[int, list[int]] = defaultdict(list)
     tags: dict[int, list[str]] = defaultdict(list)
     for start in range(0, len(ids) if labels else 0, 5000):
         chunk = ids[start : start + 5000]
-        for note_id, topic_id in db.session.execute(
+        for note_id, topic_id in db.session.connection().execute(
             select(NoteTopic.note_id, NoteTopic.topic_id).where(id_in(NoteTopic.note_id, chunk))
         ):
             topics[note_id].append(topic_id)
-        for note_id, name in db.session.execute(
+        for note_id, name in db.session.connection().execute(
             select(NoteTag.note_id, Tag.name)
             .join(Tag, Tag.id == NoteTag.tag_id)
             .where(id_in(NoteTag.note_id, chunk))
@@ -260,7 +260,9 @@ def user_signals(user_id: int, *, days: int, per_kind: int) -> UserSignals:
     choices, "not interested" feedback and followees, in one query."""
     out = UserSignals()
     since = utcnow() - timedelta(days=days)
-    rows = db.session.execute(_user_signals_statement(per_kind), {"uid": user_id, "since": since})
+    rows = db.session.connection().execute(
+        _user_signals_statement(per_kind), {"uid": user_id, "since": since}
+    )
     for what, num, txt, at in rows:
         if at is not None:
             out.events.append(Event(user_id=user_id, note_id=num, kind=what, ts=at.timestamp()))
