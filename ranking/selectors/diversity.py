@@ -84,11 +84,6 @@ def diversify(
     def author_ok(a: int | None) -> bool:
         return a is None or placed.author_count(a) < max_per_author
 
-    def run_ok(idx: int, value: Any, limit: int) -> bool:
-        if value is None or limit <= 0 or len(placed) < limit:
-            return True
-        return not placed.run_at_least(idx, value, limit)
-
     # Each quota's last `span - 1` cards (whether each was limited) and how many of them
     # were: kept up to date as cards are placed, since the lookahead asks again and again.
     windows = [deque[bool](maxlen=max(span - 1, 0)) for _, _, span in quotas]
@@ -124,6 +119,17 @@ def diversify(
     pins = dict(pinned or {})
     pending += [p for p in pins.values() if p.note_id not in used]  # fallback slot if not placed
     pinned_ids = {p.note_id for p in pins.values()}
+    # The scan below asks the same questions of the same cards place after place: each
+    # card's keys and quota membership (as a bit mask) are read once, and each place turns
+    # the rules' state into a few values the scan compares against.
+    item_keys = {it.note_id: key(it.note_id) for it in pending}
+    masks: dict[int, int] = {}
+    if quotas:
+        for it in pending:
+            masks[id(it)] = sum(1 << q for q, hit in enumerate(limits(it)) if hit)
+    by_author = placed.authors
+    author_limit = max_per_author if window > 1 else (1 if max_per_author > 0 else 0)
+    unset = object()
     while pending and (limit is None or len(out) < limit):
         pin = pins.pop(len(out), None)
         if pin is not None and pin.note_id not in used and author_ok(key(pin.note_id)[0]):
@@ -134,25 +140,27 @@ def diversify(
             out.append(pin)
             continue
         chosen = fallback = blocked = over_quota = None
+        # a card whose channel (topic) is `*_run` would make the run longer than its limit
+        # (`*_run2`: longer than twice it)
+        ch_run, ch_run2 = placed.run_to_avoid(1, max_channel_run, unset)
+        tp_run, tp_run2 = placed.run_to_avoid(2, max_topic_run, unset)
+        full = sum(1 << q for q in range(len(quotas)) if in_window[q] >= caps[q])
         for i, it in enumerate(pending[:lookahead]):
-            if it.note_id in pinned_ids and any(p.note_id == it.note_id for p in pins.values()):
+            n = it.note_id
+            if n in pinned_ids and any(p.note_id == n for p in pins.values()):
                 continue  # still waiting for its position
-            if not quota_ok(it):
-                if over_quota is None and author_ok(key(it.note_id)[0]):
+            a, ch, tp = item_keys.get(n) or key(n)
+            a_ok = a is None or by_author[a] < author_limit
+            if full and masks.get(id(it), 0) & full:
+                if over_quota is None and a_ok:
                     over_quota = i
                 continue
-            a, ch, tp = key(it.note_id)
-            a_ok = author_ok(a)
-            if a_ok and run_ok(1, ch, max_channel_run) and run_ok(2, tp, max_topic_run):
+            if a_ok and (ch is None or ch != ch_run) and (tp is None or tp != tp_run):
                 chosen = i
                 break
             if a_ok and fallback is None:
                 fallback = i
-            if (
-                blocked is None
-                and run_ok(1, ch, 2 * max_channel_run)
-                and run_ok(2, tp, 2 * max_topic_run)
-            ):
+            if blocked is None and (ch is None or ch != ch_run2) and (tp is None or tp != tp_run2):
                 blocked = i  # the best card a rule holds back (runs: up to twice their length)
         if chosen is None:
             chosen = fallback
@@ -232,7 +240,11 @@ class _Placed:
         """Cards by `author` among the last `window - 1` placed."""
         return self.authors[author] if self.window > 1 else 0
 
-    def run_at_least(self, idx: int, value: Any, limit: int) -> bool:
-        """Whether the last `limit` cards all have `value` at key position `idx`."""
-        run_value, length = self.runs[idx]
-        return length >= limit and run_value == value
+    def run_to_avoid(self, idx: int, limit: int, unset: Any) -> tuple[Any, Any]:
+        """The value at key position `idx` a next card must not have to keep the run within
+        `limit`, and within twice it (`unset` where any value does)."""
+        value, length = self.runs[idx]
+        return tuple(  # type: ignore[return-value]
+            unset if cap <= 0 or len(self.keys) < cap or length < cap else value
+            for cap in (limit, 2 * limit)
+        )
