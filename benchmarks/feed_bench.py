@@ -139,6 +139,28 @@ def generate(url: str, users: int, notes: int, interactions: int) -> float | Non
     return time.perf_counter() - started
 
 
+def undo_earlier_runs(url: str) -> None:
+    """Take out what earlier runs left in a reused database, so each run starts from the
+    generated data: their impressions and opens (`note_events`, which the generator never
+    writes) and what those added to the notes' counts. Left in, they grew the bench viewers'
+    histories run after run, and discover's worker cost with them."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for kind, column in (("impression", "impression_count"), ("open", "view_count")):
+            conn.execute(
+                text(
+                    f"UPDATE notes SET {column} = GREATEST(notes.{column} - e.n, 0) "
+                    "FROM (SELECT note_id, COUNT(*) AS n FROM note_events WHERE kind = :kind "
+                    "GROUP BY note_id) AS e WHERE notes.id = e.note_id"
+                ),
+                {"kind": kind},
+            )
+        gone = conn.execute(text("DELETE FROM note_events")).rowcount
+    engine.dispose()
+    if gone:
+        log(f"took out {gone} impressions and opens left by earlier runs")
+
+
 _JOB_CHILD = """
 import json, resource, sys, time
 from app import create_app
@@ -728,6 +750,8 @@ def main() -> None:
     redis.Redis.from_url(args.redis_url).flushdb()  # the bench's own database: no old state
     log(f"flushed {args.redis_url}")
     generated = generate(url, **sizes)
+    if generated is None:
+        undo_earlier_runs(url)
     data_dir = tempfile.mkdtemp(prefix="sprout-feed-bench-")
     env = {
         **os.environ,
