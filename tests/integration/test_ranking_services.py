@@ -55,6 +55,12 @@ def test_impressions_flow_through_redis_and_the_scheduled_worker(services_app):
     assert not set(card["id"] for card in again.get_json()["items"]) & set(served)
 
 
+def test_a_failed_impression_flush_keeps_its_batch_in_redis(services_app, monkeypatch):
+    from tests.api.test_impressions import check_failed_flush_keeps_its_batch
+
+    check_failed_flush_keeps_its_batch(Api(services_app.test_client()), monkeypatch)
+
+
 def test_a_worker_ranks_the_next_pages_ahead(services_app, monkeypatch):
     """When a session's buffer runs out, a job ranks the viewer's next pages; the next
     session starts from them without running the pipeline, and feedback discards them."""
