@@ -6,6 +6,7 @@ what this process caches is in `feeds_state()`."""
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import BigInteger, bindparam, select
 
 from app.accounts.models import User
 from app.core.config import Settings
@@ -280,11 +281,7 @@ def _interesting(
 ) -> list[Scored]:
     """`items` less the notes, authors and topics the viewer said "not interested" to."""
     refs: dict[str, set[int]] = {"note": set(), "author": set(), "topic": set()}
-    rows = db.session.execute(
-        select(NegativeFeedback.kind, NegativeFeedback.ref).where(
-            NegativeFeedback.user_id == viewer_id
-        )
-    )
+    rows = db.session.connection().execute(_feedback_statement(), {"viewer_id": viewer_id})
     for kind, ref in rows:
         refs.setdefault(kind, set()).add(ref)
     if not any(refs.values()):
@@ -298,6 +295,16 @@ def _interesting(
         and found.author_id not in refs["author"]
         and not refs["topic"].intersection(found.topics)
     ]
+
+
+@functools.cache
+def _feedback_statement() -> Any:
+    """A viewer's "not interested" refs: built once per process, run on the connection (a
+    cold page asks it on every request, and the ORM's select cost more than the query)."""
+    viewer = bindparam("viewer_id", type_=BigInteger)
+    return select(NegativeFeedback.kind, NegativeFeedback.ref).where(
+        NegativeFeedback.user_id == viewer
+    )
 
 
 def _serve(
