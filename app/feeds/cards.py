@@ -375,7 +375,8 @@ _IMAGE_COLUMNS = (
 
 def _load_content(note_ids: list[int]) -> dict[int, tuple[tuple[datetime, int | None], Any]]:
     """The content part of these notes' cards in three Core queries (the notes with their
-    channel; their pictures and covers; their tags and topics): no ORM objects to build."""
+    channel; their pictures; their tags and topics), and a fourth for the cover images of
+    notes without pictures when there are any: no ORM objects to build."""
     rows = _rows()
     notes = rows.execute(
         select(

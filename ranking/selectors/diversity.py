@@ -122,7 +122,8 @@ def diversify(
     # The scan below asks the same questions of the same cards place after place: each
     # card's keys and quota membership (as a bit mask) are read once, and each place turns
     # the rules' state into a few values the scan compares against.
-    item_keys = {it.note_id: key(it.note_id) for it in pending}
+    for it in pending:
+        key(it.note_id)  # memoised in `keys`
     masks: dict[int, int] = {}
     if quotas:
         for it in pending:
@@ -149,7 +150,7 @@ def diversify(
             n = it.note_id
             if n in pinned_ids and any(p.note_id == n for p in pins.values()):
                 continue  # still waiting for its position
-            a, ch, tp = item_keys.get(n) or key(n)
+            a, ch, tp = keys.get(n) or key(n)
             a_ok = a is None or by_author[a] < author_limit
             if full and masks.get(id(it), 0) & full:
                 if over_quota is None and a_ok:
