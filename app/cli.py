@@ -228,6 +228,14 @@ def init_app(app: Flask) -> None:
 
         click.echo(brief(reindex(progress=ProgressBars())), err=True)
 
+    @app.cli.command("cards-warm")
+    def cards_warm_command() -> None:
+        """Store every published note's card ahead of its first read (after an install or a
+        flushed Redis; the `warm_cards` job's sweep gets there too, a slice at a time)."""
+        from app.feeds.cards import warm_every_card
+
+        click.echo(brief(warm_every_card(progress=ProgressBars())), err=True)
+
     @app.cli.command("rebuild")
     def rebuild_command() -> None:
         """Run the periodic ranking jobs now: impressions, hot scores and lists, item-CF."""

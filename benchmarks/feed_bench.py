@@ -199,6 +199,35 @@ def jobs_in_child(env: dict[str, str], names: list[str]) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def warm_cards_in_child(env: dict[str, str], redis_url: str) -> dict[str, Any]:
+    """`flask cards-warm` in a child process: its time, its summary line, and the Redis
+    memory it added (the cards' footprint)."""
+    import redis
+
+    def used_mib() -> float:
+        info = redis.Redis.from_url(redis_url).info("memory")
+        return round(int(info["used_memory"]) / 2**20, 1)
+
+    before = used_mib()
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "cards-warm"],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=3600,
+    )
+    if done.returncode:
+        raise SystemExit(f"flask cards-warm failed (exit {done.returncode}): {done.stderr[-2000:]}")
+    return {
+        "seconds": round(time.perf_counter() - started, 1),
+        "summary": done.stderr.strip().splitlines()[-1],
+        "redis_before_mib": before,
+        "redis_after_mib": used_mib(),
+    }
+
+
 def redis_neighbours(redis_url: str) -> list[str]:
     """The other clients connected to the bench's Redis database (`CLIENT LIST`), as
     "address (last command)"."""
@@ -718,6 +747,11 @@ def main() -> None:
         action="store_true",
         help="serve without running the other rebuilds (the blend fit takes minutes) first",
     )
+    parser.add_argument(
+        "--lazy-cards",
+        action="store_true",
+        help="serve without storing every card first (pages then render the cards they lack)",
+    )
     parser.add_argument("--out", default=None, help="the Markdown block's file (/tmp by default)")
     args = parser.parse_args()
     if not args.redis_url.startswith("redis://127.0.0.1:") or (
@@ -773,6 +807,12 @@ def main() -> None:
         log(f"running the other heavy jobs once: {', '.join(rest)}")
         others = jobs_in_child(env, rest)
         log(f"jobs: {json.dumps(others)}")
+
+    cards: dict[str, Any] | None = None
+    if run_http and not args.lazy_cards:
+        log("storing every published note's card (`flask cards-warm`), as an install's sweep has")
+        cards = warm_cards_in_child(env, args.redis_url)
+        log(f"cards: {json.dumps(cards)}")
 
     lines: list[str] = []
     problems: list[str] = []
@@ -925,6 +965,15 @@ def main() -> None:
             for name, job in others["jobs"].items():
                 lines.append(f"| {name} (another child, before serving) | {job['seconds']} |")
         lines.append("")
+    if cards:
+        lines += [
+            f"Card store filled before serving (`flask cards-warm`): {cards['summary']} in "
+            f"{cards['seconds']} s; Redis memory {cards['redis_before_mib']} → "
+            f"{cards['redis_after_mib']} MiB.",
+            "",
+        ]
+    elif by_clients:
+        lines += ["Card store left empty (`--lazy-cards`): pages render the cards it lacks.", ""]
     if by_clients:
         lines += [
             f"Gunicorn {args.workers} workers x {args.threads} threads for the app and for "

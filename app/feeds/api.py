@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from flask import Blueprint
 
+from app.core.jobs.outbox import record_from_commit_hook
 from app.core.pagination import COUNT, TIME_CURSOR, Cursor, IdList, PageRequest, PageResult, Text
 from app.core.routing import (
     HasId,
@@ -20,6 +21,7 @@ from app.core.routing import (
 )
 from app.feeds import card_store, discover, hot
 from app.feeds import following as feeds
+from app.feeds import jobs as feed_jobs
 from app.feeds import related as related_notes
 from app.feeds import state as feeds_state
 from app.feeds.blend_model import describe_blend
@@ -31,8 +33,13 @@ bp = Blueprint("feeds", __name__, url_prefix="/api/v1")
 # The feeds' per-app state (tunables, this process's caches) is made with the app, when
 # create_app registers this blueprint.
 bp.record_once(lambda setup: feeds_state.init_app(setup.app))
-# Every session reports the card changes it commits (`card_store`), in web and worker alike.
-bp.record_once(lambda setup: card_store.listen())
+# Every session reports the card changes it commits (`card_store`), in web and worker alike;
+# one the store cannot take goes to a durable job.
+bp.record_once(
+    lambda setup: card_store.listen(
+        setup.app, lambda *change: record_from_commit_hook(feed_jobs.apply_card_changes, change)
+    )
+)
 
 # A ranked feed's position: its session (a `token_urlsafe`) and the last cards' ids.
 RANKED_CURSOR = Cursor(Text(8, 32, r"[A-Za-z0-9_-]+"), IdList(20))

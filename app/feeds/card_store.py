@@ -20,8 +20,16 @@ and users are seen at flush; SQL `UPDATE`s call `app.core.sql.touched`); once it
   from the database by requests because it is being liked;
 - an author's change (name, avatar, level, badges, verification, ban) or a picture's (its
   variants are ready) marks every card showing it stale, found on a connection of its own.
-Entries expire after `card_ttl_seconds` regardless, which bounds any change missed while the
-store was unreachable. A store error turns every card into a database read, never a 500.
+A change the store cannot take (Redis unreachable at the commit) is handed to a durable job
+(`app.feeds.jobs.apply_card_changes`, through the outbox), applied once the store is back.
+Entries expire after `card_ttl_seconds` (a day) regardless, a last bound on anything missed.
+A store error turns every card into a database read, never a 500.
+
+Every visible note has its card stored ahead of its first read, so a page never renders one:
+the `warm_cards` job stores the ranking catalogue's and, each run, one slice of all published
+notes (`sweep_slice`), going round every note well within the entries' lifetime; a new
+note's card is stored by `refresh_cards`; `flask cards-warm` stores them all at once (after
+an install or a flushed Redis).
 """
 
 from __future__ import annotations
@@ -84,6 +92,7 @@ NOTE_FIELDS = frozenset(
 IMAGE_FIELDS = frozenset({"status", "variants", "width", "height", "dominant_color", "edits"})
 
 _EXT = "sprout.card_store"
+_DEFER = "sprout.card_store.defer"
 
 
 class CardBackend(Protocol):
@@ -275,18 +284,21 @@ def changed(
     counters: Iterable[int] = (),
     image_ids: Iterable[int] = (),
     new_ids: Iterable[int] = (),
+    *,
+    strict: bool = False,
 ) -> None:
     """After a commit: mark the entries of these notes, of the notes showing these pictures
     and of these authors' notes stale (read from the database until stored anew), and queue
     counter changes for the refresh job (services mode; the embedded store marks them stale
     too, which keeps its counts exact at once). A new note's id is only marked for
     `NEW_STALE_SECONDS` (it had nothing to show but a tombstone, and it should be stored
-    soon). Best effort: an unreachable store is logged, and the entries' lifetime bounds
-    what it missed."""
+    soon). An unreachable store is logged and the change handed to the deferral `listen` was
+    given (a durable job, which calls this again with `strict`: raising, so it is retried)."""
     notes, counters = set(note_ids), set(counters)
-    authors, images, new = set(author_ids), set(image_ids), set(new_ids) - set(note_ids)
+    authors, images, new = set(author_ids), set(image_ids), set(new_ids) - notes
     if not (notes or authors or counters or images or new):
         return
+    asked = sorted(notes)
     try:
         if authors or images:
             notes |= _notes_showing(authors, images)
@@ -298,7 +310,12 @@ def changed(
             store.set_many(marks)
         store.queue(DIRTY_NOTES, notes | counters | new)
     except (redis.RedisError, diskcache.Timeout, SQLAlchemyError):
-        log.warning("cards of notes %s not marked stale: they refresh when they expire", notes)
+        if strict:
+            raise
+        log.warning("card changes not applied (notes %s): deferred to a job", sorted(notes))
+        defer = current_app.extensions.get(_DEFER)
+        if defer is not None:
+            defer(asked, sorted(authors), sorted(counters), sorted(images), sorted(new))
 
 
 def _notes_showing(authors: set[int], images: set[int]) -> set[int]:
@@ -359,6 +376,30 @@ def warm(note_ids: Sequence[int], render: Render, batch: int = 500) -> dict[str,
     return {"notes": len(note_ids), "rendered": missing}
 
 
+def sweep_slice(total: int, batch: int, turn: int) -> tuple[int, int]:
+    """The sweep's slice for this turn, as (modulus, remainder) of note ids: the notes split
+    into about `total / batch` slices by id, taken in turn. It holds no cursor, so any
+    process may run a turn, and a turn missed is only a slice visited later."""
+    slices = max(1, -(-total // max(batch, 1)))
+    return slices, turn % slices
+
+
+def warm_all(
+    batches: Iterable[Sequence[int]],
+    render: Render,
+    total: int,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, int]:
+    """Store every given note's entry the store lacks, batch by batch (`flask cards-warm`)."""
+    done = rendered = 0
+    for chunk in batches:
+        rendered += warm(chunk, render)["rendered"]
+        done += len(chunk)
+        if progress is not None:
+            progress("cards", done, total)
+    return {"notes": done, "rendered": rendered}
+
+
 def _after_flush(session: Session, _context: Any) -> None:
     """Note what the flushed ORM changes do to cards (the commit, if it comes, acts on it)."""
     info = session.info.setdefault("touched", {})
@@ -406,8 +447,15 @@ def _after_rollback(session: Session) -> None:
     session.info.pop("touched", None)
 
 
-def listen() -> None:
-    """Once per process: every session reports its committed card changes."""
+#: Keeps a change the store could not take: (notes, authors, counters, images, new notes).
+Defer = Callable[[list[int], list[int], list[int], list[int], list[int]], None]
+
+
+def listen(app: Any, defer: Defer | None = None) -> None:
+    """Every session reports its committed card changes (the listeners once per process);
+    `defer` keeps, for this app, the changes the store could not take."""
+    if defer is not None:
+        app.extensions[_DEFER] = defer
     if not event.contains(Session, "after_flush", _after_flush):
         event.listen(Session, "after_flush", _after_flush)
         event.listen(Session, "after_commit", _after_commit)

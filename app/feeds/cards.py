@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 import orjson
 from flask import current_app
-from sqlalchemy import BigInteger, bindparam, literal, select, union_all
+from sqlalchemy import BigInteger, bindparam, func, literal, select, union_all
 
 from app.accounts.models import User
 from app.core.extensions import db
@@ -270,6 +270,45 @@ def catalogue_note_ids() -> list[int]:
         .limit(settings.ranking_catalogue_new)
     )
     return list(dict.fromkeys([*hottest, *newest]))
+
+
+def _published() -> tuple[Any, ...]:
+    return (Note.status == "published", Note.deleted_at.is_(None), Note.published_at.is_not(None))
+
+
+def published_note_count() -> int:
+    return int(db.session.scalar(select(func.count()).select_from(Note).where(*_published())) or 0)
+
+
+def sweep_note_ids(slices: int, remainder: int) -> list[int]:
+    """The published notes of one slice of the card sweep (`card_store.sweep_slice`)."""
+    return list(
+        db.session.scalars(
+            select(Note.id).where(*_published(), Note.id % slices == remainder).order_by(Note.id)
+        )
+    )
+
+
+def published_note_batches(batch: int = 500) -> Iterator[list[int]]:
+    """Every published note's id, in batches by id (keyset: each batch one indexed read)."""
+    after = 0
+    while True:
+        ids = list(
+            db.session.scalars(
+                select(Note.id).where(*_published(), Note.id > after).order_by(Note.id).limit(batch)
+            )
+        )
+        if not ids:
+            return
+        yield ids
+        after = ids[-1]
+
+
+def warm_every_card(progress: Callable[[str, int, int], None] | None = None) -> dict[str, int]:
+    """Store every published note's card the store lacks (`flask cards-warm`)."""
+    return card_store.warm_all(
+        published_note_batches(), render_entries, published_note_count(), progress
+    )
 
 
 def render_entries(note_ids: Sequence[int]) -> dict[int, tuple[bytes, int]]:

@@ -28,9 +28,13 @@ class FeedsConfig:
     feature_ttl_seconds: float = 300.0  # features of notes outside the catalogue
     feature_cache_size: int = 50_000
     model_check_seconds: float = 30.0  # how often a newer built model (item-CF) is looked for
-    # How long a card store entry lives (`app.feeds.card_store`): bounds any change the store
-    # missed while unreachable; changes are otherwise applied within seconds.
-    card_ttl_seconds: float = 600.0
+    # How long a card store entry lives (`app.feeds.card_store`): a last bound on a change the
+    # store missed (one it could not take is retried by a durable job); changes are otherwise
+    # applied within seconds. The sweep goes round every note well within it.
+    card_ttl_seconds: float = 86_400.0
+    # Published notes per turn of the card sweep (`warm_cards`, every 2 minutes): 100k notes
+    # go round in 40 minutes; a turn that finds every card stored renders nothing.
+    card_sweep_batch: int = 5000
     # Notes kept per channel in fallback order (`caches.FallbackOrder`, for
     # `feature_ttl_seconds`): a long scroll past the ranked candidates reads no sort.
     fallback_order_size: int = 5000

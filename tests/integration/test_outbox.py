@@ -75,6 +75,7 @@ def test_with_redis_unreachable_a_write_succeeds_and_its_job_waits(database_url,
         assert api.post(f"/users/{api.users['author']['id']}/follow", "fan").status_code == 200
         functions = sorted({row.function.rsplit(":", 1)[1] for row in _rows(state="pending")})
         assert functions == [
+            "apply_card_changes",  # the card store (Redis) missed the new note and counts
             "deliver_notification",
             "drop_inbox",  # the follower's following inbox
             "fan_out_note",  # the note into its author's followers' inboxes

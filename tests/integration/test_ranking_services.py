@@ -302,3 +302,21 @@ def test_warming_through_redis_reads_only_the_cards_not_held(services_app):
     assert card_store.warm(notes, render_entries) == {"notes": 2, "rendered": 1}
     assert store.held(keys) == [True, True]
     assert card_store.split(store.get_many(keys[:1])[0] or b"")[0] == api.users["warmer"]["id"]
+
+
+def test_the_card_sweep_goes_round_every_note_on_redis(services_app, monkeypatch):
+    from tests.api.test_card_sweep import check_sweep_goes_round_every_published_note
+
+    check_sweep_goes_round_every_published_note(Api(services_app.test_client()), monkeypatch)
+
+
+def test_cards_warm_stores_every_card_in_redis(services_app):
+    from tests.api.test_card_sweep import check_cards_warm_stores_every_card
+
+    check_cards_warm_stores_every_card(Api(services_app.test_client()), services_app)
+
+
+def test_a_card_change_redis_missed_is_applied_when_it_is_back(services_app, monkeypatch):
+    from tests.api.test_card_sweep import check_a_change_the_store_missed_is_applied_later
+
+    check_a_change_the_store_missed_is_applied_later(Api(services_app.test_client()), monkeypatch)

@@ -92,6 +92,33 @@ def _write(row: OutboxJob) -> int:
         ).scalar_one()
 
 
+def record_from_commit_hook(fn: Callable[..., Any], args: Sequence[Any]) -> None:
+    """From a session's after-commit hook, where the session can run no SQL and its flags
+    still describe the transaction just ended: the intent on a connection of its own (the
+    commit released SQLite's lock), then sent to RQ, or (embedded) left due for the relay,
+    which retries it. Never raises; a failed write is logged."""
+    try:
+        with db.engine.begin() as conn:
+            row = _row(fn, args)
+            values = {c.key: getattr(row, c.key) for c in OutboxJob.__table__.columns}
+            values.pop("id")
+            row_id = conn.execute(
+                OutboxJob.__table__.insert().values(values).returning(OutboxJob.id)
+            ).scalar_one()
+    except Exception:
+        log.exception("job %s could not be recorded in the outbox", _name(fn))
+        return
+    connection = current_app.extensions.get("sprout.redis")
+    if connection is None:
+        return  # embedded: the relay (`relay_inline_soon`) runs it
+    try:
+        queue = getattr(fn, "queue_name", "default")
+        send(connection, run_outbox_job, row_id, queue=queue, job_id=_rq_id(row_id))
+    except Exception:
+        log.warning("job %s (outbox %s) waits for Redis", _name(fn), row_id)
+        _due_now([row_id])
+
+
 def _row(fn: Callable[..., Any], args: Sequence[Any], **state: Any) -> OutboxJob:
     """A pending row. One about to be sent to RQ is due again only when its lease passes
     (the relay then finds it still queued, or lost); a failed send makes it due at once."""
