@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from tests.conftest import assert_error, insert_note
+from tests.conftest import Api, assert_error, insert_note, make_app
 
 
 def make_note(api: Any, username: str, title: str = "笔记", status: str = "published") -> int:
@@ -280,7 +280,22 @@ def test_album_notes_newest_collected_first_with_cursor(api):
     assert_error(api.get("/albums/999999/notes"), 404)
 
 
-def test_concurrent_collects_are_counted_exactly(app, api):
+def test_concurrent_collects_are_counted_exactly(database_url, tmp_path):
+    # 33 requests at once in one process, each of which may hold two pooled connections (its
+    # session's, and the outbox's own on PostgreSQL): the pool is sized for them, as a
+    # deployment's is for its threads (2 a process under gunicorn, far inside the default).
+    # With the default pool of 4 + 4 they could all wait for a second connection at once.
+    app = make_app(database_url, tmp_path, db_pool_size=40, db_max_overflow=40)
+    with app.app_context():
+        try:
+            _concurrent_collects(app, Api(app.test_client()))
+        finally:
+            from app.core.extensions import db
+
+            db.engine.dispose()
+
+
+def _concurrent_collects(app: Any, api: Api) -> None:
     alice = api.register("alice")
     names = [f"fan{i:02d}" for i in range(20)]
     for name in names:
