@@ -4,6 +4,7 @@ import-pgc, worker, search-reindex, rebuild. The synthetic data generator for be
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -185,9 +186,23 @@ def init_app(app: Flask) -> None:
         is_flag=True,
         help="Do not run the periodic jobs' scheduler in this worker.",
     )
-    def worker_command(burst: bool, queues: tuple[str, ...], no_schedule: bool) -> None:
-        """Run an RQ worker on every Sprout queue (needs REDIS_URL)."""
+    @click.option(
+        "--nice",
+        type=click.IntRange(0, 19),
+        default=10,
+        show_default=True,
+        help="CPU priority below the web processes' (0: the same).",
+    )
+    def worker_command(burst: bool, queues: tuple[str, ...], no_schedule: bool, nice: int) -> None:
+        """Run an RQ worker on every Sprout queue (needs REDIS_URL).
+
+        The worker yields the CPU to requests on a shared host (`--nice`): a job that ranks
+        a viewer's next pages is worth less than the page a person waits for, and delaying
+        a job only delays it."""
         from rq import SimpleWorker
+
+        if nice:
+            os.nice(nice)
 
         from app.core.extensions import get_redis
         from app.core.jobs import QUEUES

@@ -229,3 +229,22 @@ def test_embedded_mode_keeps_a_failed_inline_job_for_its_retry(app):
     db.session.commit()
     assert relay_inline() == 1
     assert (_rows(id=row.id)[0].state, CALLS) == ("done", [2, 2])
+
+
+def test_the_worker_yields_the_cpu_to_web_processes(services_app, monkeypatch):
+    """`flask worker` lowers its own CPU priority (10 by default, `--nice`), then works."""
+    import os
+
+    asked: list[int] = []
+    monkeypatch.setattr(os, "nice", lambda increment: asked.append(increment) or increment)
+    enqueue(flaky, 0)  # a job that succeeds: the burst worker runs it and stops
+    runner = services_app.test_cli_runner()
+    for args, expected in ((["--burst"], [10]), (["--burst", "--nice", "3"], [3])):
+        asked.clear()
+        result = runner.invoke(args=["worker", *args])
+        assert result.exit_code == 0, result.output
+        assert asked == expected
+    asked.clear()
+    assert runner.invoke(args=["worker", "--burst", "--nice", "0"]).exit_code == 0
+    assert asked == []
+    assert runner.invoke(args=["worker", "--burst", "--nice", "20"]).exit_code == 2
