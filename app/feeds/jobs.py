@@ -95,10 +95,11 @@ def apply_card_changes(
     return {"notes": len(note_ids), "authors": len(author_ids), "counters": len(counters)}
 
 
-@job("default", durable=False)
+@job("high", durable=False)
 def refresh_cards() -> dict[str, int]:
     """Store anew the cards whose note, counters or author changed (periodic): a card shows a
-    change within this job's interval, and requests never read a changed card's rows."""
+    change within this job's interval, and requests never read a changed card's rows. On the
+    `high` queue: behind a backlog (a fresh install's seed jobs) counts lagged by a minute."""
     return card_store.refresh(render_entries)
 
 

@@ -81,3 +81,31 @@ def test_search_index_jobs_and_query_log_go_through_the_worker(services_app):
     assert connection.llen("sprout:search:queries") == 0
     terms = api.get("/search/trending").get_json()["items"]
     assert [(t["term"], t["score"]) for t in terms] == [("露营", 1.0)]
+
+
+def test_the_card_refresh_runs_ahead_of_a_backlog(services_app):
+    """A fresh install leaves thousands of jobs on `default`: the periodic card refresh (what
+    bounds how far counts on cards lag) goes on `high`, which a worker takes first."""
+    from rq import Queue
+
+    from app.schedule import tick
+    from tests.api.test_notes import post_note
+
+    connection = services_app.extensions["sprout.redis"]
+    api = Api(services_app.test_client())
+    api.register("backlogger")
+    for i in range(3):
+        post_note(api, "backlogger", title=f"积压{i}")
+    backlog = Queue("default", connection=connection).count
+    assert backlog > 0
+    assert "refresh_cards" in tick(connection)
+    (high,) = Queue("high", connection=connection).jobs
+    assert high.func_name == "app.feeds.jobs.refresh_cards"
+    ran: list[str] = []
+    worker = SimpleWorker(list(QUEUES), connection=connection)
+    worker.execute_job = (  # type: ignore[method-assign]
+        lambda job, queue, real=worker.execute_job: ran.append(job.func_name) or real(job, queue)
+    )
+    worker.work(burst=True, max_jobs=1)
+    assert ran == ["app.feeds.jobs.refresh_cards"]
+    assert Queue("default", connection=connection).count >= backlog

@@ -17,7 +17,9 @@ R = TypeVar("R")
 log = logging.getLogger(__name__)
 
 # Every queue the workers listen on, most urgent first.
-QUEUES = ("default", "media", "notifications", "low")
+#: In the order a worker takes them. `high`: short jobs whose delay users see, such as the
+#: card refresh that bounds how far counts on cards lag; a backlog elsewhere cannot hold them.
+QUEUES = ("high", "default", "media", "notifications", "low")
 
 _worker_app: Flask | None = None
 _app_factory: Callable[[], Flask] | None = None
