@@ -16,9 +16,9 @@ R = TypeVar("R")
 
 log = logging.getLogger(__name__)
 
-# Every queue the workers listen on, most urgent first.
-#: In the order a worker takes them. `high`: short jobs whose delay users see, such as the
-#: card refresh that bounds how far counts on cards lag; a backlog elsewhere cannot hold them.
+#: Every queue the workers listen on, most urgent first (the order a worker takes them in).
+#: `high`: short jobs whose delay users see, such as the card refresh that bounds how far
+#: counts on cards lag; a backlog on the others cannot hold them up.
 QUEUES = ("high", "default", "media", "notifications", "low")
 
 _worker_app: Flask | None = None
