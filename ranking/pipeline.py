@@ -116,9 +116,10 @@ class Pipeline:
         soft_filter: dict[int, str] = {}  # note → the soft filter that removed it
         items = self._filter(ctx, items, dropped, soft_removed, soft_filter)
         scorer = self.cold_scorer if cold else self.scorer
-        # One scoring pass for the kept and the softly removed (needed if the page is short).
-        both = scorer.score(ctx, items + soft_removed)
-        scored, back = both[: len(items)], both[len(items) :]
+        # The softly removed are scored only if the page ends up short (scores are per
+        # candidate): in a long ranking ahead they were two thirds of what was scored.
+        ranked_soft = len(soft_removed)
+        scored = scorer.score(ctx, items)
         page = self.selector.select(ctx, scored, page_size)
         fetched = set(merged)
         if len(page) < page_size and self.fallback is not None and self.fallback.enabled(ctx):
@@ -130,16 +131,16 @@ class Pipeline:
                 if not more:
                     break
                 fetched.update(it.note_id for it in more)
-                before = len(soft_removed)
                 kept = self._filter(ctx, more, dropped, soft_removed, soft_filter)
-                back.extend(soft_removed[before:])  # their order is the fallback's: kept as is
                 history = [*ctx.history, *(s.note_id for s in page)]
                 page.extend(self.selector.select_after(ctx, kept, need, history))
                 if len(page) >= page_size:
                     break
         restored = 0
-        if len(page) < page_size and back:
-            # only when the page would be short: let softly dropped notes back in
+        if len(page) < page_size and soft_removed:
+            # only when the page would be short: let softly dropped notes back in (the
+            # fallback's in the fallback's order, after the ranked candidates')
+            back = scorer.score(ctx, soft_removed[:ranked_soft]) + soft_removed[ranked_soft:]
             history = [*ctx.history, *(s.note_id for s in page)]
             extra = self.selector.select_after(ctx, back, page_size - len(page), history)
             page.extend(extra)

@@ -417,3 +417,34 @@ def test_unknown_candidates_are_hydrated_or_dropped() -> None:
     assert 5000 not in [s.note_id for s in res.items] and res.dropped["unknown"] == 1
     res = p.run(user_ctx(notes, hot=hot, hydrate=lambda ids: {5000: extra}), 20)
     assert 5000 in [s.note_id for s in res.items] and "unknown" not in res.dropped
+
+
+class _CountingScorer:
+    """The pipeline's scorer, counting the candidates it is asked to score."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.name = getattr(inner, "name", "counting")
+        self.asked: list[set[int]] = []
+
+    def score(self, ctx: RequestContext, items: list[Scored]) -> list[Scored]:
+        self.asked.append({s.note_id for s in items})
+        return self.inner.score(ctx, items)  # type: ignore[attr-defined,no-any-return]
+
+
+def test_softly_dropped_candidates_are_scored_only_for_a_short_page() -> None:
+    notes = catalogue(200)
+    recent = set(range(1, 101))
+    pipeline = build_pipeline("discover")
+    counting = _CountingScorer(pipeline.scorer)
+    pipeline.scorer = counting  # type: ignore[assignment]
+    full = pipeline.run(user_ctx(notes, recently_served=recent), 20)
+    assert len(full.items) == 20 and full.restored == 0
+    assert len(counting.asked) == 1 and not counting.asked[0] & recent  # never scored
+
+    short_notes = {i: f for i, f in notes.items() if i <= 30}
+    counting.asked.clear()
+    short = pipeline.run(user_ctx(short_notes, recently_served=set(range(1, 26))), 10)
+    assert short.restored > 0
+    assert counting.asked[0].isdisjoint(range(1, 26))  # the ranked candidates first
+    assert counting.asked[-1] and counting.asked[-1] <= set(range(1, 26))  # then the dropped
