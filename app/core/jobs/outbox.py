@@ -85,26 +85,11 @@ def _write(row: OutboxJob) -> int:
         db.session.add(row)
         db.session.commit()
         return row.id
-    return _insert_apart(row)
-
-
-def _insert_apart(row: OutboxJob) -> int:
-    """The row committed on a connection of its own, not the session's."""
     with db.engine.begin() as conn:
         values = {c.key: getattr(row, c.key) for c in OutboxJob.__table__.columns if c.key != "id"}
         return conn.execute(
             OutboxJob.__table__.insert().values(values).returning(OutboxJob.id)
         ).scalar_one()
-
-
-def _send_or_due(connection: Any, fn: Callable[..., Any], row_id: int) -> None:
-    """Send a recorded job to RQ; if Redis cannot take it, the row is due for the relay now."""
-    try:
-        queue = getattr(fn, "queue_name", "default")
-        send(connection, run_outbox_job, row_id, queue=queue, job_id=_rq_id(row_id))
-    except Exception:
-        log.warning("job %s (outbox %s) waits for Redis", _name(fn), row_id)
-        _due_now([row_id])
 
 
 def record_from_commit_hook(fn: Callable[..., Any], args: Sequence[Any]) -> None:
@@ -113,13 +98,25 @@ def record_from_commit_hook(fn: Callable[..., Any], args: Sequence[Any]) -> None
     commit released SQLite's lock), then sent to RQ, or (embedded) left due for the relay,
     which retries it. Never raises; a failed write is logged."""
     try:
-        row_id = _insert_apart(_row(fn, args))
+        with db.engine.begin() as conn:
+            row = _row(fn, args)
+            values = {c.key: getattr(row, c.key) for c in OutboxJob.__table__.columns}
+            values.pop("id")
+            row_id = conn.execute(
+                OutboxJob.__table__.insert().values(values).returning(OutboxJob.id)
+            ).scalar_one()
     except Exception:
         log.exception("job %s could not be recorded in the outbox", _name(fn))
         return
     connection = current_app.extensions.get("sprout.redis")
-    if connection is not None:  # embedded: the relay (`relay_inline_soon`) runs it
-        _send_or_due(connection, fn, row_id)
+    if connection is None:
+        return  # embedded: the relay (`relay_inline_soon`) runs it
+    try:
+        queue = getattr(fn, "queue_name", "default")
+        send(connection, run_outbox_job, row_id, queue=queue, job_id=_rq_id(row_id))
+    except Exception:
+        log.warning("job %s (outbox %s) waits for Redis", _name(fn), row_id)
+        _due_now([row_id])
 
 
 def _row(fn: Callable[..., Any], args: Sequence[Any], **state: Any) -> OutboxJob:
@@ -280,7 +277,12 @@ def record_and_send(connection: Any, fn: Callable[..., Any], args: Sequence[Any]
         db.session.rollback()
         log.exception("job %s could not be recorded in the outbox", _name(fn))
         return
-    _send_or_due(connection, fn, row_id)
+    try:
+        queue = getattr(fn, "queue_name", "default")
+        send(connection, run_outbox_job, row_id, queue=queue, job_id=_rq_id(row_id))
+    except Exception:
+        log.warning("job %s (outbox %s) waits for Redis", _name(fn), row_id)
+        _due_now([row_id])
 
 
 def record_failure(fn: Callable[..., Any], args: Sequence[Any], exc: BaseException) -> None:
