@@ -199,6 +199,16 @@ def jobs_in_child(env: dict[str, str], names: list[str]) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def hot_list_built(url: str) -> bool:
+    """Whether the hot recompute has run on this database (its lists have rows)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT EXISTS (SELECT 1 FROM hot_list_entries)")).scalar()
+    finally:
+        engine.dispose()
+
+
 def warm_cards_in_child(env: dict[str, str], redis_url: str) -> dict[str, Any]:
     """`flask cards-warm` in a child process: its time, its summary line, and the Redis
     memory it added (the cards' footprint)."""
@@ -802,6 +812,10 @@ def main() -> None:
         timed = jobs_in_child(env, list(TIMED_JOBS))
         log(f"jobs: {json.dumps(timed)}")
     run_http = args.scale == 1 or args.http
+    if run_http and args.skip_jobs and not hot_list_built(url):
+        # A just-generated database has no hot list: `GET /feeds/hot` would serve empty pages.
+        log("the hot list was never built: running rebuild_hot once (untimed)")
+        jobs_in_child(env, ["rebuild_hot"])
     if run_http and not (args.skip_jobs or args.skip_other_jobs):
         rest = [name for name in job_names(light=False) if name not in TIMED_JOBS]
         log(f"running the other heavy jobs once: {', '.join(rest)}")

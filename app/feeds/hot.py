@@ -29,7 +29,8 @@ from ranking.signals.hot import hot_from_arrays, hot_score, top_hot
 def hot_list(
     *, window: str, channel: str | None, limit: int, after_rank: int, present: Present
 ) -> list[tuple[Any, float, int]]:
-    """The 榜单: ranks from the last rebuild; before the first one, live hot scores."""
+    """The 榜单: ranks from the last rebuild (empty before the first, which the scheduler's
+    first tick runs)."""
     if channel:
         require_channel(channel)
     scope = f"channel:{channel}" if channel else "all"
