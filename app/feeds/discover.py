@@ -89,7 +89,10 @@ def ranked_feed(
         require_channel(channel)
     settings: Settings = current_app.config["SPROUT"]
     feeds = feeds_state()
-    catalogue = feeds.catalogue.get(settings)
+    # Only a page that ranks or reads features beyond its buffer's keys needs the catalogue:
+    # asking for it is what starts its periodic rebuild in this process (tens of ms of CPU
+    # with the GIL held, and a database read), which processes serving buffers skip.
+    catalogue = functools.cache(lambda: feeds.catalogue.get(settings))
     store = get_feed_store()
     fresh_session = session is None
     session = session or secrets.token_urlsafe(9)
@@ -171,7 +174,7 @@ def ranked_feed(
         ranked, dropped, restored = ranker.run_pipeline(
             viewer,
             channel,
-            catalogue,
+            catalogue(),
             store,
             session_key,
             history,

@@ -97,7 +97,7 @@ def _prefetch(store: Any, user_id: int, channel: str | None) -> list[int]:
     ahead = fresh if len(fresh) >= settings.ranking_default_page_size else ranked
     target = prefetch_key(viewer, channel)
     assert target is not None
-    known = features_for({item.note_id for item in ahead}, {}, catalogue, state.features)
+    known = features_for({item.note_id for item in ahead}, {}, lambda: catalogue, state.features)
     store.set_session_buffer(
         target,
         user_key,
@@ -135,7 +135,9 @@ def rank_cold(channel_codes: Iterable[str]) -> dict[str, int]:
         ranked, _, _ = run_pipeline(
             None, channel, catalogue, store, key, [], size, time.time(), seen=set()
         )
-        known = features_for({item.note_id for item in ranked}, {}, catalogue, state.features)
+        known = features_for(
+            {item.note_id for item in ranked}, {}, lambda: catalogue, state.features
+        )
         store.set_session_buffer(
             cold_key(channel),
             COLD,
@@ -150,20 +152,23 @@ def rank_cold(channel_codes: Iterable[str]) -> dict[str, int]:
 def features_for(
     ids: set[int],
     keys: Mapping[int, NoteKey],
-    catalogue: Catalogue,
+    catalogue: Callable[[], Catalogue],
     cache: Callable[[Iterable[int]], Mapping[int, NoteFeatures]],
 ) -> dict[int, NoteFeatures]:
     """Features enough for the diversity rule: from the buffer's keys, the catalogue, then
-    the feature cache (which reads the database for what it lacks)."""
+    the feature cache (which reads the database for what it lacks). The catalogue is asked
+    for only when the keys fall short: a page served from its buffer never needs it."""
     out: dict[int, NoteFeatures] = {}
     for note_id in ids:
         key = keys.get(note_id)
         if key is not None:
             topics = (key.topic,) if key.topic is not None else ()
             out[note_id] = NoteFeatures(note_id, key.author_id, key.channel, topics)
-        elif note_id in catalogue.notes:
-            out[note_id] = catalogue.notes[note_id]
-    missing = ids - set(out)
+    missing = ids - out.keys()
+    if missing:
+        notes = catalogue().notes
+        out.update((i, notes[i]) for i in missing if i in notes)
+        missing -= out.keys()
     if missing:
         out.update(cache(missing))
     return out

@@ -197,6 +197,7 @@ def _pages(api, user, count, limit=10, before_page=None):
 
 def test_later_pages_of_a_session_come_from_its_ranked_buffer(api, monkeypatch):
     from app.feeds import ranker
+    from app.feeds.caches import CatalogueCache
 
     authors = _authors(api, 8)
     api.register("scroller")
@@ -211,9 +212,14 @@ def test_later_pages_of_a_session_come_from_its_ranked_buffer(api, monkeypatch):
     runs = []
     real = ranker.run_pipeline
     monkeypatch.setattr(ranker, "run_pipeline", lambda *a, **k: runs.append(a[6]) or real(*a, **k))
+    # Asking for the catalogue is what starts its rebuild in a process: buffered pages don't.
+    asks = []
+    real_get = CatalogueCache.get
+    monkeypatch.setattr(CatalogueCache, "get", lambda *a: asks.append(len(runs)) or real_get(*a))
     pages = _pages(api, "scroller", 5)
     # one ranking run for the five pages (5 × 10 cards), none for pages 2–5
     assert runs == [50]
+    assert asks and set(asks) == {0}, asks  # only while the first page ranked
     ids = [card["id"] for page in pages for card in page]
     assert len(ids) == len(set(ids)) == 50
     authors_in_order = [card["author"]["id"] for page in pages for card in page]
@@ -284,13 +290,23 @@ def test_buffered_cards_carry_their_diversity_keys():
         asked.append(set(ids))
         return {i: NoteFeatures(i, 30, "pets", ()) for i in ids}
 
-    got = features_for({1, 2, 3}, {1: NoteKey(10, "travel", 5)}, catalogue, cache)
+    catalogues = []
+
+    def get_catalogue():
+        catalogues.append(1)
+        return catalogue
+
+    got = features_for({1, 2, 3}, {1: NoteKey(10, "travel", 5)}, get_catalogue, cache)
     assert asked == [{3}]
+    assert catalogues == [1]
     assert keys_of(got) == {
         1: NoteKey(10, "travel", 5),
         2: NoteKey(20, "food", 7),
         3: NoteKey(30, "pets", None),
     }
+    # keys for every card: neither the catalogue (its rebuild) nor the cache is asked
+    assert set(features_for({1}, {1: NoteKey(10, "travel", 5)}, get_catalogue, cache)) == {1}
+    assert catalogues == [1] and asked == [{3}]
 
 
 def test_a_channel_fed_by_one_account_pages_through_its_notes(api):
