@@ -16,9 +16,10 @@ def split_notes(items: list[Scored], drop: AbstractSet[int]) -> Split:
     """(kept, removed) by note id; `items` itself when there is nothing to drop."""
     if not drop:
         return items, []
-    return [it for it in items if it.note_id not in drop], [
-        it for it in items if it.note_id in drop
-    ]
+    removed = [it for it in items if it.note_id in drop]
+    if not removed:  # the usual case: one pass, and the list itself
+        return items, []
+    return [it for it in items if it.note_id not in drop], removed
 
 
 def split_keys(

@@ -17,4 +17,6 @@ class ChannelFilter:
     soft: bool = False
 
     def apply(self, ctx: RequestContext, items: list[Scored]) -> tuple[list[Scored], list[Scored]]:
-        return split_where(ctx, items, lambda f: ctx.channel is not None and not ctx.in_channel(f))
+        if ctx.channel is None:  # discover: every channel belongs (no pass over the items)
+            return items, []
+        return split_where(ctx, items, lambda f: not ctx.in_channel(f))
