@@ -124,12 +124,26 @@ class Pipeline:
         fetched = set(merged)
         if len(page) < page_size and self.fallback is not None and self.fallback.enabled(ctx):
             # The ranked candidates ran out: go on over the whole catalogue, unseen notes only.
-            for _ in range(self.fallback_rounds):
+            # Notes served recently are not fetched while others remain: the soft filter
+            # would drop them (in a long scroll, 70% of what the order offered, fetched and
+            # filtered for nothing). A last round without that exclusion brings them for the
+            # restore below when the page is still short.
+            served: frozenset[int] = frozenset(ctx.recently_served)
+            rounds = 0
+            while True:
+                if rounds >= self.fallback_rounds:
+                    if not served:
+                        break
+                    served = frozenset()  # the page is short: one round for the restore
                 need = page_size - len(page)
-                exclude = frozenset(fetched | ctx.seen | set(ctx.history))
+                exclude = frozenset(fetched | ctx.seen | set(ctx.history) | served)
                 more = self.fallback.fetch_more(ctx, max(2 * need, need + 20), exclude)
                 if not more:
-                    break
+                    if not served:
+                        break
+                    served = frozenset()  # no unserved note left: on to the restore's round
+                    continue
+                rounds += 1
                 fetched.update(it.note_id for it in more)
                 kept = self._filter(ctx, more, dropped, soft_removed, soft_filter)
                 history = [*ctx.history, *(s.note_id for s in page)]

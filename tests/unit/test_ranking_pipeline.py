@@ -448,3 +448,42 @@ def test_softly_dropped_candidates_are_scored_only_for_a_short_page() -> None:
     assert short.restored > 0
     assert counting.asked[0].isdisjoint(range(1, 26))  # the ranked candidates first
     assert counting.asked[-1] and counting.asked[-1] <= set(range(1, 26))  # then the dropped
+
+
+def _fallback_over(order: list[NoteFeatures], asked: list[list[int]]):  # type: ignore[no-untyped-def]
+    """A `ctx.fallback` over `order`, recording the ids it hands out per fetch."""
+
+    def fallback(n: int, exclude: frozenset[int]) -> list[NoteFeatures]:
+        out = [f for f in order if f.note_id not in exclude][:n]
+        asked.append([f.note_id for f in out])
+        return out
+
+    return fallback
+
+
+def test_the_fallback_skips_recently_served_notes_while_others_remain() -> None:
+    """A long scroll's fallback fetched mostly notes the soft filter then dropped: they are
+    not fetched at all while unserved ones remain."""
+    order = list(catalogue(300).values())
+    recent = {f.note_id for f in order[:150]}  # the top of the order was served already
+    asked: list[list[int]] = []
+    ctx = user_ctx({}, recently_served=recent, fallback=_fallback_over(order, asked))
+    res = build_pipeline("discover").run(ctx, 20)
+    assert len(res.items) == 20 and res.restored == 0
+    assert asked and not any(set(ids) & recent for ids in asked)
+    assert "recently_served" not in res.dropped  # nothing fetched only to be dropped
+
+
+def test_a_short_page_still_gets_recently_served_fallback_notes_back() -> None:
+    """When the unserved notes run out, one more round fetches the served ones for the
+    restore, in the fallback's order after the fresh cards."""
+    order = list(catalogue(30, n_authors=30).values())
+    recent = {f.note_id for f in order[:25]}
+    asked: list[list[int]] = []
+    ctx = user_ctx({}, recently_served=recent, fallback=_fallback_over(order, asked))
+    res = build_pipeline("discover").run(ctx, 10)
+    ids = [s.note_id for s in res.items]
+    assert len(ids) == 10 and res.restored == 5
+    assert set(ids[:5]) == {f.note_id for f in order[25:]}  # fresh first, restored after
+    assert set(ids[5:]) <= recent
+    assert set(asked[0]).isdisjoint(recent) and any(set(ids) & recent for ids in asked)
