@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from flask import Flask
 from redis import Redis
 from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 
 from app.core.extensions import db, remove_session, shared_state
 from app.core.jobs.outbox import relay_outbox
@@ -71,15 +73,46 @@ def periodic_job_definitions() -> list[PeriodicJob]:
 
 
 def tick(connection: Redis) -> list[str]:
-    """Enqueue every job whose interval has passed; returns the names enqueued."""
+    """Enqueue every job whose interval has passed and whose last run is not still waiting
+    or running; returns the names enqueued.
+
+    Behind a backlog (a fresh install's seed jobs, a worker down for a while) a job due
+    every 10 s was enqueued again on every tick, and the copies then ran back to back: one
+    waiting run does the work of all of them."""
     enqueued = []
     for definition in periodic_job_definitions():
+        if _last_run_pending(connection, definition.name):
+            continue
         key = f"sprout:schedule:{definition.name}"
         if connection.set(key, "1", nx=True, ex=definition.interval_seconds):
             queue_name = getattr(definition.function, "queue_name", "default")
-            Queue(queue_name, connection=connection).enqueue(definition.function, job_timeout=900)
+            job = Queue(queue_name, connection=connection).enqueue(
+                definition.function, job_timeout=900
+            )
+            # Kept a few intervals: a run lost with its worker holds back no later one for long.
+            connection.set(
+                _LAST_RUN.format(definition.name),
+                job.id,
+                ex=max(definition.interval_seconds * 6, 120),
+            )
             enqueued.append(definition.name)
     return enqueued
+
+
+_LAST_RUN = "sprout:schedule:last:{}"
+_PENDING = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+
+
+def _last_run_pending(connection: Redis, name: str) -> bool:
+    """Whether the run `tick` last enqueued for `name` is still queued or running."""
+    job_id = connection.get(_LAST_RUN.format(name))
+    if job_id is None:
+        return False
+    try:
+        job = Job.fetch(job_id.decode() if isinstance(job_id, bytes) else job_id, connection)
+    except NoSuchJobError:
+        return False
+    return job.get_status(refresh=False) in _PENDING
 
 
 def start_scheduler_thread(

@@ -109,3 +109,25 @@ def test_the_card_refresh_runs_ahead_of_a_backlog(services_app):
     worker.work(burst=True, max_jobs=1)
     assert ran == ["app.feeds.jobs.refresh_cards"]
     assert Queue("default", connection=connection).count >= backlog
+
+
+def test_a_periodic_job_still_waiting_is_not_enqueued_again(services_app):
+    """Behind a backlog every tick enqueued the 10-second jobs again, and the copies then
+    ran back to back: while the last run waits, the next ticks leave it alone."""
+    from rq import Queue
+
+    from app.schedule import tick
+
+    connection = services_app.extensions["sprout.redis"]
+    assert "refresh_cards" in tick(connection)
+    high = Queue("high", connection=connection)
+    assert high.count == 1
+    for _ in range(3):  # its interval passes again and again while no worker runs
+        connection.delete("sprout:schedule:refresh_cards")
+        assert "refresh_cards" not in tick(connection)
+    assert high.count == 1
+    SimpleWorker(["high"], connection=connection).work(burst=True)
+    assert high.count == 0
+    connection.delete("sprout:schedule:refresh_cards")
+    assert "refresh_cards" in tick(connection)  # done: the next interval enqueues it
+    assert high.count == 1
