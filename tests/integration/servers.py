@@ -218,6 +218,19 @@ class Worker(Process):
     def __init__(self, env: Mapping[str, str], log: Path, *args: str) -> None:
         super().__init__([str(BIN / "flask"), "--app", "app", "worker", *args], env, log)
 
+    def wait_listening(self, timeout: float = 120.0) -> None:
+        """Until this run of the worker listens on its queues. Booting the app takes seconds,
+        and tens of them on a CI machine busy with other tests: a test timing a job must not
+        count the boot."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "*** Listening on" in self.output_since_start():
+                return
+            if not self.running:
+                raise AssertionError(f"the worker exited:\n{self.output_since_start()[-3000:]}")
+            time.sleep(0.1)
+        raise AssertionError(f"the worker never listened:\n{self.output_since_start()[-3000:]}")
+
 
 class RedisServer(Process):
     """A Redis of the test's own on a free port: tests stop and kill it, never the shared one.

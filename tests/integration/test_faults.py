@@ -37,6 +37,7 @@ def stack(topology: Callable[..., Topology]) -> Iterator[Topology]:
     top.worker.env["SPROUT_OUTBOX_LEASE_SECONDS"] = LEASE
     top.worker.kill()
     top.worker.start()
+    top.worker.wait_listening()  # the tests time jobs, not the worker's boot
     yield top
 
 
