@@ -126,13 +126,8 @@ def diversify(
         key(it.note_id)  # memoised in `keys`
     masks: dict[int, int] = {}
     if quotas:
-        bits = [(1 << q, limited) for q, (limited, _, _) in enumerate(quotas)]
         for it in pending:
-            mask = 0
-            for bit, limited in bits:
-                if limited(it):
-                    mask |= bit
-            masks[id(it)] = mask
+            masks[id(it)] = sum(1 << q for q, hit in enumerate(limits(it)) if hit)
     by_author = placed.authors
     author_limit = max_per_author if window > 1 else (1 if max_per_author > 0 else 0)
     unset = object()
