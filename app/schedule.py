@@ -89,11 +89,12 @@ def tick(connection: Redis) -> list[str]:
             job = Queue(queue_name, connection=connection).enqueue(
                 definition.function, job_timeout=900
             )
-            # Kept a few intervals: a run lost with its worker holds back no later one for long.
+            # Kept two intervals (two minutes at least): a run lost with its worker, its status
+            # left "started", holds back one later run at most.
             connection.set(
                 _LAST_RUN.format(definition.name),
                 job.id,
-                ex=max(definition.interval_seconds * 6, 120),
+                ex=max(definition.interval_seconds * 2, 120),
             )
             enqueued.append(definition.name)
     return enqueued
