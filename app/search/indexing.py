@@ -68,12 +68,14 @@ def _note_docs(rows: list[Any]) -> list[NoteDoc]:
             select(NoteTag.note_id, Tag.name)
             .join(Tag, Tag.id == NoteTag.tag_id)
             .where(id_in(NoteTag.note_id, ids))
+            .order_by(NoteTag.note_id, Tag.id)
         ):
             tags[note_id].append(name)
         for note_id, topic_id, name in db.session.execute(
             select(NoteTopic.note_id, Topic.id, Topic.name)
             .join(Topic, Topic.id == NoteTopic.topic_id)
             .where(id_in(NoteTopic.note_id, ids))
+            .order_by(NoteTopic.note_id, Topic.id)
         ):
             topics[note_id].append((topic_id, name))
         # Image tags (labels placed on a picture) are searched like the note's own tags.
@@ -81,6 +83,7 @@ def _note_docs(rows: list[Any]) -> list[NoteDoc]:
             select(NoteImage.note_id, Image.edits)
             .join(Image, Image.id == NoteImage.image_id)
             .where(id_in(NoteImage.note_id, ids), Image.edits.is_not(None))
+            .order_by(NoteImage.note_id, NoteImage.position)
         ):
             for tag in (edits or {}).get("tags") or []:
                 label = str(tag.get("label", "")).strip()
@@ -138,31 +141,74 @@ def _topic_docs(where: Any, limit: int | None = None) -> list[TopicDoc]:
 
 
 # -- keeping the index in step -------------------------------------------------------------
+SETTLE_WRITES = 3  # writes of one sync before a still-moving change is left to the job's retry
+
+
+class IndexNotSettled(RuntimeError):
+    """The rows kept changing while a sync wrote them: its job retries later."""
+
+
+def _settled(read: Callable[[], dict[int, Any]], write: Callable[[dict[int, Any]], None]) -> Any:
+    """Write what `read` returns, then read again, until a read matches the last write.
+
+    Two syncs of one note interleave across processes: A reads, a change commits, B reads
+    and writes the new row, then A writes its older copy last (a picture's text read while
+    the note's own sync was between its read and its write left the note unsearchable by
+    that text). The sync that wrote last reads again after its write, so it sees any change
+    committed before then and writes it; a change committed later has a sync of its own
+    that reads after it. Each read ends its transaction: none stays open while the index
+    writes."""
+    written: dict[int, Any] | None = None
+    for _ in range(SETTLE_WRITES):
+        docs = read()
+        db.session.rollback()
+        if docs == written:
+            return docs
+        write(docs)
+        written = docs
+    docs = read()
+    db.session.rollback()
+    if docs != written:
+        raise IndexNotSettled(
+            f"{len(docs)} document(s) still changing after {SETTLE_WRITES} writes"
+        )
+    return docs
+
+
 def sync_notes(note_ids: Iterable[int]) -> dict[str, int]:
     """Index what is visible among these notes and drop the rest: safe to run any number of
-    times, in any order, after any change (publish, edit, delete, moderation, a ban)."""
+    times, in any order, after any change (publish, edit, delete, moderation, a ban), and
+    concurrently (`_settled`)."""
     ids = sorted(set(note_ids))
     read_at = utcnow()
-    docs = _note_docs(db.session.execute(_visible_notes().where(id_in(Note.id, ids))).all())
-    db.session.rollback()  # read only: no transaction left open while the index writes
     backend = get_search()
-    backend.index_notes(docs)
-    gone = sorted(set(ids) - {doc.id for doc in docs})
-    backend.delete_notes(gone)
+
+    def read() -> dict[int, NoteDoc]:
+        rows = db.session.execute(_visible_notes().where(id_in(Note.id, ids))).all()
+        return {doc.id: doc for doc in _note_docs(rows)}
+
+    def write(docs: dict[int, NoteDoc]) -> None:
+        backend.index_notes(list(docs.values()))
+        backend.delete_notes(sorted(set(ids) - docs.keys()))
+
+    docs = _settled(read, write)
     # What the index now holds is the notes as read: a later edit leaves them behind again.
     db.session.execute(update(Note).where(id_in(Note.id, ids)).values(indexed_at=read_at))
     db.session.commit()
-    return {"indexed": len(docs), "removed": len(gone)}
+    return {"indexed": len(docs), "removed": len(ids) - len(docs)}
 
 
 def sync_user(user_id: int, with_notes: bool = False) -> dict[str, int]:
     """A user's profile; with their notes too when their standing changed (a ban, a lift)."""
-    docs = _user_docs(User.id == user_id)
     backend = get_search()
-    if docs:
-        backend.index_users(docs)
-    else:
-        backend.delete_users([user_id])
+
+    def write(docs: dict[int, UserDoc]) -> None:
+        if docs:
+            backend.index_users(list(docs.values()))
+        else:
+            backend.delete_users([user_id])
+
+    docs = _settled(lambda: {doc.id: doc for doc in _user_docs(User.id == user_id)}, write)
     result = {"users": len(docs)}
     if with_notes:
         note_ids = list(db.session.scalars(select(Note.id).where(Note.author_id == user_id)))
@@ -174,13 +220,15 @@ def sync_user(user_id: int, with_notes: bool = False) -> dict[str, int]:
 
 
 def sync_topic(topic_id: int) -> dict[str, int]:
-    docs = _topic_docs(Topic.id == topic_id)
-    db.session.rollback()
     backend = get_search()
-    if docs:
-        backend.index_topics(docs)
-    else:
-        backend.delete_topics([topic_id])
+
+    def write(docs: dict[int, TopicDoc]) -> None:
+        if docs:
+            backend.index_topics(list(docs.values()))
+        else:
+            backend.delete_topics([topic_id])
+
+    docs = _settled(lambda: {doc.id: doc for doc in _topic_docs(Topic.id == topic_id)}, write)
     return {"topics": len(docs)}
 
 

@@ -259,6 +259,66 @@ def test_reindex_rebuilds_in_place_and_drops_what_is_gone(api, notes):
     assert stats["notes"] == 4 and stats["generation"] == 1 and not stats["reindex_running"]
 
 
+def test_a_sync_that_writes_an_older_copy_last_writes_again(api, notes, monkeypatch):
+    """Two syncs of one note interleave across processes: A reads it; it changes and B reads
+    and writes the new row; then A writes its older copy last. A reads again after its
+    write and writes what it missed, so the index ends with the row as it is."""
+    from sqlalchemy import update
+
+    from app.core.extensions import db
+    from app.notes.models import Note
+    from app.search import indexing
+    from app.search.engine import get_search
+
+    backend = get_search()
+    write = backend.index_notes
+    titles: list[list[str]] = []
+
+    def index_notes(docs, generation=None):
+        titles.append([doc.title for doc in docs])
+        if len(titles) == 1:  # A, between its read and its write
+            db.session.execute(
+                update(Note).where(Note.id == notes["camping"]).values(title="周末滑雪装备清单")
+            )
+            db.session.commit()
+            indexing.sync_notes([notes["camping"]])  # B
+        write(docs, generation)
+
+    monkeypatch.setattr(backend, "index_notes", index_notes)
+    assert indexing.sync_notes([notes["camping"]]) == {"indexed": 1, "removed": 0}
+    old, new = "周末露营装备清单", "周末滑雪装备清单"
+    assert titles == [[old], [new], [new]]  # A's older copy, B's, then A's second write
+    assert found(api, "滑雪") == [notes["camping"]]
+
+
+def test_a_sync_whose_rows_never_settle_is_left_to_its_retry(api, notes, monkeypatch):
+    """A note changing under every write of its sync: after three writes the job raises
+    (`IndexNotSettled`) for its retry, rather than looping."""
+    from sqlalchemy import update
+
+    from app.core.extensions import db
+    from app.notes.models import Note
+    from app.search import indexing
+    from app.search.engine import get_search
+
+    backend = get_search()
+    write = backend.index_notes
+    writes: list[int] = []
+
+    def index_notes(docs, generation=None):
+        writes.append(len(docs))
+        write(docs, generation)
+        db.session.execute(
+            update(Note).where(Note.id == notes["camping"]).values(title=f"露营 {len(writes)}")
+        )
+        db.session.commit()
+
+    monkeypatch.setattr(backend, "index_notes", index_notes)
+    with pytest.raises(indexing.IndexNotSettled):
+        indexing.sync_notes([notes["camping"]])
+    assert writes == [1, 1, 1]
+
+
 def test_readyz_reports_the_search_backend(client):
     checks = client.get("/readyz").get_json()
     assert checks["checks"]["search"] == {"ok": True, "backend": "embedded"} or checks["search"]

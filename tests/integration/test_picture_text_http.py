@@ -92,7 +92,9 @@ def test_picture_text_holds_and_searches_over_http(topology: Callable[..., Topol
     def searched() -> list:
         return call(top.api, "GET", "/search/notes?q=%E9%85%B8%E8%8F%9C%E9%B1%BC").body["items"]
 
-    assert [n["id"] for n in wait_until(searched, 30)] == [notes[1]["id"]]
+    found_ids = [n["id"] for n in wait_until(searched, 30)]
+    jobs = _sql(top, "SELECT function, args, state, attempts, last_error FROM job_outbox")
+    assert found_ids == [notes[1]["id"]], (jobs, top.logs())
 
     # A note published before its picture was read also waits in its own job, retried on
     # the outbox's back-off until the picture is read: every job ends done.
