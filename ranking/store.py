@@ -121,6 +121,18 @@ class FeedStore(Protocol):
 
     def drain_impressions(self, max_items: int) -> list[Impression]: ...
 
+    def take_impressions(self, batch_id: str, max_items: int) -> list[Impression]:
+        """Move up to `max_items` buffered impressions, oldest first, into a new batch named
+        `batch_id`, at once; the batch's impressions (none: no batch). The batch stays until it is
+        forgotten, so a flush that fails after the take loses nothing."""
+        ...
+
+    def impression_batches(self) -> list[tuple[str, list[Impression]]]:
+        """Every batch taken and not forgotten yet, oldest id first, with its impressions."""
+        ...
+
+    def forget_impressions(self, batch_id: str) -> None: ...
+
     def session_buffer(self, session_id: str, user_key: str) -> list[Scored]: ...
 
     def set_session_buffer(
@@ -171,6 +183,7 @@ class MemoryFeedStore:
         self._seen: dict[str, tuple[float, set[int]]] = {}
         self._served: dict[str, dict[int, float]] = {}
         self._impressions: deque[Impression] = deque()
+        self._impression_batches: dict[str, list[Impression]] = {}
         self._buffers: dict[str, tuple[float, list[bytes]]] = {}  # (expiry, entries)
         self._generations: dict[str, int] = {}
         self._claims: dict[str, float] = {}
@@ -209,6 +222,18 @@ class MemoryFeedStore:
         while self._impressions and len(out) < max_items:
             out.append(self._impressions.popleft())
         return out
+
+    def take_impressions(self, batch_id: str, max_items: int) -> list[Impression]:
+        batch = self.drain_impressions(max_items)
+        if batch:
+            self._impression_batches[batch_id] = batch
+        return list(batch)
+
+    def impression_batches(self) -> list[tuple[str, list[Impression]]]:
+        return [(b, list(items)) for b, items in sorted(self._impression_batches.items())]
+
+    def forget_impressions(self, batch_id: str) -> None:
+        self._impression_batches.pop(batch_id, None)
 
     def session_buffer(self, session_id: str, user_key: str) -> list[Scored]:
         return _read(self._list(session_id)[1], self.generation(user_key))[0]
@@ -316,6 +341,7 @@ class RedisFeedStore:
         self._session_ttl = int(session_ttl_seconds)
         self._clock = clock
         self._take = redis_client.register_script(_TAKE)
+        self._take_impressions = redis_client.register_script(_TAKE_IMPRESSIONS)
         self._save = redis_client.register_script(_SAVE)
 
     def _k(self, *parts: str) -> str:
@@ -533,20 +559,72 @@ class RedisFeedStore:
         pipe.lrange(self.impressions_key, 0, max_items - 1)
         pipe.ltrim(self.impressions_key, max_items, -1)
         raw, _ = pipe.execute()
-        out = []
-        for item in raw:
-            u, n, s, ts, *arm = orjson.loads(item)  # rows buffered before the arm: 4 fields
-            a = arm[0] if arm else None
-            out.append(
-                Impression(
-                    None if u is None else int(u),
-                    int(n),
-                    str(s),
-                    float(ts),
-                    None if a is None else int(a),
-                )
-            )
-        return out
+        return [_impression(item) for item in raw]
+
+    def _impression_batch(self, batch_id: str) -> str:
+        return self._k("impressions", "batch", batch_id)
+
+    def take_impressions(self, batch_id: str, max_items: int) -> list[Impression]:
+        if max_items <= 0:
+            return []
+        batch = self._impression_batch(batch_id)
+        keys = [self.impressions_key, batch, self._k("impressions", "batches")]
+        if not int(self._take_impressions(keys=keys, args=[batch_id, max_items])):
+            return []
+        return [_impression(item) for item in self.r.lrange(batch, 0, -1)]
+
+    def impression_batches(self) -> list[tuple[str, list[Impression]]]:
+        ids = sorted(
+            b.decode() if isinstance(b, bytes) else str(b)
+            for b in self.r.smembers(self._k("impressions", "batches"))
+        )
+        if not ids:
+            return []
+        pipe = self.r.pipeline(transaction=False)
+        for batch_id in ids:
+            pipe.lrange(self._impression_batch(batch_id), 0, -1)
+        return [
+            (batch_id, [_impression(item) for item in raw])
+            for batch_id, raw in zip(ids, pipe.execute(), strict=True)
+        ]
+
+    def forget_impressions(self, batch_id: str) -> None:
+        pipe = self.r.pipeline(transaction=True)
+        pipe.delete(self._impression_batch(batch_id))
+        pipe.srem(self._k("impressions", "batches"), batch_id)
+        pipe.execute()
+
+
+def _impression(raw: bytes | str) -> Impression:
+    """One buffered impression as the Redis store keeps it (JSON; rows buffered before the
+    experiment arm have four fields)."""
+    u, n, s, ts, *arm = orjson.loads(raw)
+    a = arm[0] if arm else None
+    return Impression(
+        None if u is None else int(u), int(n), str(s), float(ts), None if a is None else int(a)
+    )
+
+
+# KEYS: the impression buffer, the new batch, the batches' set. ARGV: the batch id, at most
+# how many. The whole buffer is renamed when it fits; otherwise its head is copied over in
+# chunks (a script's call takes a bounded number of arguments) and trimmed off.
+_TAKE_IMPRESSIONS = """
+local n = redis.call('LLEN', KEYS[1])
+if n == 0 then return 0 end
+local most = tonumber(ARGV[2])
+if n <= most then
+  redis.call('RENAME', KEYS[1], KEYS[2])
+else
+  n = most
+  local items = redis.call('LRANGE', KEYS[1], 0, most - 1)
+  for i = 1, #items, 1000 do
+    redis.call('RPUSH', KEYS[2], unpack(items, i, math.min(i + 999, #items)))
+  end
+  redis.call('LTRIM', KEYS[1], most, -1)
+end
+redis.call('SADD', KEYS[3], ARGV[1])
+return n
+"""
 
 
 # KEYS: generation, seen, buffer, ahead, the attached set. ARGV: how many entries to take,
@@ -804,6 +882,30 @@ class DiskFeedStore:
                     break
                 out.append(Impression(*row))
         return out
+
+    def take_impressions(self, batch_id: str, max_items: int) -> list[Impression]:
+        with self.cache.transact(retry=True):
+            batch = self.drain_impressions(max_items)
+            if batch:
+                self.cache.set(f"impressions:batch:{batch_id}", [tuple(b) for b in batch])
+                self.cache.set(
+                    "impressions:batches", [*self.cache.get("impressions:batches", []), batch_id]
+                )
+        return batch
+
+    def impression_batches(self) -> list[tuple[str, list[Impression]]]:
+        with self.cache.transact(retry=True):
+            ids = sorted(self.cache.get("impressions:batches", []))
+            return [
+                (b, [Impression(*row) for row in self.cache.get(f"impressions:batch:{b}", [])])
+                for b in ids
+            ]
+
+    def forget_impressions(self, batch_id: str) -> None:
+        with self.cache.transact(retry=True):
+            self.cache.delete(f"impressions:batch:{batch_id}")
+            ids = self.cache.get("impressions:batches", [])
+            self.cache.set("impressions:batches", [b for b in ids if b != batch_id])
 
     def session_buffer(self, session_id: str, user_key: str) -> list[Scored]:
         entries = self.cache.get(f"list:{session_id}", [], retry=True)

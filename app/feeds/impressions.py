@@ -3,42 +3,44 @@ written in one batch and added to the notes' exposure counts."""
 
 from __future__ import annotations
 
-import contextlib
-import logging
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from app.core.extensions import db, get_feed_store
+from app.core.batches import apply_once, forget_applied, new_batch_id
+from app.core.extensions import get_feed_store
 from app.core.sql import add_to_counts, copy_rows
-from app.feeds.models import NoteEvent
+from app.feeds.models import ImpressionBatch, NoteEvent
 from app.notes.models import Note
 from ranking.types import Impression
 
-log = logging.getLogger(__name__)
-
 
 def flush_impressions(max_items: int) -> dict[str, Any]:
-    """Write up to `max_items` buffered impressions and count them on their notes.
-
-    The batch leaves the buffer before it is written: when the write fails (the database
-    unreachable, the job stopped), it goes back to the buffer for the next flush rather
-    than being lost. Only a commit whose outcome is unknown can make it count twice."""
+    """Write the batches an earlier flush left (it failed or crashed), then take up to
+    `max_items` buffered impressions as a new batch and write it: each batch once, its rows
+    and its counts on the notes in one transaction with its ledger row
+    (`app.core.batches`). A batch leaves the buffer only after its commit, so a failure
+    delays impressions and never loses or doubles them."""
     store = get_feed_store()
-    batch = store.drain_impressions(max_items)
-    if not batch:
-        return {"impressions": 0}
-    try:
-        _write(batch)
-    except BaseException:
-        try:
-            store.record_impressions(batch)
-        except Exception:
-            log.exception("%d impressions lost: neither written nor buffered again", len(batch))
-        with contextlib.suppress(Exception):  # the connection may be gone with the database
-            db.session.rollback()
-        raise
-    return {"impressions": len(batch)}
+    figures = {"impressions": 0, "batches": 0, "already_applied": 0}
+    for batch_id, batch in store.impression_batches():  # leftovers first: raise if still failing
+        _apply(store, figures, batch_id, batch)
+    batch_id = new_batch_id()
+    batch = store.take_impressions(batch_id, max_items)
+    if batch:
+        _apply(store, figures, batch_id, batch)
+    if figures["batches"]:
+        forget_applied(ImpressionBatch)
+    return figures
+
+
+def _apply(store: Any, figures: dict[str, int], batch_id: str, batch: list[Impression]) -> None:
+    if apply_once(ImpressionBatch, batch_id, lambda: _write(batch)):
+        figures["batches"] += 1
+        figures["impressions"] += len(batch)
+    else:
+        figures["already_applied"] += 1
+    store.forget_impressions(batch_id)
 
 
 def _write(batch: list[Impression]) -> None:
@@ -59,4 +61,3 @@ def _write(batch: list[Impression]) -> None:
     )
     counts = Counter(item.note_id for item in batch)
     add_to_counts(Note, "impression_count", dict(counts))
-    db.session.commit()

@@ -48,6 +48,18 @@ class NoteEvent(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ImpressionBatch(Base):
+    """A batch of buffered impressions written to `note_events` and the notes' counts
+    (`app.feeds.impressions`): recorded in the transaction that wrote it, so a flush that
+    finds the batch again (its commit's outcome unknown, or a crash before the buffer let
+    go of it) never writes it twice."""
+
+    __tablename__ = "impression_batches"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    applied_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class NegativeFeedback(Base):
     """ "Not interested" in a note, an author or a topic: filtered at once, and learned from."""
 

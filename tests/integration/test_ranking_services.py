@@ -61,6 +61,12 @@ def test_a_failed_impression_flush_keeps_its_batch_in_redis(services_app, monkey
     check_failed_flush_keeps_its_batch(Api(services_app.test_client()), monkeypatch)
 
 
+def test_an_unknown_commit_or_a_stopped_flush_counts_once_in_redis(services_app, monkeypatch):
+    from tests.api.test_impressions import check_unknown_commit_and_crash_count_once
+
+    check_unknown_commit_and_crash_count_once(Api(services_app.test_client()), monkeypatch)
+
+
 def test_a_worker_ranks_the_next_pages_ahead(services_app, monkeypatch):
     """When a session's buffer runs out, a job ranks the viewer's next pages; the next
     session starts from them without running the pipeline, and feedback discards them."""

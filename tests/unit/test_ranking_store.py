@@ -96,6 +96,30 @@ def test_impressions_are_buffered_and_drained_in_order(store: tuple[FeedStore, C
     assert s.drain_impressions(0) == []
 
 
+def test_impressions_are_taken_in_batches_kept_until_forgotten(
+    store: tuple[FeedStore, Clock],
+) -> None:
+    """A batch holds the buffer's head (the whole buffer when it fits, 2,500 in three chunks
+    of the Redis script when it does not) until it is forgotten; pages served meanwhile
+    buffer anew."""
+    s, _ = store
+    assert s.take_impressions("0001", 10) == [] and s.impression_batches() == []
+    s.record_impressions([(1, n, "cf", float(n)) for n in range(3_000)])
+    first = s.take_impressions("0001", 2_500)
+    assert [i.note_id for i in first] == list(range(2_500))
+    s.record_impressions([(None, 9_999, "hot", 9.0)])
+    second = s.take_impressions("0002", 10_000)  # the rest, and the one buffered since
+    assert [i.note_id for i in second] == [*range(2_500, 3_000), 9_999]
+    assert second[-1] == Impression(None, 9_999, "hot", 9.0)
+    assert s.take_impressions("0003", 0) == [] and s.take_impressions("0004", 5) == []
+    assert s.impression_batches() == [("0001", first), ("0002", second)]
+    s.forget_impressions("0001")
+    s.forget_impressions("0001")  # again: nothing to do
+    assert s.impression_batches() == [("0002", second)]
+    s.forget_impressions("0002")
+    assert s.impression_batches() == [] and s.drain_impressions(10) == []
+
+
 def test_redis_keys_expire(redis_client: Any) -> None:
     prefix = f"test:ranking:{uuid.uuid4().hex}:"
     s = RedisFeedStore(redis_client, prefix, session_ttl_seconds=300)

@@ -16,20 +16,19 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import diskcache
 import orjson
 import redis
 from flask import current_app
-from sqlalchemy import delete, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, select
 
 from app.accounts.models import User
+from app.core.batches import apply_once, forget_applied, new_batch_id
 from app.core.config import Settings
 from app.core.extensions import db, get_redis, open_disk_cache, shared_dir
 from app.core.jobs import job
@@ -44,9 +43,6 @@ PREFIX = "sprout:{views}:"
 COUNTS_KEY = PREFIX + "counts"
 OPENS_KEY = PREFIX + "opens"
 BATCHES_KEY = PREFIX + "batches"
-# Applied batch ids are kept this long: far longer than a batch can wait in the buffer (the
-# next flush, seconds later, picks up what a crashed one left).
-KEEP_APPLIED = timedelta(days=2)
 # Embedded mode takes at most this many views per batch (each is one row of the store).
 EMBEDDED_BATCH_ROWS = 50_000
 
@@ -94,16 +90,8 @@ def flush_views() -> dict[str, int]:
     connection = get_redis()
     figures = _flush_redis(connection) if connection is not None else _flush_disk(_disk())
     if figures["batches"]:  # an idle install writes nothing
-        db.session.execute(
-            delete(NoteViewBatch).where(NoteViewBatch.applied_at < datetime.now(UTC) - KEEP_APPLIED)
-        )
-        db.session.commit()
+        forget_applied(NoteViewBatch)
     return figures
-
-
-def new_batch_id() -> str:
-    """Sortable (milliseconds first) and unique across processes."""
-    return f"{int(time.time() * 1000):013d}-{uuid.uuid4().hex[:16]}"
 
 
 # --- services mode: Redis -------------------------------------------------------------------
@@ -200,19 +188,12 @@ def _tally(
         figures["already_applied"] += 1
 
 
-def _applied(batch_id: str) -> bool:
-    return db.session.get(NoteViewBatch, batch_id, populate_existing=True) is not None
-
-
 def apply_batch(batch_id: str, counts: dict[int, int], opens: list[Open]) -> bool:
     """Add a batch's counts and opens in one transaction that records it as applied; False
     (and nothing written) when it was applied before. Notes or users deleted since are
     skipped. On any other failure the batch stays in the buffer for the next run."""
-    if _applied(batch_id):
-        db.session.rollback()
-        return False
-    try:
-        db.session.execute(insert(NoteViewBatch).values(id=batch_id, applied_at=datetime.now(UTC)))
+
+    def write() -> None:
         note_ids = _existing(Note.id, counts.keys() | {n for _, n, _ in opens})
         user_ids = _existing(User.id, {u for u, _, _ in opens})
         add_to_counts(Note, "view_count", {n: c for n, c in counts.items() if n in note_ids})
@@ -228,19 +209,8 @@ def apply_batch(batch_id: str, counts: dict[int, int], opens: list[Open]) -> boo
         ]
         if rows:
             db.session.execute(insert(NoteEvent), rows)
-        db.session.commit()
-        return True
-    except IntegrityError:
-        # Another flush applied it first (its row won the primary key), or a note or a user
-        # went away under this batch: applied means done, otherwise try again next run.
-        db.session.rollback()
-        if _applied(batch_id):
-            db.session.rollback()
-            return False
-        raise
-    except BaseException:
-        db.session.rollback()
-        raise
+
+    return apply_once(NoteViewBatch, batch_id, write)
 
 
 def _existing(column: Any, ids: Iterable[int]) -> set[int]:
