@@ -118,23 +118,24 @@ def diversify(
 
     pins = dict(pinned or {})
     pending += [p for p in pins.values() if p.note_id not in used]  # fallback slot if not placed
-    pinned_ids = {p.note_id for p in pins.values()}
     # The scan below asks the same questions of the same cards place after place: each
-    # card's keys and quota membership (as a bit mask) are read once, and each place turns
-    # the rules' state into a few values the scan compares against.
-    for it in pending:
-        key(it.note_id)  # memoised in `keys`
+    # card's keys and quota membership (as a bit mask) are read once into `facts`, and each
+    # place turns the rules' state into a few values the scan compares against. Authors are
+    # counted with `get`: a Counter's missing key runs Python code, once per card scanned.
     masks: dict[int, int] = {}
     if quotas:
         for it in pending:
             masks[id(it)] = sum(1 << q for q, hit in enumerate(limits(it)) if hit)
+    # what the scan reads of each pending card, in step with `pending` (removed together)
+    facts = [(*key(it.note_id), masks.get(id(it), 0)) for it in pending]
     by_author = placed.authors
     author_limit = max_per_author if window > 1 else (1 if max_per_author > 0 else 0)
     unset = object()
     while pending and (limit is None or len(out) < limit):
         pin = pins.pop(len(out), None)
         if pin is not None and pin.note_id not in used and author_ok(key(pin.note_id)[0]):
-            pending.remove(pin)
+            at = pending.index(pin)
+            del pending[at], facts[at]
             used.add(pin.note_id)
             placed.add(key(pin.note_id))
             count_quotas(pin)
@@ -146,13 +147,13 @@ def diversify(
         ch_run, ch_run2 = placed.run_to_avoid(1, max_channel_run, unset)
         tp_run, tp_run2 = placed.run_to_avoid(2, max_topic_run, unset)
         full = sum(1 << q for q in range(len(quotas)) if in_window[q] >= caps[q])
-        for i, it in enumerate(pending[:lookahead]):
-            n = it.note_id
-            if n in pinned_ids and any(p.note_id == n for p in pins.values()):
+        waiting = pins and {p.note_id for p in pins.values()}
+        for i in range(min(lookahead, len(pending))):
+            a, ch, tp, mask = facts[i]
+            if waiting and pending[i].note_id in waiting:
                 continue  # still waiting for its position
-            a, ch, tp = keys.get(n) or key(n)
-            a_ok = a is None or by_author[a] < author_limit
-            if full and masks.get(id(it), 0) & full:
+            a_ok = a is None or by_author.get(a, 0) < author_limit
+            if mask & full:
                 if over_quota is None and a_ok:
                     over_quota = i
                 continue
@@ -176,13 +177,18 @@ def diversify(
             ):
                 chosen = blocked  # clearly better, and for this viewer's own reasons
         if chosen is None:
-            beyond = [
-                i for i in range(lookahead, len(pending)) if author_ok(key(pending[i].note_id)[0])
-            ]
-            # a card within its quota first; one over it before the author rule gives way
-            chosen = next((i for i in beyond if quota_ok(pending[i])), None)
+            # beyond the lookahead, the first card the author rule allows that is within its
+            # quota; else one over its quota before the author rule gives way
+            first_ok = None
+            for i in range(lookahead, len(pending)):
+                if author_ok(key(pending[i].note_id)[0]):
+                    if quota_ok(pending[i]):
+                        chosen = i
+                        break
+                    if first_ok is None:
+                        first_ok = i
             if chosen is None:
-                chosen = over_quota if over_quota is not None else next(iter(beyond), None)
+                chosen = over_quota if over_quota is not None else first_ok
             if chosen is None and relax:
                 # Every candidate left breaks the author rule (a channel fed by one or two
                 # accounts): fill the page with the least repeated author, best first,
@@ -195,6 +201,7 @@ def diversify(
             if chosen is None:
                 break
         it = pending.pop(chosen)
+        del facts[chosen]
         if it.note_id in used:
             continue
         used.add(it.note_id)
@@ -239,7 +246,7 @@ class _Placed:
 
     def author_count(self, author: int) -> int:
         """Cards by `author` among the last `window - 1` placed."""
-        return self.authors[author] if self.window > 1 else 0
+        return self.authors.get(author, 0) if self.window > 1 else 0
 
     def run_to_avoid(self, idx: int, limit: int, unset: Any) -> tuple[Any, Any]:
         """The value at key position `idx` a next card must not have to keep the run within
