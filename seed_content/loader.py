@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from app.accounts.models import User
 from app.accounts.services import hash_password
 from app.core.extensions import db
-from app.core.jobs import commit, enqueue
+from app.core.jobs import commit, enqueue, in_background
 from app.core.models import utcnow
 from app.core.storage import new_image_prefix
 from app.editorial.models import ContentSource, EditorPick
@@ -420,14 +420,16 @@ def load_seed_content(
         raise ValueError("the seed packs are inconsistent:\n" + "\n".join(problems))
     report = LoadReport(dry_run=dry_run)
     loader = _Loader(packs, report, progress)
-    for step in (
-        loader.accounts_,
-        loader.topics_,
-        loader.notes_,
-        loader.comments_,
-        loader.likes_,
-        loader.picks_,
-    ):
-        step()
-    db.session.rollback() if dry_run else db.session.commit()
+    # Its jobs (indexing, notifications, covers: thousands) go to `low`, behind users' own.
+    with in_background():
+        for step in (
+            loader.accounts_,
+            loader.topics_,
+            loader.notes_,
+            loader.comments_,
+            loader.likes_,
+            loader.picks_,
+        ):
+            step()
+        db.session.rollback() if dry_run else db.session.commit()
     return report

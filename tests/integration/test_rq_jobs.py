@@ -131,3 +131,40 @@ def test_a_periodic_job_still_waiting_is_not_enqueued_again(services_app):
     connection.delete("sprout:schedule:refresh_cards")
     assert "refresh_cards" in tick(connection)  # done: the next interval enqueues it
     assert high.count == 1
+
+
+def test_the_seed_packs_jobs_wait_behind_a_users_own(services_app):
+    """Loading the seed packs leaves thousands of jobs (indexing, notifications, covers): they
+    all go to `low`, so a user's job enqueued afterwards (here: indexing their first note)
+    is the first a worker takes; jobs enqueued outside the load keep their own queues."""
+    from rq import Queue
+    from sqlalchemy import func, select
+
+    from app.core.extensions import db
+    from app.core.jobs.models import OutboxJob
+    from seed_content.loader import load_seed_content
+    from tests.api.test_cold_start import small_packs
+    from tests.api.test_notes import post_note
+
+    connection = services_app.extensions["sprout.redis"]
+    load_seed_content(packs=small_packs(1))
+    queues = dict(
+        db.session.execute(select(OutboxJob.queue, func.count()).group_by(OutboxJob.queue)).all()
+    )
+    assert set(queues) == {"low"} and queues["low"] > 20, queues
+    seeded = Queue("low", connection=connection).count
+    assert seeded == queues["low"]
+    assert all(Queue(name, connection=connection).count == 0 for name in QUEUES if name != "low")
+
+    api = Api(services_app.test_client())
+    api.register("newcomer")
+    post_note(api, "newcomer", title="第一篇笔记")
+    assert Queue("default", connection=connection).count > 0
+    ran: list[str] = []
+    worker = SimpleWorker(list(QUEUES), connection=connection)
+    worker.execute_job = (  # type: ignore[method-assign]
+        lambda job, queue, real=worker.execute_job: ran.append(queue.name) or real(job, queue)
+    )
+    worker.work(burst=True, max_jobs=1)
+    assert ran == ["default"]
+    assert Queue("low", connection=connection).count == seeded

@@ -37,7 +37,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from app.core.config import Settings
 from app.core.extensions import db, shared_state
 from app.core.jobs.models import OutboxJob
-from app.core.jobs.runner import RETRY_INTERVALS, job, send
+from app.core.jobs.runner import RETRY_INTERVALS, job, queue_for, send
 from app.core.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def record_from_commit_hook(fn: Callable[..., Any], args: Sequence[Any]) -> None
     if connection is None:
         return  # embedded: the relay (`relay_inline_soon`) runs it
     try:
-        queue = getattr(fn, "queue_name", "default")
+        queue = queue_for(fn)
         send(connection, run_outbox_job, row_id, queue=queue, job_id=_rq_id(row_id))
     except Exception:
         log.warning("job %s (outbox %s) waits for Redis", _name(fn), row_id)
@@ -135,7 +135,7 @@ def _row(fn: Callable[..., Any], args: Sequence[Any], **state: Any) -> OutboxJob
     return OutboxJob(
         function=_name(fn),
         args=[list(args), {}],  # positional and keyword arguments
-        queue=getattr(fn, "queue_name", "default"),
+        queue=queue_for(fn),
         **fields,
     )
 
@@ -278,7 +278,7 @@ def record_and_send(connection: Any, fn: Callable[..., Any], args: Sequence[Any]
         log.exception("job %s could not be recorded in the outbox", _name(fn))
         return
     try:
-        queue = getattr(fn, "queue_name", "default")
+        queue = queue_for(fn)
         send(connection, run_outbox_job, row_id, queue=queue, job_id=_rq_id(row_id))
     except Exception:
         log.warning("job %s (outbox %s) waits for Redis", _name(fn), row_id)

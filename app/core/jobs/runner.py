@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, ParamSpec, TypeVar
 
 from flask import Flask, has_app_context
@@ -20,6 +22,27 @@ log = logging.getLogger(__name__)
 #: `high`: short jobs whose delay users see, such as the card refresh that bounds how far
 #: counts on cards lag; a backlog on the others cannot hold them up.
 QUEUES = ("high", "default", "media", "notifications", "low")
+
+_background: ContextVar[bool] = ContextVar("sprout_jobs_in_background", default=False)
+
+
+@contextmanager
+def in_background() -> Iterator[None]:
+    """Jobs enqueued inside go to `low`, whatever their own queue: bulk work (loading the
+    seed packs left about 2,700 jobs on a fresh install) must not hold up the jobs someone
+    is waiting for (a new user's cover waited 50 s behind the seed's). Jobs those jobs
+    enqueue in turn take their own queues again."""
+    token = _background.set(True)
+    try:
+        yield
+    finally:
+        _background.reset(token)
+
+
+def queue_for(fn: Callable[..., Any]) -> str:
+    """The queue a job is sent to: its own, or `low` inside `in_background`."""
+    return "low" if _background.get() else getattr(fn, "queue_name", "default")
+
 
 _worker_app: Flask | None = None
 _app_factory: Callable[[], Flask] | None = None
@@ -105,6 +128,6 @@ def send(
 ) -> None:
     """Put a job on its RQ queue (or `queue`); raises if Redis is unreachable."""
     options: dict[str, Any] = {} if getattr(fn, "keep_result", True) else {"result_ttl": 0}
-    Queue(queue or getattr(fn, "queue_name", "default"), connection=connection).enqueue(
+    Queue(queue or queue_for(fn), connection=connection).enqueue(
         fn, *args, job_id=job_id, job_timeout=300, **options
     )
