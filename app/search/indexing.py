@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -148,6 +149,19 @@ class IndexNotSettled(RuntimeError):
     """The rows kept changing while a sync wrote them: its job retries later."""
 
 
+#: The documents' counts: they move with every like and follow, and the index keeps them
+#: within bounds by other means (`refresh_signals` after each hot recompute, the next sync).
+_COUNTS = frozenset({"hot", "engagement", "follower_count", "note_count"})
+
+
+def _content(docs: dict[int, Any]) -> dict[int, Any]:
+    """Documents without their counts: what a sync compares to see whether it settled."""
+    return {
+        i: replace(doc, **{f.name: 0 for f in fields(doc) if f.name in _COUNTS})
+        for i, doc in docs.items()
+    }
+
+
 def _settled(read: Callable[[], dict[int, Any]], write: Callable[[dict[int, Any]], None]) -> Any:
     """Write what `read` returns, then read again, until a read matches the last write.
 
@@ -157,18 +171,19 @@ def _settled(read: Callable[[], dict[int, Any]], write: Callable[[dict[int, Any]
     that text). The sync that wrote last reads again after its write, so it sees any change
     committed before then and writes it; a change committed later has a sync of its own
     that reads after it. Each read ends its transaction: none stays open while the index
-    writes."""
+    writes. Counts are left out of the comparison (`_content`): a note liked while its sync
+    runs is no reason to write it again."""
     written: dict[int, Any] | None = None
     for _ in range(SETTLE_WRITES):
         docs = read()
         db.session.rollback()
-        if docs == written:
+        if written is not None and _content(docs) == _content(written):
             return docs
         write(docs)
         written = docs
     docs = read()
     db.session.rollback()
-    if docs != written:
+    if written is None or _content(docs) != _content(written):
         raise IndexNotSettled(
             f"{len(docs)} document(s) still changing after {SETTLE_WRITES} writes"
         )

@@ -319,6 +319,33 @@ def test_a_sync_whose_rows_never_settle_is_left_to_its_retry(api, notes, monkeyp
     assert writes == [1, 1, 1]
 
 
+def test_a_note_liked_while_its_sync_runs_is_written_once(api, notes, monkeypatch):
+    """Counts move with every like: a sync compares what it wrote without them, so a busy
+    note is not written again (nor its job failed) for a like landing meanwhile."""
+    from sqlalchemy import update
+
+    from app.core.extensions import db
+    from app.notes.models import Note
+    from app.search import indexing
+    from app.search.engine import get_search
+
+    backend = get_search()
+    write = backend.index_notes
+    writes: list[int] = []
+
+    def index_notes(docs, generation=None):
+        writes.append(docs[0].engagement)
+        write(docs, generation)
+        db.session.execute(
+            update(Note).where(Note.id == notes["camping"]).values(like_count=Note.like_count + 1)
+        )
+        db.session.commit()
+
+    monkeypatch.setattr(backend, "index_notes", index_notes)
+    assert indexing.sync_notes([notes["camping"]]) == {"indexed": 1, "removed": 0}
+    assert writes == [0]
+
+
 def test_readyz_reports_the_search_backend(client):
     checks = client.get("/readyz").get_json()
     assert checks["checks"]["search"] == {"ok": True, "backend": "embedded"} or checks["search"]
