@@ -115,6 +115,11 @@ class FeedStore(Protocol):
 
     def recently_served(self, user_key: str) -> set[int]: ...
 
+    def served_among(self, user_key: str, ids: Iterable[int]) -> set[int]:
+        """Which of `ids` were served to the user recently (`recently_served` asked about a
+        few cards: a long scroll's set holds thousands)."""
+        ...
+
     def mark_served(self, user_key: str, ids: Iterable[int], ttl_seconds: float) -> None: ...
 
     def record_impressions(self, items: Iterable[ImpressionLike]) -> None: ...
@@ -207,6 +212,9 @@ class MemoryFeedStore:
         for n in [n for n, exp in served.items() if exp <= now]:
             del served[n]
         return set(served)
+
+    def served_among(self, user_key: str, ids: Iterable[int]) -> set[int]:
+        return self.recently_served(user_key).intersection(int(i) for i in ids)
 
     def mark_served(self, user_key: str, ids: Iterable[int], ttl_seconds: float) -> None:
         exp = self._clock() + ttl_seconds
@@ -372,6 +380,14 @@ class RedisFeedStore:
         pipe.zrangebyscore(key, f"({now}", "+inf")
         _, members = pipe.execute()
         return {int(x) for x in members}
+
+    def served_among(self, user_key: str, ids: Iterable[int]) -> set[int]:
+        asked = [int(i) for i in ids]
+        if not asked:
+            return set()
+        now = self._clock()
+        scores = self.r.zmscore(self._k("served", user_key), asked)  # type: ignore[arg-type]
+        return {n for n, expiry in zip(asked, scores, strict=True) if expiry and expiry > now}
 
     def mark_served(self, user_key: str, ids: Iterable[int], ttl_seconds: float) -> None:
         ids = [int(i) for i in ids]
@@ -851,6 +867,11 @@ class DiskFeedStore:
         now = self._clock()
         served: dict[int, float] = self.cache.get(f"served:{user_key}", {}, retry=True)
         return {n for n, exp in served.items() if exp > now}
+
+    def served_among(self, user_key: str, ids: Iterable[int]) -> set[int]:
+        now = self._clock()
+        served: dict[int, float] = self.cache.get(f"served:{user_key}", {}, retry=True)
+        return {n for n in map(int, ids) if served.get(n, 0.0) > now}
 
     def mark_served(self, user_key: str, ids: Iterable[int], ttl_seconds: float) -> None:
         ids = [int(i) for i in ids]

@@ -141,7 +141,7 @@ def ranked_feed(
     if state.took_ahead and viewer is not None:
         # the viewer's next pages, ranked ahead by a job a few pages ago: what was served
         # since then is left out
-        served_since = store.recently_served(user_key)
+        served_since = store.served_among(user_key, [s.note_id for s in buffered])
         buffered = [s for s in buffered if s.note_id not in served_since]
     buffered = list(
         {

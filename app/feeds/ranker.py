@@ -8,18 +8,20 @@ this module, and neither needs the other's module to do so.
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import BigInteger, bindparam, select
 
 from app.accounts.models import User
 from app.core.config import Settings
 from app.core.extensions import db, get_feed_store
-from app.core.routing import HasId
-from app.core.visibility import is_banned
+from app.core.routing import HasId, Viewer
+from app.core.visibility import is_banned_status
 from app.editorial.services import editorial_source
 from app.experiments.serving import ranking_config
 from app.feeds.caches import Catalogue
@@ -78,9 +80,12 @@ def prefetch_next_pages(user_id: int, channel: str | None) -> list[int]:
 
 
 def _prefetch(store: Any, user_id: int, channel: str | None) -> list[int]:
-    viewer = db.session.get(User, user_id)
-    if viewer is None or is_banned(viewer):
+    # The account's status is all the job reads of it (loading the user was a twentieth of
+    # the job): the ranking needs only the id.
+    status = db.session.connection().execute(_status_statement(), {"user_id": user_id}).scalar()
+    if status is None or is_banned_status(status):
         return []
+    viewer = Viewer(user_id)
     settings: Settings = current_app.config["SPROUT"]
     state = feeds_state()
     user_key = str(user_id)
@@ -107,6 +112,12 @@ def _prefetch(store: Any, user_id: int, channel: str | None) -> list[int]:
         keys=keys_of(known),
     )
     return [item.note_id for item in ahead]
+
+
+@functools.cache
+def _status_statement() -> Any:
+    """An account's status by id: built once per process."""
+    return select(User.status).where(User.id == bindparam("user_id", type_=BigInteger))
 
 
 #: The feed store's user key of the pages ranked for nobody in particular (`rank_cold`).

@@ -83,6 +83,19 @@ def test_recently_served_expires_per_note(store: tuple[FeedStore, Clock]) -> Non
     assert s.recently_served("u:1") == set()
 
 
+def test_served_among_asks_about_a_few_cards(store: tuple[FeedStore, Clock]) -> None:
+    s, clock = store
+    s.mark_served("u:1", [1, 2], ttl_seconds=100)
+    clock.t += 60
+    s.mark_served("u:1", [3], ttl_seconds=100)
+    assert s.served_among("u:1", [1, 3, 4]) == {1, 3}
+    assert s.served_among("u:1", []) == set()
+    assert s.served_among("u:2", [1, 2]) == set()
+    clock.t += 50  # 1 and 2 expired, 3 not
+    assert s.served_among("u:1", [1, 2, 3]) == {3}
+    assert s.served_among("u:1", [1, 2, 3]) == s.recently_served("u:1") & {1, 2, 3}
+
+
 def test_impressions_are_buffered_and_drained_in_order(store: tuple[FeedStore, Clock]) -> None:
     s, _ = store
     s.record_impressions([(1, 10, "cf", 1.5), (None, 11, "hot", 2.0)])
