@@ -7,10 +7,12 @@ On a machine with PostgreSQL and Redis up, this
 2. times the hot recompute and the item-CF rebuild in a child process, with the child's peak
    memory, then runs the other heavy periodic jobs once in another child (so serving sees
    every model a live install has);
-3. pre-claims the heavy periodic jobs' schedule keys in Redis (`sprout:schedule:<job>`, as
-   `app.schedule.tick` sets them, for 6 h): the RQ worker's scheduler keeps enqueueing the
-   short jobs serving needs (outbox relay, buffers, card refresh and warming) but no rebuild
-   runs during measurement (see `HEAVY_MIN_INTERVAL`);
+3. ranks the cold lists once (`BACKGROUND_FIRST`, timed), then pre-claims the schedule keys
+   in Redis (`sprout:schedule:<job>`, as `app.schedule.tick` sets them, for 6 h) of the heavy
+   periodic jobs, of those cold lists and of the flushes the bench runs itself: the RQ
+   worker's scheduler keeps enqueueing the other short jobs (outbox relay, card warming) but
+   no rebuild runs during measurement (see `HEAVY_MIN_INTERVAL`), and the impressions and
+   views a scenario's block leaves are flushed at the end of that block (`FLUSHED_BY`);
 4. starts gunicorn for the app (3 workers x 2 threads, as `make run`), one RQ worker
    (`flask --app app worker`) and gunicorn for `benchmarks/floor_app.py` (same workers and
    threads);
@@ -67,6 +69,18 @@ BASE_SIZES = {"users": 20_000, "notes": 100_000, "interactions": 1_000_000}
 #: the short jobs serving needs (buffers flushed, events relayed, cards refreshed and warmed).
 HEAVY_MIN_INTERVAL = 300
 HEAVY_ALSO = ("detect_engagement",)
+#: The periodic work a scenario's requests leave behind, run by the bench at the end of each
+#: of that scenario's blocks (its CPU is that block's), and never on its timer during
+#: measurement. On a timer a flush landed in whichever block was running (a 60 ms block at 4
+#: clients against a flush of 200 ms): discover's impressions were charged to the bare read
+#: as often as to discover, and a block that caught one stood out.
+FLUSHED_BY: dict[str, tuple[str, ...]] = {
+    "discover": ("flush_impressions",),  # its impressions
+    "note": ("flush_views", "refresh_cards"),  # its views, and the cards whose counts they move
+}
+#: Work on a timer that no request causes and serving needs done: run once before serving
+#: (timed), then held like the heavy jobs, so it lands in no block.
+BACKGROUND_FIRST = ("rank_cold_feeds",)
 
 
 def _heavy(name: str, interval_seconds: int) -> bool:
@@ -270,7 +284,9 @@ def jobs_settler(redis_url: str, timeout: float = SETTLE_SECONDS) -> Callable[[]
     from rq.registry import StartedJobRegistry
 
     connection = redis.Redis.from_url(redis_url)
-    names = ("default", "media", "notifications", "low")  # app.core.jobs.QUEUES
+    from app.core.jobs.runner import QUEUES
+
+    names = QUEUES  # `high` included: the card refresh runs there
     queues = [Queue(name, connection=connection) for name in names]
     registries = [StartedJobRegistry(queue=queue) for queue in queues]
 
@@ -306,28 +322,52 @@ def block_orders(names: list[str], rounds: int) -> list[list[str]]:
     return [[names[k] for k in squares[r % len(squares)]] for r in range(rounds)]
 
 
-def preclaim_heavy_jobs(redis_url: str, hold_seconds: int) -> list[str]:
-    """Claim the heavy jobs' schedule keys as `app.schedule.tick` does, for `hold_seconds`, so
-    the worker's scheduler finds them already enqueued for this interval and skips them."""
+def preclaim_jobs(redis_url: str, hold_seconds: int) -> list[str]:
+    """Claim the schedule keys of the heavy jobs, the flushes the bench runs itself
+    (`FLUSHED_BY`) and the background jobs run before serving (`BACKGROUND_FIRST`) as
+    `app.schedule.tick` does, for `hold_seconds`, so the worker's scheduler finds them already
+    enqueued for this interval and skips them."""
     import redis
 
     from app.schedule import periodic_job_definitions
 
+    held = {name for names in FLUSHED_BY.values() for name in names} | set(BACKGROUND_FIRST)
     connection = redis.Redis.from_url(redis_url)
     claimed = []
     for definition in periodic_job_definitions():
-        if _heavy(definition.name, definition.interval_seconds):
+        if _heavy(definition.name, definition.interval_seconds) or definition.name in held:
             connection.set(f"sprout:schedule:{definition.name}", "1", ex=hold_seconds)
             claimed.append(definition.name)
     return claimed
+
+
+def flusher(redis_url: str) -> Callable[[str], None]:
+    """A function that puts a scenario's `FLUSHED_BY` jobs on their RQ queues, for the worker
+    (the block's settle then waits for them)."""
+    import redis
+
+    from app.core.jobs.runner import send
+    from app.schedule import periodic_job_definitions
+
+    connection = redis.Redis.from_url(redis_url)
+    functions = {d.name: d.function for d in periodic_job_definitions()}
+
+    def flush(scenario: str) -> None:
+        for name in FLUSHED_BY.get(scenario, ()):
+            send(connection, functions[name])
+
+    return flush
 
 
 def job_names(*, light: bool) -> list[str]:
     """The periodic jobs left running during measurement (`light`), or the others."""
     from app.schedule import periodic_job_definitions
 
+    held = {name for names in FLUSHED_BY.values() for name in names} | set(BACKGROUND_FIRST)
     return [
-        d.name for d in periodic_job_definitions() if _heavy(d.name, d.interval_seconds) != light
+        d.name
+        for d in periodic_job_definitions()
+        if _heavy(d.name, d.interval_seconds) != light and not (light and d.name in held)
     ]
 
 
@@ -578,12 +618,14 @@ def run_phase(
     warmup: int,
     tracked: Tracked,
     settle: Callable[[], float],
+    flush: Callable[[str], None] = lambda _scenario: None,
 ) -> dict[str, Result]:
     """`rounds` rounds of a `block` of requests per scenario, in a balanced order per round
     (`block_orders`), from `clients` processes; request j of a block goes to client j %
     clients. A warm-up round of `warmup` requests per scenario (not measured) replays the
-    sequence's start. After each block, `settle` waits for the jobs it caused before its CPU
-    is read (latency and req/s are timed up to its last reply)."""
+    sequence's start. After each block, `flush` asks for the periodic work its requests left
+    (`FLUSHED_BY`) and `settle` waits for the jobs it caused before its CPU is read (latency
+    and req/s are timed up to its last reply)."""
     context = multiprocessing.get_context("fork")
     pipes, processes = [], []
     for _ in range(clients):
@@ -608,6 +650,7 @@ def run_phase(
             pipe.send((name, list(range(first + index, first + count, clients))))
         replies = [pipe.recv() for pipe in pipes]
         elapsed = time.perf_counter() - started
+        flush(name)
         waited = settle()
         if not measured:
             return
@@ -806,6 +849,7 @@ def main() -> None:
         "SPROUT_SEED_ON_EMPTY": "0",
     }
     timed: dict[str, Any] | None = None
+    background: dict[str, Any] | None = None
     others: dict[str, Any] | None = None
     if not args.skip_jobs:
         log(f"timing {', '.join(TIMED_JOBS)} in a child process")
@@ -861,7 +905,10 @@ def main() -> None:
             ",".join(str(note_ids[(k * 20 + i) % len(note_ids)]) for i in range(20))
             for k in range(ID_SETS)
         ]
-        claimed = preclaim_heavy_jobs(args.redis_url, hold_seconds=6 * 3600)
+        log(f"running {', '.join(BACKGROUND_FIRST)} once before serving")
+        background = jobs_in_child(env, list(BACKGROUND_FIRST))
+        log(f"jobs: {json.dumps(background)}")
+        claimed = preclaim_jobs(args.redis_url, hold_seconds=6 * 3600)
         log(f"pre-claimed the schedule keys of {', '.join(claimed)} for 6 h")
         logs = Path(f"/tmp/feed_bench/logs{suffix}-{datetime.now(UTC):%Y%m%dT%H%M%S}")
         logs.mkdir(parents=True, exist_ok=True)
@@ -918,6 +965,7 @@ def main() -> None:
                     args.warmup,
                     tracked,
                     jobs_settler(args.redis_url),
+                    flusher(args.redis_url),
                 )
             if servers["worker"].poll() is not None:
                 problems.append(f"the RQ worker exited during the run; see {logs}/worker.log")
@@ -979,6 +1027,14 @@ def main() -> None:
             for name, job in others["jobs"].items():
                 lines.append(f"| {name} (another child, before serving) | {job['seconds']} |")
         lines.append("")
+    if background:
+        lines += [
+            "Background work run once before serving, then held (no request causes it; "
+            "on its timer it landed in whichever block was running): "
+            + ", ".join(f"{n} {j['seconds']} s" for n, j in background["jobs"].items())
+            + ".",
+            "",
+        ]
     if cards:
         lines += [
             f"Card store filled before serving (`flask cards-warm`): {cards['summary']} in "
@@ -993,7 +1049,12 @@ def main() -> None:
             f"Gunicorn {args.workers} workers x {args.threads} threads for the app and for "
             f"`benchmarks/floor_app.py`; one RQ worker (`flask --app app worker`, its scheduler "
             f"on; schedule keys of {', '.join(claimed)} pre-claimed, so only "
-            f"{', '.join(job_names(light=True))} run). Clients: separate processes, one kept-alive "
+            f"{', '.join(job_names(light=True))} run on their timers; "
+            + "; ".join(
+                f"{', '.join(jobs)} run by the bench at the end of each {name} block"
+                for name, jobs in FLUSHED_BY.items()
+            )
+            + f"). Clients: separate processes, one kept-alive "
             "HTTP/1.1 connection each (gunicorn `--keep-alive 300`); every response parsed "
             "and checked (a 200 without a full page is an error). "
             f"{args.rounds} rounds; "
