@@ -124,8 +124,6 @@ class FeedStore(Protocol):
 
     def record_impressions(self, items: Iterable[ImpressionLike]) -> None: ...
 
-    def drain_impressions(self, max_items: int) -> list[Impression]: ...
-
     def take_impressions(self, batch_id: str, max_items: int) -> list[Impression]:
         """Move up to `max_items` buffered impressions, oldest first, into a new batch named
         `batch_id`, at once; the batch's impressions (none: no batch). The batch stays until it is
@@ -225,14 +223,14 @@ class MemoryFeedStore:
     def record_impressions(self, items: Iterable[ImpressionLike]) -> None:
         self._impressions.extend(Impression(*it) for it in items)
 
-    def drain_impressions(self, max_items: int) -> list[Impression]:
+    def _pull_impressions(self, max_items: int) -> list[Impression]:
         out = []
         while self._impressions and len(out) < max_items:
             out.append(self._impressions.popleft())
         return out
 
     def take_impressions(self, batch_id: str, max_items: int) -> list[Impression]:
-        batch = self.drain_impressions(max_items)
+        batch = self._pull_impressions(max_items)
         if batch:
             self._impression_batches[batch_id] = batch
         return list(batch)
@@ -567,16 +565,6 @@ class RedisFeedStore:
             pool.release(connection)
         return reply
 
-    def drain_impressions(self, max_items: int) -> list[Impression]:
-        """Atomically take up to `max_items` from the head of the buffer."""
-        if max_items <= 0:
-            return []
-        pipe = self.r.pipeline(transaction=True)
-        pipe.lrange(self.impressions_key, 0, max_items - 1)
-        pipe.ltrim(self.impressions_key, max_items, -1)
-        raw, _ = pipe.execute()
-        return [_impression(item) for item in raw]
-
     def _impression_batch(self, batch_id: str) -> str:
         return self._k("impressions", "batch", batch_id)
 
@@ -894,7 +882,7 @@ class DiskFeedStore:
                 for row in rows:
                     self.cache.push(row, prefix="impressions")
 
-    def drain_impressions(self, max_items: int) -> list[Impression]:
+    def _pull_impressions(self, max_items: int) -> list[Impression]:
         out: list[Impression] = []
         with self.cache.transact(retry=True):
             while len(out) < max_items:
@@ -906,7 +894,7 @@ class DiskFeedStore:
 
     def take_impressions(self, batch_id: str, max_items: int) -> list[Impression]:
         with self.cache.transact(retry=True):
-            batch = self.drain_impressions(max_items)
+            batch = self._pull_impressions(max_items)
             if batch:
                 self.cache.set(f"impressions:batch:{batch_id}", [tuple(b) for b in batch])
                 self.cache.set(

@@ -70,7 +70,7 @@ def test_buckets_are_uniform_and_independent_between_experiments():
 def test_impressions_keep_their_arm_through_the_buffers(redis_url):
     memory = MemoryFeedStore()
     memory.record_impressions([Impression(1, 2, "hot", 1.0, 7), (None, 3, "cf", 2.0)])
-    assert memory.drain_impressions(5) == [
+    assert memory.take_impressions("b1", 5) == [
         Impression(1, 2, "hot", 1.0, 7),
         Impression(None, 3, "cf", 2.0, None),
     ]
@@ -81,7 +81,7 @@ def test_impressions_keep_their_arm_through_the_buffers(redis_url):
         store.record_impressions([Impression(1, 2, "hot", 1.0, 7)])
         # a row buffered by a process from before the arm existed: four fields
         client.rpush(store.impressions_key, orjson.dumps([4, 5, "pick", 3.0]))
-        assert store.drain_impressions(5) == [
+        assert store.take_impressions("b1", 5) == [
             Impression(1, 2, "hot", 1.0, 7),
             Impression(4, 5, "pick", 3.0, None),
         ]

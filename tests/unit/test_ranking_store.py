@@ -96,17 +96,25 @@ def test_served_among_asks_about_a_few_cards(store: tuple[FeedStore, Clock]) -> 
     assert s.served_among("u:1", [1, 2, 3]) == s.recently_served("u:1") & {1, 2, 3}
 
 
+def drained(s: FeedStore, max_items: int) -> list[Impression]:
+    """What a flush would take of the buffer, with its batch forgotten (as after its commit)."""
+    batch_id = uuid.uuid4().hex
+    taken = s.take_impressions(batch_id, max_items)
+    s.forget_impressions(batch_id)
+    return taken
+
+
 def test_impressions_are_buffered_and_drained_in_order(store: tuple[FeedStore, Clock]) -> None:
     s, _ = store
     s.record_impressions([(1, 10, "cf", 1.5), (None, 11, "hot", 2.0)])
     s.record_impressions([Impression(2, 12, "explore", 3.0)])
     s.record_impressions([])
-    first = s.drain_impressions(2)
+    first = drained(s, 2)
     assert first == [Impression(1, 10, "cf", 1.5), Impression(None, 11, "hot", 2.0)]
     assert first[1].user_id is None
-    assert s.drain_impressions(10) == [Impression(2, 12, "explore", 3.0)]
-    assert s.drain_impressions(10) == []
-    assert s.drain_impressions(0) == []
+    assert drained(s, 10) == [Impression(2, 12, "explore", 3.0)]
+    assert drained(s, 10) == []
+    assert drained(s, 0) == []
 
 
 def test_impressions_are_taken_in_batches_kept_until_forgotten(
@@ -130,7 +138,7 @@ def test_impressions_are_taken_in_batches_kept_until_forgotten(
     s.forget_impressions("0001")  # again: nothing to do
     assert s.impression_batches() == [("0002", second)]
     s.forget_impressions("0002")
-    assert s.impression_batches() == [] and s.drain_impressions(10) == []
+    assert s.impression_batches() == [] and drained(s, 10) == []
 
 
 def test_redis_keys_expire(redis_client: Any) -> None:
@@ -159,7 +167,7 @@ def test_redis_store_works_with_decoded_responses(redis_url: str) -> None:
         s.mark_served("u", [6], ttl_seconds=60)
         s.record_impressions([(1, 7, "pick", 1.0)])
         assert s.seen("sess") == {5} and s.recently_served("u") == {6}
-        assert s.drain_impressions(5) == [Impression(1, 7, "pick", 1.0)]
+        assert drained(s, 5) == [Impression(1, 7, "pick", 1.0)]
     finally:
         keys = list(client.scan_iter(match=prefix + "*"))
         if keys:
@@ -230,7 +238,7 @@ def test_a_page_takes_from_the_front_and_puts_back_what_it_did_not_serve(
     assert state.buffer == [cards[2], cards[3], cards[6]]
     assert state.keys[3] == keys[3]
     assert s.recently_served("u1") == {1, 2}
-    assert [i.note_id for i in s.drain_impressions(10)] == [1, 2]
+    assert [i.note_id for i in drained(s, 10)] == [1, 2]
     # a page that ranked replaces the buffer
     fresh = [Scored(50, 0.5, "hot"), Scored(51, 0.4, "hot")]
     s.save_page(
@@ -358,7 +366,7 @@ def test_a_page_write_runs_meanwhile_once_and_still_writes_everything(
     assert s.save_page(_write([1, 2], claim="prefetch:u1:"), meanwhile=lambda: calls.append(1))
     assert calls == [1]
     assert s.seen("u1:sess") == {1, 2} and s.recently_served("u1") == {1, 2}
-    assert [i.note_id for i in s.drain_impressions(10)] == [1, 2]
+    assert [i.note_id for i in drained(s, 10)] == [1, 2]
     assert [item.note_id for item in s.session_buffer("u1:queue:", "u1")] == [99]
     assert not s.save_page(_write([3], claim="prefetch:u1:"), meanwhile=lambda: calls.append(2))
     assert calls == [1, 2] and s.seen("u1:sess") == {1, 2, 3}
