@@ -138,9 +138,11 @@ def ranked_feed(
     # Buffers keep no score components: an editor's explained page is ranked now (and what
     # it took is replaced by its own ranking).
     buffered = [] if explain else state.buffer
-    if state.took_ahead and viewer is not None:
-        # the viewer's next pages, ranked ahead by a job a few pages ago: what was served
-        # since then is left out
+    if viewer is not None and (state.took_ahead or fresh_session):
+        # What the viewer was served since these cards were ranked is left out: pages ranked
+        # ahead by a job a few pages ago, and a new session's first page (the session's seen
+        # set is empty, and a ranking that had to let served notes back in to fill its run,
+        # in a small catalogue, left them in the buffer).
         served_since = store.served_among(user_key, [s.note_id for s in buffered])
         buffered = [s for s in buffered if s.note_id not in served_since]
     buffered = list(
@@ -269,7 +271,7 @@ def _cold_pool(
     if not cold:
         return []
     if viewer is not None:
-        exclude = exclude | store.recently_served(user_key)
+        exclude = exclude | store.served_among(user_key, [s.note_id for s in cold])
     have = {item.note_id for item in buffered}
     cold = [s for s in cold if s.note_id not in exclude and s.note_id not in have]
     if viewer is not None:
