@@ -119,3 +119,47 @@ def test_a_flush_that_cannot_write_puts_its_batch_back_and_the_next_writes_it_on
     api, monkeypatch
 ):
     check_failed_flush_keeps_its_batch(api, monkeypatch)
+
+
+def test_old_ledger_rows_are_dropped_at_most_once_an_hour(api, monkeypatch):
+    """A flush's ledger keeps applied batch ids for two days; dropping older ones runs once
+    per `FORGET_EVERY` across processes, and a store that cannot be reached only delays it."""
+    from datetime import UTC, datetime, timedelta
+
+    import redis
+
+    from app.core import batches
+    from app.core.extensions import db
+    from app.feeds.models import ImpressionBatch
+
+    def add(batch_id: str, days: float) -> None:
+        applied_at = datetime.now(UTC) - timedelta(days=days)
+        db.session.add(ImpressionBatch(id=batch_id, applied_at=applied_at))
+        db.session.commit()
+
+    def ids() -> set[str]:
+        return set(db.session.scalars(select(ImpressionBatch.id)))
+
+    add("old-1", 3)
+    add("new-1", 0.1)
+    batches.forget_applied(ImpressionBatch)
+    assert ids() == {"new-1"}
+    add("old-2", 3)
+    batches.forget_applied(ImpressionBatch)  # within the hour: left for the next one
+    assert ids() == {"new-1", "old-2"}
+
+    class Unreachable:
+        def claim(self, key: str, ttl_seconds: float) -> bool:
+            raise redis.ConnectionError("down")
+
+    monkeypatch.setattr(batches, "shared_state", lambda: Unreachable())
+    batches.forget_applied(ImpressionBatch)  # no error: the flush's batch is already written
+    assert ids() == {"new-1", "old-2"}
+    monkeypatch.setattr(batches, "shared_state", lambda: _Always())
+    batches.forget_applied(ImpressionBatch)
+    assert ids() == {"new-1"}
+
+
+class _Always:
+    def claim(self, key: str, ttl_seconds: float) -> bool:
+        return True
