@@ -81,6 +81,9 @@ class PageState:
     generation: int = 0  # the viewer's buffer generation when read
     keys: dict[int, NoteKey] = field(default_factory=dict)  # of the taken entries
     attached: Attached | None = None  # what `attach` read (stores that support it)
+    # the taken entries served to `user_key` within their serve time to live (`mark_served`):
+    # a ranking may have placed them before they were served, in this session or another
+    served: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -306,7 +309,15 @@ class MemoryFeedStore:
         if ahead_key and took_ahead:
             self._put(ahead_key, 0.0, [])
         seen = self.seen(session_id) if session_id else set()
-        return _taken_state(taken, buffer, ahead, took_ahead, generation, seen)
+        return _taken_state(
+            taken,
+            buffer,
+            ahead,
+            took_ahead,
+            generation,
+            seen,
+            lambda ids: self.served_among(user_key, ids),
+        )
 
     def save_page(self, write: PageWrite, meanwhile: Callable[[], object] | None = None) -> bool:
         if meanwhile is not None:
@@ -479,15 +490,22 @@ class RedisFeedStore:
             if attach is not None
             else b""
         )
-        generation, seen, taken, left, took_ahead, ahead_left, values, found = self._take(
+        generation, seen, taken, left, took_ahead, ahead_left, values, found, served = self._take(
             keys=[
                 self._k("generation", user_key),
                 self._k("seen", session_id or "-"),
                 self._buffer(buffer_key or "-"),
                 self._buffer(ahead_key or "-"),
                 (attach.set_key if attach is not None else None) or self._k("-"),
+                self._k("served", user_key),
             ],
-            args=[take if buffer_key else 0, int(bool(session_id)), int(bool(ahead_key)), spec],
+            args=[
+                take if buffer_key else 0,
+                int(bool(session_id)),
+                int(bool(ahead_key)),
+                spec,
+                repr(self._clock()),
+            ],
         )
         current = int(generation or 0)
         ids: list[int] = []
@@ -495,6 +513,7 @@ class RedisFeedStore:
         return PageState(
             seen={note_id for note_id, hit in zip(ids, seen, strict=False) if hit},
             seen_whole=False,
+            served={note_id for note_id, hit in zip(ids, served, strict=False) if hit},
             buffer=items,
             stale=len(items) < len(taken),
             left=int(left),
@@ -631,13 +650,13 @@ return n
 """
 
 
-# KEYS: generation, seen, buffer, ahead, the attached set. ARGV: how many entries to take,
-# check the taken ids against the seen set (1/0), may move ahead (1/0), the `Attach` as JSON
-# (or empty). Takes from the buffer's front; when it runs short, the pages ranked ahead
-# become the buffer (keeping their time to live) and the take goes on from them. The
-# attached values are read under keys made from the entries' ids, which a script on Redis
-# Cluster may not do: one Redis (or a cluster's node per viewer, with the card store beside
-# it) is assumed.
+# KEYS: generation, seen, buffer, ahead, the attached set, the user's served set. ARGV: how
+# many entries to take, check the taken ids against the seen set (1/0), may move ahead (1/0),
+# the `Attach` as JSON (or empty), now (served entries expire). Takes from the buffer's front;
+# when it runs short, the pages ranked ahead become the buffer (keeping their time to live)
+# and the take goes on from them. The attached values are read under keys made from the
+# entries' ids, which a script on Redis Cluster may not do: one Redis (or a cluster's node
+# per viewer, with the card store beside it) is assumed.
 _TAKE = """
 local take = tonumber(ARGV[1])
 local generation = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -660,34 +679,38 @@ if take > 0 then
 end
 local ahead_left = 0
 if ARGV[3] == '1' then ahead_left = redis.call('LLEN', KEYS[4]) end
+local ids = {}
+for i, entry in ipairs(taken) do ids[i] = string.match(entry, '^%[%-?%d+,(%d+)') end
 -- the session's seen set is asked about the taken ids only (it grows with the session)
 local seen = {}
-if ARGV[2] == '1' and #taken > 0 then
-  local ids = {}
-  for i, entry in ipairs(taken) do ids[i] = string.match(entry, '^%[%-?%d+,(%d+)') end
-  seen = redis.call('SMISMEMBER', KEYS[2], unpack(ids))
+if ARGV[2] == '1' and #ids > 0 then seen = redis.call('SMISMEMBER', KEYS[2], unpack(ids)) end
+-- and so is the user's served set: which were served to them since they were ranked
+local served = {}
+if #ids > 0 then
+  local now = tonumber(ARGV[5])
+  local expiries = redis.call('ZMSCORE', KEYS[6], unpack(ids))
+  for i = 1, #ids do
+    local expiry = expiries[i]
+    served[i] = (expiry and tonumber(expiry) > now) and 1 or 0
+  end
 end
 local values, found = {}, {}
-if ARGV[4] ~= '' and #taken > 0 then
+if ARGV[4] ~= '' and #ids > 0 then
   local attach = cjson.decode(ARGV[4])
-  local ids, keys = {}, {}
-  for i = 1, math.min(#taken, attach.limit) do
-    local entry = taken[i]
-    ids[i] = string.match(entry, '^%[%-?%d+,(%d+)')  -- `_entries`: [generation, id, ...
-    keys[i] = attach.prefix .. ids[i]
-  end
+  local keys = {}
+  for i = 1, math.min(#ids, attach.limit) do keys[i] = attach.prefix .. ids[i] end
   values = redis.call('MGET', unpack(keys))
   if #attach.markers + #attach.members > 0 then
     local members = {}
     for _, marker in ipairs(attach.markers) do members[#members + 1] = marker end
     for _, prefix in ipairs(attach.members) do
-      for _, id in ipairs(ids) do members[#members + 1] = prefix .. id end
+      for i = 1, #keys do members[#members + 1] = prefix .. ids[i] end
     end
     found = redis.call('SMISMEMBER', KEYS[5], unpack(members))
   end
 end
 return {generation, seen, taken, redis.call('LLEN', KEYS[3]), took_ahead, ahead_left, values,
-  found}
+  found, served}
 """
 
 
@@ -794,11 +817,15 @@ def _taken_state(
     took_ahead: bool,
     generation: int,
     seen: set[int],
+    served_among: Callable[[list[int]], set[int]],
 ) -> PageState:
-    """The page state of a `_take` (the stores that hold lists in Python)."""
-    items, keys = _read(taken, generation)
+    """The page state of a `_take` (the stores that hold lists in Python); `served_among`
+    says which of the taken ids the user was served (`FeedStore.served_among`)."""
+    ids: list[int] = []
+    items, keys = _read(taken, generation, ids)
     return PageState(
         seen=seen,
+        served=served_among(ids) if ids else set(),
         buffer=items,
         stale=len(items) < len(taken),
         left=len(buffer),
@@ -980,7 +1007,15 @@ class DiskFeedStore:
                 self._put(f"list:{buffer_key}", buffer, ahead_ttl if took_ahead else ttl)
             if took_ahead:
                 self.cache.delete(f"list:{ahead_key}")
-        return _taken_state(taken, buffer, ahead, took_ahead, current, seen)
+        return _taken_state(
+            taken,
+            buffer,
+            ahead,
+            took_ahead,
+            current,
+            seen,
+            lambda ids: self.served_among(user_key, ids),
+        )
 
     def save_page(self, write: PageWrite, meanwhile: Callable[[], object] | None = None) -> bool:
         """One write transaction for everything a page writes."""

@@ -138,18 +138,16 @@ def ranked_feed(
     # Buffers keep no score components: an editor's explained page is ranked now (and what
     # it took is replaced by its own ranking).
     buffered = [] if explain else state.buffer
-    if viewer is not None and (state.took_ahead or fresh_session):
-        # What the viewer was served since these cards were ranked is left out: pages ranked
-        # ahead by a job a few pages ago, and a new session's first page (the session's seen
-        # set is empty, and a ranking that had to let served notes back in to fill its run,
-        # in a small catalogue, left them in the buffer).
-        served_since = store.served_among(user_key, [s.note_id for s in buffered])
-        buffered = [s for s in buffered if s.note_id not in served_since]
+    # What the viewer was served since these cards were ranked is left out (the take read
+    # it): pages ranked ahead by a job a few pages ago, and cards a ranking placed that
+    # another session served meanwhile, which that session's seen set never held.
     buffered = list(
         {
             s.note_id: s
             for s in buffered
-            if s.note_id not in state.seen and s.note_id not in history
+            if s.note_id not in state.seen
+            and s.note_id not in state.served
+            and s.note_id not in history
         }.values()
     )
     # Fewer than a page left: ranking runs anyway, so these are not presented twice.

@@ -96,6 +96,25 @@ def test_served_among_asks_about_a_few_cards(store: tuple[FeedStore, Clock]) -> 
     assert s.served_among("u:1", [1, 2, 3]) == s.recently_served("u:1") & {1, 2, 3}
 
 
+def test_a_take_says_which_cards_the_user_was_served(store: tuple[FeedStore, Clock]) -> None:
+    """A buffered card may have been served since it was ranked (in another session, whose
+    seen set this one never reads): the take reports it, until its serve time runs out."""
+    from ranking.types import Scored
+
+    s, clock = store
+    cards = [Scored(n, 1.0, "cf") for n in range(1, 9)]
+    s.set_session_buffer("u1:queue:", "u1", cards)
+    s.mark_served("u1", [2, 7], ttl_seconds=100)
+    s.mark_served("u2", [3], ttl_seconds=100)  # someone else's
+    first = s.load_page("u1:new-session", "u1:queue:", None, "u1", take=4)
+    assert [c.note_id for c in first.buffer] == [1, 2, 3, 4] and first.served == {2}
+    clock.t += 150  # 7's serve time has run out
+    later = s.load_page("u1:new-session", "u1:queue:", None, "u1", take=4)
+    assert later.served == set()
+    anonymous = s.load_page("anon:s", None, None, "anon:s", take=0)
+    assert anonymous.served == set()
+
+
 def drained(s: FeedStore, max_items: int) -> list[Impression]:
     """What a flush would take of the buffer, with its batch forgotten (as after its commit)."""
     batch_id = uuid.uuid4().hex
