@@ -194,12 +194,20 @@ def init_app(app: Flask) -> None:
         show_default=True,
         help="CPU priority below the web processes' (0: the same).",
     )
-    def worker_command(burst: bool, queues: tuple[str, ...], no_schedule: bool, nice: int) -> None:
-        """Run an RQ worker on every Sprout queue (needs REDIS_URL).
+    @click.option(
+        "--no-ranking",
+        is_flag=True,
+        help="Do not rank viewers' next pages in this worker (`app.feeds.ahead`).",
+    )
+    def worker_command(
+        burst: bool, queues: tuple[str, ...], no_schedule: bool, nice: int, no_ranking: bool
+    ) -> None:
+        """Run an RQ worker on every Sprout queue (needs REDIS_URL), and a thread that ranks
+        viewers' next discover pages as their pages ask (`app.feeds.ahead`).
 
-        The worker yields the CPU to requests on a shared host (`--nice`): a job that ranks
-        a viewer's next pages is worth less than the page a person waits for, and delaying
-        a job only delays it."""
+        The worker yields the CPU to requests on a shared host (`--nice`): ranking a
+        viewer's next pages is worth less than the page a person waits for, and delaying a
+        job only delays it."""
         from rq import SimpleWorker
 
         if nice:
@@ -218,15 +226,21 @@ def init_app(app: Flask) -> None:
         if unknown:
             raise click.BadParameter(f"unknown queue(s) {unknown}; known: {list(QUEUES)}")
         listen = [name for name in QUEUES if not queues or name in queues]
+        app_object = current_app._get_current_object()
         if not burst and not no_schedule:
             from app.schedule import start_scheduler_thread
 
             # The thread's own ticks survive a Redis outage (each failure is logged).
-            start_scheduler_thread(current_app._get_current_object(), connection, first=True)
+            start_scheduler_thread(app_object, connection, first=True)
         # What is loaded by now lives as long as the worker: out of the collector's full
         # scans, as in the web processes (app.wsgi). Each scan walked it all: 130-170 ms of
         # CPU every 30-45 s in a worker ranking ahead at the bench's load.
         gc.freeze()
+        from app.feeds import ahead
+
+        if not burst and not no_ranking:
+            # Ranking viewers' next pages has its own thread and list, not RQ (`ahead`).
+            ahead.start_thread(app_object, connection)
         # A Redis outage delays jobs, it does not end the worker: wait and listen again.
         # with_scheduler: RQ's own scheduler for jobs that wait.
         wait = 1.0
@@ -235,6 +249,8 @@ def init_app(app: Flask) -> None:
                 SimpleWorker(listen, connection=connection).work(
                     burst=burst, with_scheduler=not burst
                 )
+                if burst and not no_ranking:
+                    ahead.serve(app_object, connection, burst=True)
                 return
             except redis.ConnectionError as exc:
                 click.echo(f"Redis unreachable ({exc}); listening again in {wait:.0f} s", err=True)

@@ -281,16 +281,18 @@ SETTLE_SECONDS = 5.0
 
 
 def jobs_settler(redis_url: str, timeout: float = SETTLE_SECONDS) -> Callable[[], float]:
-    """A function that waits until the RQ queues are empty and no job is running (or
-    `timeout`) and returns the seconds it waited. A block's CPU is read after it, so the
-    worker's jobs a scenario causes (discover's ranking ahead, its impressions) count for
-    that scenario, not for whichever block runs next."""
+    """A function that waits until the RQ queues are empty, no job is running and no
+    ranking ahead is asked for or under way (or `timeout`), and returns the seconds it
+    waited. A block's CPU is read after it, so the worker's work a scenario causes
+    (discover's ranking ahead, its impressions) counts for that scenario, not for whichever
+    block runs next."""
     import redis
     from rq import Queue
     from rq.registry import StartedJobRegistry
 
     connection = redis.Redis.from_url(redis_url)
     from app.core.jobs.runner import QUEUES
+    from app.feeds import ahead
 
     names = QUEUES  # `high` included: the card refresh runs there
     queues = [Queue(name, connection=connection) for name in names]
@@ -299,7 +301,11 @@ def jobs_settler(redis_url: str, timeout: float = SETTLE_SECONDS) -> Callable[[]
     def settle() -> float:
         started = time.perf_counter()
         while time.perf_counter() - started < timeout:
-            if not any(q.count for q in queues) and not any(r.count for r in registries):
+            if (
+                not any(q.count for q in queues)
+                and not any(r.count for r in registries)
+                and not ahead.pending(connection)  # the worker's ranking thread (not RQ)
+            ):
                 break
             time.sleep(0.005)
         return time.perf_counter() - started

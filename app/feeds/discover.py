@@ -26,11 +26,11 @@ from app.core.routing import HasId
 from app.core.sql import insert_ignore
 from app.core.visibility import get_note_for
 from app.experiments.serving import experiment_arm_id
+from app.feeds import ahead, ranker
 from app.feeds import cards as card_views
-from app.feeds import ranker
 from app.feeds.cards import Prefetched, Present
 from app.feeds.config import FeedsConfig
-from app.feeds.jobs import flush_impressions, prefetch_feed
+from app.feeds.jobs import flush_impressions
 from app.feeds.models import NegativeFeedback
 from app.feeds.state import feeds_state
 from app.notes.models import NoteTopic
@@ -122,7 +122,7 @@ def ranked_feed(
             card_views.attach_for(viewer.id if viewer else None, page_size) if get_redis() else None
         ),
     )
-    ahead = card_views.prefetched(state.attached)
+    attached = card_views.prefetched(state.attached)
     keys = dict(state.keys)  # diversity keys of buffered cards: no features to read for them
 
     def seen_all() -> set[int]:
@@ -152,7 +152,7 @@ def ranked_feed(
     )
     # Fewer than a page left: ranking runs anyway, so these are not presented twice.
     served = (
-        _serve(buffered, history, page_size, present, features, quotas, ahead)
+        _serve(buffered, history, page_size, present, features, quotas, attached)
         if len(buffered) >= page_size
         else None
     )
@@ -200,10 +200,10 @@ def ranked_feed(
     left = len(rest) + (0 if replace else state.left)
     items = [(cards[item.note_id], item) for item in kept]
     served_ids = [item.note_id for item in kept]
-    # Running low: the worker is asked for the next pages, a page early so it has time to
-    # finish (services mode: in embedded mode jobs run inline, which would only move the
-    # work into this request). The claim (one job per viewer and feed at a time) is taken
-    # in the page's own write.
+    # Running low: a worker is asked for the next pages (`ahead`), a page early so it has
+    # time to finish (services mode: in embedded mode jobs run inline, which would only move
+    # the work into this request). The claim (one ranking per viewer and feed at a time) is
+    # taken in the page's own write.
     ask_ahead = (
         viewer is not None
         and get_redis() is not None
@@ -243,7 +243,7 @@ def ranked_feed(
     meanwhile()
     _maybe_flush(len(items), feeds.config)
     if claimed and viewer is not None:
-        enqueue(prefetch_feed, viewer.id, channel)
+        ahead.ask(get_redis(), viewer.id, channel)  # a worker's ranking thread takes it
     tail = [*history, *served_ids][-(RANKING.diversity.window - 1) :]
     return FeedPage(
         items=items,

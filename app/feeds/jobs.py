@@ -42,9 +42,9 @@ def refresh_search_signals(note_ids: list[int]) -> dict[str, int]:
 
 @job("default", keep_result=False, durable=False)
 def prefetch_feed(user_id: int, channel: str | None = None) -> dict[str, Any]:
-    """Rank a viewer's next discover pages ahead of their next scroll. Their cards are not
-    checked: `warm_cards` keeps every published note's card stored (the page that finds
-    one missing renders it), and checking 400 for presence was about 6% of this job."""
+    """Rank a viewer's next discover pages ahead of their next scroll. Pages ask the
+    worker's ranking thread for this now (`ahead`), not RQ: the job stays for requests an
+    older version queued."""
     ranked = ranker.prefetch_next_pages(user_id, channel)
     return {"user_id": user_id, "channel": channel, "cards": len(ranked)}
 

@@ -71,7 +71,9 @@ def prefetch_next_pages(user_id: int, channel: str | None) -> list[int]:
     """Rank `ranking_ahead_pages` pages for this user's next scroll and keep them for
     `ranking_prefetch_seconds`; the next page that needs ranking (a new session, or a session
     whose buffer ran out) takes them over instead of running the pipeline. Returns the notes
-    kept, in order."""
+    kept, in order. Their cards are not checked: `warm_cards` keeps every published note's
+    card stored (a page that finds one missing renders it), and checking 400 for presence
+    was about 6% of the ranking."""
     store = get_feed_store()
     try:
         return _prefetch(store, user_id, channel)

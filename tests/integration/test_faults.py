@@ -176,6 +176,47 @@ def test_redis_stopped_mid_run_delays_work_and_loses_none(stack: Topology) -> No
     _assert_consistent(top)
 
 
+def test_the_workers_ranking_thread_rides_out_a_redis_outage(stack: Topology) -> None:
+    """A discover page that runs low asks the worker, over Redis, for the viewer's next
+    pages; the worker's ranking thread ranks them. Redis stopped and started again (empty)
+    leaves the thread waiting, not dead: the next page's request is ranked too."""
+    import redis as redis_lib
+
+    top = stack
+    assert top.redis is not None and top.worker is not None
+    authors = [_register(top, f"author{k}")[0] for k in range(8)]
+    for i in range(80):
+        created = call(
+            top.api,
+            "POST",
+            "/notes",
+            authors[i % 8],
+            body={"title": f"第{i}篇", "status": "published"},
+        )
+        assert created.status == 201, created
+    viewer, viewer_id = _register(top, "viewer")
+    client = redis_lib.Redis.from_url(top.redis.url)
+    ahead_list = f"sprout:feed:list:{viewer_id}:next:"
+
+    def ranked_ahead() -> bool:
+        idle = client.llen("sprout:feed:ahead:wanted") + client.llen("sprout:feed:ahead:running")
+        return client.exists(ahead_list) == 1 and idle == 0
+
+    page = call(top.api, "GET", "/feeds/discover?limit=20", viewer)
+    assert page.status == 200 and len(page.body["items"]) == 20, page
+    assert wait_until(ranked_ahead, 30), top.worker.output()[-3000:]
+
+    top.redis.kill()
+    time.sleep(3)  # the thread is waiting on Redis when it goes
+    assert top.worker.running, top.worker.output()[-3000:]
+    top.redis.start()  # empty: nothing ranked ahead, no claim held
+    client = redis_lib.Redis.from_url(top.redis.url)
+    page = call(top.api, "GET", "/feeds/discover?limit=20", viewer)  # a new session
+    assert page.status == 200 and len(page.body["items"]) == 20, page
+    assert wait_until(ranked_ahead, 60), top.worker.output()[-3000:]
+    assert "ranking ahead: Redis unreachable" in top.worker.output()
+
+
 def test_a_worker_killed_mid_job_has_its_job_run_again(stack: Topology) -> None:
     top = stack
     assert top.worker is not None

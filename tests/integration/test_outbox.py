@@ -248,3 +248,22 @@ def test_the_worker_yields_the_cpu_to_web_processes(services_app, monkeypatch):
     assert runner.invoke(args=["worker", "--burst", "--nice", "0"]).exit_code == 0
     assert asked == []
     assert runner.invoke(args=["worker", "--burst", "--nice", "20"]).exit_code == 2
+
+
+def test_a_burst_worker_ranks_what_pages_asked_for_unless_told_not_to(services_app, monkeypatch):
+    """`flask worker --burst` also ranks the viewers' next pages their pages asked for (the
+    ranking thread's list, `app.feeds.ahead`); `--no-ranking` leaves them to other workers."""
+    import os
+
+    from app.feeds import ahead, ranker
+
+    monkeypatch.setattr(os, "nice", lambda increment: increment)
+    ranked: list[int] = []
+    monkeypatch.setattr(ranker, "prefetch_next_pages", lambda u, c: ranked.append(u) or [])
+    connection = services_app.extensions["sprout.redis"]
+    ahead.ask(connection, 7, None)
+    runner = services_app.test_cli_runner()
+    assert runner.invoke(args=["worker", "--burst", "--no-ranking"]).exit_code == 0
+    assert ranked == [] and ahead.pending(connection) == 1
+    assert runner.invoke(args=["worker", "--burst"]).exit_code == 0
+    assert ranked == [7] and ahead.pending(connection) == 0

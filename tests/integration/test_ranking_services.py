@@ -68,9 +68,9 @@ def test_an_unknown_commit_or_a_stopped_flush_counts_once_in_redis(services_app,
 
 
 def test_a_worker_ranks_the_next_pages_ahead(services_app, monkeypatch):
-    """When a session's buffer runs out, a job ranks the viewer's next pages; the next
+    """When a session's buffer runs out, a worker ranks the viewer's next pages; the next
     session starts from them without running the pipeline, and feedback discards them."""
-    from app.feeds import ranker
+    from app.feeds import ahead, ranker
 
     api = Api(services_app.test_client())
     authors = [api.register(f"ahead_author{i}") for i in range(8)]
@@ -93,18 +93,19 @@ def test_a_worker_ranks_the_next_pages_ahead(services_app, monkeypatch):
 
     first = scroll(5)  # page 1 ranks 5 pages; page 4 leaves less than 2 and asks for more
     assert len(runs) == 1 and len(first) == len(set(first)) == 50
-    SimpleWorker(["default"], connection=connection).work(burst=True)
-    assert len(runs) == 2  # the job's run
+    assert ahead.pending(connection) == 1
+    assert ahead.serve(services_app, connection, burst=True) == 1
+    assert len(runs) == 2  # the worker's run
     second = scroll(3)  # a new session: served from the pages ranked ahead
     assert len(runs) == 2
     assert len(second) == 30 and not set(second) & set(first)
-    assert connection.llen("rq:queue:default") == 0
-    # the job ranked 5 default pages (100 cards): 70 are left for this viewer, whatever the
-    # session; when fewer than 2 pages are left, another job is asked for
+    assert ahead.pending(connection) == 0
+    # the worker ranked 5 default pages (100 cards): 70 are left for this viewer, whatever
+    # the session; when fewer than 2 pages are left, another ranking is asked for
     third = scroll(6)
     assert len(runs) == 2 and not set(third) & (set(first) | set(second))
-    assert connection.llen("rq:queue:default") == 1
-    SimpleWorker(["default"], connection=connection).work(burst=True)
+    assert ahead.pending(connection) == 1
+    assert ahead.serve(services_app, connection, burst=True) == 1
     assert len(runs) == 3
     note_id = second[0]
     assert (
@@ -193,6 +194,8 @@ def test_pages_ranked_ahead_mid_session_never_repeat_a_card(services_app):
     """The worker may rank a viewer's next pages while cards ranked earlier still wait in
     their queue: those, and whatever is served before the new pages are taken over, are never
     served twice, in the same session or the next."""
+    from app.feeds import ahead
+
     api = Api(services_app.test_client())
     authors = [api.register(f"mid_author{i}") for i in range(8)]
     api.register("mid_viewer")
@@ -207,8 +210,8 @@ def test_pages_ranked_ahead_mid_session_never_repeat_a_card(services_app):
         body = api.get(path, "mid_viewer").get_json()
         served += [card["id"] for card in body["items"]]
         cursor = body["next_cursor"]
-        if page in (2, 8):  # the worker runs while cards still wait in the queue
-            SimpleWorker(["default"], connection=connection).work(burst=True)
+        if page in (2, 8):  # the worker ranks while cards still wait in the queue
+            ahead.serve(services_app, connection, burst=True)
     assert len(served) == 140
     assert len(set(served)) == len(served)
 
@@ -218,7 +221,7 @@ def test_first_pages_come_from_the_cold_list_while_a_worker_ranks(services_app, 
     pages ranked for no one in particular, without the pipeline running in the request; a
     signed-in viewer's own pages, ranked by the worker, take over from the next page, and
     nothing is served twice."""
-    from app.feeds import ranker
+    from app.feeds import ahead, ranker
     from app.feeds.jobs import rank_cold_feeds
 
     api = Api(services_app.test_client())
@@ -235,7 +238,8 @@ def test_first_pages_come_from_the_cold_list_while_a_worker_ranks(services_app, 
 
     first = api.get("/feeds/discover?limit=10", "cold_viewer").get_json()
     assert len(first["items"]) == 10 and runs == []  # served from the cold list
-    assert connection.llen("rq:queue:default") >= 1  # their own pages asked of a worker
+    assert ahead.pending(connection) == 1  # their own pages asked of a worker
+    assert ahead.serve(services_app, connection, burst=True) == 1
     SimpleWorker(list(QUEUES), connection=connection).work(burst=True)
     assert len(runs) == 1  # the worker's run
     served = [card["id"] for card in first["items"]]
@@ -326,3 +330,53 @@ def test_a_card_change_redis_missed_is_applied_when_it_is_back(services_app, mon
     from tests.api.test_card_sweep import check_a_change_the_store_missed_is_applied_later
 
     check_a_change_the_store_missed_is_applied_later(Api(services_app.test_client()), monkeypatch)
+
+
+def test_the_ranking_lane_skips_stale_and_unreadable_requests_and_survives_a_failure(
+    services_app, monkeypatch, caplog
+):
+    """A request older than its claim is not ranked (the viewer's pages asked again since);
+    an unreadable one and a ranking that fails are logged and dropped, and the lane goes on
+    with the next; a request a stopped worker left under way is forgotten once its claim has
+    long lapsed, and none of them stays listed."""
+    import time
+
+    import orjson
+
+    from app.feeds import ahead, ranker
+
+    connection = services_app.extensions["sprout.redis"]
+    ranked: list[int] = []
+
+    def rank(user_id, channel):
+        if user_id == 3:
+            raise RuntimeError("boom")
+        ranked.append(user_id)
+        return []
+
+    monkeypatch.setattr(ranker, "prefetch_next_pages", rank)
+    now = time.time()
+    connection.rpush(ahead.RUNNING, orjson.dumps([9, None, now - 3600]))  # abandoned
+    connection.rpush(ahead.RUNNING, orjson.dumps([8, None, now]))  # another worker's, live
+    connection.rpush(ahead.WANTED, orjson.dumps([1, None, now - 3600]))  # stale
+    connection.rpush(ahead.WANTED, b"not json")
+    connection.rpush(ahead.WANTED, orjson.dumps([3, None, now]))  # fails
+    assert ahead.ask(connection, 2, None)
+    assert ahead.ask(connection, 4, "food")
+    assert ahead.pending(connection) == 7
+    assert ahead.serve(services_app, connection, burst=True) == 2
+    assert ranked == [2, 4]
+    assert connection.llen(ahead.WANTED) == 0
+    assert connection.lrange(ahead.RUNNING, 0, -1) == [orjson.dumps([8, None, now])]
+    assert "ranking ahead failed for user 3" in caplog.text
+    assert "unreadable request" in caplog.text
+
+
+def test_asking_ahead_with_redis_down_is_logged_not_raised(services_app, caplog):
+    import redis
+
+    from app.feeds import ahead
+
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    assert ahead.ask(dead, 5, None) is False
+    assert "ranking ahead not asked for user 5" in caplog.text
