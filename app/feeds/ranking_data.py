@@ -12,12 +12,23 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, String, bindparam, literal, null, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    String,
+    bindparam,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
 
 from app.accounts.models import UserInterest
 from app.core.extensions import db
 from app.core.models import UTCDateTime, utcnow
-from app.core.sql import id_in
+from app.core.sql import id_in, id_in_param
 from app.core.visibility import note_visible_clause
 from app.feeds.models import NegativeFeedback, NoteEvent, RankingModel
 from app.notes.models import Collect, Comment, Note, NoteLike, NoteTag, NoteTopic, Share, Tag
@@ -58,12 +69,18 @@ def note_features(
     labels: bool = True,
 ) -> dict[int, NoteFeatures]:  # type: ignore[no-untyped-def]
     """Features for the notes asked for (by id, or by filter/order/limit) in three queries;
-    `labels=False` skips topics and tags (one query) when only counts and times matter."""
-    stmt = select(*FEATURE_COLUMNS).where(*visible_notes_filter(), *where)
+    `labels=False` skips topics and tags (one query) when only counts and times matter.
+    Topics and tags come in id order (a note's first topic is its primary one)."""
+    ids: list[int] = []
     if note_ids is not None:
         ids = list(note_ids)
         if not ids:
             return {}
+        by_id_only = labels and not where and not order_by and limit is None
+        if by_id_only and db.engine.dialect.name == "postgresql":
+            return _features_by_id(ids)
+    stmt = select(*FEATURE_COLUMNS).where(*visible_notes_filter(), *where)
+    if note_ids is not None:
         stmt = stmt.where(id_in(Note.id, ids))
     if order_by:
         stmt = stmt.order_by(*order_by)
@@ -76,13 +93,16 @@ def note_features(
     for start in range(0, len(ids) if labels else 0, 5000):
         chunk = ids[start : start + 5000]
         for note_id, topic_id in db.session.connection().execute(
-            select(NoteTopic.note_id, NoteTopic.topic_id).where(id_in(NoteTopic.note_id, chunk))
+            select(NoteTopic.note_id, NoteTopic.topic_id)
+            .where(id_in(NoteTopic.note_id, chunk))
+            .order_by(NoteTopic.note_id, NoteTopic.topic_id)
         ):
             topics[note_id].append(topic_id)
         for note_id, name in db.session.connection().execute(
             select(NoteTag.note_id, Tag.name)
             .join(Tag, Tag.id == NoteTag.tag_id)
             .where(id_in(NoteTag.note_id, chunk))
+            .order_by(NoteTag.note_id, NoteTag.tag_id)
         ):
             tags[note_id].append(name)
     return {
@@ -102,6 +122,84 @@ def note_features(
         )
         for row in rows
     }
+
+
+def _features_by_id(ids: list[int]) -> dict[int, NoteFeatures]:
+    """`note_features` by id on PostgreSQL: the same three queries, built once, the time as
+    epoch seconds. A ranking ahead loads the features of a hundred or more notes outside the
+    catalogue (neighbours, the fallback order), and building the statements and converting
+    the rows was more than half of the 5 ms of worker CPU each hundred cost. (Topics and tags
+    as correlated array subqueries made one query of three, but cost PostgreSQL twice the
+    CPU of the two lookups by `= ANY`.)"""
+    main, topic_rows, tag_rows = _features_by_id_statements()
+    connection = db.session.connection()
+    rows = connection.execute(main, {"ids": ids}).all()
+    if not rows:
+        return {}
+    found = [row[0] for row in rows]
+    topics: dict[int, list[int]] = defaultdict(list)
+    tags: dict[int, list[str]] = defaultdict(list)
+    for note_id, topic_id in connection.execute(topic_rows, {"ids": found}):
+        topics[note_id].append(topic_id)
+    for note_id, name in connection.execute(tag_rows, {"ids": found}):
+        tags[note_id].append(name)
+    return {
+        note_id: NoteFeatures(
+            note_id=note_id,
+            author_id=author_id,
+            channel=channel,
+            topics=tuple(topics.get(note_id, ())),
+            tags=tuple(tags.get(note_id, ())),
+            published_at=published or 0.0,
+            likes=likes,
+            collects=collects,
+            comments=comments,
+            shares=shares,
+            follows_gained=follows,
+            impressions=impressions,
+        )
+        for (
+            note_id,
+            author_id,
+            channel,
+            published,
+            likes,
+            collects,
+            comments,
+            shares,
+            follows,
+            impressions,
+        ) in rows
+    }
+
+
+@functools.cache
+def _features_by_id_statements() -> tuple[Any, Any, Any]:
+    """The notes' columns, their topics and their tags, for the ids in `:ids`."""
+    main = select(
+        Note.id,
+        Note.author_id,
+        Note.channel_code,
+        cast(func.extract("epoch", Note.published_at), Float),
+        Note.like_count,
+        Note.collect_count,
+        Note.comment_count,
+        Note.share_count,
+        Note.follow_gain_count,
+        Note.impression_count,
+    ).where(*visible_notes_filter(), id_in_param(Note.id, "ids", "postgresql"))
+    topics = (
+        select(NoteTopic.note_id, NoteTopic.topic_id)
+        .where(id_in_param(NoteTopic.note_id, "ids", "postgresql"))
+        .order_by(NoteTopic.note_id, NoteTopic.topic_id)
+    )
+    tags = (
+        select(NoteTag.note_id, Tag.name)
+        .join(Tag, Tag.id == NoteTag.tag_id)
+        .where(id_in_param(NoteTag.note_id, "ids", "postgresql"))
+        .order_by(NoteTag.note_id, NoteTag.tag_id)
+    )
+    return main, topics, tags
 
 
 def fallback_notes(
