@@ -135,12 +135,18 @@ def add_to_counts(model: type[DeclarativeBase], column: str, counts: dict[int, i
     table = model.__table__  # type: ignore[attr-defined]
     name, col = table.name, table.c[column].name
     if db.engine.dialect.name == "postgresql":
+        # The arrays travel as text ('{1,2,3}'), which PostgreSQL parses: psycopg dumps a
+        # Python list element by element in Python, 2 ms of a 1,000-note flush's 12.
         sql = (
             f"UPDATE {name} SET {col} = {name}.{col} + v.n FROM "
-            "unnest(CAST(:ids AS bigint[]), CAST(:counts AS integer[])) AS v(id, n) "
+            "unnest(CAST(CAST(:ids AS text) AS bigint[]), "
+            "CAST(CAST(:counts AS text) AS integer[])) AS v(id, n) "
             f"WHERE {name}.id = v.id"
         )
-        params: dict[str, Any] = {"ids": list(counts), "counts": list(counts.values())}
+        params: dict[str, Any] = {
+            "ids": "{" + ",".join(map(str, map(int, counts))) + "}",
+            "counts": "{" + ",".join(map(str, map(int, counts.values()))) + "}",
+        }
     else:  # SQLite: one JSON parameter, whatever the batch's size
         sql = (
             f"UPDATE {name} SET {col} = {name}.{col} + v.n FROM "
