@@ -36,28 +36,63 @@ from app.social.models import UserFollow
 from ranking.config import CES_WEIGHTS
 from ranking.types import Event, NoteFeatures
 
-FEATURE_COLUMNS = (
-    Note.id,
-    Note.author_id,
-    Note.channel_code,
-    Note.published_at,
-    Note.like_count,
-    Note.collect_count,
-    Note.comment_count,
-    Note.share_count,
-    Note.follow_gain_count,
-    Note.impression_count,
-    Note.hot_score,
-)
+
+def _feature_columns(dialect: str) -> tuple[Any, ...]:
+    """What `note_features` reads of a note, in the order it unpacks them. PostgreSQL gives
+    the time as epoch seconds (no datetime made per row); SQLite's stored text is parsed."""
+    published = (
+        cast(func.extract("epoch", Note.published_at), Float)
+        if dialect == "postgresql"
+        else Note.published_at
+    )
+    return (
+        Note.id,
+        Note.author_id,
+        Note.channel_code,
+        published,
+        Note.like_count,
+        Note.collect_count,
+        Note.comment_count,
+        Note.share_count,
+        Note.follow_gain_count,
+        Note.impression_count,
+    )
 
 
-def _ts(moment: datetime | None) -> float:
-    return moment.timestamp() if moment is not None else 0.0
+def _ts(moment: datetime | float | None) -> float:
+    if moment is None:
+        return 0.0
+    return moment if isinstance(moment, float) else moment.timestamp()
 
 
 def visible_notes_filter():  # type: ignore[no-untyped-def]
     """What any feed may show: published, not deleted, by an account in good standing."""
     return (note_visible_clause(None),)
+
+
+@functools.cache
+def _feature_statements(dialect: str) -> tuple[Any, Any, Any]:
+    """The notes by id (`:ids`), their topics and their tags, built once per process. A
+    ranking ahead loads the features of a hundred or more notes outside the catalogue (CF
+    neighbours, the fallback order): building the three statements and converting the
+    rows was more than half of the 5 ms of worker CPU each hundred cost. (Topics and tags as
+    correlated array subqueries made one query of three, but cost PostgreSQL twice the CPU
+    of the two lookups.)"""
+    by_id = select(*_feature_columns(dialect)).where(
+        *visible_notes_filter(), id_in_param(Note.id, "ids", dialect)
+    )
+    topics = (
+        select(NoteTopic.note_id, NoteTopic.topic_id)
+        .where(id_in_param(NoteTopic.note_id, "ids", dialect))
+        .order_by(NoteTopic.note_id, NoteTopic.topic_id)
+    )
+    tags = (
+        select(NoteTag.note_id, Tag.name)
+        .join(Tag, Tag.id == NoteTag.tag_id)
+        .where(id_in_param(NoteTag.note_id, "ids", dialect))
+        .order_by(NoteTag.note_id, NoteTag.tag_id)
+    )
+    return by_id, topics, tags
 
 
 def note_features(
@@ -71,78 +106,32 @@ def note_features(
     """Features for the notes asked for (by id, or by filter/order/limit) in three queries;
     `labels=False` skips topics and tags (one query) when only counts and times matter.
     Topics and tags come in id order (a note's first topic is its primary one)."""
-    ids: list[int] = []
-    if note_ids is not None:
-        ids = list(note_ids)
-        if not ids:
-            return {}
-        by_id_only = labels and not where and not order_by and limit is None
-        if by_id_only and db.engine.dialect.name == "postgresql":
-            return _features_by_id(ids)
-    stmt = select(*FEATURE_COLUMNS).where(*visible_notes_filter(), *where)
-    if note_ids is not None:
-        stmt = stmt.where(id_in(Note.id, ids))
-    if order_by:
-        stmt = stmt.order_by(*order_by)
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    rows = db.session.connection().execute(stmt).all()
-    ids = [row.id for row in rows]
-    topics: dict[int, list[int]] = defaultdict(list)
-    tags: dict[int, list[str]] = defaultdict(list)
-    for start in range(0, len(ids) if labels else 0, 5000):
-        chunk = ids[start : start + 5000]
-        for note_id, topic_id in db.session.connection().execute(
-            select(NoteTopic.note_id, NoteTopic.topic_id)
-            .where(id_in(NoteTopic.note_id, chunk))
-            .order_by(NoteTopic.note_id, NoteTopic.topic_id)
-        ):
-            topics[note_id].append(topic_id)
-        for note_id, name in db.session.connection().execute(
-            select(NoteTag.note_id, Tag.name)
-            .join(Tag, Tag.id == NoteTag.tag_id)
-            .where(id_in(NoteTag.note_id, chunk))
-            .order_by(NoteTag.note_id, NoteTag.tag_id)
-        ):
-            tags[note_id].append(name)
-    return {
-        row.id: NoteFeatures(
-            note_id=row.id,
-            author_id=row.author_id,
-            channel=row.channel_code,
-            topics=tuple(topics[row.id]),
-            tags=tuple(tags[row.id]),
-            published_at=_ts(row.published_at),
-            likes=row.like_count,
-            collects=row.collect_count,
-            comments=row.comment_count,
-            shares=row.share_count,
-            follows_gained=row.follow_gain_count,
-            impressions=row.impression_count,
-        )
-        for row in rows
-    }
-
-
-def _features_by_id(ids: list[int]) -> dict[int, NoteFeatures]:
-    """`note_features` by id on PostgreSQL: the same three queries, built once, the time as
-    epoch seconds. A ranking ahead loads the features of a hundred or more notes outside the
-    catalogue (neighbours, the fallback order), and building the statements and converting
-    the rows was more than half of the 5 ms of worker CPU each hundred cost. (Topics and tags
-    as correlated array subqueries made one query of three, but cost PostgreSQL twice the
-    CPU of the two lookups by `= ANY`.)"""
-    main, topic_rows, tag_rows = _features_by_id_statements()
+    dialect = db.engine.dialect.name
+    by_id, topic_rows, tag_rows = _feature_statements(dialect)
     connection = db.session.connection()
-    rows = connection.execute(main, {"ids": ids}).all()
-    if not rows:
+    ids = None if note_ids is None else list(note_ids)
+    if ids == []:
         return {}
+    if ids is not None and not where and not order_by and limit is None:
+        rows = connection.execute(by_id, {"ids": ids}).all()
+    else:
+        stmt = select(*_feature_columns(dialect)).where(*visible_notes_filter(), *where)
+        if ids is not None:
+            stmt = stmt.where(id_in(Note.id, ids))
+        if order_by:
+            stmt = stmt.order_by(*order_by)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        rows = connection.execute(stmt).all()
     found = [row[0] for row in rows]
     topics: dict[int, list[int]] = defaultdict(list)
     tags: dict[int, list[str]] = defaultdict(list)
-    for note_id, topic_id in connection.execute(topic_rows, {"ids": found}):
-        topics[note_id].append(topic_id)
-    for note_id, name in connection.execute(tag_rows, {"ids": found}):
-        tags[note_id].append(name)
+    for start in range(0, len(found) if labels else 0, 5000):
+        chunk = found[start : start + 5000]
+        for note_id, topic_id in connection.execute(topic_rows, {"ids": chunk}):
+            topics[note_id].append(topic_id)
+        for note_id, name in connection.execute(tag_rows, {"ids": chunk}):
+            tags[note_id].append(name)
     return {
         note_id: NoteFeatures(
             note_id=note_id,
@@ -150,7 +139,7 @@ def _features_by_id(ids: list[int]) -> dict[int, NoteFeatures]:
             channel=channel,
             topics=tuple(topics.get(note_id, ())),
             tags=tuple(tags.get(note_id, ())),
-            published_at=published or 0.0,
+            published_at=_ts(published),
             likes=likes,
             collects=collects,
             comments=comments,
@@ -171,35 +160,6 @@ def _features_by_id(ids: list[int]) -> dict[int, NoteFeatures]:
             impressions,
         ) in rows
     }
-
-
-@functools.cache
-def _features_by_id_statements() -> tuple[Any, Any, Any]:
-    """The notes' columns, their topics and their tags, for the ids in `:ids`."""
-    main = select(
-        Note.id,
-        Note.author_id,
-        Note.channel_code,
-        cast(func.extract("epoch", Note.published_at), Float),
-        Note.like_count,
-        Note.collect_count,
-        Note.comment_count,
-        Note.share_count,
-        Note.follow_gain_count,
-        Note.impression_count,
-    ).where(*visible_notes_filter(), id_in_param(Note.id, "ids", "postgresql"))
-    topics = (
-        select(NoteTopic.note_id, NoteTopic.topic_id)
-        .where(id_in_param(NoteTopic.note_id, "ids", "postgresql"))
-        .order_by(NoteTopic.note_id, NoteTopic.topic_id)
-    )
-    tags = (
-        select(NoteTag.note_id, Tag.name)
-        .join(Tag, Tag.id == NoteTag.tag_id)
-        .where(id_in_param(NoteTag.note_id, "ids", "postgresql"))
-        .order_by(NoteTag.note_id, NoteTag.tag_id)
-    )
-    return main, topics, tags
 
 
 def fallback_notes(
