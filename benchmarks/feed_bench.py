@@ -20,7 +20,8 @@ On a machine with PostgreSQL and Redis up, this
    server), at 1 and then at 4 clients, runs rounds: each round a block of K requests of
    every scenario, in a balanced order (`block_orders`); CPU of every process group is read
    from /proc around each block, once the jobs the block caused have finished
-   (`jobs_settler`). A warm-up round comes first at each concurrency;
+   (`jobs_settler`). A warm-up round comes first at each concurrency; after it the clients'
+   connections are spread evenly over each server's gunicorn workers (`spread_connections`);
 6. prints per-scenario tables, the ratios against the issue's targets, peak memory per
    process, and a Markdown block for docs/benchmarks.md (also written to `--out`).
 
@@ -39,6 +40,7 @@ import json
 import multiprocessing
 import os
 import platform
+import re
 import shutil
 import signal
 import statistics
@@ -46,8 +48,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
-from collections.abc import Callable
+import urllib.parse
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
@@ -569,6 +572,14 @@ def client_main(pipe: Connection, work: Workload) -> None:
         message = pipe.recv()
         if message is None:
             return
+        if message[0] == CONNECT:  # (CONNECT, base, path, again): which local port is ours
+            _, base, path, again = message
+            netloc = urllib.parse.urlsplit(base).netloc
+            if again:
+                Connections.drop(netloc)
+            request_raw(base, "GET", path)
+            pipe.send(Connections.get(netloc).sock.getsockname()[1])
+            continue
         scenario, indices = message
         action = actions[scenario]
         out = []
@@ -589,6 +600,69 @@ def client_main(pipe: Connection, work: Workload) -> None:
                 cursors[sent.slot] = body.get("next_cursor")
             out.append((elapsed, checked(sent.status, body, sent.want), sent.page))
         pipe.send(out)
+
+
+#: The client message that opens (or reopens) its connection to a server.
+CONNECT = "connect"
+#: Reconnections allowed per server before the bench goes on with what it has.
+SPREAD_TRIES = 60
+
+
+class Server(NamedTuple):
+    """A server whose kept-alive connections are spread: what to call it, its base URL, a
+    cheap path to open a connection with, and its port."""
+
+    name: str
+    base: str
+    path: str
+    port: int
+
+
+def connection_owners(port: int) -> dict[int, int]:
+    """Client port → the pid of the server process holding the other end (from `ss`)."""
+    listing = subprocess.run(
+        ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    owners = {}
+    for line in listing.splitlines():
+        fields, pid = line.split(), re.search(r"pid=(\d+)", line)
+        if len(fields) >= 4 and pid:
+            owners[int(fields[3].rsplit(":", 1)[1])] = int(pid.group(1))
+    return owners
+
+
+def spread_connections(pipes: list[Connection], server: Server, workers: int) -> list[int]:
+    """Spread the clients' kept-alive connections to `server` over its gunicorn workers, at
+    most ceil(clients / workers) on one, and return the count per worker that holds any.
+
+    Every idle gunicorn worker polls the shared socket and whichever accepts first keeps the
+    connection: 10 tries of 4 connections to 3 workers put all 4 on one worker twice and 3
+    on one once. A worker holding more than its share runs their requests on one core with
+    the GIL while another worker idles, so a 4-client figure measured the accept race as
+    much as the server, and the floor and the app each drew their own. A client whose
+    connection lands on a worker over its share reconnects until none does."""
+    cap = -(-len(pipes) // max(workers, 1))
+    again = [False] * len(pipes)
+    held: Counter[int | None] = Counter()
+    for _ in range(SPREAD_TRIES):
+        for pipe, redo in zip(pipes, again, strict=True):
+            pipe.send((CONNECT, server.base, server.path, redo))
+        ports = [pipe.recv() for pipe in pipes]
+        owners = connection_owners(server.port)
+        held = Counter()
+        again = []
+        for port in ports:
+            owner = owners.get(port)
+            held[owner] += 1
+            again.append(owner is None or held[owner] > cap)
+        if not any(again):
+            break
+    else:
+        log(f"{server.name}: connections still uneven after {SPREAD_TRIES} tries")
+    return sorted(held.values(), reverse=True)
 
 
 @dataclass
@@ -631,13 +705,18 @@ def run_phase(
     tracked: Tracked,
     settle: Callable[[], float],
     flush: Callable[[str], None] = lambda _scenario: None,
+    placed: Sequence[Server] = (),
+    workers: int = 1,
+    spreads: dict[str, list[int]] | None = None,
 ) -> dict[str, Result]:
     """`rounds` rounds of a `block` of requests per scenario, in a balanced order per round
     (`block_orders`), from `clients` processes; request j of a block goes to client j %
     clients. A warm-up round of `warmup` requests per scenario (not measured) replays the
     sequence's start. After each block, `flush` asks for the periodic work its requests left
     (`FLUSHED_BY`) and `settle` waits for the jobs it caused before its CPU is read (latency
-    and req/s are timed up to its last reply)."""
+    and req/s are timed up to its last reply). After the warm-up the clients' connections to
+    each of `placed` are spread over its `workers` (`spread_connections`; the counts per
+    worker go to `spreads`)."""
     context = multiprocessing.get_context("fork")
     pipes, processes = [], []
     for _ in range(clients):
@@ -682,6 +761,11 @@ def run_phase(
         log(f"{clients} client(s): warm-up, {warmup} requests per scenario")
         for name in names:
             run_block(name, warmup, measured=False)
+        for server in placed:
+            spread = spread_connections(pipes, server, workers)
+            if spreads is not None:
+                spreads[server.name] = spread
+            log(f"{clients} client(s): connections per {server.name} worker {spread}")
         counters = dict.fromkeys(names, 0)  # the measured sequence starts over
         for round_index, order in enumerate(block_orders(names, rounds)):
             for name in order:
@@ -890,6 +974,7 @@ def main() -> None:
     ok = True
     memory: list[tuple[str, int, float | None]] = []
     by_clients: dict[int, dict[str, Result]] = {}
+    spreads: dict[int, dict[str, list[int]]] = {}
     claimed: list[str] = []
     if run_http:
         engine = create_engine(url)
@@ -979,6 +1064,12 @@ def main() -> None:
                     tracked,
                     jobs_settler(args.redis_url),
                     flusher(args.redis_url),
+                    placed=(
+                        Server("app", base, f"/notes?ids={note_ids[0]}", app_port),
+                        Server("floor", floor, f"/floor?ids={note_ids[0]}", floor_port),
+                    ),
+                    workers=args.workers,
+                    spreads=spreads.setdefault(clients, {}),
                 )
             if servers["worker"].poll() is not None:
                 problems.append(f"the RQ worker exited during the run; see {logs}/worker.log")
@@ -1083,7 +1174,12 @@ def main() -> None:
             "",
         ]
         for clients, results in by_clients.items():
-            lines += [f"**{clients} client{'s' * (clients > 1)}**", ""]
+            placement = ", ".join(f"{k} {v}" for k, v in spreads.get(clients, {}).items())
+            lines += [
+                f"**{clients} client{'s' * (clients > 1)}** (connections per gunicorn worker: "
+                f"{placement})",
+                "",
+            ]
             lines += [*scenario_table(results), ""]
         ratio_lines, ok = ratio_rows(by_clients)
         lines += ["**Targets (ratios from this run)**", "", *ratio_lines, ""]
