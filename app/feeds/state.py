@@ -15,7 +15,13 @@ from typing import Any
 from flask import Flask, current_app
 
 from app.core.config import Settings
-from app.feeds.caches import CatalogueCache, FallbackOrder, FeatureCache, ModelCache
+from app.feeds.caches import (
+    CatalogueCache,
+    FallbackOrder,
+    FeatureCache,
+    ModelCache,
+    ModelKeeper,
+)
 from app.feeds.config import FEEDS, FeedsConfig
 from ranking.learn import BlendParams
 from ranking.signals.factors import FactorModel
@@ -104,6 +110,19 @@ def init_app(app: Flask, config: FeedsConfig = FEEDS) -> FeedsState:
 def feeds_state() -> FeedsState:
     """This app's feeds state."""
     return current_app.extensions[_KEY]  # type: ignore[no-any-return]
+
+
+def start_model_keeper(app: Flask) -> ModelKeeper:
+    """A web process (`app.wsgi`) loads its ranking models now, in a thread, and keeps them
+    current there (`ModelKeeper`): no page waits for a load."""
+    state: FeedsState = app.extensions[_KEY]
+    keeper = ModelKeeper(
+        (state.itemcf, state.blend, state.extra),
+        lambda: state.catalogue.get(app.config["SPROUT"]),
+        state.config.model_check_seconds,
+    )
+    keeper.start(app)
+    return keeper
 
 
 def forget_cached_models() -> None:

@@ -269,3 +269,63 @@ def test_an_empty_or_corrupt_extra_model_serves_no_component(api):
     page = _explain(api)
     assert page["blend"]["extra_model"] == {"served": False, "reason": "no als model stored yet"}
     assert all("extra" not in card["explain"]["components"] for card in page["items"])
+
+
+def test_a_kept_model_is_loaded_by_its_keeper_never_by_a_request(app, monkeypatch):
+    """With a keeper (web processes), requests never look for or load a build: the keeper's
+    turns do, and a failed load keeps the model that was serving."""
+    from app.feeds import caches
+
+    _store(_params(), minutes_ago=5)
+    cache = ModelCache("blend", _load_blend, 0.0)  # due on every call without a keeper
+    keeper = caches.ModelKeeper([cache], lambda: None, 3600.0)
+    cache.keep()
+    keeper.turn()
+    assert cache.get().weights["popularity"] == 1.5
+    looked: list[str] = []
+    real = caches.model_built_at
+    monkeypatch.setattr(caches, "model_built_at", lambda name: looked.append(name) or real(name))
+    _store(_params(weights={**FITTED, "popularity": 0.25}))
+    for _ in range(3):
+        assert cache.get().weights["popularity"] == 1.5  # a request: no look, no load
+    assert looked == []
+    keeper.turn()
+    assert looked == ["blend"] and cache.get().weights["popularity"] == 0.25
+
+    # a build that does not load: logged, and the loaded model serves on
+    def broken(_blob: bytes) -> BlendParams:
+        raise ValueError("truncated")
+
+    cache.loader = broken
+    _store(_params(weights={**FITTED, "popularity": 3.0}))
+    keeper.turn()
+    assert cache.get().weights["popularity"] == 0.25
+
+    # an admin's rebuild in this process: the next request looks at once
+    cache.loader = _load_blend
+    cache.invalidate()
+    assert cache.get().weights["popularity"] == 3.0 and looked[-1] == "blend"
+
+
+def test_the_model_keeper_thread_loads_models_and_the_catalogue_at_start(app):
+    """`start_model_keeper` (app.wsgi) loads in its own thread: the models and the catalogue
+    are ready before any request asks, and a request then finds them without a load."""
+    import time
+
+    from app.feeds.state import start_model_keeper
+
+    _store(_params(), minutes_ago=5)
+    state = feeds_state()
+    built: list[float] = []
+    original = state.catalogue.get
+    state.catalogue.get = lambda settings: built.append(time.time()) or original(settings)
+    keeper = start_model_keeper(app)
+    try:
+        deadline = time.monotonic() + 10
+        while not (built and state.blend._kept_ready) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert built and state.blend._kept_ready, "the keeper's first turn did not finish"
+        assert state.blend.get().weights["popularity"] == 1.5
+    finally:
+        keeper.stop()
+        state.catalogue.get = original
