@@ -258,18 +258,22 @@ class ModelKeeper:
     ) -> None:
         self.caches, self.catalogue, self.every = list(caches), catalogue, every_seconds
         self._stop = threading.Event()
+        self.thread: threading.Thread | None = None
 
     def start(self, app: Any) -> threading.Thread:
         for cache in self.caches:
             cache.keep()
-        thread = threading.Thread(
+        self.thread = threading.Thread(
             target=self._run, args=(app,), name="sprout-model-keeper", daemon=True
         )
-        thread.start()
-        return thread
+        self.thread.start()
+        return self.thread
 
-    def stop(self) -> None:
+    def stop(self, timeout: float | None = None) -> None:
+        """Ends the thread after its current turn (waiting up to `timeout` for it)."""
         self._stop.set()
+        if self.thread is not None and timeout is not None:
+            self.thread.join(timeout)
 
     def turn(self) -> None:
         """One look at every model (in an app context)."""

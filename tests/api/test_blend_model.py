@@ -327,5 +327,6 @@ def test_the_model_keeper_thread_loads_models_and_the_catalogue_at_start(app):
         assert built and state.blend._kept_ready, "the keeper's first turn did not finish"
         assert state.blend.get().weights["popularity"] == 1.5
     finally:
-        keeper.stop()
+        keeper.stop(timeout=10)  # its turn done before the app goes
         state.catalogue.get = original
+    assert keeper.thread is not None and not keeper.thread.is_alive()
