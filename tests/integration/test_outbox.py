@@ -256,10 +256,15 @@ def test_a_burst_worker_ranks_what_pages_asked_for_unless_told_not_to(services_a
     import os
 
     from app.feeds import ahead, ranker
+    from app.feeds.state import feeds_state
 
     monkeypatch.setattr(os, "nice", lambda increment: increment)
     ranked: list[int] = []
     monkeypatch.setattr(ranker, "prefetch_next_pages", lambda u, c: ranked.append(u) or [])
+    # A request older than its claim is skipped; two burst workers on a loaded machine once
+    # took longer than the 15 s claim between them, so the claim outlasts the test here.
+    with services_app.app_context():
+        feeds_state().configure(prefetch_claim_seconds=3600)
     connection = services_app.extensions["sprout.redis"]
     ahead.ask(connection, 7, None)
     runner = services_app.test_cli_runner()
