@@ -6,7 +6,7 @@ service runs it again on a buffered page whose cards changed.
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -74,7 +74,7 @@ def diversify(
             )
         return k
 
-    placed = _Placed(window)
+    placed = _Placed(window, max_channel_run, max_topic_run)
     for n in history:
         placed.add(key(n))
     used: set[int] = set(history)
@@ -85,43 +85,51 @@ def diversify(
         return a is None or placed.author_count(a) < max_per_author
 
     # Each quota's last `span - 1` cards (whether each was limited) and how many of them
-    # were: kept up to date as cards are placed, since the lookahead asks again and again.
+    # were, kept up to date as cards are placed; `full` has a bit set for each quota at its
+    # cap. A card's quotas are one bit mask (`mask_of`), read once per card.
+    limiters = [limited for limited, _, _ in quotas]
     windows = [deque[bool](maxlen=max(span - 1, 0)) for _, _, span in quotas]
     in_window = [0] * len(quotas)
     caps = [cap for _, cap, _ in quotas]
-    limited_by: dict[int, tuple[bool, ...]] = {}  # by id(): the items live until we return
+    full = sum(1 << q for q in range(len(quotas)) if caps[q] <= 0)
+    masks: dict[int, int] = {}  # by id(): the items live until we return
 
-    def limits(it: Scored) -> tuple[bool, ...]:
-        found = limited_by.get(id(it))
+    def mask_of(it: Scored) -> int:
+        if not limiters:
+            return 0
+        found = masks.get(id(it))
         if found is None:
-            found = limited_by[id(it)] = tuple(limited(it) for limited, _, _ in quotas)
+            found = 0
+            for q, limited in enumerate(limiters):
+                if limited(it):
+                    found |= 1 << q
+            masks[id(it)] = found
         return found
 
-    def quota_ok(it: Scored) -> bool:
-        if not quotas:
-            return True
-        for q, is_limited in enumerate(limits(it)):
-            if is_limited and in_window[q] >= caps[q]:
-                return False
-        return True
-
     def count_quotas(it: Scored) -> None:
-        if not quotas:
+        nonlocal full
+        if not limiters:
             return
-        for q, is_limited in enumerate(limits(it)):
-            recent = windows[q]
-            if recent.maxlen and len(recent) == recent.maxlen and recent[0]:
-                in_window[q] -= 1  # the oldest leaves the window
-            if recent.maxlen:
-                recent.append(is_limited)
-                in_window[q] += is_limited
+        mask = mask_of(it)
+        for q, recent in enumerate(windows):
+            hit = (mask >> q) & 1
+            maxlen = recent.maxlen
+            if maxlen:
+                if len(recent) == maxlen and recent[0]:
+                    in_window[q] -= 1  # the oldest leaves the window
+                recent.append(bool(hit))
+                in_window[q] += hit
+            if in_window[q] >= caps[q]:
+                full |= 1 << q
+            else:
+                full &= ~(1 << q)
 
     pins = dict(pinned or {})
     pending += [p for p in pins.values() if p.note_id not in used]  # fallback slot if not placed
     # The scan below asks the same questions of the same cards place after place: each
-    # card's keys and quota membership (as a bit mask) are read once into `facts`, and each
-    # place turns the rules' state into a few values the scan compares against. Authors are
-    # counted with `get`: a Counter's missing key runs Python code, once per card scanned.
+    # card's keys and quota mask are read once into `facts`, and the rules' state is kept
+    # as a few values the scan compares against (`placed.avoid`, `full`). Authors are
+    # counted in a plain dict read with `get` (a Counter's missing key runs Python code).
     # `facts` covers the front of `pending` (an entry goes when its card does) and grows as
     # the scan reaches further: a ranking run places a few hundred of a thousand candidates,
     # and reading them all up front was a sixth of its time.
@@ -129,30 +137,28 @@ def diversify(
 
     def read_facts(upto: int) -> None:
         for it in pending[len(facts) : upto]:
-            mask = sum(1 << q for q, hit in enumerate(limits(it)) if hit) if quotas else 0
-            facts.append((*key(it.note_id), mask))
+            facts.append((*key(it.note_id), mask_of(it)))
 
     by_author = placed.authors
     author_limit = max_per_author if window > 1 else (1 if max_per_author > 0 else 0)
-    unset = object()
+    avoid = placed.avoid
     while pending and (limit is None or len(out) < limit):
-        pin = pins.pop(len(out), None)
-        if pin is not None and pin.note_id not in used and author_ok(key(pin.note_id)[0]):
-            at = pending.index(pin)
-            del pending[at]
-            if at < len(facts):
-                del facts[at]
-            used.add(pin.note_id)
-            placed.add(key(pin.note_id))
-            count_quotas(pin)
-            out.append(pin)
-            continue
+        if pins:
+            pin = pins.pop(len(out), None)
+            if pin is not None and pin.note_id not in used and author_ok(key(pin.note_id)[0]):
+                at = pending.index(pin)
+                del pending[at]
+                if at < len(facts):
+                    del facts[at]
+                used.add(pin.note_id)
+                placed.add(key(pin.note_id))
+                count_quotas(pin)
+                out.append(pin)
+                continue
         chosen = fallback = blocked = over_quota = None
         # a card whose channel (topic) is `*_run` would make the run longer than its limit
         # (`*_run2`: longer than twice it)
-        ch_run, ch_run2 = placed.run_to_avoid(1, max_channel_run, unset)
-        tp_run, tp_run2 = placed.run_to_avoid(2, max_topic_run, unset)
-        full = sum(1 << q for q in range(len(quotas)) if in_window[q] >= caps[q])
+        ch_run, ch_run2, tp_run, tp_run2 = avoid
         waiting = pins and {p.note_id for p in pins.values()}
         scan = min(lookahead, len(pending))
         if len(facts) < scan:
@@ -191,7 +197,7 @@ def diversify(
             first_ok = None
             for i in range(lookahead, len(pending)):
                 if author_ok(key(pending[i].note_id)[0]):
-                    if quota_ok(pending[i]):
+                    if not mask_of(pending[i]) & full:
                         chosen = i
                         break
                     if first_ok is None:
@@ -230,39 +236,52 @@ def _personal(item: Scored) -> float:
 class _Placed:
     """The keys of the cards placed so far, with what the diversity rules ask of them kept up
     to date as cards are added (each question was a scan of the last cards): how often each
-    author appears among the last `window - 1`, and the trailing run of channel and topic."""
+    author appears among the last `window - 1`, the trailing run of channel and topic, and
+    from those the values a next card must not have (`avoid`)."""
 
-    def __init__(self, window: int) -> None:
+    #: `avoid`'s entries when any value will do
+    ANY: Any = object()
+
+    def __init__(self, window: int, channel_run: int = 0, topic_run: int = 0) -> None:
         self.window = window
         self.keys: list[tuple[int | None, str | None, int | None]] = []
-        self.authors: Counter[int] = Counter()
+        self.authors: dict[int, int] = {}
         self.runs: dict[int, tuple[Any, int]] = {1: (None, 0), 2: (None, 0)}
+        self._caps = {1: channel_run, 2: topic_run}
+        any_ = self.ANY
+        #: (channel, channel within twice its limit, topic, topic within twice its limit): the
+        #: values a next card must not have to keep each run within its limit (`ANY`: none)
+        self.avoid: list[Any] = [any_, any_, any_, any_]
 
     def __len__(self) -> int:
         return len(self.keys)
 
     def add(self, key: tuple[int | None, str | None, int | None]) -> None:
-        self.keys.append(key)
+        keys = self.keys
+        keys.append(key)
         if self.window > 1:
+            authors = self.authors
             if key[0] is not None:
-                self.authors[key[0]] += 1
-            if len(self.keys) > self.window - 1:
-                leaving = self.keys[-self.window][0]
+                authors[key[0]] = authors.get(key[0], 0) + 1
+            if len(keys) > self.window - 1:
+                leaving = keys[-self.window][0]
                 if leaving is not None:
-                    self.authors[leaving] -= 1
+                    authors[leaving] -= 1
+        placed = len(keys)
+        avoid = self.avoid
         for idx in (1, 2):
             value, length = self.runs[idx]
-            self.runs[idx] = (value, length + 1) if length and value == key[idx] else (key[idx], 1)
+            if length and value == key[idx]:
+                length += 1
+            else:
+                value, length = key[idx], 1
+            self.runs[idx] = (value, length)
+            cap = self._caps[idx]
+            at = 2 * (idx - 1)
+            avoid[at] = self.ANY if cap <= 0 or placed < cap or length < cap else value
+            cap2 = 2 * cap
+            avoid[at + 1] = self.ANY if cap2 <= 0 or placed < cap2 or length < cap2 else value
 
     def author_count(self, author: int) -> int:
         """Cards by `author` among the last `window - 1` placed."""
         return self.authors.get(author, 0) if self.window > 1 else 0
-
-    def run_to_avoid(self, idx: int, limit: int, unset: Any) -> tuple[Any, Any]:
-        """The value at key position `idx` a next card must not have to keep the run within
-        `limit`, and within twice it (`unset` where any value does)."""
-        value, length = self.runs[idx]
-        return tuple(  # type: ignore[return-value]
-            unset if cap <= 0 or len(self.keys) < cap or length < cap else value
-            for cap in (limit, 2 * limit)
-        )
