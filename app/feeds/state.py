@@ -63,11 +63,15 @@ class FeedsState:
             ),
         )
 
+    @property
+    def models(self) -> tuple[ModelCache[Any], ...]:
+        """The stored ranking models this process serves (the keeper loads each of them)."""
+        return (self.itemcf, self.blend, self.extra)
+
     def forget_models(self) -> None:
         """Drop the cached models and catalogue: the next request loads the new ones."""
-        self.itemcf.invalidate()
-        self.blend.invalidate()
-        self.extra.invalidate()
+        for model in self.models:
+            model.invalidate()
         self.catalogue.invalidate()
 
     def configure(self, **changes: Any) -> None:
@@ -117,7 +121,7 @@ def start_model_keeper(app: Flask) -> ModelKeeper:
     current there (`ModelKeeper`): no page waits for a load."""
     state: FeedsState = app.extensions[_KEY]
     keeper = ModelKeeper(
-        (state.itemcf, state.blend, state.extra),
+        state.models,
         lambda: state.catalogue.get(app.config["SPROUT"]),
         state.config.model_check_seconds,
     )
