@@ -52,6 +52,9 @@ class Attach:
     markers: tuple[str, ...] = ()
     member_prefixes: tuple[str, ...] = ()
     limit: int = 1000  # the first entries only (a page's worth: the rest is rarely served)
+    # values that stand for no card (a tombstone, a stale mark): a `QuickServe` page needs a
+    # value other than these (and than none) for each card it serves
+    absent: tuple[str, ...] = ()
 
 
 @dataclass
@@ -74,7 +77,7 @@ class PageState:
     seen: set[int] = field(default_factory=set)
     seen_whole: bool = True
     buffer: list[Scored] = field(default_factory=list)  # taken, of the current generation
-    left: int = 0  # entries still in the buffer after the take
+    left: int = 0  # entries still in the buffer after the take (with `quick`, the write)
     stale: bool = False  # some taken entries were ranked before feedback: so is the rest
     took_ahead: bool = False  # the viewer's pages ranked ahead were moved into the buffer
     ahead_left: int = 0  # entries ranked ahead still waiting (not moved)
@@ -84,6 +87,10 @@ class PageState:
     # the taken entries served to `user_key` within their serve time to live (`mark_served`):
     # a ranking may have placed them before they were served, in this session or another
     served: set[int] = field(default_factory=set)
+    # `QuickServe`: the page the take served, its write done (None: the caller serves and
+    # saves the page), and whether that write won the claim
+    quick: list[Scored] | None = None
+    claimed: bool = False
 
 
 @dataclass
@@ -107,6 +114,34 @@ class PageWrite:
     # `claim` in the same round trip (the next pages asked of a worker): `save_page` returns
     # whether this page won it
     claim_key: str | None = None
+    claim_ttl_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class QuickServe:
+    """A page the take may serve and write itself, in its one round trip (`load_page`, the
+    stores that support it), when the common case holds: every entry taken is of the
+    current generation and a different note; at least `page_size` of them are neither seen
+    in the session, served to the user, nor in `history`; and the first `page_size` of those
+    have attached values, none of them `Attach.absent`. Those are the page, as ranked; the
+    rest go back to the buffer's front, and the page's write is what `save_page` would
+    write for it (no new buffer). Otherwise the take is as without it and the caller serves
+    and saves the page as usual. It saves the second round trip, and building the write,
+    on most pages."""
+
+    page_size: int
+    history: tuple[int, ...]
+    session_id: str  # whose seen set the page is added to (`PageWrite.session_id`)
+    viewer_id: int | None  # the impressions'
+    arm: int | None
+    now: float
+    served_user_key: str | None = None
+    serve_ttl_seconds: float = 0.0
+    buffer_ttl_seconds: float | None = None  # None: the session's lifetime
+    # claimed (`PageWrite.claim_key`) when fewer than `claim_below` entries are left in the
+    # buffer and fewer than a page's are waiting ahead
+    claim_key: str | None = None
+    claim_below: int = 0
     claim_ttl_seconds: float = 0.0
 
 
@@ -167,6 +202,7 @@ class FeedStore(Protocol):
         user_key: str,
         take: int,
         attach: Attach | None = None,
+        quick: QuickServe | None = None,
     ) -> PageState: ...
 
     def save_page(self, write: PageWrite, meanwhile: Callable[[], object] | None = None) -> bool:
@@ -299,6 +335,7 @@ class MemoryFeedStore:
         user_key: str,
         take: int,
         attach: Attach | None = None,
+        quick: QuickServe | None = None,
     ) -> PageState:
         generation = self.generation(user_key)
         expiry, buffer = self._list(buffer_key) if buffer_key else (0.0, [])
@@ -475,9 +512,11 @@ class RedisFeedStore:
         user_key: str,
         take: int,
         attach: Attach | None = None,
+        quick: QuickServe | None = None,
     ) -> PageState:
         """One round trip (a script, so two pages never take the same entries), with the
-        reads `attach` asks for."""
+        reads `attach` asks for; with `quick` (and `attach`), the page served and written
+        in it too when it can be (`QuickServe`)."""
         spec = (
             orjson.dumps(
                 {
@@ -490,26 +529,37 @@ class RedisFeedStore:
             if attach is not None
             else b""
         )
-        generation, seen, taken, left, took_ahead, ahead_left, values, found, served = self._take(
-            keys=[
-                self._k("generation", user_key),
-                self._k("seen", session_id or "-"),
-                self._buffer(buffer_key or "-"),
-                self._buffer(ahead_key or "-"),
-                (attach.set_key if attach is not None else None) or self._k("-"),
-                self._k("served", user_key),
-            ],
-            args=[
-                take if buffer_key else 0,
-                int(bool(session_id)),
-                int(bool(ahead_key)),
-                spec,
-                repr(self._clock()),
-            ],
-        )
+        keys = [
+            self._k("generation", user_key),
+            self._k("seen", session_id or "-"),
+            self._buffer(buffer_key or "-"),
+            self._buffer(ahead_key or "-"),
+            (attach.set_key if attach is not None else None) or self._k("-"),
+            self._k("served", user_key),
+        ]
+        args: list[Any] = [
+            take if buffer_key else 0,
+            int(bool(session_id)),
+            int(bool(ahead_key)),
+            spec,
+            repr(self._clock()),
+        ]
+        if quick is not None and attach is not None and buffer_key and take >= quick.page_size:
+            keys += [
+                self._k("seen", quick.session_id),
+                self.impressions_key,
+                self._k("claim", quick.claim_key or "-"),
+            ]
+            args += self._quick_args(quick, attach)
+        reply = self._take(keys=keys, args=args)
+        generation, seen, taken, left, took_ahead, ahead_left, values, found, served = reply[:9]
         current = int(generation or 0)
         ids: list[int] = []
-        items, keys = _read(taken, current, ids)
+        items, keys_of = _read(taken, current, ids)
+        page: list[Scored] | None = None
+        if len(reply) > 9 and reply[10]:  # served by the script: its places among the taken
+            page = [items[i - 1] for i in reply[10]]
+        covered = [ids[i - 1] for i in reply[9]] if len(reply) > 9 else ids
         return PageState(
             seen={note_id for note_id, hit in zip(ids, seen, strict=False) if hit},
             seen_whole=False,
@@ -520,9 +570,31 @@ class RedisFeedStore:
             took_ahead=bool(took_ahead),
             ahead_left=int(ahead_left),
             generation=current,
-            keys=keys,
-            attached=_attached(attach, ids, values, found) if attach is not None else None,
+            keys=keys_of,
+            attached=_attached(attach, covered, values, found) if attach is not None else None,
+            quick=page,
+            claimed=bool(reply[11]) if len(reply) > 9 else False,
         )
+
+    def _quick_args(self, quick: QuickServe, attach: Attach) -> list[Any]:
+        """`_TAKE`'s ARGV from 6 on: see the script."""
+        given = quick.buffer_ttl_seconds
+        serving = quick.served_user_key is not None
+        return [
+            quick.page_size,
+            self._session_ttl,
+            max(int(quick.serve_ttl_seconds) + 1, 1) if serving else 0,
+            repr(self._clock() + quick.serve_ttl_seconds),
+            self._session_ttl if given is None else max(int(given), 1),
+            # an impression is `[viewer, id, source, now, arm]` (`_impression` reads it back)
+            b"[%b," % orjson.dumps(quick.viewer_id),
+            b",%b,%b]" % (orjson.dumps(quick.now), orjson.dumps(quick.arm)),
+            quick.claim_below,
+            max(int(quick.claim_ttl_seconds), 1) if quick.claim_key else 0,
+            len(attach.absent),
+            *attach.absent,
+            *(str(int(n)) for n in quick.history),
+        ]
 
     def save_page(self, write: PageWrite, meanwhile: Callable[[], object] | None = None) -> bool:
         """One round trip for everything a page writes: a script given one JSON document
@@ -657,6 +729,15 @@ return n
 # and the take goes on from them. The attached values are read under keys made from the
 # entries' ids, which a script on Redis Cluster may not do: one Redis (or a cluster's node
 # per viewer, with the card store beside it) is assumed.
+#
+# `QuickServe` adds KEYS: the seen set written, the impression buffer, the claim; and ARGV
+# from 6: the page size, the session's time to live, the served entries' (0: not signed
+# in), their expiry, the buffer's time to live, an impression's head and tail around
+# `id,"source"`, claim below how many left, the claim's time to live (0: none), how many
+# absent values, those values, then the history's ids. When the page can be served here the
+# reads attached are the page's, and its write is done as `_SAVE` would (no new buffer).
+# Returns the take's nine values; with `QuickServe` also the places (among the taken) the
+# attached reads are for, the page's places (empty: not served here), and the claim won.
 _TAKE = """
 local take = tonumber(ARGV[1])
 local generation = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -694,23 +775,100 @@ if #ids > 0 then
     served[i] = (expiry and tonumber(expiry) > now) and 1 or 0
   end
 end
+-- a quick page: the first `size` entries neither seen, served nor in the history
+local size = tonumber(ARGV[6] or '0')
+local page, rest = {}, {}
+if size > 0 then
+  local absent = tonumber(ARGV[15])
+  local skip, placed = {}, {}
+  for i = 16 + absent, #ARGV do skip[ARGV[i]] = true end
+  for i, entry in ipairs(taken) do
+    local id = ids[i]
+    if tonumber(string.match(entry, '^%[(%-?%d+),')) ~= generation or placed[id] then
+      page = {}
+      break
+    end
+    if seen[i] ~= 1 and served[i] ~= 1 and not skip[id] then
+      placed[id] = true
+      if #page < size then page[#page + 1] = i else rest[#rest + 1] = i end
+    end
+  end
+  if #page < size then page = {} end
+end
+local cover = {}
+if #page > 0 then cover = page else for i = 1, #ids do cover[i] = i end end
 local values, found = {}, {}
-if ARGV[4] ~= '' and #ids > 0 then
+if ARGV[4] ~= '' and #cover > 0 then
   local attach = cjson.decode(ARGV[4])
   local keys = {}
-  for i = 1, math.min(#ids, attach.limit) do keys[i] = attach.prefix .. ids[i] end
+  for i = 1, math.min(#cover, attach.limit) do keys[i] = attach.prefix .. ids[cover[i]] end
   values = redis.call('MGET', unpack(keys))
   if #attach.markers + #attach.members > 0 then
     local members = {}
     for _, marker in ipairs(attach.markers) do members[#members + 1] = marker end
     for _, prefix in ipairs(attach.members) do
-      for i = 1, #keys do members[#members + 1] = prefix .. ids[i] end
+      for i = 1, #keys do members[#members + 1] = prefix .. ids[cover[i]] end
     end
     found = redis.call('SMISMEMBER', KEYS[5], unpack(members))
   end
 end
-return {generation, seen, taken, redis.call('LLEN', KEYS[3]), took_ahead, ahead_left, values,
-  found, served}
+if #page > 0 then
+  local absent = {}
+  for i = 16, 15 + tonumber(ARGV[15]) do absent[ARGV[i]] = true end
+  for i = 1, #page do
+    local value = values[i]
+    if not value or absent[value] then page = {} break end
+  end
+end
+local left = nil
+local claimed = 0
+if #page > 0 then
+  local function push(command, key, list)
+    for i = 1, #list, 500 do
+      redis.call(command, key, unpack(list, i, math.min(i + 499, #list)))
+    end
+  end
+  -- the rest back at the front, in order (LPUSH puts each at the head in turn)
+  local back = {}
+  for j = #rest, 1, -1 do back[#back + 1] = taken[rest[j]] end
+  if #back > 0 then
+    push('LPUSH', KEYS[3], back)
+    if redis.call('TTL', KEYS[3]) < 0 then redis.call('EXPIRE', KEYS[3], ARGV[10]) end
+  end
+  local page_ids, impressions = {}, {}
+  for j, i in ipairs(page) do
+    page_ids[j] = ids[i]
+    local source = string.match(taken[i], '^%[%-?%d+,%d+,[^,]*,("[^"]*")')
+    impressions[j] = ARGV[11] .. ids[i] .. ',' .. source .. ARGV[12]
+  end
+  push('SADD', KEYS[7], page_ids)
+  redis.call('EXPIRE', KEYS[7], ARGV[7])
+  local serve_ttl = tonumber(ARGV[8])
+  if serve_ttl > 0 then
+    local pairs_ = {}
+    for _, id in ipairs(page_ids) do
+      pairs_[#pairs_ + 1] = ARGV[9]
+      pairs_[#pairs_ + 1] = id
+    end
+    push('ZADD', KEYS[6], pairs_)
+    if redis.call('TTL', KEYS[6]) < serve_ttl then redis.call('EXPIRE', KEYS[6], serve_ttl) end
+  end
+  push('RPUSH', KEYS[8], impressions)
+  left = redis.call('LLEN', KEYS[3])
+  local claim_ttl = tonumber(ARGV[14])
+  if claim_ttl > 0 and left < tonumber(ARGV[13]) and ahead_left < size
+    and redis.call('SET', KEYS[9], 1, 'NX', 'EX', claim_ttl) then
+    claimed = 1
+  end
+end
+local reply = {generation, seen, taken, left or redis.call('LLEN', KEYS[3]), took_ahead,
+  ahead_left, values, found, served}
+if size > 0 then
+  reply[10] = cover
+  reply[11] = page
+  reply[12] = claimed
+end
+return reply
 """
 
 
@@ -995,6 +1153,7 @@ class DiskFeedStore:
         user_key: str,
         take: int,
         attach: Attach | None = None,
+        quick: QuickServe | None = None,
     ) -> PageState:
         """One transaction for everything a page reads and takes."""
         with self.cache.transact(retry=True):

@@ -73,8 +73,14 @@ class Prefetched:
 
 def attach_for(viewer_id: int | None, page_size: int) -> Attach:
     """What a discover page's take reads alongside: the page's cards, and the viewer's
-    flags on them."""
-    return Attach(card_store.KEY_PREFIX, *flags.attach_spec(viewer_id), limit=page_size)
+    flags on them (a tombstone or a stale mark is no card: a page with one is served as
+    usual, `card_bytes` reading it from the database)."""
+    return Attach(
+        card_store.KEY_PREFIX,
+        *flags.attach_spec(viewer_id),
+        limit=page_size,
+        absent=(card_store.TOMBSTONE.decode(), card_store.STALE.decode()),
+    )
 
 
 def prefetched(attached: Attached | None) -> Prefetched | None:

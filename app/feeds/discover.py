@@ -38,7 +38,7 @@ from app.topics.services import require_channel
 from ranking.config import RANKING
 from ranking.pipeline import diversify, page_quotas
 from ranking.selectors.diversity import Quota
-from ranking.store import PageWrite
+from ranking.store import PageWrite, QuickServe
 from ranking.types import Impression, NoteFeatures, Scored
 
 
@@ -109,20 +109,50 @@ def ranked_feed(
 
     dropped: dict[str, int] = {}
     prefetch_key = ranker.prefetch_key(viewer, channel)
+    arm = experiment_arm_id(viewer, "channel" if channel else "discover")
+    services = get_redis() is not None
+    # Running low: a worker is asked for the next pages (`ahead`), a page early so it has
+    # time to finish (services mode: in embedded mode jobs run inline, which would only move
+    # the work into this request). The claim (one ranking per viewer and feed at a time) is
+    # taken in the page's own write.
+    claim_key = ranker.prefetch_claim(viewer.id, channel) if viewer and services else None
+    claim_below = feeds.config.prefetch_when_pages_left * page_size
     # A page takes the entries it needs from the buffer's front, with room for cards that
     # vanished or that diversity holds back; the ones not served go back (`save_page`).
+    # Services mode: the taken cards and the viewer's flags come in the same round trip, and
+    # a page served as ranked is served and written there too (`QuickServe`).
     state = store.load_page(
         None if fresh_session else session_key,
         None if fresh_session and viewer is None else buffer_key,
         prefetch_key,
         user_key,
         take=page_size + max(page_size // 4, 4),
-        # services mode: the taken cards and the viewer's flags come in the same round trip
-        attach=(
-            card_views.attach_for(viewer.id if viewer else None, page_size) if get_redis() else None
-        ),
+        attach=card_views.attach_for(viewer.id if viewer else None, page_size)
+        if services
+        else None,
+        quick=QuickServe(
+            page_size=page_size,
+            history=tuple(history),
+            session_id=session_key,
+            viewer_id=viewer.id if viewer else None,
+            arm=arm,
+            now=now,
+            served_user_key=str(viewer.id) if viewer is not None else None,
+            serve_ttl_seconds=RANKING.recent_serve_ttl_seconds,
+            buffer_ttl_seconds=buffer_ttl,
+            claim_key=claim_key,
+            claim_below=claim_below,
+            claim_ttl_seconds=feeds.config.prefetch_claim_seconds,
+        )
+        if services and not explain
+        else None,
     )
     attached = card_views.prefetched(state.attached)
+    if state.quick is not None:
+        cards = present([item.note_id for item in state.quick], attached)
+        items = [(cards[item.note_id], item) for item in state.quick if item.note_id in cards]
+        made = render(items) if render is not None else None
+        return _page(viewer, channel, session, history, items, {}, made, state.claimed)
     keys = dict(state.keys)  # diversity keys of buffered cards: no features to read for them
 
     def seen_all() -> set[int]:
@@ -200,17 +230,11 @@ def ranked_feed(
     left = len(rest) + (0 if replace else state.left)
     items = [(cards[item.note_id], item) for item in kept]
     served_ids = [item.note_id for item in kept]
-    # Running low: a worker is asked for the next pages (`ahead`), a page early so it has
-    # time to finish (services mode: in embedded mode jobs run inline, which would only move
-    # the work into this request). The claim (one ranking per viewer and feed at a time) is
-    # taken in the page's own write.
     ask_ahead = (
-        viewer is not None
-        and get_redis() is not None
-        and left < feeds.config.prefetch_when_pages_left * page_size
+        claim_key is not None
+        and left < claim_below
         and state.ahead_left < page_size  # pages ranked ahead are already waiting
     )
-    arm = experiment_arm_id(viewer, "channel" if channel else "discover")
     rendered: list[Any] = []
 
     def meanwhile() -> None:
@@ -235,22 +259,38 @@ def ranked_feed(
             generation=state.generation,
             # entries put back keep the keys they came with; a new ranking's are read
             keys=ranker.keys_of(features(item.note_id for item in rest)) if replace else keys,
-            claim_key=ranker.prefetch_claim(viewer.id, channel) if ask_ahead and viewer else None,
+            claim_key=claim_key if ask_ahead else None,
             claim_ttl_seconds=feeds.config.prefetch_claim_seconds,
         ),
         meanwhile=meanwhile,
     )
     meanwhile()
     _maybe_flush(len(items), feeds.config)
+    made = rendered[0] if rendered else None
+    return _page(viewer, channel, session, history, items, dropped, made, claimed)
+
+
+def _page(
+    viewer: HasId | None,
+    channel: str | None,
+    session: str,
+    history: list[int],
+    items: list[tuple[Any, Scored]],
+    dropped: dict[str, int],
+    rendered: Any,
+    claimed: bool,
+) -> FeedPage:
+    """The page served and written: the next pages are asked of a worker if the write won
+    the claim."""
     if claimed and viewer is not None:
         ahead.ask(get_redis(), viewer.id, channel)  # a worker's ranking thread takes it
-    tail = [*history, *served_ids][-(RANKING.diversity.window - 1) :]
+    tail = [*history, *(scored.note_id for _, scored in items)][-(RANKING.diversity.window - 1) :]
     return FeedPage(
         items=items,
         session=session,
         tail=tail,
         dropped=dropped,
-        rendered=rendered[0] if rendered else None,
+        rendered=rendered,
     )
 
 

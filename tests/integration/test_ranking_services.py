@@ -380,3 +380,50 @@ def test_asking_ahead_with_redis_down_is_logged_not_raised(services_app, caplog)
     dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
     assert ahead.ask(dead, 5, None) is False
     assert "ranking ahead not asked for user 5" in caplog.text
+
+
+def test_pages_from_the_buffer_are_served_and_written_in_the_take(services_app, monkeypatch):
+    """A page served as ranked from the viewer's buffer is served and written by the take's
+    own script (`QuickServe`): no second write, yet the same seen set, impressions and
+    buffer as the usual write; a page with a card marked stale goes the usual way and still
+    serves that card (read from the database)."""
+    from app.core.extensions import get_feed_store
+    from app.feeds import card_store
+    from app.feeds.api import RANKED_CURSOR
+    from app.feeds.jobs import refresh_cards
+    from ranking.store import RedisFeedStore
+
+    api = Api(services_app.test_client())
+    authors = [api.register(f"quick_author{i}") for i in range(8)]
+    viewer = api.register("quick_viewer")
+    for index in range(200):
+        insert_note(authors[index % 8]["id"], f"快取{index}", ago=index, like_count=200 - index)
+    assert refresh_cards()["rendered"] == 200  # the new notes' cards, stored
+    writes = []
+    real = RedisFeedStore.save_page
+    monkeypatch.setattr(
+        RedisFeedStore, "save_page", lambda self, *a, **k: writes.append(1) or real(self, *a, **k)
+    )
+    store = get_feed_store()
+    served, sources, cursor = [], [], None
+    for page in range(5):
+        if page == 4:  # the next page's first card changes: its entry is marked stale
+            stale = store.session_buffer(f"{viewer['id']}:queue:", str(viewer["id"]))[0].note_id
+            services_app.extensions["sprout.redis"].set(f"{card_store.KEY_PREFIX}{stale}", "?")
+        path = "/feeds/discover?limit=10" + (f"&cursor={cursor}" if cursor else "")
+        body = api.get(path, "quick_viewer").get_json()
+        assert len(body["items"]) == 10
+        served += [card["id"] for card in body["items"]]
+        sources += [card["source"] for card in body["items"]]
+        cursor = body["next_cursor"]
+        # the first page ranks (and writes its new buffer); the next three are the take's
+        assert len(writes) == (1 if page < 4 else 2)
+    assert stale in served[40:]
+    assert len(set(served)) == 50
+    session = RANKED_CURSOR.decode(cursor)[0]
+    assert store.seen(f"{viewer['id']}:{session}") == set(served)
+    assert store.recently_served(str(viewer["id"])) == set(served)
+    impressions = store.take_impressions("quick", 100)
+    assert [(i.user_id, i.note_id, i.source) for i in impressions] == [
+        (viewer["id"], note_id, source) for note_id, source in zip(served, sources, strict=True)
+    ]

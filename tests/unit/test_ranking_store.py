@@ -422,3 +422,137 @@ def test_an_overlapped_redis_write_leaves_its_connection_clean(
         keys = list(redis_client.scan_iter(match=prefix + "*"))
         if keys:
             redis_client.delete(*keys)
+
+
+def _keys_dump(client: Any, prefix: str) -> dict[str, Any]:
+    """Every key under `prefix` (without it) with its value and whether it expires."""
+    out: dict[str, Any] = {}
+    for raw in client.scan_iter(match=prefix + "*"):
+        key = raw.decode()
+        kind = client.type(key).decode()
+        value: Any = {
+            "list": lambda k: client.lrange(k, 0, -1),
+            "set": lambda k: sorted(client.smembers(k)),
+            "zset": lambda k: client.zrange(k, 0, -1, withscores=True),
+            "string": client.get,
+        }[kind](key)
+        out[key[len(prefix) :]] = (value, client.ttl(key) > 0)
+    return out
+
+
+QUICK_CASES = {
+    # name: (changes to the set-up, history, whether the take serves the page itself)
+    "plain": ({}, (), True),
+    "seen, served and history left out": ({"seen": [2], "served": [4]}, (5,), True),
+    "claims when running low": ({"buffer": 12, "claims": True}, (), True),
+    "no claim with pages waiting ahead": ({"buffer": 12, "ahead": 25}, (), True),
+    "a stale card": ({"cards": {3: b"?"}}, (), False),
+    "a card gone": ({"cards": {3: b"-"}}, (), False),
+    "a card never stored": ({"cards": {3: None}}, (), False),
+    "ranked before feedback": ({"generation": 1}, (), False),
+    "a note twice": ({"twice": True}, (), False),
+    "too few left": ({"buffer": 3}, (), False),
+}
+
+
+@pytest.mark.parametrize("case", list(QUICK_CASES))
+def test_a_page_the_take_serves_writes_what_the_usual_page_write_would(
+    redis_client: Any, case: str
+) -> None:
+    """`QuickServe`: where the take serves the page itself, Redis ends as after the usual take
+    and `save_page` (the caller's own page, as it makes it when nothing vanished); where it
+    cannot, the take is the usual one and nothing else is written."""
+    from ranking.store import Attach, NoteKey, PageWrite, QuickServe
+    from ranking.types import Scored
+
+    changes, history, served_here = QUICK_CASES[case]
+    size, take = 4, 8
+    results = []
+    for quick in (True, False):
+        clock = Clock()
+        prefix = f"test:ranking:{uuid.uuid4().hex}:"
+        s = RedisFeedStore(redis_client, prefix, clock=clock, session_ttl_seconds=600)
+        n = changes.get("buffer", 40)
+        ids = [1, 2, 3, 1, *range(5, n + 2)] if changes.get("twice") else list(range(1, n + 1))
+        keys = {i: NoteKey(i % 3, "food", None) for i in ids}
+        s.set_session_buffer(
+            "7:queue:", "7", [Scored(i, 1.0 / i, "cf" if i % 2 else "hot") for i in ids], keys=keys
+        )
+        if changes.get("ahead"):
+            ahead = [Scored(i, 0.1, "explore") for i in range(100, 100 + changes["ahead"])]
+            s.set_session_buffer("7:next:", "7", ahead)
+        if changes.get("generation"):
+            s.invalidate_buffers("7")
+            redis_client.set(prefix + "generation:7", 1)  # the buffer's entries are of 0
+        s.add_seen("7:s", changes.get("seen", []))
+        s.mark_served("7", changes.get("served", []), ttl_seconds=100)
+        cards = {i: b"card%d" % i for i in range(1, 200)} | changes.get("cards", {})
+        for note_id, value in cards.items():
+            if value is not None:
+                redis_client.set(f"{prefix}card:{note_id}", value)
+        redis_client.sadd(prefix + "flags", "*", "l6")
+        attach = Attach(prefix + "card:", prefix + "flags", ("*",), ("l",), size, ("-", "?"))
+        spec = QuickServe(
+            page_size=size,
+            history=history,
+            session_id="7:s",
+            viewer_id=7,
+            arm=3,
+            now=clock.t,
+            served_user_key="7",
+            serve_ttl_seconds=3600,
+            buffer_ttl_seconds=900,
+            claim_key="prefetch:7:",
+            claim_below=3 * size,
+            claim_ttl_seconds=15,
+        )
+        state = s.load_page(
+            "7:s", "7:queue:", "7:next:", "7", take, attach=attach, quick=spec if quick else None
+        )
+        if quick:
+            assert (state.quick is not None) is served_here
+            if not served_here:  # then the caller goes on as usual, from the same take
+                assert state.attached is not None
+                results.append((None, _keys_dump(redis_client, prefix)))
+                continue
+            assert state.quick is not None and state.attached is not None
+            page = [item.note_id for item in state.quick]
+            assert set(state.attached.values) == set(page)
+            assert state.attached.members[6] == (True,) if 6 in page else True
+            results.append((page, _keys_dump(redis_client, prefix), state.claimed))
+            continue
+        if not served_here:
+            results.append((None, _keys_dump(redis_client, prefix)))
+            continue
+        fresh = [
+            item
+            for item in state.buffer
+            if item.note_id not in state.seen | state.served | set(history)
+        ]
+        served, rest = fresh[:size], fresh[size:]
+        left = len(rest) + state.left
+        claimed = s.save_page(
+            PageWrite(
+                session_id="7:s",
+                user_key="7",
+                served=[item.note_id for item in served],
+                buffer_key="7:queue:",
+                buffer=rest,
+                impressions=[Impression(7, i.note_id, i.source, clock.t, 3) for i in served],
+                buffer_ttl_seconds=900,
+                served_user_key="7",
+                serve_ttl_seconds=3600,
+                generation=state.generation,
+                keys=state.keys,
+                claim_key="prefetch:7:" if left < 3 * size and state.ahead_left < size else None,
+                claim_ttl_seconds=15,
+            )
+        )
+        page = [item.note_id for item in served]
+        results.append((page, _keys_dump(redis_client, prefix), claimed))
+    for prefix_keys in list(redis_client.scan_iter(match="test:ranking:*")):
+        redis_client.delete(prefix_keys)
+    assert results[0] == results[1]
+    if served_here:
+        assert len(results[0][0] or []) == size
+        assert results[0][2] is bool(changes.get("claims"))
