@@ -283,12 +283,24 @@ def redis_neighbours(redis_url: str) -> list[str]:
 SETTLE_SECONDS = 5.0
 
 
-def jobs_settler(redis_url: str, timeout: float = SETTLE_SECONDS) -> Callable[[], float]:
+#: How long the worker must use no CPU before a block's CPU is read (`jobs_settler`): two of
+#: /proc's clock ticks.
+QUIET_SECONDS = 0.02
+
+
+def jobs_settler(
+    redis_url: str,
+    worker_pids: Callable[[], list[int]] | None = None,
+    timeout: float = SETTLE_SECONDS,
+) -> Callable[[], float]:
     """A function that waits until the RQ queues are empty, no job is running and no
-    ranking ahead is asked for or under way (or `timeout`), and returns the seconds it
-    waited. A block's CPU is read after it, so the worker's work a scenario causes
+    ranking ahead is asked for or under way, and then until the worker's processes
+    (`worker_pids`) use no CPU for `QUIET_SECONDS` (or `timeout` in all), and returns the seconds
+    it waited. A block's CPU is read after it, so the worker's work a scenario causes
     (discover's ranking ahead, its impressions) counts for that scenario, not for whichever
-    block runs next."""
+    block runs next. The last wait is for what a job leaves after RQ's registries say it is
+    done (RQ's own books on it): a few milliseconds of worker CPU that otherwise ran into
+    the next block's first requests and were charged to it."""
     import redis
     from rq import Queue
     from rq.registry import StartedJobRegistry
@@ -311,6 +323,19 @@ def jobs_settler(redis_url: str, timeout: float = SETTLE_SECONDS) -> Callable[[]
             ):
                 break
             time.sleep(0.005)
+        if worker_pids is not None:
+            pids = [str(pid) for pid in worker_pids()]
+
+            def worker_cpu() -> float:
+                return sum(stat[1] for pid in pids if (stat := _read_stat(pid)))
+
+            used = worker_cpu()
+            while time.perf_counter() - started < timeout:
+                time.sleep(QUIET_SECONDS)
+                now = worker_cpu()
+                if now == used:
+                    break
+                used = now
         return time.perf_counter() - started
 
     return settle
@@ -447,6 +472,10 @@ class Tracked:
         if cmd.startswith("postgres:") and self.database in cmd.split()[1:5]:
             return "postgres"
         return None
+
+    def pids(self, group: str) -> list[int]:
+        """One group's live processes."""
+        return [pid for pid, name in self.groups().items() if name == group]
 
     def cpu(self) -> tuple[dict[str, float], dict[int, str]]:
         """CPU seconds used so far per group, and which pid is in which group."""
@@ -1066,7 +1095,7 @@ def main() -> None:
                     args.block,
                     args.warmup,
                     tracked,
-                    jobs_settler(args.redis_url),
+                    jobs_settler(args.redis_url, lambda: tracked.pids("worker")),
                     flusher(args.redis_url),
                     placed=(
                         Server("app", base, f"/notes?ids={note_ids[0]}", app_port),
@@ -1170,7 +1199,8 @@ def main() -> None:
             "scenario right after each other one equally often); "
             f"{args.warmup} warm-up requests per scenario first. CPU ms per request: every "
             "process of each group, from /proc around each block, read once the jobs the block "
-            "caused have finished (jobs' wait: the time spent waiting for them, not in req/s; "
+            "caused have finished and the worker has used no CPU for "
+            f"{QUIET_SECONDS * 1000:.0f} ms (jobs' wait: the time spent waiting, not in req/s; "
             f"at most {SETTLE_SECONDS:.0f} s a block) (postgres: the backends on "
             "the bench database only; redis: the whole shared redis-server); (others): the rest "
             "of the machine's busy CPU meanwhile, per request, not in the sum: other users' "
