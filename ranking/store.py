@@ -125,9 +125,11 @@ class QuickServe:
     in the session, served to the user, nor in `history`; and the first `page_size` of those
     have attached values, none of them `Attach.absent`. Those are the page, as ranked; the
     rest go back to the buffer's front, and the page's write is what `save_page` would
-    write for it (no new buffer). Otherwise the take is as without it and the caller serves
-    and saves the page as usual. It saves the second round trip, and building the write,
-    on most pages."""
+    write for it (no new buffer). Otherwise the caller serves and saves the page as usual,
+    from what was taken. It saves the second round trip, and building the write, on most
+    pages. When too few of the entries taken are left (pages ranked ahead that start with
+    cards served since), up to three more takes' worth are taken, in the same script,
+    rather than leaving the page to a ranking in the request."""
 
     page_size: int
     history: tuple[int, ...]
@@ -741,11 +743,16 @@ return n
 _TAKE = """
 local take = tonumber(ARGV[1])
 local generation = tonumber(redis.call('GET', KEYS[1]) or '0')
-local taken = {}
+local taken, ids, seen, served = {}, {}, {}, {}
 local took_ahead = 0
-if take > 0 then
-  taken = redis.call('LPOP', KEYS[3], take) or {}
-  if #taken < take and ARGV[3] == '1' and redis.call('EXISTS', KEYS[4]) == 1 then
+local now = tonumber(ARGV[5])
+-- up to `n` more entries from the buffer's front (then from the pages ranked ahead), with
+-- their ids and whether the session saw them and the user was served them
+local function pop(n)
+  local first = #taken + 1
+  local got = redis.call('LPOP', KEYS[3], n) or {}
+  for _, entry in ipairs(got) do taken[#taken + 1] = entry end
+  if #got < n and ARGV[3] == '1' and took_ahead == 0 and redis.call('EXISTS', KEYS[4]) == 1 then
     local ttl = redis.call('PTTL', KEYS[4])
     local ahead = redis.call('LRANGE', KEYS[4], 0, -1)
     redis.call('DEL', KEYS[4])
@@ -753,48 +760,60 @@ if take > 0 then
       redis.call('RPUSH', KEYS[3], unpack(ahead, i, math.min(i + 499, #ahead)))
     end
     if ttl > 0 then redis.call('PEXPIRE', KEYS[3], ttl) end
-    local more = redis.call('LPOP', KEYS[3], take - #taken) or {}
+    local more = redis.call('LPOP', KEYS[3], n - #got) or {}
     for _, entry in ipairs(more) do taken[#taken + 1] = entry end
     took_ahead = 1
   end
-end
-local ahead_left = 0
-if ARGV[3] == '1' then ahead_left = redis.call('LLEN', KEYS[4]) end
-local ids = {}
-for i, entry in ipairs(taken) do ids[i] = string.match(entry, '^%[%-?%d+,(%d+)') end
--- the session's seen set is asked about the taken ids only (it grows with the session)
-local seen = {}
-if ARGV[2] == '1' and #ids > 0 then seen = redis.call('SMISMEMBER', KEYS[2], unpack(ids)) end
--- and so is the user's served set: which were served to them since they were ranked
-local served = {}
-if #ids > 0 then
-  local now = tonumber(ARGV[5])
-  local expiries = redis.call('ZMSCORE', KEYS[6], unpack(ids))
-  for i = 1, #ids do
-    local expiry = expiries[i]
-    served[i] = (expiry and tonumber(expiry) > now) and 1 or 0
+  if #taken < first then return first end
+  local new = {}
+  for i = first, #taken do
+    ids[i] = string.match(taken[i], '^%[%-?%d+,(%d+)')
+    new[#new + 1] = ids[i]
   end
+  -- the session's seen set is asked about the taken ids only (it grows with the session)
+  local hits = {}
+  if ARGV[2] == '1' then hits = redis.call('SMISMEMBER', KEYS[2], unpack(new)) end
+  -- and so is the user's served set: which were served to them since they were ranked
+  local expiries = redis.call('ZMSCORE', KEYS[6], unpack(new))
+  for j = 1, #new do
+    seen[first + j - 1] = hits[j] or 0
+    local expiry = expiries[j]
+    served[first + j - 1] = (expiry and tonumber(expiry) > now) and 1 or 0
+  end
+  return first
 end
--- a quick page: the first `size` entries neither seen, served nor in the history
+if take > 0 then pop(take) end
+local ahead_left = 0
+-- a quick page: the first `size` entries neither seen, served nor in the history; when too
+-- many of those taken were (pages ranked before others were served), more are taken, up to
+-- three more times, rather than ranking in the request
 local size = tonumber(ARGV[6] or '0')
 local page, rest = {}, {}
 if size > 0 then
   local absent = tonumber(ARGV[15])
   local skip, placed = {}, {}
   for i = 16 + absent, #ARGV do skip[ARGV[i]] = true end
-  for i, entry in ipairs(taken) do
-    local id = ids[i]
-    if tonumber(string.match(entry, '^%[(%-?%d+),')) ~= generation or placed[id] then
-      page = {}
-      break
+  local from, rounds, ok = 1, 0, true
+  while ok do
+    for i = from, #taken do
+      local id = ids[i]
+      if tonumber(string.match(taken[i], '^%[(%-?%d+),')) ~= generation or placed[id] then
+        ok = false
+        break
+      end
+      if seen[i] ~= 1 and served[i] ~= 1 and not skip[id] then
+        placed[id] = true
+        if #page < size then page[#page + 1] = i else rest[#rest + 1] = i end
+      end
     end
-    if seen[i] ~= 1 and served[i] ~= 1 and not skip[id] then
-      placed[id] = true
-      if #page < size then page[#page + 1] = i else rest[#rest + 1] = i end
-    end
+    if not ok or #page >= size or rounds == 3 then break end
+    rounds = rounds + 1
+    from = pop(take)
+    if from > #taken then break end
   end
-  if #page < size then page = {} end
+  if not ok or #page < size then page, rest = {}, {} end
 end
+if ARGV[3] == '1' then ahead_left = redis.call('LLEN', KEYS[4]) end
 local cover = {}
 if #page > 0 then cover = page else for i = 1, #ids do cover[i] = i end end
 local values, found = {}, {}

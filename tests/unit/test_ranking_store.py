@@ -556,3 +556,40 @@ def test_a_page_the_take_serves_writes_what_the_usual_page_write_would(
     if served_here:
         assert len(results[0][0] or []) == size
         assert results[0][2] is bool(changes.get("claims"))
+
+
+def test_a_quick_page_takes_more_when_the_first_entries_were_served(redis_client: Any) -> None:
+    """Pages ranked ahead may start with cards the viewer was served since (from the cold
+    list, or a page ranked in the request meanwhile): the take goes on down the buffer, up
+    to three more takes, rather than leave the page to a ranking in the request."""
+    from ranking.store import Attach, QuickServe
+    from ranking.types import Scored
+
+    prefix = f"test:ranking:{uuid.uuid4().hex}:"
+    clock = Clock()
+    s = RedisFeedStore(redis_client, prefix, clock=clock, session_ttl_seconds=600)
+    try:
+        s.set_session_buffer("7:queue:", "7", [Scored(i, 1.0, "cf") for i in range(1, 61)])
+        s.mark_served("7", range(1, 19), ttl_seconds=100)  # the first 18 of the buffer
+        for note_id in range(1, 61):
+            redis_client.set(f"{prefix}card:{note_id}", b"card")
+        attach = Attach(prefix + "card:", limit=4, absent=("-", "?"))
+        spec = QuickServe(4, (), "7:s", 7, None, clock.t, "7", 3600)
+        state = s.load_page("7:s", "7:queue:", None, "7", 8, attach=attach, quick=spec)
+        assert state.quick is not None  # two more takes: 9-16 (all served), then 17-24
+        assert [item.note_id for item in state.quick] == [19, 20, 21, 22]
+        assert [item.note_id for item in s.session_buffer("7:queue:", "7")] == [*range(23, 61)]
+        assert s.seen("7:s") == {19, 20, 21, 22}
+        # served too far down: the usual way, with everything taken (four takes)
+        s.set_session_buffer("8:queue:", "8", [Scored(i, 1.0, "cf") for i in range(1, 61)])
+        s.mark_served("8", range(1, 31), ttl_seconds=100)
+        spec = QuickServe(4, (), "8:s", 8, None, clock.t, "8", 3600)
+        state = s.load_page("8:s", "8:queue:", None, "8", 8, attach=attach, quick=spec)
+        assert state.quick is None
+        assert [item.note_id for item in state.buffer] == [*range(1, 33)]
+        assert state.served == set(range(1, 31))
+        assert len(s.session_buffer("8:queue:", "8")) == 28  # the caller puts back the rest
+    finally:
+        keys = list(redis_client.scan_iter(match=prefix + "*"))
+        if keys:
+            redis_client.delete(*keys)
