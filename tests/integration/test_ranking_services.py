@@ -427,3 +427,42 @@ def test_pages_from_the_buffer_are_served_and_written_in_the_take(services_app, 
     assert [(i.user_id, i.note_id, i.source) for i in impressions] == [
         (viewer["id"], note_id, source) for note_id, source in zip(served, sources, strict=True)
     ]
+
+
+def test_pages_ranked_ahead_leave_out_what_the_queue_got_meanwhile(services_app, monkeypatch):
+    """A page that ranks in the request while the worker ranks the same viewer's next pages
+    fills the queue with much the same notes, served first: the worker's pages leave out
+    what the queue holds when they are stored, and what was served during the ranking."""
+    from app.core.extensions import get_feed_store
+    from app.feeds import ranker
+    from ranking.types import Scored
+
+    api = Api(services_app.test_client())
+    authors = [api.register(f"overlap_author{i}") for i in range(8)]
+    viewer = api.register("overlap_viewer")
+    for index in range(200):
+        insert_note(authors[index % 8]["id"], f"重叠{index}", ago=index, like_count=200 - index)
+    store = get_feed_store()
+    user_key = str(viewer["id"])
+    real = ranker.run_pipeline
+    meanwhile: dict[str, list[int]] = {}
+
+    def ranking_while_a_page_ranks(*args, **kwargs):
+        ranked, dropped, restored = real(*args, **kwargs)
+        top = [item.note_id for item in ranked[:30]]
+        # the page's own ranking, stored as the queue, and one of its cards served already
+        store.set_session_buffer(
+            ranker.queue_key(ranker.Viewer(viewer["id"]), None),
+            user_key,
+            [Scored(note_id, 1.0, "cf") for note_id in top[:25]],
+        )
+        store.mark_served(user_key, [top[27]], ttl_seconds=600)
+        meanwhile["queued"], meanwhile["served"] = top[:25], [top[27]]
+        return ranked, dropped, restored
+
+    monkeypatch.setattr(ranker, "run_pipeline", ranking_while_a_page_ranks)
+    kept = ranker.prefetch_next_pages(viewer["id"], None)
+    assert len(kept) >= 100
+    assert not set(kept) & set(meanwhile["queued"] + meanwhile["served"])
+    stored = store.session_buffer(f"{viewer['id']}:next:", user_key)
+    assert [item.note_id for item in stored] == kept
