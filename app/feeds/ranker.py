@@ -102,14 +102,6 @@ def _prefetch(store: Any, user_id: int, channel: str | None) -> list[int]:
     )
     fresh = ranked[: len(ranked) - restored]
     ahead = fresh if len(fresh) >= settings.ranking_default_page_size else ranked
-    # A page may have ranked in the request meanwhile (its buffer ran short before this
-    # ranking was done) and filled the queue with much the same notes; they would be
-    # served from there first and then lead these pages. What the queue holds now, and what
-    # was served during the ranking, is left out.
-    waiting = {item.note_id for item in store.session_buffer(queue_key(viewer, channel), user_key)}
-    later = (waiting - queued) | store.served_among(user_key, [item.note_id for item in ahead])
-    if later:
-        ahead = [item for item in ahead if item.note_id not in later]
     target = prefetch_key(viewer, channel)
     assert target is not None
     known = features_for({item.note_id for item in ahead}, {}, lambda: catalogue, state.features)
